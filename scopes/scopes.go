@@ -1,0 +1,70 @@
+// Package scopes defines the two permission scopes of an Octeth-style API:
+// [User] for marketing operations on one's own account and [Admin] for
+// system administration.
+//
+// A [Scope] is a small value type, safe for concurrent use. Its zero value is
+// not a scope: it names nobody and [Scope.Valid] reports false, so a
+// forgotten field never grants access.
+package scopes
+
+import (
+	"errors"
+	"strings"
+)
+
+// Scope is a permission scope. The zero value is invalid.
+type Scope uint8
+
+// The scopes. Their numeric values are stable and may be stored.
+const (
+	// User is the scope of a customer account (Octeth's User.* commands).
+	User Scope = 1
+	// Admin is the scope of an administrator account (Octeth's Admin.* commands).
+	Admin Scope = 2
+)
+
+// ErrUnknown is returned by [Parse] for a name that is not a scope.
+var ErrUnknown = errors.New("scopes: unknown scope")
+
+// String returns "user", "admin", or "invalid" for any other value.
+func (s Scope) String() string {
+	switch s {
+	case User:
+		return "user"
+	case Admin:
+		return "admin"
+	}
+	return "invalid"
+}
+
+// Valid reports whether s is [User] or [Admin].
+func (s Scope) Valid() bool { return s == User || s == Admin }
+
+// Parse returns the scope named by s ("user" or "admin", in any case).
+func Parse(s string) (Scope, error) {
+	switch {
+	case strings.EqualFold(s, "user"):
+		return User, nil
+	case strings.EqualFold(s, "admin"):
+		return Admin, nil
+	}
+	return 0, ErrUnknown
+}
+
+// MarshalText implements [encoding.TextMarshaler]. An invalid scope is an error.
+func (s Scope) MarshalText() ([]byte, error) {
+	if !s.Valid() {
+		return nil, ErrUnknown
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText implements [encoding.TextUnmarshaler] with [Parse].
+func (s *Scope) UnmarshalText(b []byte) error {
+	v, err := Parse(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}

@@ -1,0 +1,30 @@
+// Package store defines what keyward keeps (accounts, API keys, sessions,
+// one-time claims and attempt counters), the small interfaces through which
+// the rest of keyward reads and writes it, and [Memory], the in-memory
+// implementation that is the embedded default.
+//
+// Each interface is one to three methods and takes a context first, so a
+// host can implement just the part it owns: an [Accounts] over its own
+// users table in a few lines, say, with sessions and counters left to
+// [Memory] or to a shared store. [Store] is the union the authenticator
+// needs; compose it from several values by struct embedding.
+//
+// # Secrets at rest
+//
+// Nothing here holds a usable secret. Sessions and API keys are found by the
+// SHA-256 of their secret ([Hash]), so a leaked store yields no credential.
+// Password hashes are argon2id or bcrypt strings made by package authn.
+//
+// # Time
+//
+// Every record that expires carries its expiry as an absolute time, and every
+// store decides expiry with the clock its constructor was given, never with a
+// clock of its own (a database's NOW(), a cache's TTL alone). Tests move that
+// clock; package storetest checks that every store follows it.
+//
+// # Errors
+//
+// A record that is absent or expired is [ErrNotFound]; a unique name that is
+// taken is [ErrConflict]. Any other error means the store failed, and keyward
+// fails closed on it: the request is refused with 503, never let through.
+package store

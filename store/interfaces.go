@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyward/keyward/scopes"
+)
+
+// Accounts finds accounts. It is all keyward needs of a host's own users
+// table; see [AccountCreator] and [PasswordSetter] for the optional writes.
+type Accounts interface {
+	// Account returns the account with the given scope and ID, or
+	// ErrNotFound.
+	Account(ctx context.Context, ref AccountRef) (Account, error)
+	// AccountByLogin returns the account of the scope whose username or
+	// email address equals login after [NormalizeLogin] on both sides, or
+	// ErrNotFound.
+	AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (Account, error)
+}
+
+// AccountCreator adds accounts. Optional: a host with its own users table
+// adds them its own way.
+type AccountCreator interface {
+	// CreateAccount stores a, assigning and returning its ID (a.ID is
+	// ignored). A username or email address taken in the scope is
+	// ErrConflict.
+	CreateAccount(ctx context.Context, a Account) (Account, error)
+}
+
+// PasswordSetter replaces an account's password hash, for upgrades on login
+// and password changes. Optional: without it, hashes with old parameters
+// keep working and are not upgraded.
+type PasswordSetter interface {
+	// SetPasswordHash stores hash as the account's password hash, or
+	// returns ErrNotFound.
+	SetPasswordHash(ctx context.Context, ref AccountRef, hash string) error
+}
+
+// APIKeyFinder finds API keys on the request path.
+type APIKeyFinder interface {
+	// APIKeyByHash returns the key whose Hash is h, or ErrNotFound, also
+	// when the key has expired (ExpiresAt not zero and not after now).
+	APIKeyByHash(ctx context.Context, h Hash) (APIKey, error)
+	// TouchAPIKey sets the key's LastUsedAt. An absent key is not an error.
+	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
+}
+
+// APIKeyManager creates, lists and revokes an account's API keys.
+type APIKeyManager interface {
+	// CreateAPIKey stores k, assigning and returning its ID (k.ID is
+	// ignored). A Hash already stored is ErrConflict.
+	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
+	// APIKeys returns the account's keys that have not expired, oldest
+	// first.
+	APIKeys(ctx context.Context, owner AccountRef) ([]APIKey, error)
+	// RevokeAPIKey deletes the key with the ID if owner owns it, and
+	// returns ErrNotFound otherwise, so nobody revokes another's key.
+	RevokeAPIKey(ctx context.Context, owner AccountRef, id int64) error
+}
+
+// SessionFinder finds sessions on the request path.
+type SessionFinder interface {
+	// Session returns the session whose Hash is h, or ErrNotFound, also
+	// when ExpiresAt is not after now.
+	Session(ctx context.Context, h Hash) (Session, error)
+	// TouchSession sets the session's LastSeenAt and ExpiresAt. An absent
+	// or expired session is ErrNotFound and is not brought back.
+	TouchSession(ctx context.Context, h Hash, lastSeen, expires time.Time) error
+}
+
+// SessionWriter starts and ends sessions.
+type SessionWriter interface {
+	// CreateSession stores s. A Hash already stored is ErrConflict.
+	CreateSession(ctx context.Context, s Session) error
+	// DeleteSession removes the session whose Hash is h. An absent session
+	// is not an error.
+	DeleteSession(ctx context.Context, h Hash) error
+	// DeleteAccountSessions removes every session of the account except
+	// the one whose Hash is keep (the zero Hash keeps none) and returns how
+	// many it removed. It must not scan the sessions of other accounts.
+	DeleteAccountSessions(ctx context.Context, owner AccountRef, keep Hash) (int, error)
+}
+
+// Claims records one-time uses: etoken nonces, TOTP steps, captcha IDs.
+type Claims interface {
+	// Claim marks key as used for ttl and reports whether this call was
+	// the first to do so while no earlier claim of key is live. Of any
+	// number of concurrent calls with one key, across every process that
+	// shares the store, exactly one returns true.
+	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Counters count events in fixed windows, for throttling.
+type Counters interface {
+	// Increment adds one to key's counter and returns the new count and
+	// when its window ends. A counter that does not exist, or whose window
+	// has ended, starts again at 1 with a window of the given length from
+	// now. Concurrent increments are never lost.
+	Increment(ctx context.Context, key string, window time.Duration) (count int64, resetAt time.Time, err error)
+	// Count returns key's count and window end; a counter that does not
+	// exist or whose window has ended is 0 and the zero time, not an error.
+	Count(ctx context.Context, key string) (count int64, resetAt time.Time, err error)
+	// Reset deletes key's counter. An absent counter is not an error.
+	Reset(ctx context.Context, key string) error
+}
+
+// Store is everything the authenticator needs. [Memory] implements it; so
+// does any struct that embeds one implementation of each part, which is
+// how a host puts its own [Accounts] beside keyward's sessions:
+//
+//	type hostStore struct {
+//		myUsers        // implements store.Accounts
+//		*store.Memory  // the rest
+//	}
+//
+// (With both embedded, name the Accounts methods on hostStore to settle the
+// ambiguity, or embed the narrower interfaces.)
+type Store interface {
+	Accounts
+	APIKeyFinder
+	APIKeyManager
+	SessionFinder
+	SessionWriter
+	Claims
+	Counters
+}

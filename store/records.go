@@ -1,0 +1,89 @@
+package store
+
+import (
+	"crypto/sha256"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/scopes"
+)
+
+// Hash is the SHA-256 of a secret (a session ID, an API key). Stores index
+// sessions and keys by it and never see the secret itself.
+type Hash [sha256.Size]byte
+
+// HashOf returns the SHA-256 of secret.
+func HashOf(secret []byte) Hash { return sha256.Sum256(secret) }
+
+// AccountRef names an account: its scope and its ID within that scope. Users
+// and administrators may live in separate tables, so an ID alone is not
+// unique.
+type AccountRef struct {
+	Scope scopes.Scope
+	ID    int64
+}
+
+// Account is a user or an administrator. IDs are positive and unique within
+// a scope; Username and Email are unique within a scope after
+// [NormalizeLogin].
+type Account struct {
+	ID       int64
+	Scope    scopes.Scope
+	Username string
+	Email    string
+	// Name is an administrator's display name (Octeth's AdminInfo.Name).
+	Name string
+	// FirstName and LastName are a user's (Octeth's UserInfo).
+	FirstName string
+	LastName  string
+	// PasswordHash is an argon2id or bcrypt hash string; empty means the
+	// account cannot log in with a password.
+	PasswordHash string
+	// Disabled accounts cannot log in, and their sessions and keys stop
+	// working at their next request.
+	Disabled  bool
+	CreatedAt time.Time
+}
+
+// Ref returns the account's scope and ID.
+func (a Account) Ref() AccountRef { return AccountRef{Scope: a.Scope, ID: a.ID} }
+
+// NormalizeLogin is how usernames and email addresses are compared and
+// keyed: surrounding space trimmed, case folded. Stores look accounts up by
+// it and throttling counts by it, so "Admin" and "admin " are one account
+// and one counter.
+func NormalizeLogin(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// APIKey is the stored form of an API key: its hash and what it grants.
+type APIKey struct {
+	// ID is assigned by the store on create: positive, unique per store.
+	ID int64
+	// Hash is the SHA-256 of the whole key.
+	Hash Hash
+	// Prefix is the key's first characters, safe to show ("kw_3kT9").
+	Prefix string
+	// Account is the account the key acts as.
+	Account AccountRef
+	Label   string
+	// ExpiresAt is when the key stops working; zero means never.
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// Session is the server side of a login. The client holds its ID; the store
+// holds its Hash.
+type Session struct {
+	Hash    Hash
+	Account AccountRef
+	// TFA reports whether the login passed a second factor.
+	TFA bool
+	// Method is how the login was made ("password", "apikey", "adminapikey"),
+	// for the principal and the audit log.
+	Method     string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	// ExpiresAt is when the session ends unless touched: the earlier of the
+	// idle deadline and the absolute lifetime.
+	ExpiresAt time.Time
+}
