@@ -15,7 +15,8 @@ type Accounts interface {
 	Account(ctx context.Context, ref AccountRef) (Account, error)
 	// AccountByLogin returns the account of the scope whose username or
 	// email address equals login after [NormalizeLogin] on both sides, or
-	// ErrNotFound.
+	// ErrNotFound. A login that is empty after NormalizeLogin matches no
+	// account (an empty email address is no address).
 	AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (Account, error)
 }
 
@@ -23,8 +24,9 @@ type Accounts interface {
 // adds them its own way.
 type AccountCreator interface {
 	// CreateAccount stores a, assigning and returning its ID (a.ID is
-	// ignored). A username or email address taken in the scope is
-	// ErrConflict.
+	// ignored). A username or email address taken in the scope, as
+	// another account's username or email address, is ErrConflict, so
+	// that a login names at most one account.
 	CreateAccount(ctx context.Context, a Account) (Account, error)
 }
 
@@ -52,7 +54,7 @@ type APIKeyManager interface {
 	// ignored). A Hash already stored is ErrConflict.
 	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
 	// APIKeys returns the account's keys that have not expired, oldest
-	// first.
+	// first (by CreatedAt, then ID).
 	APIKeys(ctx context.Context, owner AccountRef) ([]APIKey, error)
 	// RevokeAPIKey deletes the key with the ID if owner owns it, and
 	// returns ErrNotFound otherwise, so nobody revokes another's key.
@@ -78,7 +80,8 @@ type SessionWriter interface {
 	DeleteSession(ctx context.Context, h Hash) error
 	// DeleteAccountSessions removes every session of the account except
 	// the one whose Hash is keep (the zero Hash keeps none) and returns how
-	// many it removed. It must not scan the sessions of other accounts.
+	// many it removed, not counting expired ones. It must not scan the
+	// sessions of other accounts.
 	DeleteAccountSessions(ctx context.Context, owner AccountRef, keep Hash) (int, error)
 }
 
@@ -87,7 +90,8 @@ type Claims interface {
 	// Claim marks key as used for ttl and reports whether this call was
 	// the first to do so while no earlier claim of key is live. Of any
 	// number of concurrent calls with one key, across every process that
-	// shares the store, exactly one returns true.
+	// shares the store, exactly one returns true. A ttl that is not
+	// positive is an error: such a claim would never be live.
 	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
 
@@ -96,7 +100,8 @@ type Counters interface {
 	// Increment adds one to key's counter and returns the new count and
 	// when its window ends. A counter that does not exist, or whose window
 	// has ended, starts again at 1 with a window of the given length from
-	// now. Concurrent increments are never lost.
+	// now. Concurrent increments are never lost. A window that is not
+	// positive is an error.
 	Increment(ctx context.Context, key string, window time.Duration) (count int64, resetAt time.Time, err error)
 	// Count returns key's count and window end; a counter that does not
 	// exist or whose window has ended is 0 and the zero time, not an error.

@@ -1,0 +1,219 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// APIKeyPrefix starts every API key keyward makes, so that people and
+// secret scanners can tell one when they see it.
+const APIKeyPrefix = "kw_"
+
+const (
+	// maxCredentialBytes bounds a credential before it is hashed or
+	// decoded. Ours are under 100 bytes; anything much longer is garbage.
+	maxCredentialBytes = 512
+	// keyPrefixShown is how much of a key its listing shows: the marker
+	// and six characters (36 bits of its 256).
+	keyPrefixShown = len(APIKeyPrefix) + 6
+	// maxLabelBytes bounds an API key's label.
+	maxLabelBytes = 100
+)
+
+// Canonical header keys, so the lookup in http.Header does not allocate.
+const (
+	headerAPIKey      = "X-Api-Key"
+	headerAdminAPIKey = "X-Admin-Api-Key"
+)
+
+func (a *Authenticator) resolveAPIKey(ctx context.Context, r *Request) (Principal, error) {
+	key, err := credential(r, "APIKey", headerAPIKey)
+	if err != nil {
+		return Principal{}, err
+	}
+	return a.principalForKey(ctx, key, false)
+}
+
+func (a *Authenticator) resolveAdminAPIKey(ctx context.Context, r *Request) (Principal, error) {
+	key, err := credential(r, "AdminAPIKey", headerAdminAPIKey)
+	if err != nil {
+		return Principal{}, err
+	}
+	return a.principalForKey(ctx, key, true)
+}
+
+// credential returns the credential given as the parameter or the header:
+// ErrNoCredential if neither, a malformed request if they differ or the
+// header is repeated.
+func credential(r *Request, param, header string) (string, error) {
+	var h string
+	switch hs := r.HTTP.Header[header]; len(hs) {
+	case 0:
+	case 1:
+		h = hs[0]
+	default:
+		return "", because(ErrBadRequest, "header "+header+" given more than once")
+	}
+	p, err := r.Param(param)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case h == "" && p == "":
+		return "", ErrNoCredential
+	case h == "":
+		return p, nil
+	case p != "" && subtle.ConstantTimeCompare([]byte(h), []byte(p)) != 1:
+		return "", errConflictingCreds
+	}
+	return h, nil
+}
+
+// hashCredential returns the SHA-256 of s without copying it to the heap.
+func hashCredential(s string) store.Hash {
+	var buf [maxCredentialBytes]byte
+	return sha256.Sum256(append(buf[:0], s...))
+}
+
+// principalForKey resolves an API key, stored or static. adminOnly refuses
+// user-scope keys.
+func (a *Authenticator) principalForKey(ctx context.Context, key string, adminOnly bool) (Principal, error) {
+	if len(key) > maxCredentialBytes {
+		return Principal{}, errUnknownKey
+	}
+	h := hashCredential(key)
+	now := a.cfg.Now()
+	// The static key is compared first and always, in constant time.
+	if subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 && a.hasAdminKey {
+		acct, err := a.activeAccount(ctx, store.AccountRef{Scope: scopes.Admin, ID: a.cfg.AdminAPIKeyAccountID})
+		if err != nil {
+			return Principal{}, err
+		}
+		return Principal{Scope: scopes.Admin, AccountID: acct.ID, Username: acct.Username, Method: MethodAdminKey, AuthenticatedAt: now}, nil
+	}
+	k, err := a.store.APIKeyByHash(ctx, h)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Principal{}, errUnknownKey
+	case err != nil:
+		return Principal{}, storeFailure(err)
+	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+		return Principal{}, errUnknownKey
+	case adminOnly && k.Account.Scope != scopes.Admin:
+		return Principal{}, because(ErrInvalidCredential, "user key given as admin key")
+	}
+	acct, err := a.activeAccount(ctx, k.Account)
+	if err != nil {
+		return Principal{}, err
+	}
+	if now.Sub(k.LastUsedAt) >= a.cfg.TouchInterval {
+		if err := a.store.TouchAPIKey(ctx, k.ID, now); err != nil {
+			return Principal{}, storeFailure(err)
+		}
+	}
+	m := MethodAPIKey
+	if k.Account.Scope == scopes.Admin {
+		m = MethodAdminKey
+	}
+	return Principal{Scope: acct.Scope, AccountID: acct.ID, Username: acct.Username, Method: m, AuthenticatedAt: now, APIKeyID: k.ID}, nil
+}
+
+// activeAccount returns the account, or ErrInvalidCredential if it is gone
+// or disabled.
+func (a *Authenticator) activeAccount(ctx context.Context, ref store.AccountRef) (store.Account, error) {
+	acct, err := a.store.Account(ctx, ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return acct, errAccountDisabled
+	case err != nil:
+		return acct, storeFailure(err)
+	case acct.Disabled:
+		return acct, errAccountDisabled
+	}
+	return acct, nil
+}
+
+// APIKeyOptions describe a new API key.
+type APIKeyOptions struct {
+	// Label is the owner's name for the key, up to 100 bytes of UTF-8.
+	Label string
+	// ExpiresAt is when the key stops working; zero means never.
+	ExpiresAt time.Time
+}
+
+// CreateAPIKey makes a new API key for the owner, an existing and enabled
+// account, and returns it with its stored record. The key itself is in the
+// Secret only: keyward keeps its SHA-256 and cannot show it again.
+func (a *Authenticator) CreateAPIKey(ctx context.Context, owner store.AccountRef, opts APIKeyOptions) (Secret, store.APIKey, error) {
+	if len(opts.Label) > maxLabelBytes || !utf8.ValidString(opts.Label) {
+		return Secret{}, store.APIKey{}, because(ErrBadRequest, "label too long or not UTF-8")
+	}
+	now := a.cfg.Now()
+	if !opts.ExpiresAt.IsZero() && !opts.ExpiresAt.After(now) {
+		return Secret{}, store.APIKey{}, because(ErrBadRequest, "expiry in the past")
+	}
+	if _, err := a.activeAccount(ctx, owner); err != nil {
+		return Secret{}, store.APIKey{}, err
+	}
+	raw, err := a.random(32)
+	if err != nil {
+		return Secret{}, store.APIKey{}, err
+	}
+	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	rec, err := a.store.CreateAPIKey(ctx, store.APIKey{
+		Hash:      hashCredential(key),
+		Prefix:    key[:keyPrefixShown],
+		Account:   owner,
+		Label:     opts.Label,
+		ExpiresAt: opts.ExpiresAt,
+		CreatedAt: now,
+	})
+	if err != nil {
+		return Secret{}, store.APIKey{}, storeFailure(err)
+	}
+	a.emit(ctx, Event{Kind: EventKeyCreated, Account: owner, Time: now})
+	return Secret{value: key}, rec, nil
+}
+
+// RevokeAPIKey deletes the owner's key with the ID. A key that does not
+// exist or is not the owner's is [store.ErrNotFound].
+func (a *Authenticator) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id int64) error {
+	err := a.store.RevokeAPIKey(ctx, owner, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return err
+	case err != nil:
+		return storeFailure(err)
+	}
+	a.emit(ctx, Event{Kind: EventKeyRevoked, Account: owner})
+	return nil
+}
+
+// APIKeys lists the owner's keys: IDs, prefixes, labels and times, never
+// the keys.
+func (a *Authenticator) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
+	keys, err := a.store.APIKeys(ctx, owner)
+	if err != nil {
+		return nil, storeFailure(err)
+	}
+	return keys, nil
+}
+
+// random returns n bytes from the configured source.
+func (a *Authenticator) random(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(a.cfg.Rand, b); err != nil {
+		return nil, fmt.Errorf("authn: reading random bytes: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,58 @@
+package authn
+
+import (
+	"crypto/sha256"
+
+	"github.com/gorilla/securecookie"
+
+	"github.com/keyward/keyward/store"
+)
+
+// Authenticator turns requests' credentials into principals, and starts
+// and ends the sessions and keys those credentials are. Make one with [New]
+// and share it: it is safe for concurrent use, and holds no state of its
+// own beyond its frozen [Config]; everything that changes lives in the
+// store.
+type Authenticator struct {
+	cfg    Config
+	store  store.Store
+	limits paramLimits
+	hasher *hasher
+	codecs []securecookie.Codec
+
+	adminKeyHash store.Hash // SHA-256 of cfg.AdminAPIKey, if set
+	hasAdminKey  bool
+}
+
+// New checks cfg, fills in its defaults and returns an Authenticator. An
+// impossible setting is an error, never a silent fallback.
+func New(cfg Config) (*Authenticator, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h, err := newHasher(cfg.Argon2, cfg.Rand, cfg.MaxConcurrentHashes)
+	if err != nil {
+		return nil, err
+	}
+	a := &Authenticator{
+		cfg:    cfg,
+		store:  cfg.Store,
+		hasher: h,
+		codecs: newCookieCodecs(cfg),
+		limits: paramLimits{
+			maxParams:     cfg.MaxParams,
+			maxNameBytes:  256,
+			maxValueBytes: cfg.MaxParamBytes,
+		},
+	}
+	if cfg.AdminAPIKey != "" {
+		a.adminKeyHash = sha256.Sum256([]byte(cfg.AdminAPIKey))
+		a.hasAdminKey = true
+	}
+	return a, nil
+}
+
+// Store returns the store the Authenticator uses, for a host that adds
+// accounts to the default in-memory one.
+func (a *Authenticator) Store() store.Store { return a.store }

@@ -1,0 +1,179 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// benchAccounts is how many accounts the benchmark store holds.
+const benchAccounts = 10_000
+
+// discardWriter is a ResponseWriter that does nothing, so the benchmarks
+// measure the middleware, not a recorder.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// benchFixture is an authenticator over a memory store with benchAccounts
+// accounts, each with an API key and a session, and one of each credential
+// to send.
+type benchFixture struct {
+	handler           http.Handler
+	apiKey, sessionID string
+	cookie            *http.Cookie
+	principalSeen     int
+}
+
+func newBenchFixture(b *testing.B) *benchFixture {
+	b.Helper()
+	ctx := context.Background()
+	mem := store.NewMemory(store.MemoryConfig{})
+	a, err := New(Config{Store: mem, Argon2: Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &benchFixture{}
+	for i := range benchAccounts {
+		acct, err := mem.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: fmt.Sprintf("user%d", i), Email: fmt.Sprintf("user%d@example.com", i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		key, _, err := a.CreateAPIKey(ctx, acct.Ref(), APIKeyOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sid, err := a.StartSession(ctx, acct, SessionOptions{Method: "password"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i == benchAccounts/2 {
+			f.apiKey, f.sessionID = key.Reveal(), sid.Reveal()
+			rec := httptest.NewRecorder()
+			if err := a.SetSessionCookie(rec, httptest.NewRequest("GET", "/", nil), sid); err != nil {
+				b.Fatal(err)
+			}
+			f.cookie = rec.Result().Cookies()[0]
+		}
+	}
+	f.handler = a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := PrincipalFrom(r.Context()); ok {
+			f.principalSeen++
+		}
+	}))
+	return f
+}
+
+func BenchmarkMiddleware(b *testing.B) {
+	f := newBenchFixture(b)
+	requests := []struct {
+		name string
+		req  func() *http.Request
+		auth bool
+	}{
+		{"APIKey", func() *http.Request { return httptest.NewRequest("GET", "/api.php?APIKey="+f.apiKey, nil) }, true},
+		{"APIKeyHeader", func() *http.Request {
+			r := httptest.NewRequest("GET", "/api.php", nil)
+			r.Header.Set("X-API-Key", f.apiKey)
+			return r
+		}, true},
+		{"SessionID", func() *http.Request { return httptest.NewRequest("GET", "/api.php?SessionID="+f.sessionID, nil) }, true},
+		{"Cookie", func() *http.Request {
+			r := httptest.NewRequest("GET", "/api.php", nil)
+			r.AddCookie(f.cookie)
+			return r
+		}, true},
+		{"Anonymous", func() *http.Request { return httptest.NewRequest("GET", "/api.php", nil) }, false},
+	}
+	for _, tc := range requests {
+		check := func(b *testing.B, r *http.Request) {
+			rec := httptest.NewRecorder()
+			f.principalSeen = 0
+			f.handler.ServeHTTP(rec, r)
+			if rec.Code != http.StatusOK || (f.principalSeen == 1) != tc.auth {
+				b.Fatalf("%s: status %d, principal seen %d", tc.name, rec.Code, f.principalSeen)
+			}
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			r := tc.req()
+			check(b, r)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				f.handler.ServeHTTP(w, r)
+			}
+		})
+		b.Run(tc.name+"Parallel", func(b *testing.B) {
+			r := tc.req()
+			check(b, r)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &discardWriter{h: http.Header{}}
+				for pb.Next() {
+					f.handler.ServeHTTP(w, r)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkFloor is the least any credential middleware can do: hash the
+// key, look it up in a map, put the result in the request's context, and
+// call the next handler.
+func BenchmarkFloor(b *testing.B) {
+	type floorKey struct{}
+	m := make(map[[32]byte]Principal, benchAccounts)
+	var key string
+	for i := range benchAccounts {
+		k := fmt.Sprintf("kw_%040d", i)
+		m[sha256.Sum256([]byte(k))] = Principal{Scope: scopes.User, AccountID: int64(i + 1), Username: fmt.Sprintf("user%d", i), AuthenticatedAt: time.Now()}
+		if i == benchAccounts/2 {
+			key = k
+		}
+	}
+	var seen int
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Context().Value(floorKey{}).(Principal); ok {
+			seen++
+		}
+	})
+	floor := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := sha256.Sum256([]byte(r.Header.Get("X-API-Key")))
+		p, ok := m[h]
+		if !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), floorKey{}, p)))
+	})
+	r := httptest.NewRequest("GET", "/api.php", nil)
+	r.Header.Set("X-API-Key", key)
+	w := &discardWriter{h: http.Header{}}
+	b.Run("Serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			floor.ServeHTTP(w, r)
+		}
+	})
+	b.Run("Parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			w := &discardWriter{h: http.Header{}}
+			for pb.Next() {
+				floor.ServeHTTP(w, r)
+			}
+		})
+	})
+	if seen == 0 {
+		b.Fatal("floor never reached its handler")
+	}
+}

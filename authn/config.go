@@ -1,0 +1,224 @@
+package authn
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/keyward/keyward/store"
+)
+
+// Config is everything an [Authenticator] can be told. The zero Config is a
+// working, secure configuration: an in-memory store, random cookie keys,
+// Secure __Host- cookies, OWASP argon2id parameters. Each field's comment
+// gives its default. [New] copies the Config; changing it afterwards changes
+// nothing.
+type Config struct {
+	// Store keeps accounts, keys, sessions, claims and counters.
+	// Default: a new [store.Memory] on Now, which forgets everything on
+	// restart and is not shared between instances.
+	Store store.Store
+
+	// Resolvers are tried in order on every request. Default:
+	// [DefaultResolvers]. A present but bad credential refuses the request
+	// (401); it never falls through to the next resolver.
+	Resolvers []Resolver
+
+	// Keys sign and encrypt the session cookie: the first pair encodes,
+	// every pair decodes, so a new pair goes first and an old one stays
+	// last until its cookies have expired. Default: one random pair, made
+	// at New, so cookies do not survive a restart and are not shared
+	// between instances; give real keys in production.
+	Keys []KeyPair
+
+	// AllowPlaintextHTTP drops the Secure attribute and the __Host- prefix
+	// from the session cookie, for development over plain http on
+	// loopback. Default false: the cookie is only ever sent over HTTPS.
+	AllowPlaintextHTTP bool
+
+	// CookieName is the session cookie's name. Default "__Host-keyward",
+	// or "keyward" with AllowPlaintextHTTP. A name starting "__Host-" with
+	// AllowPlaintextHTTP is an error, since browsers would drop it.
+	CookieName string
+
+	// CookieStore, when set, reads and writes the session cookie through a
+	// gorilla/sessions store of the host's (migrating an existing cookie,
+	// say), keeping the session ID under the key "keyward.sid". Default
+	// nil: keyward's own codec, which carries the bare 32-byte ID over
+	// securecookie and costs a fraction of a gob-encoded session.
+	CookieStore sessions.Store
+
+	// CrossOrigin protects unsafe requests authenticated by the session
+	// cookie. Requests with header or parameter credentials are not
+	// checked: a browser does not attach those by itself. Default:
+	// [http.NewCrossOriginProtection] with no trusted origins.
+	CrossOrigin *http.CrossOriginProtection
+
+	// SessionIdleTimeout ends a session not used for this long. Default 30
+	// minutes.
+	SessionIdleTimeout time.Duration
+	// SessionLifetime ends a session this long after login, used or not.
+	// Default 12 hours.
+	SessionLifetime time.Duration
+	// TouchInterval is how stale a session's or API key's last-seen time
+	// may get before a request writes it again, so that most requests only
+	// read. Default 1 minute; it must be less than SessionIdleTimeout.
+	TouchInterval time.Duration
+
+	// AdminAPIKey is a static admin API key (Octeth's ADMIN_API_KEY),
+	// compared in constant time. Default "": none. It needs
+	// AdminAPIKeyAccountID.
+	AdminAPIKey string
+	// AdminAPIKeyAccountID is the admin account the static key acts as.
+	AdminAPIKeyAccountID int64
+
+	// MaxBodyBytes bounds a form body the middleware reads. Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxParamBytes bounds one parameter's value. Default 64 KiB.
+	MaxParamBytes int
+	// MaxParams bounds the number of parameters. Default 1000.
+	MaxParams int
+
+	// Argon2 sets the cost of new password hashes. Default
+	// [DefaultArgon2].
+	Argon2 Argon2Params
+	// MaxConcurrentHashes bounds the password hashes computed at once; the
+	// rest wait under their request's context. Default GOMAXPROCS.
+	MaxConcurrentHashes int
+
+	// ErrorWriter answers a refused request. Default: a small JSON body
+	// {"status":401,"error":"..."} with the status of [HTTPStatus].
+	ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+	// Logger receives events and store failures. Default slog.Default().
+	Logger *slog.Logger
+	// OnEvent, when set, receives every [Event] too. It runs on the
+	// request's goroutine: keep it short.
+	OnEvent func(Event)
+
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Rand is the source of session IDs, keys and salts. Default
+	// crypto/rand.Reader. Anything else is for tests.
+	Rand io.Reader
+}
+
+// KeyPair is one securecookie key pair.
+type KeyPair struct {
+	// Hash signs: 32 or 64 random bytes.
+	Hash []byte
+	// Block encrypts with AES: 16, 24 or 32 random bytes.
+	Block []byte
+}
+
+// withDefaults returns a copy of c with every zero field filled in, or an
+// error for a setting that cannot work.
+func (c Config) withDefaults() (Config, error) {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.Store == nil {
+		c.Store = store.NewMemory(store.MemoryConfig{Now: c.Now})
+	}
+	if c.Resolvers == nil {
+		c.Resolvers = DefaultResolvers()
+	} else {
+		c.Resolvers = append([]Resolver(nil), c.Resolvers...)
+	}
+	if len(c.Keys) == 0 {
+		pair := KeyPair{Hash: make([]byte, 32), Block: make([]byte, 32)}
+		if _, err := io.ReadFull(c.Rand, pair.Hash); err != nil {
+			return c, fmt.Errorf("authn: making cookie keys: %w", err)
+		}
+		if _, err := io.ReadFull(c.Rand, pair.Block); err != nil {
+			return c, fmt.Errorf("authn: making cookie keys: %w", err)
+		}
+		c.Keys = []KeyPair{pair}
+	} else {
+		c.Keys = append([]KeyPair(nil), c.Keys...)
+	}
+	for i, k := range c.Keys {
+		if n := len(k.Hash); n != 32 && n != 64 {
+			return c, fmt.Errorf("authn: Keys[%d].Hash is %d bytes, want 32 or 64", i, n)
+		}
+		if n := len(k.Block); n != 16 && n != 24 && n != 32 {
+			return c, fmt.Errorf("authn: Keys[%d].Block is %d bytes, want 16, 24 or 32", i, n)
+		}
+	}
+	if c.CookieName == "" {
+		c.CookieName = "__Host-keyward"
+		if c.AllowPlaintextHTTP {
+			c.CookieName = "keyward"
+		}
+	}
+	if c.AllowPlaintextHTTP && len(c.CookieName) >= 7 && c.CookieName[:7] == "__Host-" {
+		return c, errors.New("authn: a __Host- cookie needs Secure; rename it or leave AllowPlaintextHTTP off")
+	}
+	if c.CrossOrigin == nil {
+		c.CrossOrigin = http.NewCrossOriginProtection()
+	}
+	if c.SessionIdleTimeout == 0 {
+		c.SessionIdleTimeout = 30 * time.Minute
+	}
+	if c.SessionLifetime == 0 {
+		c.SessionLifetime = 12 * time.Hour
+	}
+	if c.TouchInterval == 0 {
+		c.TouchInterval = time.Minute
+	}
+	switch {
+	case c.SessionIdleTimeout < 0 || c.SessionLifetime < 0 || c.TouchInterval < 0:
+		return c, errors.New("authn: negative session duration")
+	case c.TouchInterval >= c.SessionIdleTimeout:
+		return c, errors.New("authn: TouchInterval must be less than SessionIdleTimeout")
+	}
+	if c.AdminAPIKey != "" {
+		if c.AdminAPIKeyAccountID <= 0 {
+			return c, errors.New("authn: AdminAPIKey needs AdminAPIKeyAccountID")
+		}
+		if len(c.AdminAPIKey) < 16 {
+			return c, errors.New("authn: AdminAPIKey is shorter than 16 characters")
+		}
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxParamBytes == 0 {
+		c.MaxParamBytes = 64 << 10
+	}
+	if c.MaxParams == 0 {
+		c.MaxParams = 1000
+	}
+	if c.MaxBodyBytes < 0 || c.MaxParamBytes < 0 || c.MaxParams < 0 {
+		return c, errors.New("authn: negative limit")
+	}
+	if c.Argon2 == (Argon2Params{}) {
+		c.Argon2 = DefaultArgon2()
+	}
+	if err := c.Argon2.validate(); err != nil {
+		return c, err
+	}
+	if c.MaxConcurrentHashes == 0 {
+		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxConcurrentHashes < 0 {
+		return c, errors.New("authn: negative MaxConcurrentHashes")
+	}
+	if c.ErrorWriter == nil {
+		c.ErrorWriter = WriteJSONError
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}

@@ -1,0 +1,39 @@
+package authn
+
+import (
+	"context"
+	"net/http"
+)
+
+// stateKey is the context key under which the middleware keeps the
+// request's [Request]: its principal and its parameters.
+type stateKey struct{}
+
+// PrincipalFrom returns the principal stored in ctx, if any. It reports
+// false for an anonymous request and for a context the middleware never
+// saw.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	r, ok := ctx.Value(stateKey{}).(*Request)
+	if !ok || !r.principal.Authenticated() {
+		return Principal{}, false
+	}
+	return r.principal, true
+}
+
+// WithPrincipal returns a copy of ctx that carries p, for tests and for
+// hosts that authenticate a request some other way.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, stateKey{}, &Request{principal: p})
+}
+
+// ParamsFrom returns the parameters the middleware read from r, so a
+// handler after it need not read the body again. A request the middleware
+// did not see, or whose parameters it did not need, has none: the second
+// result is false, and the handler reads r itself.
+func ParamsFrom(r *http.Request) (*Params, bool) {
+	s, ok := r.Context().Value(stateKey{}).(*Request)
+	if !ok || !s.parsed || s.paramsErr != nil {
+		return nil, false
+	}
+	return &s.params, true
+}

@@ -1,0 +1,148 @@
+package authn
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/sessions"
+)
+
+func keyPair(b byte) KeyPair {
+	return KeyPair{Hash: bytes.Repeat([]byte{b}, 32), Block: bytes.Repeat([]byte{b + 1}, 32)}
+}
+
+func TestCookieAttributes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		plaintext bool
+		wantName  string
+		secure    bool
+	}{
+		{"default", false, "__Host-keyward", true},
+		{"plaintext development", true, "keyward", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t, func(c *Config) { c.AllowPlaintextHTTP = tc.plaintext })
+			c := env.cookie(env.session(env.alice))
+			if c.Name != tc.wantName || c.Secure != tc.secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+				t.Fatalf("cookie %+v", c)
+			}
+			if c.MaxAge != int(env.a.cfg.SessionLifetime.Seconds()) {
+				t.Fatalf("MaxAge %d", c.MaxAge)
+			}
+			// The cookie holds the session ID encrypted, not in the clear.
+			sid := env.session(env.alice)
+			if strings.Contains(env.cookie(sid).Value, sid) {
+				t.Fatal("session ID visible in the cookie")
+			}
+		})
+	}
+}
+
+func TestCookieKeyRotation(t *testing.T) {
+	t.Parallel()
+	oldPair, newPair, otherPair := keyPair(1), keyPair(10), keyPair(20)
+
+	before := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{oldPair} })
+	sid := before.session(before.alice)
+	oldCookie := before.cookie(sid)
+
+	// The same store, now with the new pair first and the old one kept.
+	rotated := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{newPair, oldPair}; c.Store = before.mem; c.Now = before.clock.Now })
+	if res := rotated.serve(withCookie(get(""), oldCookie)); res.status != 200 || res.principal.AccountID != before.alice.ID {
+		t.Fatalf("old-key cookie after rotation: %d", res.status)
+	}
+	newCookie := rotated.cookie(sid)
+	// New cookies are encoded with the first pair: an authenticator that
+	// knows only the old pair cannot read them.
+	if res := before.serve(withCookie(get(""), newCookie)); res.status != 401 {
+		t.Fatalf("new cookie decoded with the old key only: %d", res.status)
+	}
+	onlyNew := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{newPair}; c.Store = before.mem; c.Now = before.clock.Now })
+	if res := onlyNew.serve(withCookie(get(""), newCookie)); res.status != 200 {
+		t.Fatalf("new cookie with the new key: %d", res.status)
+	}
+	// Once the old pair is dropped, its cookies are refused (401, not 500)
+	// and expired in the answer.
+	res := onlyNew.serve(withCookie(get(""), oldCookie))
+	if res.status != 401 {
+		t.Fatalf("old cookie after the old key is dropped: %d", res.status)
+	}
+	if !clearsCookie(res.header, "__Host-keyward") {
+		t.Fatalf("bad cookie not cleared: %v", res.header["Set-Cookie"])
+	}
+	// A cookie from an unrelated key set.
+	stranger := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{otherPair} })
+	if res := onlyNew.serve(withCookie(get(""), stranger.cookie(stranger.session(stranger.alice)))); res.status != 401 {
+		t.Fatalf("foreign cookie: %d", res.status)
+	}
+}
+
+// The MAC binds the cookie's name: a value minted for another cookie name
+// with the same keys is refused.
+func TestCookieBoundToName(t *testing.T) {
+	t.Parallel()
+	pair := keyPair(3)
+	a := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{pair}; c.CookieName = "__Host-other" })
+	b := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{pair}; c.Store = a.mem; c.Now = a.clock.Now })
+	c := a.cookie(a.session(a.alice))
+	c.Name = "__Host-keyward"
+	if res := b.serve(withCookie(get(""), c)); res.status != 401 {
+		t.Fatalf("cookie renamed: %d", res.status)
+	}
+}
+
+func withCookie(r *http.Request, c *http.Cookie) *http.Request {
+	r.AddCookie(c)
+	return r
+}
+
+func clearsCookie(h http.Header, name string) bool {
+	for _, line := range h["Set-Cookie"] {
+		c, err := http.ParseSetCookie(line)
+		if err == nil && c.Name == name && c.MaxAge < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func TestClearSessionCookie(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	rec := httptest.NewRecorder()
+	env.a.ClearSessionCookie(rec, httptest.NewRequest("GET", "/", nil))
+	if !clearsCookie(rec.Header(), "__Host-keyward") {
+		t.Fatalf("Set-Cookie %v", rec.Header()["Set-Cookie"])
+	}
+	if err := env.a.SetSessionCookie(rec, httptest.NewRequest("GET", "/", nil), Secret{value: "nope"}); err == nil {
+		t.Fatal("SetSessionCookie took a non-session ID")
+	}
+}
+
+// A host can keep its own gorilla/sessions store for the cookie.
+func TestHostCookieStore(t *testing.T) {
+	t.Parallel()
+	hostStore := sessions.NewCookieStore(bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{8}, 32))
+	env := newTestEnv(t, func(c *Config) { c.CookieStore = hostStore })
+	sid := env.session(env.alice)
+	rec := httptest.NewRecorder()
+	if err := env.a.SetSessionCookie(rec, httptest.NewRequest("GET", "/", nil), Secret{value: sid}); err != nil {
+		t.Fatal(err)
+	}
+	c := rec.Result().Cookies()[0]
+	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("host store cookie attributes %+v", c)
+	}
+	if res := env.serve(withCookie(get(""), c)); res.status != 200 || res.principal.Method != MethodCookie {
+		t.Fatalf("host store cookie: %d", res.status)
+	}
+	if res := env.serve(withCookie(get(""), tamper(c))); res.status != 401 {
+		t.Fatalf("tampered host store cookie: %d", res.status)
+	}
+}

@@ -1,0 +1,99 @@
+package authn
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// EventKind names what happened.
+type EventKind string
+
+// The events. Their strings are stable: log queries and alerts may match
+// them.
+const (
+	EventLoginOK        EventKind = "login_ok"
+	EventLoginFailed    EventKind = "login_failed"
+	EventLogout         EventKind = "logout"
+	EventSessionExpired EventKind = "session_expired"
+	EventSessionsEnded  EventKind = "sessions_ended"
+	EventKeyCreated     EventKind = "key_created"
+	EventKeyRevoked     EventKind = "key_revoked"
+	EventRefused        EventKind = "credential_refused"
+	EventStoreFailed    EventKind = "store_failed"
+)
+
+// Event is one thing worth auditing. It never holds a secret: no password,
+// session ID, key, token or code, only IDs and reasons.
+type Event struct {
+	Kind    EventKind
+	Time    time.Time
+	Account store.AccountRef
+	// Username is what the client gave or the account's; it may name no
+	// account.
+	Username string
+	Method   Method
+	// Reason is a short, fixed phrase: "wrong password", "session expired".
+	Reason string
+	// Count is a number the event is about (sessions ended), or 0.
+	Count int
+}
+
+// Log attribute keys, defined once.
+const (
+	keyEvent    = "event"
+	keyAccount  = "account_id"
+	keyScope    = "scope"
+	keyMethod   = "method"
+	keyUsername = "username"
+	keyReason   = "reason"
+	keyCount    = "count"
+)
+
+// emit sends e to the host's hook and to the log: at Warn for failures and
+// refusals, Error for store failures, Info for the rest.
+func (a *Authenticator) emit(ctx context.Context, e Event) {
+	if e.Time.IsZero() {
+		e.Time = a.cfg.Now()
+	}
+	if a.cfg.OnEvent != nil {
+		a.cfg.OnEvent(e)
+	}
+	level := slog.LevelInfo
+	switch e.Kind {
+	case EventLoginFailed, EventRefused:
+		level = slog.LevelWarn
+	case EventStoreFailed:
+		level = slog.LevelError
+	}
+	if !a.cfg.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs, slog.String(keyEvent, string(e.Kind)))
+	if e.Account.Scope != 0 {
+		attrs = append(attrs, slog.String(keyScope, e.Account.Scope.String()))
+	}
+	if e.Account.ID != 0 {
+		attrs = append(attrs, slog.Int64(keyAccount, e.Account.ID))
+	}
+	if e.Username != "" {
+		attrs = append(attrs, slog.String(keyUsername, e.Username))
+	}
+	if e.Method != 0 {
+		attrs = append(attrs, slog.String(keyMethod, e.Method.String()))
+	}
+	if e.Reason != "" {
+		attrs = append(attrs, slog.String(keyReason, e.Reason))
+	}
+	if e.Count != 0 {
+		attrs = append(attrs, slog.Int(keyCount, e.Count))
+	}
+	a.cfg.Logger.LogAttrs(ctx, level, "keyward "+string(e.Kind), attrs...)
+}
+
+// scopeOf is a small helper for events about an account reference.
+func scopeOf(s scopes.Scope, id int64) store.AccountRef { return store.AccountRef{Scope: s, ID: id} }

@@ -1,0 +1,89 @@
+package authn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+)
+
+// Middleware authenticates every request before next sees it.
+//
+// It tries the resolvers in order. The first credential present decides the
+// principal; every other credential present must name the same account, or
+// the request is malformed (400). A credential that is present but bad is
+// refused (401) and never skipped for a weaker one. A request with no
+// credential goes on anonymous: guard routes with [Authenticator.Require].
+// A store that fails refuses the request (503). An unsafe request decided by
+// the session cookie must pass [Config].CrossOrigin (403 otherwise).
+//
+// A form body read to find credentials stays readable for next, and its
+// parameters are available to next through [ParamsFrom].
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := &Request{HTTP: r, a: a}
+		p, err := a.resolve(r.Context(), req)
+		if err == nil && p.Method == MethodCookie && !isSafeMethod(r.Method) {
+			if a.cfg.CrossOrigin.Check(r) != nil {
+				err = ErrCrossOrigin
+			}
+		}
+		if err != nil {
+			a.refuse(w, r, req, err)
+			return
+		}
+		if !p.Authenticated() && req.params.Len() == 0 && req.body == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		req.principal = p
+		r2 := r.WithContext(context.WithValue(r.Context(), stateKey{}, req))
+		if req.body != nil {
+			r2.Body = io.NopCloser(bytes.NewReader(req.body))
+		}
+		next.ServeHTTP(w, r2)
+	})
+}
+
+// resolve runs every resolver and reconciles what they found.
+func (a *Authenticator) resolve(ctx context.Context, req *Request) (Principal, error) {
+	var found Principal
+	for _, res := range a.cfg.Resolvers {
+		p, err := res.Resolve(ctx, req)
+		switch {
+		case errors.Is(err, ErrNoCredential):
+			continue
+		case err != nil:
+			return Principal{}, err
+		case !p.Authenticated():
+			return Principal{}, because(ErrInvalidCredential, "resolver returned no account")
+		case !found.Authenticated():
+			found = p
+		case p.Scope != found.Scope || p.AccountID != found.AccountID:
+			return Principal{}, errConflictingCreds
+		}
+	}
+	return found, nil
+}
+
+// refuse answers a request the middleware will not let through, and logs
+// why. A bad session cookie is expired in the same answer, so the browser
+// stops sending it.
+func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, req *Request, err error) {
+	kind := EventRefused
+	if HTTPStatus(err) == http.StatusServiceUnavailable {
+		kind = EventStoreFailed
+	}
+	a.emit(r.Context(), Event{Kind: kind, Reason: err.Error()})
+	if req.clearCookie {
+		a.ClearSessionCookie(w, r)
+	}
+	a.cfg.ErrorWriter(w, r, err)
+}
+
+// isSafeMethod reports whether the method is one that must not change
+// state, and so is not subject to cross-origin protection.
+func isSafeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}

@@ -1,0 +1,87 @@
+package authn
+
+import (
+	"time"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Method says how a request authenticated.
+type Method uint8
+
+// The methods. The zero Method is anonymous.
+const (
+	// MethodSession is a SessionID parameter.
+	MethodSession Method = iota + 1
+	// MethodAPIKey is a user-scope API key (APIKey parameter or X-API-Key).
+	MethodAPIKey
+	// MethodAdminKey is an admin-scope API key (AdminAPIKey or
+	// X-Admin-API-Key, or an admin key given as APIKey), including the
+	// static key from [Config].AdminAPIKey.
+	MethodAdminKey
+	// MethodCookie is the session cookie.
+	MethodCookie
+	// MethodEToken is a Bearer etoken.
+	MethodEToken
+	// MethodCustom is a host's own [Resolver].
+	MethodCustom
+)
+
+// String returns the method's name as events and logs show it.
+func (m Method) String() string {
+	switch m {
+	case MethodSession:
+		return "session"
+	case MethodAPIKey:
+		return "apikey"
+	case MethodAdminKey:
+		return "adminapikey"
+	case MethodCookie:
+		return "cookie"
+	case MethodEToken:
+		return "etoken"
+	case MethodCustom:
+		return "custom"
+	}
+	return "anonymous"
+}
+
+// Principal is who a request acts as. The middleware puts it in the
+// request's context; read it with [PrincipalFrom]. It is a value: copying
+// it is safe, and changing a copy changes nothing else.
+type Principal struct {
+	// Scope is User or Admin.
+	Scope scopes.Scope
+	// AccountID is the account's ID within its scope.
+	AccountID int64
+	// Username is the account's username when the request was resolved.
+	Username string
+	// Method is how the request authenticated.
+	Method Method
+	// AuthenticatedAt is when the credential was established: the login
+	// for a session, cookie or etoken; the request itself for an API key.
+	AuthenticatedAt time.Time
+	// TFA reports whether the login passed a second factor.
+	TFA bool
+	// APIKeyID is the stored API key's ID for MethodAPIKey and
+	// MethodAdminKey; 0 for the static admin key and other methods.
+	APIKeyID int64
+
+	// session is the hash of the session the request rode on, if any, so
+	// that logout can end it without the client sending it again.
+	session store.Hash
+}
+
+// Account returns the principal's scope and account ID.
+func (p Principal) Account() store.AccountRef {
+	return store.AccountRef{Scope: p.Scope, ID: p.AccountID}
+}
+
+// Authenticated reports whether p names an account: false for the zero
+// Principal (anonymous).
+func (p Principal) Authenticated() bool { return p.Scope.Valid() && p.AccountID > 0 }
+
+// HasSession reports whether the request rode on a session (SessionID,
+// cookie or etoken), which [Authenticator.EndSession] can end.
+func (p Principal) HasSession() bool { return p.session != store.Hash{} }

@@ -1,0 +1,85 @@
+package authn
+
+import (
+	"net/http"
+)
+
+// Request is a request as resolvers see it: the HTTP request and its
+// parameters, read once. The middleware makes one per request and passes it
+// to each [Resolver] in turn; it is not safe for concurrent use and must not
+// be kept after Resolve returns.
+type Request struct {
+	// HTTP is the request being authenticated. Resolvers read it and must
+	// not change it or read its body (use [Request.Param]).
+	HTTP *http.Request
+
+	a         *Authenticator
+	principal Principal
+
+	parsed    bool
+	params    Params
+	paramsErr error
+	body      []byte // the form body read, kept for the next handler
+
+	clearCookie bool // the session cookie was bad: expire it in the answer
+}
+
+// Params returns the request's parameters, reading the query string and a
+// form body on first use. The error wraps [ErrBadRequest].
+func (r *Request) Params() (*Params, error) {
+	if !r.parsed {
+		r.parsed = true
+		r.paramsErr = r.readParams()
+	}
+	return &r.params, r.paramsErr
+}
+
+// Param returns one parameter's value, "" if absent; see [Params.Get].
+func (r *Request) Param(name string) (string, error) {
+	p, err := r.Params()
+	if err != nil {
+		return "", err
+	}
+	return p.Get(name)
+}
+
+// readParams fills r.params from the query string and a form body.
+func (r *Request) readParams() error {
+	lim := r.a.limits
+	var list []Param
+	var err error
+	if q := r.HTTP.URL.RawQuery; q != "" {
+		if list, err = parseURLEncoded(list, q, lim); err != nil {
+			return err
+		}
+	}
+	if r.HTTP.Body != nil && r.HTTP.Body != http.NoBody && hasBody(r.HTTP.Method) {
+		kind, boundary, err := bodyForm(r.HTTP.Header.Get("Content-Type"))
+		if err != nil || kind == formNone {
+			r.params.list = list
+			return err
+		}
+		body, err := readBody(r.HTTP.Body, r.a.cfg.MaxBodyBytes)
+		if err != nil {
+			return err
+		}
+		r.body = body
+		switch kind {
+		case formURLEncoded:
+			list, err = parseURLEncoded(list, string(body), lim)
+		case formMultipart:
+			list, err = parseMultipart(list, body, boundary, lim)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.params.list = list
+	return nil
+}
+
+// hasBody reports whether a request of this method may carry form
+// parameters in its body, as [http.Request.ParseForm] decides.
+func hasBody(method string) bool {
+	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch
+}

@@ -1,0 +1,24 @@
+package authn
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// WriteJSONError is the default [Config].ErrorWriter. It answers with the
+// status of [HTTPStatus] and a small JSON body carrying that status and the
+// [PublicText], never the error's own message, which may name internals:
+//
+//	{"status":401,"error":"Invalid or expired credential"}
+func WriteJSONError(w http.ResponseWriter, _ *http.Request, err error) {
+	status := HTTPStatus(err)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Status int    `json:"status"`
+		Error  string `json:"error"`
+	}{status, PublicText(err)})
+}

@@ -1,0 +1,179 @@
+package authn
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/keyward/keyward/store"
+)
+
+// sessionIDLen is the length of a session ID: 32 bytes in unpadded
+// base64url.
+const sessionIDLen = 43
+
+// sessionIDEncoding is unpadded base64url that refuses non-canonical
+// trailing bits, so one ID has exactly one spelling. It is never modified.
+var sessionIDEncoding = base64.RawURLEncoding.Strict()
+
+// SessionOptions describe a login that starts a session.
+type SessionOptions struct {
+	// TFA records that the login passed a second factor.
+	TFA bool
+	// Method is how the login was made, for the audit log: "password",
+	// "apikey", "adminapikey", or a host's own word.
+	Method string
+}
+
+// StartSession makes a new session for acct and returns its ID, which the
+// client sends as SessionID (or carries in the cookie: see
+// [Authenticator.SetSessionCookie]). Every login gets a fresh ID, so a
+// session ID planted before login is worth nothing after it. The store
+// keeps only the ID's SHA-256.
+func (a *Authenticator) StartSession(ctx context.Context, acct store.Account, opts SessionOptions) (Secret, error) {
+	if !acct.Scope.Valid() || acct.ID <= 0 {
+		return Secret{}, errors.New("authn: StartSession needs a stored account")
+	}
+	if acct.Disabled {
+		return Secret{}, errAccountDisabled
+	}
+	raw, err := a.random(32)
+	if err != nil {
+		return Secret{}, err
+	}
+	now := a.cfg.Now()
+	s := store.Session{
+		Hash:       store.HashOf(raw),
+		Account:    acct.Ref(),
+		TFA:        opts.TFA,
+		Method:     opts.Method,
+		CreatedAt:  now,
+		LastSeenAt: now,
+		ExpiresAt:  a.sessionExpiry(now, now),
+	}
+	if err := a.store.CreateSession(ctx, s); err != nil {
+		return Secret{}, storeFailure(err)
+	}
+	return Secret{value: sessionIDEncoding.EncodeToString(raw)}, nil
+}
+
+// sessionExpiry returns when a session created at created and last seen at
+// seen ends: the earlier of the idle deadline and the absolute lifetime.
+func (a *Authenticator) sessionExpiry(created, seen time.Time) time.Time {
+	idle := seen.Add(a.cfg.SessionIdleTimeout)
+	if abs := created.Add(a.cfg.SessionLifetime); abs.Before(idle) {
+		return abs
+	}
+	return idle
+}
+
+// sessionHash returns the hash of a session ID as the client sends it, or
+// false if it cannot be one of ours.
+func sessionHash(id string) (store.Hash, bool) {
+	if len(id) != sessionIDLen {
+		return store.Hash{}, false
+	}
+	var src [sessionIDLen]byte
+	var raw [32]byte
+	copy(src[:], id)
+	if n, err := sessionIDEncoding.Decode(raw[:], src[:]); err != nil || n != len(raw) {
+		return store.Hash{}, false
+	}
+	return store.HashOf(raw[:]), true
+}
+
+func (a *Authenticator) resolveSessionID(ctx context.Context, r *Request) (Principal, error) {
+	id, err := r.Param("SessionID")
+	if err != nil {
+		return Principal{}, err
+	}
+	if id == "" {
+		return Principal{}, ErrNoCredential
+	}
+	h, ok := sessionHash(id)
+	if !ok {
+		return Principal{}, errUnknownSession
+	}
+	return a.principalForSession(ctx, h, MethodSession)
+}
+
+// principalForSession resolves a session by its hash: it must exist, be
+// neither idle too long nor past its lifetime, and belong to an enabled
+// account. A stale last-seen time is written back; otherwise the request
+// only reads.
+func (a *Authenticator) principalForSession(ctx context.Context, h store.Hash, m Method) (Principal, error) {
+	s, err := a.store.Session(ctx, h)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Principal{}, errUnknownSession
+	case err != nil:
+		return Principal{}, storeFailure(err)
+	}
+	now := a.cfg.Now()
+	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= a.cfg.SessionIdleTimeout || now.Sub(s.CreatedAt) >= a.cfg.SessionLifetime {
+		a.emit(ctx, Event{Kind: EventSessionExpired, Account: s.Account, Method: m, Time: now})
+		return Principal{}, errSessionExpired
+	}
+	acct, err := a.activeAccount(ctx, s.Account)
+	if err != nil {
+		return Principal{}, err
+	}
+	if now.Sub(s.LastSeenAt) >= a.cfg.TouchInterval {
+		switch err := a.store.TouchSession(ctx, h, now, a.sessionExpiry(s.CreatedAt, now)); {
+		case errors.Is(err, store.ErrNotFound): // ended since we read it
+			return Principal{}, errUnknownSession
+		case err != nil:
+			return Principal{}, storeFailure(err)
+		}
+	}
+	return Principal{
+		Scope:           acct.Scope,
+		AccountID:       acct.ID,
+		Username:        acct.Username,
+		Method:          m,
+		AuthenticatedAt: s.CreatedAt,
+		TFA:             s.TFA,
+		session:         h,
+	}, nil
+}
+
+// errNoSession is what ending the session of a principal that has none
+// returns.
+var errNoSession = because(ErrNoCredential, "request did not come with a session")
+
+// EndSession ends the session p rode on (logout). A principal without a
+// session (an API key) is an error wrapping [ErrNoCredential]; a session
+// already ended is not an error.
+func (a *Authenticator) EndSession(ctx context.Context, p Principal) error {
+	if !p.HasSession() {
+		return errNoSession
+	}
+	if err := a.store.DeleteSession(ctx, p.session); err != nil {
+		return storeFailure(err)
+	}
+	a.emit(ctx, Event{Kind: EventLogout, Account: p.Account(), Username: p.Username, Method: p.Method})
+	return nil
+}
+
+// EndOtherSessions ends every session of p's account except the one p rode
+// on (all of them, if p has none), as after a password change, and returns
+// how many it ended.
+func (a *Authenticator) EndOtherSessions(ctx context.Context, p Principal) (int, error) {
+	return a.endSessions(ctx, p.Account(), p.session)
+}
+
+// EndAllSessions ends every session of the account, as when an
+// administrator disables it, and returns how many it ended.
+func (a *Authenticator) EndAllSessions(ctx context.Context, account store.AccountRef) (int, error) {
+	return a.endSessions(ctx, account, store.Hash{})
+}
+
+func (a *Authenticator) endSessions(ctx context.Context, account store.AccountRef, keep store.Hash) (int, error) {
+	n, err := a.store.DeleteAccountSessions(ctx, account, keep)
+	if err != nil {
+		return n, storeFailure(err)
+	}
+	a.emit(ctx, Event{Kind: EventSessionsEnded, Account: account, Count: n})
+	return n, nil
+}

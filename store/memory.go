@@ -1,0 +1,94 @@
+package store
+
+import "time"
+
+// The interfaces [Memory] implements.
+var (
+	_ Store          = (*Memory)(nil)
+	_ AccountCreator = (*Memory)(nil)
+	_ PasswordSetter = (*Memory)(nil)
+)
+
+// MemoryConfig configures [NewMemory]. The zero value is ready to use.
+type MemoryConfig struct {
+	// Now is the clock that decides expiry. Default (nil): [time.Now].
+	Now func() time.Time
+}
+
+// Memory keeps accounts, API keys, sessions, one-time claims and attempt
+// counters in memory. It implements [Store], [AccountCreator] and
+// [PasswordSetter], for a single process: everything is lost when the
+// process ends, and two processes do not share claims or counters.
+//
+// Memory is safe for concurrent use. Each kind of record has its own lock,
+// so counting a failed login never waits for a session lookup. The request
+// path ([Memory.APIKeyByHash], [Memory.Account], [Memory.Session]) takes
+// only a read lock and does not allocate.
+//
+// Expiry is decided with [MemoryConfig.Now] alone: an expired record reads
+// as [ErrNotFound] at once, and is forgotten at the next write of its kind
+// (create, touch, claim, increment, delete), without a sweep of the others
+// and without a background goroutine.
+//
+// Memory never blocks on I/O and ignores the contexts it is given.
+//
+// The zero value is not usable; call [NewMemory].
+type Memory struct {
+	now func() time.Time
+
+	accounts memoryAccounts
+	keys     memoryKeys
+	sessions memorySessions
+	claims   memoryClaims
+	counters memoryCounters
+}
+
+// NewMemory returns an empty in-memory store configured by cfg.
+func NewMemory(cfg MemoryConfig) *Memory {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Memory{
+		now: now,
+		accounts: memoryAccounts{
+			byRef:   make(map[AccountRef]Account),
+			byLogin: make(map[loginKey]int64),
+		},
+		keys: memoryKeys{
+			byHash:  make(map[Hash]APIKey),
+			byID:    make(map[int64]Hash),
+			byOwner: make(map[AccountRef]map[int64]struct{}),
+		},
+		sessions: memorySessions{
+			byHash:  make(map[Hash]Session),
+			byOwner: make(map[AccountRef]map[Hash]struct{}),
+		},
+		claims: memoryClaims{
+			until: make(map[string]time.Time),
+		},
+		counters: memoryCounters{
+			byKey: make(map[string]memoryCounter),
+		},
+	}
+}
+
+// addToIndex adds key to the set of owner in index.
+func addToIndex[K comparable](index map[AccountRef]map[K]struct{}, owner AccountRef, key K) {
+	set := index[owner]
+	if set == nil {
+		set = make(map[K]struct{})
+		index[owner] = set
+	}
+	set[key] = struct{}{}
+}
+
+// removeFromIndex removes key from the set of owner in index, and the set
+// when it is empty.
+func removeFromIndex[K comparable](index map[AccountRef]map[K]struct{}, owner AccountRef, key K) {
+	set := index[owner]
+	delete(set, key)
+	if len(set) == 0 {
+		delete(index, owner)
+	}
+}

@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/keyward/keyward/scopes"
+)
+
+// memoryAccounts holds the accounts of a [Memory].
+type memoryAccounts struct {
+	mu     sync.RWMutex
+	byRef  map[AccountRef]Account
+	lastID int64
+	// byLogin maps every normalized username and non-empty email address
+	// of a scope to its account's ID. Usernames and email addresses share
+	// it, so a login names at most one account.
+	byLogin map[loginKey]int64
+}
+
+// loginKey is a normalized username or email address within a scope.
+type loginKey struct {
+	scope scopes.Scope
+	login string
+}
+
+// Account returns the account with the given scope and ID, or
+// [ErrNotFound]. It takes a read lock and does not allocate.
+func (m *Memory) Account(_ context.Context, ref AccountRef) (Account, error) {
+	s := &m.accounts
+	s.mu.RLock()
+	a, ok := s.byRef[ref]
+	s.mu.RUnlock()
+	if !ok {
+		return Account{}, ErrNotFound
+	}
+	return a, nil
+}
+
+// AccountByLogin returns the account of the scope whose username or email
+// address equals login after [NormalizeLogin], or [ErrNotFound]. A login
+// that is empty after normalization matches no account.
+func (m *Memory) AccountByLogin(_ context.Context, scope scopes.Scope, login string) (Account, error) {
+	login = NormalizeLogin(login)
+	if login == "" {
+		return Account{}, ErrNotFound
+	}
+	s := &m.accounts
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.byLogin[loginKey{scope: scope, login: login}]
+	if !ok {
+		return Account{}, ErrNotFound
+	}
+	return s.byRef[AccountRef{Scope: scope, ID: id}], nil
+}
+
+// CreateAccount stores a with the next free ID (1, 2, ... across scopes)
+// and returns it; a.ID is ignored, and a zero CreatedAt is set to now.
+//
+// a's username, and its email address if not empty, must not equal after
+// [NormalizeLogin] the username or email address of another account of the
+// scope, or the result is [ErrConflict]: a login names at most one account.
+// An account with no valid scope or an empty username is an error.
+func (m *Memory) CreateAccount(_ context.Context, a Account) (Account, error) {
+	if !a.Scope.Valid() {
+		return Account{}, errors.New("store: account has no valid scope")
+	}
+	username, email := NormalizeLogin(a.Username), NormalizeLogin(a.Email)
+	if username == "" {
+		return Account{}, errors.New("store: account has no username")
+	}
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = m.now()
+	}
+	userKey := loginKey{scope: a.Scope, login: username}
+	emailKey := loginKey{scope: a.Scope, login: email}
+
+	s := &m.accounts
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, taken := s.byLogin[userKey]; taken {
+		return Account{}, ErrConflict
+	}
+	if email != "" {
+		if _, taken := s.byLogin[emailKey]; taken {
+			return Account{}, ErrConflict
+		}
+	}
+	s.lastID++
+	a.ID = s.lastID
+	s.byRef[a.Ref()] = a
+	s.byLogin[userKey] = a.ID
+	if email != "" {
+		s.byLogin[emailKey] = a.ID
+	}
+	return a, nil
+}
+
+// SetPasswordHash stores hash as the account's password hash, or returns
+// [ErrNotFound].
+func (m *Memory) SetPasswordHash(_ context.Context, ref AccountRef, hash string) error {
+	s := &m.accounts
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.byRef[ref]
+	if !ok {
+		return ErrNotFound
+	}
+	a.PasswordHash = hash
+	s.byRef[ref] = a
+	return nil
+}

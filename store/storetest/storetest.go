@@ -1,0 +1,296 @@
+// Package storetest is the conformance suite for keyward stores: the
+// in-memory store, the SQL and Redis stores, and a host application's own.
+//
+// A store's test calls [Run] with a factory:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T, now func() time.Time) any {
+//			return mystore.New(db, now) // fresh and empty
+//		})
+//	}
+//
+// The store may implement any of the interfaces of package store
+// ([store.Accounts], [store.AccountCreator], [store.PasswordSetter],
+// [store.APIKeyFinder], [store.APIKeyManager], [store.SessionFinder],
+// [store.SessionWriter], [store.Claims], [store.Counters]): Run finds them by
+// type assertion, runs the cases of each one present, and logs the names of
+// those it skipped. A Redis store that keeps only sessions, claims and
+// counters is tested on just those.
+//
+// Each case is a subtest named after its group and what it checks
+// ("Sessions/ExpiresAtExactTime"), with a fresh store from the factory and
+// its own fake clock. Cases use only the interfaces, so they test behaviour
+// any caller could see, never a store's internals. Expiry is tested by
+// moving the fake clock, never by sleeping; one-time claims and counters
+// are hammered by 100 goroutines at once, so run the suite with -race.
+//
+// Cases that need accounts to exist create them with
+// [store.AccountCreator]; against a read-only [store.Accounts] over a host's
+// own table they are skipped, with a message.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/clocktest"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Run runs the conformance cases of every interface of package store that
+// the values made by newStore implement.
+//
+// newStore must return a fresh, empty store that decides every expiry with
+// now, and no other clock: not the database's NOW(), not a cache's TTL
+// alone. Run calls it once to find which interfaces the store implements,
+// then once per case. Cases run one at a time and do not use their store
+// after they end, so a factory may hand out one database emptied each time
+// (with t.Cleanup, say). A factory that cannot make a store should call
+// t.Fatal, or t.Skip when a server is not configured.
+func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) any) {
+	t.Helper()
+	probe := newStore(t, clocktest.New().Now)
+	if probe == nil {
+		t.Fatal("storetest: newStore returned nil")
+	}
+	have := implemented(probe)
+	var missing []string
+	for _, i := range allInterfaces() {
+		if have&i == 0 {
+			missing = append(missing, i.String())
+		}
+	}
+	if len(missing) > 0 {
+		t.Logf("storetest: the store does not implement %s; their cases are skipped", strings.Join(missing, ", "))
+	}
+	for _, g := range groups() {
+		if have&g.of == 0 {
+			continue
+		}
+		t.Run(g.name, func(t *testing.T) {
+			for _, c := range g.cases {
+				t.Run(c.name, func(t *testing.T) {
+					clock := clocktest.New()
+					s := newStore(t, clock.Now)
+					if lack := c.needs &^ implemented(s); lack != 0 {
+						t.Skipf("needs %s, which the store does not implement", lack)
+					}
+					c.run(t, newEnv(s, clock))
+				})
+			}
+		})
+	}
+}
+
+// iface is a set of the interfaces of package store, one bit each.
+type iface uint16
+
+const (
+	accounts iface = 1 << iota
+	accountCreator
+	passwordSetter
+	apiKeyFinder
+	apiKeyManager
+	sessionFinder
+	sessionWriter
+	claims
+	counters
+)
+
+// allInterfaces returns each interface the suite knows, one per element.
+func allInterfaces() []iface {
+	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters}
+}
+
+// String names the interfaces in i, as package store does.
+func (i iface) String() string {
+	var names []string
+	for _, one := range allInterfaces() {
+		if i&one == 0 {
+			continue
+		}
+		switch one {
+		case accounts:
+			names = append(names, "Accounts")
+		case accountCreator:
+			names = append(names, "AccountCreator")
+		case passwordSetter:
+			names = append(names, "PasswordSetter")
+		case apiKeyFinder:
+			names = append(names, "APIKeyFinder")
+		case apiKeyManager:
+			names = append(names, "APIKeyManager")
+		case sessionFinder:
+			names = append(names, "SessionFinder")
+		case sessionWriter:
+			names = append(names, "SessionWriter")
+		case claims:
+			names = append(names, "Claims")
+		case counters:
+			names = append(names, "Counters")
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// implemented returns the interfaces that s implements.
+func implemented(s any) iface {
+	var i iface
+	if _, ok := s.(store.Accounts); ok {
+		i |= accounts
+	}
+	if _, ok := s.(store.AccountCreator); ok {
+		i |= accountCreator
+	}
+	if _, ok := s.(store.PasswordSetter); ok {
+		i |= passwordSetter
+	}
+	if _, ok := s.(store.APIKeyFinder); ok {
+		i |= apiKeyFinder
+	}
+	if _, ok := s.(store.APIKeyManager); ok {
+		i |= apiKeyManager
+	}
+	if _, ok := s.(store.SessionFinder); ok {
+		i |= sessionFinder
+	}
+	if _, ok := s.(store.SessionWriter); ok {
+		i |= sessionWriter
+	}
+	if _, ok := s.(store.Claims); ok {
+		i |= claims
+	}
+	if _, ok := s.(store.Counters); ok {
+		i |= counters
+	}
+	return i
+}
+
+// group is the cases of one part of the store, run when the store
+// implements any interface in of.
+type group struct {
+	name  string
+	of    iface
+	cases []testCase
+}
+
+// testCase is one conformance check. It is skipped when the store lacks an
+// interface in needs.
+type testCase struct {
+	name  string
+	needs iface
+	run   func(t *testing.T, e *env)
+}
+
+// groups returns every case, by group, in the order they run.
+func groups() []group {
+	return []group{
+		{name: "Accounts", of: accounts, cases: accountsCases()},
+		{name: "AccountCreator", of: accountCreator, cases: accountCreatorCases()},
+		{name: "PasswordSetter", of: passwordSetter, cases: passwordSetterCases()},
+		{name: "APIKeys", of: apiKeyFinder | apiKeyManager, cases: apiKeyCases()},
+		{name: "Sessions", of: sessionFinder | sessionWriter, cases: sessionCases()},
+		{name: "Claims", of: claims, cases: claimCases()},
+		{name: "Counters", of: counters, cases: counterCases()},
+	}
+}
+
+// env is what a case works with: the store under each interface it
+// implements (nil otherwise), the fake clock the store was given, and a
+// context.
+type env struct {
+	ctx   context.Context
+	clock *clocktest.Clock
+
+	accounts   store.Accounts
+	creator    store.AccountCreator
+	setter     store.PasswordSetter
+	keyFinder  store.APIKeyFinder
+	keyManager store.APIKeyManager
+	sessFinder store.SessionFinder
+	sessWriter store.SessionWriter
+	claims     store.Claims
+	counters   store.Counters
+
+	lastOwner int64 // see env.owner
+}
+
+func newEnv(s any, clock *clocktest.Clock) *env {
+	e := &env{ctx: context.Background(), clock: clock}
+	e.accounts, _ = s.(store.Accounts)
+	e.creator, _ = s.(store.AccountCreator)
+	e.setter, _ = s.(store.PasswordSetter)
+	e.keyFinder, _ = s.(store.APIKeyFinder)
+	e.keyManager, _ = s.(store.APIKeyManager)
+	e.sessFinder, _ = s.(store.SessionFinder)
+	e.sessWriter, _ = s.(store.SessionWriter)
+	e.claims, _ = s.(store.Claims)
+	e.counters, _ = s.(store.Counters)
+	return e
+}
+
+// now returns the fake clock's time.
+func (e *env) now() time.Time { return e.clock.Now() }
+
+// owner returns an account to own keys and sessions. When the store can
+// create accounts it creates one, so that a store whose keys and sessions
+// must refer to an existing account passes; otherwise it makes up a ref.
+// Owners made up for one env never share a ref.
+func (e *env) owner(t *testing.T, scope scopes.Scope, name string) store.AccountRef {
+	t.Helper()
+	if e.creator != nil {
+		a := store.Account{Scope: scope, Username: name, PasswordHash: "x", CreatedAt: e.now()}
+		got, err := e.creator.CreateAccount(e.ctx, a)
+		if err != nil {
+			t.Fatalf("CreateAccount(%q) for an owner: %v", name, err)
+		}
+		return got.Ref()
+	}
+	e.lastOwner++
+	return store.AccountRef{Scope: scope, ID: e.lastOwner}
+}
+
+// concurrency is how many goroutines race in the concurrency cases.
+const concurrency = 100
+
+// wantNotFound fails t unless err is [store.ErrNotFound].
+func wantNotFound(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("%s: error %v, want store.ErrNotFound", what, err)
+	}
+}
+
+// wantConflict fails t unless err is [store.ErrConflict].
+func wantConflict(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("%s: error %v, want store.ErrConflict", what, err)
+	}
+}
+
+// ok fails t if err is not nil.
+func ok(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// refString formats ref for messages: "user 12".
+func refString(ref store.AccountRef) string { return fmt.Sprintf("%v %d", ref.Scope, ref.ID) }
+
+// quote quotes s for messages.
+func quote(s string) string { return strconv.Quote(s) }
+
+// itoa formats i in decimal.
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// hash returns a distinct [store.Hash] for each name.
+func hash(name string) store.Hash { return store.HashOf([]byte("storetest " + name)) }

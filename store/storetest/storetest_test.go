@@ -1,0 +1,409 @@
+package storetest_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/clocktest"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/storetest"
+)
+
+// mutantEnv names the store TestMutantChild runs the suite against.
+const mutantEnv = "KEYWARD_STORETEST_MUTANT"
+
+// TestSuiteCatchesMutants runs the suite, in a child process, against
+// stores with one bug each, and checks that it fails them in the cases
+// meant to catch that bug; and against partial stores, which must pass
+// with the right cases skipped. A case that no bug can fail tests nothing.
+func TestSuiteCatchesMutants(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		mutant   string
+		wantFail []string // subtests of TestMutantChild that must fail
+		wantSkip []string // subtests that must be skipped
+		wantLog  string   // text the output must contain
+	}{
+		{mutant: "none"},
+		{
+			mutant:  "sessionsClaimsCounters",
+			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager;",
+		},
+		{
+			mutant:   "readOnlyAccounts",
+			wantSkip: []string{"Accounts/ByRef", "Accounts/ScopesAreSeparate"},
+			wantLog:  "does not implement AccountCreator, PasswordSetter, APIKeyFinder",
+		},
+		{mutant: "ownClock", wantFail: []string{
+			"APIKeys/ExpiresAtExactTime", "Sessions/ExpiresAtExactTime", "Sessions/TouchExtends",
+			"Claims/ClaimableAgainAtTTL", "Counters/WindowEndsAtResetAt",
+		}},
+		{mutant: "caseSensitiveLogin", wantFail: []string{"Accounts/ByLoginIgnoresCaseAndSpace"}},
+		{mutant: "loginInAnyScope", wantFail: []string{"Accounts/ScopesAreSeparate"}},
+		{mutant: "emptyLoginMatches", wantFail: []string{"Accounts/EmptyLoginMatchesNothing"}},
+		{mutant: "dropsDisabled", wantFail: []string{"Accounts/ByRef"}},
+		{mutant: "emailIgnored", wantFail: []string{"AccountCreator/EmailTaken"}},
+		{mutant: "setsEveryPassword", wantFail: []string{"PasswordSetter/SetsOnlyThatAccount"}},
+		{mutant: "revokeAnyOwner", wantFail: []string{"APIKeys/RevokeByOtherAccount"}},
+		{mutant: "keysNewestFirst", wantFail: []string{"APIKeys/ListOldestFirst"}},
+		{mutant: "sharedKeyList", wantFail: []string{"APIKeys/ListIsACopy"}},
+		{mutant: "keyValidAtExpiry", wantFail: []string{"APIKeys/ExpiresAtExactTime"}},
+		{mutant: "touchIgnored", wantFail: []string{"APIKeys/TouchSetsLastUsedAt"}},
+		{mutant: "sessionValidAtExpiry", wantFail: []string{"Sessions/ExpiresAtExactTime"}},
+		{mutant: "touchRevives", wantFail: []string{
+			"Sessions/TouchOfExpiredSessionStaysGone", "Sessions/TouchOfDeletedSessionStaysGone",
+		}},
+		{mutant: "deleteIgnoresKeep", wantFail: []string{"Sessions/DeleteAccountSessionsKeepsOne"}},
+		{mutant: "claimAlwaysWins", wantFail: []string{"Claims/FirstWins", "Claims/ConcurrentExactlyOne"}},
+		{mutant: "claimCheckThenSet", wantFail: []string{"Claims/ConcurrentExactlyOne"}},
+		{mutant: "claimZeroTTL", wantFail: []string{"Claims/NonPositiveTTLIsAnError"}},
+		{mutant: "slidingWindow", wantFail: []string{"Counters/CountsWithinWindow"}},
+		{mutant: "incrementReadThenWrite", wantFail: []string{"Counters/ConcurrentIncrements"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.mutant, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), mutantEnv+"="+tc.mutant)
+			out, err := cmd.CombinedOutput()
+			output := string(out)
+			if len(tc.wantFail) == 0 && err != nil {
+				t.Fatalf("the suite failed store %s: %v\n%s", tc.mutant, err, output)
+			}
+			if len(tc.wantFail) > 0 && err == nil {
+				t.Fatalf("the suite passed store %s, which has a bug", tc.mutant)
+			}
+			for _, name := range tc.wantFail {
+				if !hasResult(output, "FAIL", name) {
+					t.Errorf("store %s: %s did not fail\n%s", tc.mutant, name, failures(output))
+				}
+			}
+			for _, name := range tc.wantSkip {
+				if !hasResult(output, "SKIP", name) {
+					t.Errorf("store %s: %s was not skipped", tc.mutant, name)
+				}
+			}
+			if !strings.Contains(output, tc.wantLog) {
+				t.Errorf("store %s: output lacks %q\n%s", tc.mutant, tc.wantLog, output)
+			}
+		})
+	}
+}
+
+// hasResult reports whether output has a result line for subtest name.
+func hasResult(output, result, name string) bool {
+	return regexp.MustCompile(`--- ` + result + `: TestMutantChild/` + regexp.QuoteMeta(name) + ` `).MatchString(output)
+}
+
+// failures returns the FAIL lines of output.
+func failures(output string) string {
+	var lines []string
+	for line := range strings.Lines(output) {
+		if strings.Contains(line, "--- FAIL") {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+// TestMutantChild runs the suite against the store named by
+// KEYWARD_STORETEST_MUTANT; TestSuiteCatchesMutants starts it.
+func TestMutantChild(t *testing.T) {
+	name := os.Getenv(mutantEnv)
+	if name == "" {
+		t.Skip("run by TestSuiteCatchesMutants")
+	}
+	storetest.Run(t, func(t *testing.T, now func() time.Time) any {
+		s := newMutant(name, now)
+		if s == nil {
+			t.Fatalf("no store %q", name)
+		}
+		return s
+	})
+}
+
+// newMutant returns the store called name, deciding expiry with now.
+func newMutant(name string, now func() time.Time) any {
+	m := store.NewMemory(store.MemoryConfig{Now: now})
+	b := &broken{Memory: m, now: now, name: name, keys: make(map[store.Hash]store.APIKey), sessions: make(map[store.Hash]store.Session)}
+	switch name {
+	case "none":
+		return m
+	case "sessionsClaimsCounters":
+		return struct {
+			store.SessionFinder
+			store.SessionWriter
+			store.Claims
+			store.Counters
+		}{m, m, m, m}
+	case "readOnlyAccounts":
+		return struct{ store.Accounts }{m}
+	case "ownClock":
+		start := clocktest.Start()
+		return store.NewMemory(store.MemoryConfig{Now: func() time.Time { return start }})
+	case "claimCheckThenSet":
+		return &racyClaims{Memory: m, now: now, until: make(map[string]time.Time)}
+	case "incrementReadThenWrite":
+		return &racyCounters{Memory: m}
+	case "caseSensitiveLogin", "loginInAnyScope", "emptyLoginMatches", "dropsDisabled",
+		"emailIgnored", "setsEveryPassword", "revokeAnyOwner", "keysNewestFirst",
+		"sharedKeyList", "keyValidAtExpiry", "touchIgnored", "sessionValidAtExpiry",
+		"touchRevives", "deleteIgnoresKeep", "claimAlwaysWins", "claimZeroTTL", "slidingWindow":
+		return b
+	}
+	return nil
+}
+
+// broken is a [store.Memory] with the bug its name says.
+type broken struct {
+	*store.Memory
+	now  func() time.Time
+	name string
+
+	mu       sync.Mutex
+	noEmail  []store.Account // accounts created without an email
+	accounts []store.Account
+	keys     map[store.Hash]store.APIKey
+	sessions map[store.Hash]store.Session
+	keyLists map[store.AccountRef][]store.APIKey
+}
+
+func (b *broken) CreateAccount(ctx context.Context, a store.Account) (store.Account, error) {
+	if b.name == "dropsDisabled" {
+		a.Disabled = false
+	}
+	if b.name == "emailIgnored" {
+		a.Email = ""
+	}
+	got, err := b.Memory.CreateAccount(ctx, a)
+	if err == nil {
+		b.mu.Lock()
+		b.accounts = append(b.accounts, got)
+		if got.Email == "" {
+			b.noEmail = append(b.noEmail, got)
+		}
+		b.mu.Unlock()
+	}
+	return got, err
+}
+
+func (b *broken) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
+	switch b.name {
+	case "caseSensitiveLogin":
+		if login != store.NormalizeLogin(login) {
+			return store.Account{}, store.ErrNotFound
+		}
+	case "loginInAnyScope":
+		if a, err := b.Memory.AccountByLogin(ctx, scope, login); err == nil {
+			return a, nil
+		}
+		return b.Memory.AccountByLogin(ctx, scopes.User+scopes.Admin-scope, login)
+	case "emptyLoginMatches":
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if store.NormalizeLogin(login) == "" && len(b.noEmail) > 0 {
+			return b.noEmail[0], nil
+		}
+	}
+	return b.Memory.AccountByLogin(ctx, scope, login)
+}
+
+func (b *broken) SetPasswordHash(ctx context.Context, ref store.AccountRef, hash string) error {
+	if err := b.Memory.SetPasswordHash(ctx, ref, hash); err != nil || b.name != "setsEveryPassword" {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range b.accounts {
+		_ = b.Memory.SetPasswordHash(ctx, a.Ref(), hash)
+	}
+	return nil
+}
+
+func (b *broken) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, error) {
+	got, err := b.Memory.CreateAPIKey(ctx, k)
+	if err == nil {
+		b.mu.Lock()
+		b.keys[got.Hash] = got
+		b.keyLists = nil
+		b.mu.Unlock()
+	}
+	return got, err
+}
+
+func (b *broken) APIKeyByHash(ctx context.Context, h store.Hash) (store.APIKey, error) {
+	got, err := b.Memory.APIKeyByHash(ctx, h)
+	if b.name == "keyValidAtExpiry" && err != nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if k, ok := b.keys[h]; ok && k.ExpiresAt.Equal(b.now()) {
+			return k, nil
+		}
+	}
+	return got, err
+}
+
+func (b *broken) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
+	if b.name == "touchIgnored" {
+		return nil
+	}
+	return b.Memory.TouchAPIKey(ctx, id, at)
+}
+
+func (b *broken) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
+	switch b.name {
+	case "keysNewestFirst":
+		keys, err := b.Memory.APIKeys(ctx, owner)
+		slices.Reverse(keys)
+		return keys, err
+	case "sharedKeyList":
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if keys, ok := b.keyLists[owner]; ok {
+			return keys, nil
+		}
+		keys, err := b.Memory.APIKeys(ctx, owner)
+		if b.keyLists == nil {
+			b.keyLists = make(map[store.AccountRef][]store.APIKey)
+		}
+		b.keyLists[owner] = keys
+		return keys, err
+	}
+	return b.Memory.APIKeys(ctx, owner)
+}
+
+func (b *broken) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id int64) error {
+	b.mu.Lock()
+	b.keyLists = nil
+	if b.name == "revokeAnyOwner" {
+		for _, k := range b.keys {
+			if k.ID == id {
+				owner = k.Account
+			}
+		}
+	}
+	b.mu.Unlock()
+	return b.Memory.RevokeAPIKey(ctx, owner, id)
+}
+
+func (b *broken) CreateSession(ctx context.Context, s store.Session) error {
+	err := b.Memory.CreateSession(ctx, s)
+	if err == nil {
+		b.mu.Lock()
+		b.sessions[s.Hash] = s
+		b.mu.Unlock()
+	}
+	return err
+}
+
+func (b *broken) Session(ctx context.Context, h store.Hash) (store.Session, error) {
+	got, err := b.Memory.Session(ctx, h)
+	if b.name == "sessionValidAtExpiry" && err != nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if s, ok := b.sessions[h]; ok && s.ExpiresAt.Equal(b.now()) {
+			return s, nil
+		}
+	}
+	return got, err
+}
+
+func (b *broken) TouchSession(ctx context.Context, h store.Hash, lastSeen, expires time.Time) error {
+	err := b.Memory.TouchSession(ctx, h, lastSeen, expires)
+	if b.name == "touchRevives" && err != nil {
+		// An upsert: the session comes back.
+		b.mu.Lock()
+		s, ok := b.sessions[h]
+		b.mu.Unlock()
+		if ok {
+			s.LastSeenAt, s.ExpiresAt = lastSeen, expires
+			_ = b.Memory.DeleteSession(ctx, h)
+			return b.Memory.CreateSession(ctx, s)
+		}
+	}
+	return err
+}
+
+func (b *broken) DeleteAccountSessions(ctx context.Context, owner store.AccountRef, keep store.Hash) (int, error) {
+	if b.name == "deleteIgnoresKeep" {
+		keep = store.Hash{}
+	}
+	return b.Memory.DeleteAccountSessions(ctx, owner, keep)
+}
+
+func (b *broken) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	switch b.name {
+	case "claimAlwaysWins":
+		_, _ = b.Memory.Claim(ctx, key, ttl)
+		return true, nil
+	case "claimZeroTTL":
+		if ttl <= 0 {
+			return true, nil
+		}
+	}
+	return b.Memory.Claim(ctx, key, ttl)
+}
+
+func (b *broken) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	if b.name == "slidingWindow" {
+		// Each attempt pushes the window out: a steady guesser is never
+		// reset, but neither does the reported end hold still.
+		n, _, err := b.Memory.Increment(ctx, key, window)
+		return n, b.now().Add(window), err
+	}
+	return b.Memory.Increment(ctx, key, window)
+}
+
+// racyClaims checks and then sets, in two steps: concurrent claims of one
+// key can all win.
+type racyClaims struct {
+	*store.Memory
+	now   func() time.Time
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func (r *racyClaims) Claim(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	r.mu.Lock()
+	until, ok := r.until[key]
+	r.mu.Unlock()
+	if ok && until.After(r.now()) {
+		return false, nil
+	}
+	time.Sleep(10 * time.Millisecond) // widen the window between check and set
+	r.mu.Lock()
+	r.until[key] = r.now().Add(ttl)
+	r.mu.Unlock()
+	return true, nil
+}
+
+// racyCounters reads and then writes, in two steps: concurrent increments
+// are lost.
+type racyCounters struct {
+	*store.Memory
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+func (r *racyCounters) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	_, reset, err := r.Memory.Increment(ctx, key, window)
+	r.mu.Lock()
+	if r.counts == nil {
+		r.counts = make(map[string]int64)
+	}
+	n := r.counts[key]
+	r.mu.Unlock()
+	time.Sleep(10 * time.Millisecond) // widen the window between read and write
+	r.mu.Lock()
+	r.counts[key] = n + 1
+	r.mu.Unlock()
+	return n + 1, reset, err
+}
