@@ -41,7 +41,7 @@ func (a *Authenticator) resolveAPIKey(ctx context.Context, r *Request) (Principa
 	if err != nil {
 		return Principal{}, err
 	}
-	return a.principalForKey(ctx, key, false)
+	return a.principalForKey(ctx, r, key, false)
 }
 
 func (a *Authenticator) resolveAdminAPIKey(ctx context.Context, r *Request) (Principal, error) {
@@ -49,7 +49,7 @@ func (a *Authenticator) resolveAdminAPIKey(ctx context.Context, r *Request) (Pri
 	if err != nil {
 		return Principal{}, err
 	}
-	return a.principalForKey(ctx, key, true)
+	return a.principalForKey(ctx, r, key, true)
 }
 
 // credential returns the credential given as the parameter or the header:
@@ -79,22 +79,30 @@ func credential(r *Request, param, header string) (string, error) {
 	return h, nil
 }
 
-// hashCredential returns the SHA-256 of s without copying it to the heap.
+// hashCredential returns the SHA-256 of s. Keys, session IDs and cookies
+// of ours fit a stack buffer, so hashing them does not allocate.
 func hashCredential(s string) store.Hash {
-	var buf [maxCredentialBytes]byte
-	return sha256.Sum256(append(buf[:0], s...))
+	switch {
+	case len(s) <= 64:
+		var buf [64]byte
+		return sha256.Sum256(append(buf[:0], s...))
+	case len(s) <= 256:
+		var buf [256]byte
+		return sha256.Sum256(append(buf[:0], s...))
+	}
+	return sha256.Sum256([]byte(s))
 }
 
 // principalForKey resolves an API key, stored or static. adminOnly refuses
 // user-scope keys.
-func (a *Authenticator) principalForKey(ctx context.Context, key string, adminOnly bool) (Principal, error) {
+func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key string, adminOnly bool) (Principal, error) {
 	if len(key) > maxCredentialBytes {
 		return Principal{}, errUnknownKey
 	}
 	h := hashCredential(key)
-	now := a.cfg.Now()
-	// The static key is compared first and always, in constant time.
-	if subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 && a.hasAdminKey {
+	now := r.now()
+	// The static key, if configured, is compared first, in constant time.
+	if a.hasAdminKey && subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 {
 		acct, err := a.activeAccount(ctx, store.AccountRef{Scope: scopes.Admin, ID: a.cfg.AdminAPIKeyAccountID})
 		if err != nil {
 			return Principal{}, err

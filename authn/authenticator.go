@@ -2,6 +2,7 @@ package authn
 
 import (
 	"crypto/sha256"
+	"time"
 
 	"github.com/gorilla/securecookie"
 
@@ -14,11 +15,12 @@ import (
 // own beyond its frozen [Config]; everything that changes lives in the
 // store.
 type Authenticator struct {
-	cfg    Config
-	store  store.Store
-	limits paramLimits
-	hasher *hasher
-	codecs []securecookie.Codec
+	cfg     Config
+	store   store.Store
+	limits  paramLimits
+	hasher  *hasher
+	codecs  []securecookie.Codec
+	cookies *cookieCache
 
 	adminKeyHash store.Hash // SHA-256 of cfg.AdminAPIKey, if set
 	hasAdminKey  bool
@@ -36,10 +38,11 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, err
 	}
 	a := &Authenticator{
-		cfg:    cfg,
-		store:  cfg.Store,
-		hasher: h,
-		codecs: newCookieCodecs(cfg),
+		cfg:     cfg,
+		store:   cfg.Store,
+		hasher:  h,
+		codecs:  newCookieCodecs(cfg),
+		cookies: newCookieCache(cfg.SessionLifetime + time.Minute),
 		limits: paramLimits{
 			maxParams:     cfg.MaxParams,
 			maxNameBytes:  256,

@@ -51,7 +51,7 @@ type Config struct {
 	// CookieStore, when set, reads and writes the session cookie through a
 	// gorilla/sessions store of the host's (migrating an existing cookie,
 	// say), keeping the session ID under the key "keyward.sid". Default
-	// nil: keyward's own codec, which carries the bare 32-byte ID over
+	// nil: keyward's own codec, which carries the bare session ID over
 	// securecookie and costs a fraction of a gob-encoded session.
 	CookieStore sessions.Store
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
@@ -18,10 +20,11 @@ const cookieSIDKey = "keyward.sid"
 var errBadCookie = because(ErrInvalidCredential, "session cookie does not decode")
 
 // newCookieCodecs makes one securecookie codec per key pair. The value is
-// the bare 32-byte session ID (NopEncoder: no gob, no map), signed with
-// HMAC-SHA256 over the cookie's name, and encrypted with AES-CTR.
+// the bare session ID (NopEncoder: no gob, no map), encrypted with AES-CTR
+// and signed with HMAC-SHA256 over the cookie's name, its time and the
+// ciphertext.
 func newCookieCodecs(cfg Config) []securecookie.Codec {
-	maxAge := int(cfg.SessionLifetime.Seconds()) + 60
+	maxAge := int((cfg.SessionLifetime + time.Minute).Seconds())
 	codecs := make([]securecookie.Codec, len(cfg.Keys))
 	for i, k := range cfg.Keys {
 		codecs[i] = securecookie.New(k.Hash, k.Block).
@@ -48,10 +51,10 @@ func (a *Authenticator) cookieOptions(maxAge int) *sessions.Options {
 // cookie lives as long as the session's absolute lifetime; the server-side
 // session decides whether it is still good.
 func (a *Authenticator) SetSessionCookie(w http.ResponseWriter, r *http.Request, id Secret) error {
-	raw, err := sessionIDEncoding.DecodeString(id.Reveal())
-	if err != nil || len(raw) != 32 {
+	if _, ok := sessionHash(id.Reveal()); !ok {
 		return errors.New("authn: SetSessionCookie: not a session ID")
 	}
+	raw := []byte(id.Reveal())
 	opts := a.cookieOptions(int(a.cfg.SessionLifetime.Seconds()))
 	if a.cfg.CookieStore != nil {
 		sess, _ := a.cfg.CookieStore.New(r, a.cfg.CookieName)
@@ -81,53 +84,87 @@ func (a *Authenticator) ClearSessionCookie(w http.ResponseWriter, r *http.Reques
 }
 
 func (a *Authenticator) resolveCookie(ctx context.Context, r *Request) (Principal, error) {
-	raw, err := a.cookieSessionID(r)
+	h, err := a.cookieSessionHash(r)
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredential) {
 			r.clearCookie = true
 		}
 		return Principal{}, err
 	}
-	p, err := a.principalForSession(ctx, store.HashOf(raw), MethodCookie)
+	p, err := a.principalForSession(ctx, r, h, MethodCookie)
 	if errors.Is(err, ErrInvalidCredential) {
 		r.clearCookie = true
 	}
 	return p, err
 }
 
-// cookieSessionID returns the 32-byte session ID the request's cookie
+// cookieSessionHash returns the hash of the session ID the request's cookie
 // carries.
-func (a *Authenticator) cookieSessionID(r *Request) ([]byte, error) {
+func (a *Authenticator) cookieSessionHash(r *Request) (store.Hash, error) {
 	if a.cfg.CookieStore != nil {
 		sess, err := a.cfg.CookieStore.Get(r.HTTP, a.cfg.CookieName)
 		if err != nil {
-			return nil, errBadCookie
+			return store.Hash{}, errBadCookie
 		}
 		if sess.IsNew {
-			return nil, ErrNoCredential
+			return store.Hash{}, ErrNoCredential
 		}
 		raw, _ := sess.Values[cookieSIDKey].([]byte)
-		return checkSessionIDBytes(raw)
+		return cookieHash(raw)
 	}
-	if len(r.HTTP.Header["Cookie"]) == 0 {
-		return nil, ErrNoCredential
+	value, ok := cookieValue(r.HTTP.Header, a.cfg.CookieName)
+	if !ok {
+		return store.Hash{}, ErrNoCredential
 	}
-	c, err := r.HTTP.Cookie(a.cfg.CookieName)
-	if err != nil || c.Value == "" {
-		return nil, ErrNoCredential
+	if len(value) > maxCookieBytes {
+		return store.Hash{}, errBadCookie
+	}
+	key := hashCredential(value)
+	if h, ok := a.cookies.get(key, r.now()); ok {
+		return h, nil
 	}
 	var raw []byte
-	if err := securecookie.DecodeMulti(a.cfg.CookieName, c.Value, &raw, a.codecs...); err != nil {
-		return nil, errBadCookie
+	if err := securecookie.DecodeMulti(a.cfg.CookieName, value, &raw, a.codecs...); err != nil {
+		return store.Hash{}, errBadCookie
 	}
-	return checkSessionIDBytes(raw)
+	h, err := cookieHash(raw)
+	if err != nil {
+		return h, err
+	}
+	a.cookies.put(key, h, r.now())
+	return h, nil
 }
 
-// checkSessionIDBytes refuses a decoded cookie value that is not a 32-byte
-// session ID.
-func checkSessionIDBytes(raw []byte) ([]byte, error) {
-	if len(raw) != 32 {
-		return nil, errBadCookie
+// maxCookieBytes bounds a session cookie's value; ours are about 170.
+const maxCookieBytes = 512
+
+// cookieValue returns the value of the first cookie called name in the
+// Cookie headers, as http.Request.Cookie would (surrounding space trimmed,
+// one pair of double quotes removed), without allocating the others. An
+// empty value is no cookie.
+func cookieValue(h http.Header, name string) (string, bool) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var pair string
+			pair, line, _ = strings.Cut(line, ";")
+			n, v, ok := strings.Cut(strings.Trim(pair, " \t"), "=")
+			if !ok || n != name {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, v != ""
+		}
 	}
-	return raw, nil
+	return "", false
+}
+
+// cookieHash returns the hash of a session ID decoded from a cookie, or
+// refuses a value that is not one.
+func cookieHash(raw []byte) (store.Hash, error) {
+	if len(raw) != sessionIDLen {
+		return store.Hash{}, errBadCookie
+	}
+	return store.HashOf(raw), nil
 }

@@ -2,12 +2,16 @@ package authn
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/sessions"
+
+	"github.com/keyward/keyward/store"
 )
 
 func keyPair(b byte) KeyPair {
@@ -144,5 +148,97 @@ func TestHostCookieStore(t *testing.T) {
 	}
 	if res := env.serve(withCookie(get(""), tamper(c))); res.status != 401 {
 		t.Fatalf("tampered host store cookie: %d", res.status)
+	}
+}
+
+func TestCookieValue(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		headers []string
+		want    string
+		ok      bool
+	}{
+		{"none", nil, "", false},
+		{"only", []string{"k=v"}, "v", true},
+		{"among others", []string{"a=1; k=v; b=2"}, "v", true},
+		{"first wins", []string{"k=one; k=two"}, "one", true},
+		{"second header", []string{"a=1", "k=v"}, "v", true},
+		{"quoted", []string{`k="v"`}, "v", true},
+		{"tabs and spaces", []string{"a=1;\t k=v \t"}, "v", true},
+		{"empty", []string{"k="}, "", false},
+		{"prefix of a name", []string{"kk=v; xk=w"}, "", false},
+		{"no equals", []string{"k"}, "", false},
+		{"value with equals", []string{"k=a=b"}, "a=b", true},
+	}
+	for _, tc := range tests {
+		h := http.Header{}
+		for _, line := range tc.headers {
+			h.Add("Cookie", line)
+		}
+		got, ok := cookieValue(h, "k")
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: cookieValue = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+		// Agree with net/http wherever it finds the cookie.
+		r := &http.Request{Header: h}
+		if c, err := r.Cookie("k"); err == nil && c.Value != "" && c.Value != got {
+			t.Errorf("%s: net/http reads %q, cookieValue %q", tc.name, c.Value, got)
+		}
+	}
+}
+
+func TestCookieCache(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	sid := env.session(env.alice)
+	c := env.cookie(sid)
+	if n := env.a.cookies.len(); n != 0 {
+		t.Fatalf("cache starts with %d", n)
+	}
+	for range 3 {
+		if res := env.serve(withCookie(get(""), c)); res.status != 200 {
+			t.Fatalf("status %d", res.status)
+		}
+	}
+	if n := env.a.cookies.len(); n != 1 {
+		t.Fatalf("one cookie used thrice: %d entries", n)
+	}
+	// A forged cookie is never remembered.
+	bad := *c
+	tamper(&bad)
+	if res := env.serve(withCookie(get(""), &bad)); res.status != 401 {
+		t.Fatalf("tampered: %d", res.status)
+	}
+	if n := env.a.cookies.len(); n != 1 {
+		t.Fatalf("tampered cookie cached: %d entries", n)
+	}
+	// A remembered cookie still needs its session: logout ends it.
+	p := env.serve(withCookie(get(""), c)).principal
+	if err := env.a.EndSession(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if res := env.serve(withCookie(get(""), c)); res.status != 401 {
+		t.Fatalf("cached cookie after logout: %d", res.status)
+	}
+	// Entries age out with the cookie's maximum age.
+	key := hashCredential(c.Value)
+	if _, ok := env.a.cookies.get(key, env.clock.Now()); !ok {
+		t.Fatal("entry missing")
+	}
+	if _, ok := env.a.cookies.get(key, env.clock.Now().Add(env.a.cfg.SessionLifetime+time.Minute)); ok {
+		t.Fatal("entry outlived the cookie's maximum age")
+	}
+}
+
+func TestCookieCacheBounded(t *testing.T) {
+	t.Parallel()
+	c := newCookieCache(time.Hour)
+	now := time.Unix(0, 0)
+	for i := range cookieCacheSize + 100 {
+		c.put(store.Hash{byte(i), byte(i >> 8), byte(i >> 16)}, store.Hash{1}, now)
+	}
+	if n := c.len(); n != cookieCacheSize {
+		t.Fatalf("%d entries, want %d", n, cookieCacheSize)
 	}
 }

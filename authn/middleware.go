@@ -38,7 +38,8 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		req.principal = p
-		r2 := r.WithContext(context.WithValue(r.Context(), stateKey{}, req))
+		req.ctx = requestContext{Context: r.Context(), req: req}
+		r2 := r.WithContext(&req.ctx)
 		if req.body != nil {
 			r2.Body = io.NopCloser(bytes.NewReader(req.body))
 		}
@@ -52,7 +53,7 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request) (Principal, e
 	for _, res := range a.cfg.Resolvers {
 		p, err := res.Resolve(ctx, req)
 		switch {
-		case errors.Is(err, ErrNoCredential):
+		case err == ErrNoCredential || errors.Is(err, ErrNoCredential):
 			continue
 		case err != nil:
 			return Principal{}, err

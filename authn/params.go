@@ -18,7 +18,7 @@ type Param struct {
 
 // Params are a request's parameters: the query string's, then the form
 // body's (application/x-www-form-urlencoded or multipart/form-data; files
-// in a multipart body are skipped). Names match case-insensitively, since
+// in a multipart body are skipped). Names match ignoring ASCII case, since
 // Octeth's documents write both APIKey and apikey. Params are read once by
 // the middleware and shared by everything after it; they are not safe for
 // concurrent mutation, and nothing here mutates them after parsing.
@@ -32,7 +32,7 @@ type Params struct {
 func (p *Params) Get(name string) (string, error) {
 	v, n := "", 0
 	for i := range p.list {
-		if strings.EqualFold(p.list[i].Name, name) {
+		if equalFoldASCII(p.list[i].Name, name) {
 			v = p.list[i].Value
 			n++
 		}
@@ -46,7 +46,7 @@ func (p *Params) Get(name string) (string, error) {
 // Has reports whether the parameter name is present, even if empty.
 func (p *Params) Has(name string) bool {
 	for i := range p.list {
-		if strings.EqualFold(p.list[i].Name, name) {
+		if equalFoldASCII(p.list[i].Name, name) {
 			return true
 		}
 	}
@@ -58,7 +58,7 @@ func (p *Params) Has(name string) bool {
 func (p *Params) Values(name string) []string {
 	var vs []string
 	for i := range p.list {
-		if strings.EqualFold(p.list[i].Name, name) {
+		if equalFoldASCII(p.list[i].Name, name) {
 			vs = append(vs, p.list[i].Value)
 		}
 	}
@@ -70,6 +70,32 @@ func (p *Params) All() []Param { return append([]Param(nil), p.list...) }
 
 // Len returns the number of parameters.
 func (p *Params) Len() int { return len(p.list) }
+
+// equalFoldASCII reports whether a and b are equal ignoring ASCII case, as
+// PHP's strtolower compares them. Unlike strings.EqualFold it does not
+// fold Unicode, so the Kelvin sign is not a "K" and no exotic spelling of
+// a parameter name aliases ours.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
 
 // safeName returns name for an error message: names are ours, but never
 // echo more than a short, printable name.
@@ -123,17 +149,30 @@ func parseURLEncoded(dst []Param, s string, lim paramLimits) ([]Param, error) {
 			return dst, errParamTooLong
 		}
 		var err error
-		if name, err = url.QueryUnescape(name); err != nil {
-			return dst, errBadEncoding
+		if name, err = unescape(name); err != nil {
+			return dst, err
 		}
-		if value, err = url.QueryUnescape(value); err != nil {
-			return dst, errBadEncoding
+		if value, err = unescape(value); err != nil {
+			return dst, err
 		}
 		if dst, err = appendParam(dst, name, value, lim); err != nil {
 			return dst, err
 		}
 	}
 	return dst, nil
+}
+
+// unescape decodes one name or value of a form. Most credentials have
+// nothing to decode: those skip url.QueryUnescape's byte-by-byte scan.
+func unescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	s, err := url.QueryUnescape(s)
+	if err != nil {
+		return "", errBadEncoding
+	}
+	return s, nil
 }
 
 // appendParam checks one decoded pair against the limits and appends it.

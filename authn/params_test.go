@@ -172,3 +172,26 @@ func FuzzParseMultipart(f *testing.F) {
 		}
 	})
 }
+
+func TestEqualFoldASCII(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"APIKey", "apikey", true},
+		{"SessionID", "SESSIONID", true},
+		{"APIKey", "APIKeys", false},
+		{"a", "b", false},
+		{"", "", true},
+		{"@", "`", false}, // neighbours of the letter ranges do not fold
+		{"[", "{", false},
+		// The Kelvin sign folds to k in Unicode, but is not an ASCII K.
+		{"APIKey", "API\u212Aey", false},
+	}
+	for _, tc := range tests {
+		if got := equalFoldASCII(tc.a, tc.b); got != tc.want {
+			t.Errorf("equalFoldASCII(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}

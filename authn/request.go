@@ -2,6 +2,7 @@ package authn
 
 import (
 	"net/http"
+	"time"
 )
 
 // Request is a request as resolvers see it: the HTTP request and its
@@ -19,7 +20,16 @@ type Request struct {
 	parsed    bool
 	params    Params
 	paramsErr error
-	body      []byte // the form body read, kept for the next handler
+	body      []byte   // the form body read, kept for the next handler
+	inline    [2]Param // room for a short request's parameters
+
+	nowOnce bool
+	nowTime time.Time // the request's time, read from the clock once
+
+	// ctx is the context handed to the next handler: the parent's, with
+	// this Request as its state value. Embedding it here saves the
+	// separate allocation of context.WithValue on every request.
+	ctx requestContext
 
 	clearCookie bool // the session cookie was bad: expire it in the answer
 }
@@ -46,7 +56,7 @@ func (r *Request) Param(name string) (string, error) {
 // readParams fills r.params from the query string and a form body.
 func (r *Request) readParams() error {
 	lim := r.a.limits
-	var list []Param
+	list := r.inline[:0]
 	var err error
 	if q := r.HTTP.URL.RawQuery; q != "" {
 		if list, err = parseURLEncoded(list, q, lim); err != nil {
@@ -76,6 +86,16 @@ func (r *Request) readParams() error {
 	}
 	r.params.list = list
 	return nil
+}
+
+// now returns the request's time: the configured clock, read once per
+// request however many resolvers ask.
+func (r *Request) now() time.Time {
+	if !r.nowOnce {
+		r.nowOnce = true
+		r.nowTime = r.a.cfg.Now()
+	}
+	return r.nowTime
 }
 
 // hasBody reports whether a request of this method may carry form

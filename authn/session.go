@@ -9,13 +9,9 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// sessionIDLen is the length of a session ID: 32 bytes in unpadded
+// sessionIDLen is the length of a session ID: 32 random bytes in unpadded
 // base64url.
 const sessionIDLen = 43
-
-// sessionIDEncoding is unpadded base64url that refuses non-canonical
-// trailing bits, so one ID has exactly one spelling. It is never modified.
-var sessionIDEncoding = base64.RawURLEncoding.Strict()
 
 // SessionOptions describe a login that starts a session.
 type SessionOptions struct {
@@ -42,9 +38,10 @@ func (a *Authenticator) StartSession(ctx context.Context, acct store.Account, op
 	if err != nil {
 		return Secret{}, err
 	}
+	id := base64.RawURLEncoding.EncodeToString(raw)
 	now := a.cfg.Now()
 	s := store.Session{
-		Hash:       store.HashOf(raw),
+		Hash:       hashCredential(id),
 		Account:    acct.Ref(),
 		TFA:        opts.TFA,
 		Method:     opts.Method,
@@ -55,7 +52,7 @@ func (a *Authenticator) StartSession(ctx context.Context, acct store.Account, op
 	if err := a.store.CreateSession(ctx, s); err != nil {
 		return Secret{}, storeFailure(err)
 	}
-	return Secret{value: sessionIDEncoding.EncodeToString(raw)}, nil
+	return Secret{value: id}, nil
 }
 
 // sessionExpiry returns when a session created at created and last seen at
@@ -68,19 +65,15 @@ func (a *Authenticator) sessionExpiry(created, seen time.Time) time.Time {
 	return idle
 }
 
-// sessionHash returns the hash of a session ID as the client sends it, or
-// false if it cannot be one of ours.
+// sessionHash returns the hash the store knows a session ID by: the
+// SHA-256 of the ID exactly as issued, so another spelling of the same
+// bytes (non-canonical base64, say) is simply unknown. It reports false
+// for a string of the wrong length, which cannot be one of ours.
 func sessionHash(id string) (store.Hash, bool) {
 	if len(id) != sessionIDLen {
 		return store.Hash{}, false
 	}
-	var src [sessionIDLen]byte
-	var raw [32]byte
-	copy(src[:], id)
-	if n, err := sessionIDEncoding.Decode(raw[:], src[:]); err != nil || n != len(raw) {
-		return store.Hash{}, false
-	}
-	return store.HashOf(raw[:]), true
+	return hashCredential(id), true
 }
 
 func (a *Authenticator) resolveSessionID(ctx context.Context, r *Request) (Principal, error) {
@@ -95,14 +88,14 @@ func (a *Authenticator) resolveSessionID(ctx context.Context, r *Request) (Princ
 	if !ok {
 		return Principal{}, errUnknownSession
 	}
-	return a.principalForSession(ctx, h, MethodSession)
+	return a.principalForSession(ctx, r, h, MethodSession)
 }
 
 // principalForSession resolves a session by its hash: it must exist, be
 // neither idle too long nor past its lifetime, and belong to an enabled
 // account. A stale last-seen time is written back; otherwise the request
 // only reads.
-func (a *Authenticator) principalForSession(ctx context.Context, h store.Hash, m Method) (Principal, error) {
+func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h store.Hash, m Method) (Principal, error) {
 	s, err := a.store.Session(ctx, h)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -110,7 +103,7 @@ func (a *Authenticator) principalForSession(ctx context.Context, h store.Hash, m
 	case err != nil:
 		return Principal{}, storeFailure(err)
 	}
-	now := a.cfg.Now()
+	now := r.now()
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= a.cfg.SessionIdleTimeout || now.Sub(s.CreatedAt) >= a.cfg.SessionLifetime {
 		a.emit(ctx, Event{Kind: EventSessionExpired, Account: s.Account, Method: m, Time: now})
 		return Principal{}, errSessionExpired
