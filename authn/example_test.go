@@ -1,0 +1,130 @@
+package authn_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// newExample returns an authenticator on a memory store with one user,
+// quiet logs and cheap password hashing (examples must run fast; keep the
+// defaults in production).
+func newExample() (*authn.Authenticator, store.Account) {
+	mem := store.NewMemory(store.MemoryConfig{})
+	a, err := authn.New(authn.Config{
+		Store:  mem,
+		Logger: slog.New(slog.DiscardHandler),
+		Argon2: authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	hash, _ := a.HashPassword(ctx, "s3cret-passphrase")
+	alice, err := mem.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "alice", Email: "alice@example.com", PasswordHash: hash})
+	if err != nil {
+		panic(err)
+	}
+	return a, alice
+}
+
+// Wrap a mux in the middleware, guard a route with Require, and read the
+// principal in the handler.
+func ExampleAuthenticator_Middleware() {
+	a, alice := newExample()
+	key, _, _ := a.CreateAPIKey(context.Background(), alice.Ref(), authn.APIKeyOptions{Label: "cron"})
+
+	mux := http.NewServeMux()
+	mux.Handle("/lists", a.Require(scopes.User)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := authn.PrincipalFrom(r.Context())
+		fmt.Fprintf(w, "lists of %s (%s, by %s)", p.Username, p.Scope, p.Method)
+	})))
+	h := a.Middleware(mux)
+
+	for _, target := range []string{"/lists?APIKey=" + key.Reveal(), "/lists", "/lists?APIKey=kw_forged"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+		fmt.Println(rec.Code, rec.Body.String())
+	}
+	// Output:
+	// 200 lists of alice (user, by apikey)
+	// 401 {"status":401,"error":"Authentication required"}
+	//
+	// 401 {"status":401,"error":"Invalid or expired credential"}
+}
+
+// Log in with a password, then use the session ID.
+func ExampleAuthenticator_CheckPassword() {
+	a, _ := newExample()
+	ctx := context.Background()
+
+	if _, err := a.CheckPassword(ctx, scopes.User, "alice", "guess"); err != nil {
+		fmt.Println("wrong password:", authn.HTTPStatus(err), authn.PublicText(err))
+	}
+	acct, err := a.CheckPassword(ctx, scopes.User, "Alice@Example.com", "s3cret-passphrase")
+	if err != nil {
+		panic(err)
+	}
+	sid, _ := a.StartSession(ctx, acct, authn.SessionOptions{Method: "password"})
+	fmt.Println("session:", sid) // a Secret prints as REDACTED
+
+	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := authn.PrincipalFrom(r.Context())
+		fmt.Println("signed in:", p.Username, p.Method)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/?SessionID="+sid.Reveal(), nil))
+	// Output:
+	// wrong password: 401 Invalid or expired credential
+	// session: REDACTED
+	// signed in: alice session
+}
+
+// The default credential order, and a host's own credential tried first.
+func ExampleConfig_resolvers() {
+	a, err := authn.New(authn.Config{
+		Logger: slog.New(slog.DiscardHandler),
+		Argon2: authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Resolvers: append([]authn.Resolver{
+			authn.ResolverFunc(func(ctx context.Context, r *authn.Request) (authn.Principal, error) {
+				if r.HTTP.Header.Get("X-Service") != "billing" {
+					return authn.Principal{}, authn.ErrNoCredential
+				}
+				// A real resolver checks a signature or an mTLS peer here.
+				return authn.Principal{Scope: scopes.Admin, AccountID: 1, Username: "billing", Method: authn.MethodCustom}, nil
+			}),
+		}, authn.DefaultResolvers()...),
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := authn.PrincipalFrom(r.Context())
+		fmt.Println(ok, p.Username, p.Scope, p.Method)
+	}))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Service", "billing")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	// Output:
+	// true billing admin custom
+}
+
+// Test a handler without a store or a server: give the request a principal.
+func ExampleWithPrincipal() {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := authn.PrincipalFrom(r.Context()); ok {
+			fmt.Fprintf(w, "hello %s", p.Username)
+		}
+	})
+	r := httptest.NewRequest("GET", "/", nil)
+	r = r.WithContext(authn.WithPrincipal(r.Context(), authn.Principal{Scope: scopes.User, AccountID: 7, Username: "alice"}))
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, r)
+	fmt.Println(rec.Body.String())
+	// Output: hello alice
+}
