@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
 
@@ -22,8 +21,9 @@ const (
 	EventSessionsEnded  EventKind = "sessions_ended"
 	EventKeyCreated     EventKind = "key_created"
 	EventKeyRevoked     EventKind = "key_revoked"
-	EventRefused        EventKind = "credential_refused"
+	EventRefused        EventKind = "request_refused"
 	EventStoreFailed    EventKind = "store_failed"
+	EventCommandFailed  EventKind = "command_failed"
 )
 
 // Event is one thing worth auditing. It never holds a secret: no password,
@@ -66,7 +66,7 @@ func (a *Authenticator) emit(ctx context.Context, e Event) {
 	switch e.Kind {
 	case EventLoginFailed, EventRefused:
 		level = slog.LevelWarn
-	case EventStoreFailed:
+	case EventStoreFailed, EventCommandFailed:
 		level = slog.LevelError
 	}
 	if !a.cfg.Logger.Enabled(ctx, level) {
@@ -94,6 +94,3 @@ func (a *Authenticator) emit(ctx context.Context, e Event) {
 	}
 	a.cfg.Logger.LogAttrs(ctx, level, "keyward "+string(e.Kind), attrs...)
 }
-
-// scopeOf is a small helper for events about an account reference.
-func scopeOf(s scopes.Scope, id int64) store.AccountRef { return store.AccountRef{Scope: s, ID: id} }

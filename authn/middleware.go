@@ -23,28 +23,41 @@ import (
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := &Request{HTTP: r, a: a}
-		p, err := a.resolve(r.Context(), req)
-		if err == nil && p.Method == MethodCookie && !isSafeMethod(r.Method) {
-			if a.cfg.CrossOrigin.Check(r) != nil {
-				err = ErrCrossOrigin
-			}
-		}
+		p, err := a.authenticate(req)
 		if err != nil {
-			a.refuse(w, r, req, err)
+			a.refuse(w, r, req, err, a.cfg.ErrorWriter)
 			return
 		}
 		if !p.Authenticated() && req.params.Len() == 0 && req.body == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		req.principal = p
-		req.ctx = requestContext{Context: r.Context(), req: req}
-		r2 := r.WithContext(&req.ctx)
-		if req.body != nil {
-			r2.Body = io.NopCloser(bytes.NewReader(req.body))
-		}
-		next.ServeHTTP(w, r2)
+		next.ServeHTTP(w, req.handOn(p))
 	})
+}
+
+// authenticate resolves the request's credentials and, for an unsafe
+// request decided by the session cookie, checks its origin.
+func (a *Authenticator) authenticate(req *Request) (Principal, error) {
+	p, err := a.resolve(req.HTTP.Context(), req)
+	if err == nil && p.Method == MethodCookie && !isSafeMethod(req.HTTP.Method) {
+		if a.cfg.CrossOrigin.Check(req.HTTP) != nil {
+			err = ErrCrossOrigin
+		}
+	}
+	return p, err
+}
+
+// handOn returns the request for the next handler: its context carries req
+// (and so p and the parameters), and a form body read is readable again.
+func (req *Request) handOn(p Principal) *http.Request {
+	req.principal = p
+	req.ctx = requestContext{Context: req.HTTP.Context(), req: req}
+	r2 := req.HTTP.WithContext(&req.ctx)
+	if req.body != nil {
+		r2.Body = io.NopCloser(bytes.NewReader(req.body))
+	}
+	return r2
 }
 
 // resolve runs every resolver and reconciles what they found.
@@ -71,7 +84,7 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request) (Principal, e
 // refuse answers a request the middleware will not let through, and logs
 // why. A bad session cookie is expired in the same answer, so the browser
 // stops sending it.
-func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, req *Request, err error) {
+func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, req *Request, err error, write func(http.ResponseWriter, *http.Request, error)) {
 	kind := EventRefused
 	if HTTPStatus(err) == http.StatusServiceUnavailable {
 		kind = EventStoreFailed
@@ -80,7 +93,7 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, req *Requ
 	if req.clearCookie {
 		a.ClearSessionCookie(w, r)
 	}
-	a.cfg.ErrorWriter(w, r, err)
+	write(w, r, err)
 }
 
 // isSafeMethod reports whether the method is one that must not change

@@ -469,7 +469,7 @@ func TestEndSessions(t *testing.T) {
 		t.Fatalf("second EndSession: %v", err)
 	}
 	key, _ := env.key(env.alice)
-	if err := env.a.EndSession(ctx, env.serve(get("APIKey="+key)).principal); HTTPStatus(err) != 401 {
+	if err := env.a.EndSession(ctx, env.serve(get("APIKey="+key)).principal); HTTPStatus(err) != 400 {
 		t.Fatalf("EndSession of an API key principal: %v", err)
 	}
 	n, err = env.a.EndAllSessions(ctx, env.root.Ref())

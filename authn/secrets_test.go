@@ -62,7 +62,7 @@ func TestNoSecretInLogsOrEvents(t *testing.T) {
 
 	logged := env.logBuf.String()
 	events := fmt.Sprintf("%+v", env.events.events)
-	if !strings.Contains(logged, "credential_refused") {
+	if !strings.Contains(logged, "request_refused") {
 		t.Fatalf("refusals not logged:\n%s", logged)
 	}
 	secrets := map[string]string{

@@ -133,10 +133,10 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 
 // errNoSession is what ending the session of a principal that has none
 // returns.
-var errNoSession = because(ErrNoCredential, "request did not come with a session")
+var errNoSession = because(ErrBadRequest, "request did not come with a session")
 
 // EndSession ends the session p rode on (logout). A principal without a
-// session (an API key) is an error wrapping [ErrNoCredential]; a session
+// session (an API key) is an error wrapping [ErrBadRequest]; a session
 // already ended is not an error.
 func (a *Authenticator) EndSession(ctx context.Context, p Principal) error {
 	if !p.HasSession() {

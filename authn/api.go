@@ -1,0 +1,236 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/keyward/keyward/scopes"
+)
+
+// APIConfig configures an [API]. The zero value answers as Octeth's
+// documents show.
+type APIConfig struct {
+	// AlwaysHTTP200 answers every envelope with HTTP 200, general errors
+	// included, for old clients that read only ErrorCode. Default false:
+	// general errors carry their status (400, 401, 403, 404, 503).
+	AlwaysHTTP200 bool
+	// ErrorCodeAsList sends ErrorCode as a one-element list ([3]), as
+	// Octeth's newer pages show. Default false: a number.
+	ErrorCodeAsList bool
+}
+
+// API is an Octeth-style command endpoint (POST /api.php, Command=...): a
+// router from command names to [Command]s that answers in Octeth's envelope
+//
+//	{"Success":true,"ErrorCode":0,"ErrorText":"", ...fields}
+//
+// Make one with [NewAPI], which registers the login, logout and API key
+// commands; add the host's own with [API.Handle]; mount it as an
+// http.Handler. It authenticates its requests itself, so mount it directly,
+// not behind [Authenticator.Middleware] (if it is behind it anyway, it uses
+// what the middleware found; but then a bad credential is refused by the
+// middleware, in its format, before a login command can run).
+//
+// Register every command before serving; after that, an API is safe for
+// concurrent use.
+type API struct {
+	a        *Authenticator
+	cfg      APIConfig
+	commands map[string]Command
+}
+
+// Command is one command of an [API].
+type Command struct {
+	// Scopes are the scopes allowed to call it. A principal of another
+	// scope gets 403; a request without a credential gets 401.
+	Scopes []scopes.Scope
+	// Public commands need no credential (logins): the API resolves none
+	// for them, and Call.Principal is the zero Principal. A command must
+	// have Scopes or be Public, never both, so a forgotten Scopes never
+	// opens a command to everyone.
+	Public bool
+	// Run does the work and answers fields for the envelope, or an error:
+	// a [*CommandError] for the command's own failures (HTTP 200), or one
+	// of this package's errors for a general one (ErrBadRequest: 400,
+	// ErrForbidden: 403, ...). Any other error is logged and answered as
+	// 503, without its text.
+	Run func(c *Call) (Fields, error)
+}
+
+// Call is one call of a command: its parameters, its principal, and the
+// means to set headers (cookies) on the answer.
+type Call struct {
+	// Principal is the caller: zero for public commands.
+	Principal Principal
+	// Params are the request's parameters.
+	Params *Params
+	// HTTP is the request.
+	HTTP *http.Request
+
+	w   http.ResponseWriter
+	req *Request
+}
+
+// Context returns the request's context.
+func (c *Call) Context() context.Context { return c.HTTP.Context() }
+
+// Param returns a parameter's value, "" if absent; a repeated parameter is
+// an error wrapping [ErrBadRequest].
+func (c *Call) Param(name string) (string, error) { return c.Params.Get(name) }
+
+// Header returns the answer's header map, to set cookies and the like. The
+// body is the API's to write.
+func (c *Call) Header() http.Header { return c.w.Header() }
+
+// NewAPI returns an API on the authenticator with its built-in commands:
+// User.Login, Admin.Login, User.Logout, Admin.Logout, User.APIKey.Create,
+// User.APIKey.Delete and User.APIKeys.Get.
+func NewAPI(a *Authenticator, cfg APIConfig) *API {
+	api := &API{a: a, cfg: cfg, commands: make(map[string]Command)}
+	api.registerBuiltins()
+	return api
+}
+
+// Handle registers a command under name, matched exactly as written
+// ("List.Create"). It returns an error for an empty or duplicate name, a
+// command without Run, and one that is neither Public nor scoped (or is
+// both).
+func (api *API) Handle(name string, cmd Command) error {
+	switch {
+	case name == "" || strings.ContainsAny(name, " \t\r\n"):
+		return fmt.Errorf("authn: command name %q", name)
+	case cmd.Run == nil:
+		return fmt.Errorf("authn: command %s has no Run", name)
+	case cmd.Public == (len(cmd.Scopes) > 0):
+		return fmt.Errorf("authn: command %s must have Scopes or be Public, not both or neither", name)
+	}
+	for _, s := range cmd.Scopes {
+		if !s.Valid() {
+			return fmt.Errorf("authn: command %s has an invalid scope", name)
+		}
+	}
+	if _, dup := api.commands[name]; dup {
+		return fmt.Errorf("authn: command %s registered twice", name)
+	}
+	cmd.Scopes = slices.Clone(cmd.Scopes)
+	api.commands[name] = cmd
+	return nil
+}
+
+// mustHandle registers a built-in command; its arguments are ours.
+func (api *API) mustHandle(name string, cmd Command) {
+	if err := api.Handle(name, cmd); err != nil {
+		panic(err)
+	}
+}
+
+// ServeHTTP runs the command the request names.
+func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	req, authenticated := api.requestState(r)
+	params, err := req.Params()
+	if err != nil {
+		api.fail(w, req, err)
+		return
+	}
+	name, err := params.Get("Command")
+	switch {
+	case err != nil:
+		api.fail(w, req, err)
+		return
+	case name == "":
+		api.fail(w, req, because(ErrBadRequest, "missing Command"))
+		return
+	}
+	cmd, ok := api.commands[name]
+	if !ok {
+		api.fail(w, req, errUnknownCommand)
+		return
+	}
+
+	var p Principal
+	switch {
+	case cmd.Public:
+		// A login from another site would sign the victim's browser in
+		// to the attacker's account (login CSRF).
+		if !isSafeMethod(r.Method) && api.a.cfg.CrossOrigin.Check(r) != nil {
+			api.fail(w, req, ErrCrossOrigin)
+			return
+		}
+	case authenticated:
+		p = req.principal
+	default:
+		if p, err = api.a.authenticate(req); err != nil {
+			api.fail(w, req, err)
+			return
+		}
+	}
+	if !cmd.Public {
+		if !p.Authenticated() {
+			api.fail(w, req, ErrUnauthenticated)
+			return
+		}
+		if !slices.Contains(cmd.Scopes, p.Scope) {
+			api.fail(w, req, ErrForbidden)
+			return
+		}
+	}
+
+	call := &Call{Principal: p, Params: params, HTTP: req.handOn(p), w: w, req: req}
+	fields, err := api.run(cmd, call)
+	var cerr *CommandError
+	switch {
+	case err == nil:
+		for k := range fields {
+			if reservedField(k) {
+				api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "command " + name + " set the field " + k})
+				api.writeEnvelope(ctx, w, answer{status: http.StatusInternalServerError, code: http.StatusInternalServerError, text: "Internal error"})
+				return
+			}
+		}
+		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, ok: true, fields: fields})
+	case errors.As(err, &cerr):
+		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, code: cerr.Code, text: cerr.Text})
+	default:
+		api.fail(w, req, err)
+	}
+}
+
+// run calls the command, turning a panic into an error: a bug in one
+// command answers 500 and is logged, it does not take the server down.
+func (api *API) run(cmd Command, call *Call) (fields Fields, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			api.a.cfg.Logger.ErrorContext(call.Context(), "keyward command panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			fields, err = nil, errCommandPanicked
+		}
+	}()
+	return cmd.Run(call)
+}
+
+var errCommandPanicked = errors.New("authn: command panicked")
+
+// requestState returns the request's state: the middleware's, if this
+// authenticator's middleware has already been through it, or a new one.
+func (api *API) requestState(r *http.Request) (*Request, bool) {
+	if s, ok := r.Context().Value(stateKey{}).(*Request); ok && s.a == api.a {
+		return s, true
+	}
+	return &Request{HTTP: r, a: api.a}, false
+}
+
+// fail answers a general error in the envelope, and logs it.
+func (api *API) fail(w http.ResponseWriter, req *Request, err error) {
+	api.a.refuse(w, req.HTTP, req, err, func(w http.ResponseWriter, r *http.Request, err error) {
+		a := generalAnswer(err)
+		if errors.Is(err, errCommandPanicked) {
+			a = answer{status: http.StatusInternalServerError, code: http.StatusInternalServerError, text: "Internal error"}
+		}
+		api.writeEnvelope(r.Context(), w, a)
+	})
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// options are what the example is told; the tests set them too.
+type options struct {
+	AdminPassword string
+	UserPassword  string
+	AdminAPIKey   string
+	Logger        *slog.Logger
+	// Now and Argon2 are for tests: a fake clock, cheap hashing.
+	Now    func() time.Time
+	Argon2 authn.Argon2Params
+	API    authn.APIConfig
+}
+
+// app is the example server: keyward in front of a tiny list service.
+type app struct {
+	auth  *authn.Authenticator
+	api   *authn.API
+	mem   *store.Memory
+	lists *lists
+	users []store.Account // the user accounts, for Users.Get
+	admin store.Account
+}
+
+// newApp builds the authenticator, seeds the accounts and registers the
+// example's commands.
+func newApp(ctx context.Context, o options) (*app, error) {
+	if o.AdminPassword == "" || o.UserPassword == "" {
+		return nil, errors.New("both passwords are required")
+	}
+	mem := store.NewMemory(store.MemoryConfig{Now: o.Now})
+	cfg := authn.Config{
+		Store:  mem,
+		Logger: o.Logger,
+		Now:    o.Now,
+		Argon2: o.Argon2,
+		// The example serves plain http on loopback, where a Secure
+		// __Host- cookie would never be sent back. Behind TLS, leave this
+		// false.
+		AllowPlaintextHTTP: true,
+	}
+	// Create the accounts first (the static admin key needs the admin's
+	// ID), then the authenticator, then set the passwords with its hasher.
+	a := &app{mem: mem, lists: newLists()}
+	var err error
+	if a.admin, err = mem.CreateAccount(ctx, store.Account{Scope: scopes.Admin, Username: "admin", Email: "admin@example.com", Name: "Administrator"}); err != nil {
+		return nil, err
+	}
+	user, err := mem.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "user@example.com", Email: "user@example.com", FirstName: "Example", LastName: "User"})
+	if err != nil {
+		return nil, err
+	}
+	a.users = append(a.users, user)
+	if o.AdminAPIKey != "" {
+		cfg.AdminAPIKey = o.AdminAPIKey
+		cfg.AdminAPIKeyAccountID = a.admin.ID
+	}
+	if a.auth, err = authn.New(cfg); err != nil {
+		return nil, err
+	}
+	for ref, password := range map[store.AccountRef]string{a.admin.Ref(): o.AdminPassword, user.Ref(): o.UserPassword} {
+		hash, err := a.auth.HashPassword(ctx, password)
+		if err != nil {
+			return nil, err
+		}
+		if err := mem.SetPasswordHash(ctx, ref, hash); err != nil {
+			return nil, err
+		}
+	}
+	a.api = authn.NewAPI(a.auth, o.API)
+	if err := a.registerCommands(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Handler returns the example's routes: the command API at /api.php and
+// /api. The API authenticates its own requests.
+func (a *app) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api.php", a.api)
+	mux.Handle("/api", a.api)
+	return mux
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/scopes"
+)
+
+// The example's own commands, as Octeth's seeds show them. They are what a
+// host writes on keyward: a name, the scopes allowed, and a function from
+// parameters and principal to fields or a command error.
+func (a *app) registerCommands() error {
+	user := []scopes.Scope{scopes.User}
+	for name, cmd := range map[string]authn.Command{
+		"List.Create": {Scopes: user, Run: a.listCreate},
+		"Lists.Get":   {Scopes: user, Run: a.listsGet},
+		"Users.Get":   {Scopes: []scopes.Scope{scopes.Admin}, Run: a.usersGet},
+	} {
+		if err := a.api.Handle(name, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// List.Create error codes.
+const (
+	codeMissingListName = 1
+	codeListNameTooLong = 2
+)
+
+// listCreate is List.Create: SubscriberListName -> ListID.
+func (a *app) listCreate(c *authn.Call) (authn.Fields, error) {
+	name, err := c.Param("SubscriberListName")
+	if err != nil {
+		return nil, err
+	}
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return nil, authn.Fail(codeMissingListName, "Missing subscriber list name")
+	case utf8.RuneCountInString(name) > 200:
+		return nil, authn.Fail(codeListNameTooLong, "Subscriber list name longer than 200 characters")
+	}
+	id := a.lists.add(c.Principal.AccountID, name)
+	return authn.Fields{"ListID": id}, nil
+}
+
+// listsGet is Lists.Get: the caller's lists.
+func (a *app) listsGet(c *authn.Call) (authn.Fields, error) {
+	ls := a.lists.of(c.Principal.AccountID)
+	return authn.Fields{"TotalLists": len(ls), "Lists": ls}, nil
+}
+
+// userInfo is one user in Users.Get.
+type userInfo struct {
+	UserID       int64
+	Username     string
+	EmailAddress string
+	FirstName    string
+	LastName     string
+}
+
+// usersGet is Users.Get (admin scope): every user account.
+func (a *app) usersGet(c *authn.Call) (authn.Fields, error) {
+	users := make([]userInfo, 0, len(a.users))
+	for _, u := range a.users {
+		users = append(users, userInfo{UserID: u.ID, Username: u.Username, EmailAddress: u.Email, FirstName: u.FirstName, LastName: u.LastName})
+	}
+	return authn.Fields{"TotalUsers": len(users), "Users": users}, nil
+}
+
+// list is one subscriber list.
+type list struct {
+	ListID int64
+	Name   string
+}
+
+// lists keeps each user's lists in memory. Safe for concurrent use.
+type lists struct {
+	mu     sync.Mutex
+	next   int64
+	byUser map[int64][]list
+}
+
+func newLists() *lists { return &lists{byUser: make(map[int64][]list)} }
+
+func (l *lists) add(owner int64, name string) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next++
+	l.byUser[owner] = append(l.byUser[owner], list{ListID: l.next, Name: name})
+	return l.next
+}
+
+func (l *lists) of(owner int64) []list {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]list{}, l.byUser[owner]...)
+}

@@ -1,0 +1,610 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/internal/clocktest"
+)
+
+const (
+	adminPassword = "admin-password-for-tests"
+	userPassword  = "user-password-for-tests"
+	staticKey     = "static-admin-key-for-tests-0123456789"
+)
+
+// testApp is the example's app with fixed passwords, a fake clock and
+// cheap hashing.
+type testApp struct {
+	*app
+	t     testing.TB
+	h     http.Handler
+	clock *clocktest.Clock
+}
+
+func newTestApp(t testing.TB, api authn.APIConfig) *testApp {
+	t.Helper()
+	clock := clocktest.New()
+	a, err := newApp(context.Background(), options{
+		AdminPassword: adminPassword,
+		UserPassword:  userPassword,
+		AdminAPIKey:   staticKey,
+		Logger:        slog.New(slog.DiscardHandler),
+		Now:           clock.Now,
+		Argon2:        authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		API:           api,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testApp{app: a, t: t, h: a.Handler(), clock: clock}
+}
+
+// envelope is a decoded answer.
+type envelope struct {
+	status  int
+	header  http.Header
+	Success bool
+	Code    int
+	Text    string
+	fields  map[string]json.RawMessage
+}
+
+func (e envelope) str(k string) string {
+	var s string
+	_ = json.Unmarshal(e.fields[k], &s)
+	return s
+}
+
+// send serves r and decodes the envelope, failing on anything that is not
+// one.
+func (ta *testApp) send(r *http.Request) envelope {
+	ta.t.Helper()
+	rec := httptest.NewRecorder()
+	ta.h.ServeHTTP(rec, r)
+	return decode(ta.t, rec.Code, rec.Header(), rec.Body.Bytes())
+}
+
+func decode(t testing.TB, status int, h http.Header, body []byte) envelope {
+	t.Helper()
+	e := envelope{status: status, header: h}
+	if ct := h.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Fatalf("Content-Type %q; body %s", ct, body)
+	}
+	if err := json.Unmarshal(body, &e.fields); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, body)
+	}
+	for k, dst := range map[string]any{"Success": &e.Success, "ErrorCode": &e.Code, "ErrorText": &e.Text} {
+		raw, ok := e.fields[k]
+		if !ok {
+			t.Fatalf("envelope without %s: %s", k, body)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			t.Fatalf("%s: %v: %s", k, err, body)
+		}
+	}
+	return e
+}
+
+// urlencoded builds a POST as curl --data-urlencode and -d do.
+func urlencoded(kv ...string) *http.Request {
+	v := url.Values{}
+	for i := 0; i < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	r := httptest.NewRequest("POST", "/api.php", strings.NewReader(v.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
+}
+
+// multipartForm builds a POST as curl -F and --form do.
+func multipartForm(kv ...string) *http.Request {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for i := 0; i < len(kv); i += 2 {
+		_ = mw.WriteField(kv[i], kv[i+1])
+	}
+	_ = mw.Close()
+	r := httptest.NewRequest("POST", "/api.php", &buf)
+	r.Header.Set("Content-Type", mw.FormDataContentType())
+	return r
+}
+
+// mustOK fails unless e is a success.
+func mustOK(t testing.TB, e envelope) envelope {
+	t.Helper()
+	if e.status != 200 || !e.Success || e.Code != 0 || e.Text != "" {
+		t.Fatalf("want success, got HTTP %d %+v %s", e.status, e, e.fields)
+	}
+	return e
+}
+
+// mustFail fails unless e is a failure with the status and code.
+func mustFail(t *testing.T, e envelope, status, code int) {
+	t.Helper()
+	if e.status != status || e.Success || e.Code != code || e.Text == "" {
+		t.Fatalf("want HTTP %d ErrorCode %d, got HTTP %d %+v", status, code, e.status, e)
+	}
+}
+
+func (ta *testApp) userSession() string {
+	ta.t.Helper()
+	e := mustOK(ta.t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "DisableCaptcha", "true")))
+	return e.str("SessionID")
+}
+
+func (ta *testApp) adminSession() string {
+	ta.t.Helper()
+	e := mustOK(ta.t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "Admin.Login", "Username", "admin", "Password", adminPassword, "DisableCaptcha", "true")))
+	return e.str("SessionID")
+}
+
+func (ta *testApp) userKey() (key string, id int64) {
+	ta.t.Helper()
+	e := mustOK(ta.t, ta.send(multipartForm("Command", "User.APIKey.Create", "SessionID", ta.userSession(), "Label", "tests")))
+	_ = json.Unmarshal(e.fields["APIKeyID"], &id)
+	return e.str("APIKey"), id
+}
+
+// Every curl call of seeds 000 to 003 that the command API covers, as
+// written, with real credentials in place of the placeholders.
+func TestSeedCalls(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+
+	// Seed 000: Admin.Login and User.Login, urlencoded, with an empty TFACode.
+	admin := mustOK(t, ta.send(urlencoded("ResponseFormat", "JSON", "Command", "Admin.Login", "Username", "admin", "Password", adminPassword, "TFACode", "", "DisableCaptcha", "true")))
+	var info map[string]any
+	if err := json.Unmarshal(admin.fields["AdminInfo"], &info); err != nil {
+		t.Fatal(err)
+	}
+	if info["AdminID"] != "1" || info["Username"] != "admin" || info["2FA_Enabled"] != "No" || info["Name"] != "Administrator" {
+		t.Errorf("AdminInfo %v", info)
+	}
+	user := mustOK(t, ta.send(urlencoded("ResponseFormat", "JSON", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "TFACode", "", "DisableCaptcha", "true")))
+	sid := user.str("SessionID")
+	if len(sid) != 43 {
+		t.Fatalf("SessionID %q", sid)
+	}
+	if err := json.Unmarshal(user.fields["UserInfo"], &info); err != nil {
+		t.Fatal(err)
+	}
+	if info["UserID"] != float64(2) || info["Username"] != "user@example.com" || info["EmailAddress"] != "user@example.com" || info["FirstName"] != "Example" || info["LastName"] != "User" {
+		t.Errorf("UserInfo %v", info)
+	}
+	// Seed 000: List.Create with --form and the SessionID.
+	list := mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "List.Create", "SessionID", sid, "SubscriberListName", "My Test List")))
+	if string(list.fields["ListID"]) != "1" {
+		t.Errorf("ListID %s", list.fields["ListID"])
+	}
+
+	// Seed 001: API key for List.Create, then the logins and Lists.Get.
+	key, _ := ta.userKey()
+	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "List.Create", "APIKey", key, "SubscriberListName", "Newsletter")))
+	sid = mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "DisableCaptcha", "true"))).str("SessionID")
+	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "List.Create", "SessionID", sid, "SubscriberListName", "Newsletter")))
+	byKey := mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "User.Login", "apikey", key)))
+	if byKey.str("SessionID") == "" || byKey.fields["UserInfo"] == nil {
+		t.Errorf("User.Login by apikey: %s", byKey.fields)
+	}
+	// 2FA is not on for this user: the code and the recovery code change nothing.
+	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "tfacode", "123456", "DisableCaptcha", "true")))
+	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "tfarecoverycode", "XXXX-XXXX-XXXX", "DisableCaptcha", "true")))
+	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "Admin.Login", "Username", "admin", "Password", adminPassword, "DisableCaptcha", "true")))
+	adminByKey := mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "Admin.Login", "adminapikey", staticKey)))
+	if adminByKey.fields["AdminInfo"] == nil {
+		t.Error("Admin.Login by adminapikey without AdminInfo")
+	}
+	for _, cred := range [][2]string{{"APIKey", key}, {"SessionID", sid}} {
+		lists := mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "Lists.Get", cred[0], cred[1])))
+		if string(lists.fields["TotalLists"]) != "3" {
+			t.Errorf("Lists.Get by %s: TotalLists %s", cred[0], lists.fields["TotalLists"])
+		}
+	}
+
+	// Seed 002: Admin.Login with TFACode, DisableCaptcha and TFARecoveryCode.
+	mustOK(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "admin", "Password", adminPassword, "TFACode", "", "DisableCaptcha", "true", "TFARecoveryCode", "")))
+
+	// Seed 003: Admin.Login with -d, no ResponseFormat, no DisableCaptcha.
+	mustOK(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "admin", "Password", adminPassword)))
+}
+
+func TestLoginErrors(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	key, _ := ta.userKey()
+	tests := []struct {
+		name string
+		req  *http.Request
+		code int
+	}{
+		{"missing username", urlencoded("Command", "User.Login", "Password", userPassword), 1},
+		{"empty username", urlencoded("Command", "User.Login", "Username", "", "Password", userPassword), 1},
+		{"missing password", urlencoded("Command", "User.Login", "Username", "user@example.com"), 2},
+		{"admin missing username", urlencoded("Command", "Admin.Login", "Password", "x"), 1},
+		{"admin missing password", urlencoded("Command", "Admin.Login", "Username", "admin"), 2},
+		{"wrong password", urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", "nope"), 3},
+		{"unknown user", urlencoded("Command", "User.Login", "Username", "ghost@example.com", "Password", userPassword), 3},
+		{"user at Admin.Login", urlencoded("Command", "Admin.Login", "Username", "user@example.com", "Password", userPassword), 3},
+		{"admin at User.Login", urlencoded("Command", "User.Login", "Username", "admin", "Password", adminPassword), 3},
+		{"bad apikey", urlencoded("Command", "User.Login", "apikey", "kw_forged"), 3},
+		{"bad adminapikey", urlencoded("Command", "Admin.Login", "adminapikey", staticKey+"x"), 3},
+		{"user key at Admin.Login", urlencoded("Command", "Admin.Login", "adminapikey", key), 3},
+		{"admin key at User.Login", urlencoded("Command", "User.Login", "apikey", staticKey), 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := ta.send(tc.req)
+			mustFail(t, e, 200, tc.code)
+			if tc.code == 3 && e.Text != "Invalid login credentials" {
+				t.Fatalf("text %q", e.Text)
+			}
+			if e.fields["SessionID"] != nil || e.header.Get("Set-Cookie") != "" {
+				t.Fatal("a failed login answered a session")
+			}
+		})
+	}
+}
+
+// Parameter names match whatever case the seeds write them in.
+func TestParameterCase(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	for _, names := range [][2]string{{"Username", "Password"}, {"username", "password"}, {"USERNAME", "PASSWORD"}} {
+		mustOK(t, ta.send(urlencoded("Command", "User.Login", names[0], "user@example.com", names[1], userPassword)))
+	}
+	sid := ta.userSession()
+	for _, name := range []string{"SessionID", "sessionid", "SESSIONID"} {
+		mustOK(t, ta.send(urlencoded("Command", "Lists.Get", name, sid)))
+	}
+	// Login by email or username, in any case, with spaces around.
+	mustOK(t, ta.send(urlencoded("Command", "Admin.Login", "Username", " ADMIN@example.com ", "Password", adminPassword)))
+}
+
+func TestScopesAndGeneralErrors(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	userSID, adminSID := ta.userSession(), ta.adminSession()
+	key, keyID := ta.userKey()
+	revoked, revokedID := ta.userKey()
+	mustOK(t, ta.send(urlencoded("Command", "User.APIKey.Delete", "SessionID", userSID, "APIKeyID", itoa(revokedID))))
+	loggedOut := ta.userSession()
+	mustOK(t, ta.send(urlencoded("Command", "User.Logout", "SessionID", loggedOut)))
+	_ = keyID
+
+	tests := []struct {
+		name         string
+		req          *http.Request
+		status, code int
+	}{
+		{"user session on Users.Get", urlencoded("Command", "Users.Get", "SessionID", userSID), 403, 403},
+		{"user key on Users.Get", urlencoded("Command", "Users.Get", "APIKey", key), 403, 403},
+		{"admin session on List.Create", urlencoded("Command", "List.Create", "SessionID", adminSID, "SubscriberListName", "x"), 403, 403},
+		{"static admin key on Lists.Get", urlencoded("Command", "Lists.Get", "AdminAPIKey", staticKey), 403, 403},
+		{"admin on Users.Get", urlencoded("Command", "Users.Get", "SessionID", adminSID), 200, 0},
+		{"static admin key on Users.Get", urlencoded("Command", "Users.Get", "AdminAPIKey", staticKey), 200, 0},
+		{"no credential", urlencoded("Command", "Lists.Get"), 401, 401},
+		{"unknown session", urlencoded("Command", "Lists.Get", "SessionID", strings.Repeat("A", 43)), 401, 401},
+		{"garbage session", urlencoded("Command", "Lists.Get", "SessionID", "abc123"), 401, 401},
+		{"logged-out session", urlencoded("Command", "Lists.Get", "SessionID", loggedOut), 401, 401},
+		{"unknown key", urlencoded("Command", "Lists.Get", "APIKey", "kw_unknown"), 401, 401},
+		{"revoked key", urlencoded("Command", "Lists.Get", "APIKey", revoked), 401, 401},
+		{"unknown command", urlencoded("Command", "List.Nope", "SessionID", userSID), 404, 404},
+		// Names match as the seeds write them.
+		{"command in other case", urlencoded("Command", "lists.get", "SessionID", userSID), 404, 404},
+		{"missing command", urlencoded("SessionID", userSID), 400, 400},
+		{"repeated command", urlencoded("Command", "Lists.Get", "command", "Users.Get", "SessionID", adminSID), 400, 400},
+		{"repeated credential", urlencoded("Command", "Lists.Get", "SessionID", userSID, "sessionid", userSID), 400, 400},
+		{"two accounts", urlencoded("Command", "Lists.Get", "SessionID", adminSID, "APIKey", key), 400, 400},
+		{"List.Create without a name", urlencoded("Command", "List.Create", "SessionID", userSID), 200, 1},
+		{"List.Create name too long", urlencoded("Command", "List.Create", "SessionID", userSID, "SubscriberListName", strings.Repeat("n", 201)), 200, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := ta.send(tc.req)
+			if tc.code == 0 {
+				mustOK(t, e)
+				return
+			}
+			mustFail(t, e, tc.status, tc.code)
+		})
+	}
+}
+
+func itoa(n int64) string { return strings.TrimSpace(string(must(json.Marshal(n)))) }
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	sid := ta.userSession()
+	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)))
+	ta.clock.Advance(31 * time.Minute)
+	e := ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid))
+	mustFail(t, e, 401, 401)
+	if e.Text != "Authentication failure or session expired" {
+		t.Fatalf("text %q", e.Text)
+	}
+	// Octeth clients re-login on 401, and the new session works.
+	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", ta.userSession())))
+}
+
+func TestAPIKeyCommands(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	sid := ta.userSession()
+	e := mustOK(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", sid, "Label", "deploy", "ExpiresAt", ta.clock.Now().Add(time.Hour).Format(time.RFC3339))))
+	key := e.str("APIKey")
+	if !strings.HasPrefix(key, "kw_") || !strings.HasPrefix(key, e.str("Prefix")) {
+		t.Fatalf("key %q prefix %q", key, e.str("Prefix"))
+	}
+	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "APIKey", key)))
+
+	list := mustOK(t, ta.send(urlencoded("Command", "User.APIKeys.Get", "SessionID", sid)))
+	if strings.Contains(string(mustJSON(list.fields)), key) || strings.Contains(string(mustJSON(list.fields)), key[len(e.str("Prefix")):]) {
+		t.Fatal("User.APIKeys.Get shows the key")
+	}
+	var keys []map[string]any
+	_ = json.Unmarshal(list.fields["APIKeys"], &keys)
+	if len(keys) != 1 || keys[0]["Label"] != "deploy" || keys[0]["ExpiresAt"] == nil || string(list.fields["TotalAPIKeys"]) != "1" {
+		t.Fatalf("APIKeys %v", keys)
+	}
+
+	// A key cannot manage keys: a leaked key must not mint new ones.
+	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Create", "APIKey", key)), 403, 403)
+
+	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", sid, "ExpiresAt", "tomorrow")), 200, 3)
+	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", sid, "ExpiresAt", ta.clock.Now().Add(-time.Hour).Format(time.RFC3339))), 200, 3)
+	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", sid, "Label", strings.Repeat("l", 101))), 200, 4)
+	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Delete", "SessionID", sid)), 200, 1)
+	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Delete", "SessionID", sid, "APIKeyID", "x")), 200, 2)
+	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Delete", "SessionID", sid, "APIKeyID", "999")), 200, 2)
+
+	// The key expires with the clock.
+	ta.clock.Advance(time.Hour)
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "APIKey", key)), 401, 401)
+}
+
+func mustJSON(v any) []byte { return must(json.Marshal(v)) }
+
+func TestLogout(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	sid := ta.userSession()
+	other := ta.userSession()
+	mustOK(t, ta.send(urlencoded("Command", "User.Logout", "SessionID", sid)))
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)), 401, 401)
+	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", other)))
+
+	asid := ta.adminSession()
+	mustFail(t, ta.send(urlencoded("Command", "User.Logout", "SessionID", asid)), 403, 403)
+	mustOK(t, ta.send(urlencoded("Command", "Admin.Logout", "SessionID", asid)))
+	mustFail(t, ta.send(urlencoded("Command", "Users.Get", "SessionID", asid)), 401, 401)
+	// With an API key there is no session to end.
+	key, _ := ta.userKey()
+	mustFail(t, ta.send(urlencoded("Command", "User.Logout", "APIKey", key)), 400, 400)
+}
+
+func TestMalformedRequests(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	sid := ta.userSession()
+	raw := func(contentType, body string) *http.Request {
+		r := httptest.NewRequest("POST", "/api.php", strings.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		return r
+	}
+	tests := []struct {
+		name string
+		req  *http.Request
+	}{
+		{"body over 1 MiB", raw("application/x-www-form-urlencoded", "Command=Lists.Get&x="+strings.Repeat("a", 1<<20))},
+		{"broken multipart", raw("multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"Command\"\r\n\r\nLists.Get")},
+		{"multipart without boundary", raw("multipart/form-data", "x")},
+		{"invalid UTF-8", raw("application/x-www-form-urlencoded", "Command=List.Create&SessionID="+sid+"&SubscriberListName=%ff%fe")},
+		{"bad percent-encoding", raw("application/x-www-form-urlencoded", "Command=Lists.Get&SessionID=%zz")},
+		{"parameter over 64 KiB", raw("application/x-www-form-urlencoded", "Command=List.Create&SessionID="+sid+"&SubscriberListName="+strings.Repeat("a", 65<<10))},
+		{"repeated Command", raw("application/x-www-form-urlencoded", "Command=Lists.Get&Command=Lists.Get&SessionID="+sid)},
+		{"repeated SessionID", raw("application/x-www-form-urlencoded", "Command=Lists.Get&SessionID="+sid+"&SessionID="+sid)},
+		{"semicolon separator", raw("application/x-www-form-urlencoded", "Command=Lists.Get;SessionID="+sid)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := ta.send(tc.req)
+			mustFail(t, e, 400, 400)
+			if !strings.HasPrefix(e.Text, "Malformed request") {
+				t.Fatalf("text %q", e.Text)
+			}
+		})
+	}
+}
+
+// The options: 200 for everything, and ErrorCode as a list (seed 003).
+func TestEnvelopeOptions(t *testing.T) {
+	t.Parallel()
+	old := newTestApp(t, authn.APIConfig{AlwaysHTTP200: true})
+	rec := httptest.NewRecorder()
+	old.h.ServeHTTP(rec, urlencoded("Command", "Lists.Get"))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ErrorCode":401`) {
+		t.Fatalf("AlwaysHTTP200: %d %s", rec.Code, rec.Body)
+	}
+
+	list := newTestApp(t, authn.APIConfig{ErrorCodeAsList: true})
+	rec = httptest.NewRecorder()
+	list.h.ServeHTTP(rec, urlencoded("Command", "Admin.Login", "Username", "admin", "Password", "wrong"))
+	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), `{"Success":false,"ErrorCode":[3],"ErrorText":"Invalid login credentials"}`) {
+		t.Fatalf("ErrorCodeAsList: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	list.h.ServeHTTP(rec, urlencoded("Command", "Admin.Login", "Username", "admin", "Password", adminPassword))
+	if !strings.Contains(rec.Body.String(), `"ErrorCode":[0]`) {
+		t.Fatalf("ErrorCodeAsList on success: %s", rec.Body)
+	}
+}
+
+// The cookie path in a real server with a cookie jar: the login sets the
+// cookie, later calls need no SessionID, logout drops it, and a cross-site
+// POST riding on the cookie is refused.
+func TestCookieFlow(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	srv := httptest.NewServer(ta.h)
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	post := func(header http.Header, kv ...string) envelope {
+		t.Helper()
+		v := url.Values{}
+		for i := 0; i < len(kv); i += 2 {
+			v.Add(kv[i], kv[i+1])
+		}
+		req, _ := http.NewRequest("POST", srv.URL+"/api", strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, vs := range header {
+			req.Header[k] = vs
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return decode(t, resp.StatusCode, resp.Header, body)
+	}
+	login := post(nil, "Command", "User.Login", "Username", "user@example.com", "Password", userPassword)
+	mustOK(t, login)
+	c := login.header.Get("Set-Cookie")
+	for _, attr := range []string{"keyward=", "HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(c, attr) {
+			t.Fatalf("Set-Cookie %q lacks %s", c, attr)
+		}
+	}
+	if strings.Contains(c, login.str("SessionID")) {
+		t.Fatal("cookie carries the session ID in the clear")
+	}
+	mustOK(t, post(nil, "Command", "List.Create", "SubscriberListName", "by cookie"))
+
+	// A browser on another site posting with the victim's cookie.
+	crossSite := http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}
+	mustFail(t, post(crossSite, "Command", "List.Create", "SubscriberListName", "forged"), 403, 403)
+	lists := mustOK(t, post(nil, "Command", "Lists.Get"))
+	if string(lists.fields["TotalLists"]) != "1" {
+		t.Fatalf("the forged request created a list: %s", lists.fields["TotalLists"])
+	}
+	// Login CSRF: another site cannot sign the browser in either.
+	mustFail(t, post(crossSite, "Command", "User.Login", "Username", "user@example.com", "Password", userPassword), 403, 403)
+
+	mustOK(t, post(nil, "Command", "User.Logout"))
+	mustFail(t, post(nil, "Command", "Lists.Get"), 401, 401)
+	if u, _ := url.Parse(srv.URL); len(jar.Cookies(u)) != 0 {
+		t.Fatalf("cookie kept after logout: %v", jar.Cookies(u))
+	}
+}
+
+// A tampered or stale cookie is refused, and expired in the same answer so
+// the browser's next login is clean.
+func TestStaleCookie(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	r := urlencoded("Command", "Lists.Get")
+	r.AddCookie(&http.Cookie{Name: "keyward", Value: "tampered"})
+	e := ta.send(r)
+	mustFail(t, e, 401, 401)
+	if !strings.Contains(e.header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("stale cookie not cleared: %q", e.header.Get("Set-Cookie"))
+	}
+	// A login with a stale cookie still works: logins read no credential.
+	r = urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", userPassword)
+	r.AddCookie(&http.Cookie{Name: "keyward", Value: "tampered"})
+	mustOK(t, ta.send(r))
+}
+
+// Many logins at once: each gets its own session.
+func TestConcurrentLogins(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			rec := httptest.NewRecorder()
+			ta.h.ServeHTTP(rec, urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", userPassword))
+			var body struct{ SessionID string }
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
+			mu.Lock()
+			seen[body.SessionID] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(seen) != 20 || seen[""] {
+		t.Fatalf("%d distinct sessions from 20 logins", len(seen))
+	}
+}
+
+// The server starts, answers, and stops cleanly when its context ends.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	env := map[string]string{"KEYWARD_USER_PASSWORD": userPassword}
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	out := bufio.NewReader(pr)
+	first, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the banner: %v", err)
+	}
+	start := strings.Index(first, "http://")
+	end := strings.Index(first, "/api.php")
+	if start < 0 || end < start {
+		t.Fatalf("no address in %q", first)
+	}
+	addr := first[start:end]
+	second, _ := out.ReadString('\n')
+	go func() { _, _ = io.Copy(io.Discard, out) }() // let run write the rest
+
+	resp, err := http.PostForm(addr+"/api.php", url.Values{"Command": {"User.Login"}, "Username": {"user@example.com"}, "Password": {userPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if !strings.Contains(second, "password of admin:") {
+		t.Errorf("random admin password not printed: %q", second)
+	}
+	if strings.Contains(first+second, userPassword) {
+		t.Error("a password from the environment was printed")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
