@@ -2,10 +2,12 @@ package authn_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/scopes"
@@ -127,4 +129,44 @@ func ExampleWithPrincipal() {
 	handler.ServeHTTP(rec, r)
 	fmt.Println(rec.Body.String())
 	// Output: hello alice
+}
+
+// An Octeth-style command API: the built-in login and the host's own
+// command, with its scope and its own error code.
+func ExampleNewAPI() {
+	a, _ := newExample()
+	api := authn.NewAPI(a, authn.APIConfig{})
+	err := api.Handle("List.Create", authn.Command{
+		Scopes: []scopes.Scope{scopes.User},
+		Run: func(c *authn.Call) (authn.Fields, error) {
+			name, err := c.Param("SubscriberListName")
+			if err != nil {
+				return nil, err
+			}
+			if name == "" {
+				return nil, authn.Fail(1, "Missing subscriber list name")
+			}
+			return authn.Fields{"ListID": 1}, nil
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	call := func(form string) string {
+		r := httptest.NewRequest("POST", "/api.php", strings.NewReader(form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, r)
+		return rec.Body.String()
+	}
+	var login struct{ SessionID string }
+	_ = json.Unmarshal([]byte(call("Command=User.Login&Username=alice&Password=s3cret-passphrase&DisableCaptcha=true")), &login)
+	fmt.Print(call("Command=List.Create&SessionID=" + login.SessionID + "&SubscriberListName=Newsletter"))
+	fmt.Print(call("Command=List.Create&SessionID=" + login.SessionID))
+	fmt.Print(call("Command=List.Create"))
+	// Output:
+	// {"Success":true,"ErrorCode":0,"ErrorText":"","ListID":1}
+	// {"Success":false,"ErrorCode":1,"ErrorText":"Missing subscriber list name"}
+	// {"Success":false,"ErrorCode":401,"ErrorText":"Authentication failure or session expired"}
 }
