@@ -89,7 +89,8 @@ func (c *Call) Header() http.Header { return c.w.Header() }
 
 // NewAPI returns an API on the authenticator with its built-in commands:
 // User.Login, Admin.Login, User.Logout, Admin.Logout, User.APIKey.Create,
-// User.APIKey.Delete and User.APIKeys.Get.
+// User.APIKey.Delete, User.APIKeys.Get, and User.TFA.* and Admin.TFA.*
+// (Setup, Enable, Disable, RecoveryCodes.Regenerate).
 func NewAPI(a *Authenticator, cfg APIConfig) *API {
 	api := &API{a: a, cfg: cfg, commands: make(map[string]Command)}
 	api.registerBuiltins()
@@ -157,15 +158,21 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case cmd.Public:
 		// A login from another site would sign the victim's browser in
-		// to the attacker's account (login CSRF).
-		if !isSafeMethod(r.Method) && api.a.cfg.CrossOrigin.Check(r) != nil {
-			api.fail(w, req, ErrCrossOrigin)
+		// to the attacker's account (login CSRF), by POST or by GET.
+		if err := api.a.checkOrigin(r); err != nil {
+			api.fail(w, req, err)
 			return
 		}
 	case authenticated:
 		p = req.principal
+		if p.Method == MethodCookie {
+			if err := api.a.checkOrigin(r); err != nil {
+				api.fail(w, req, err)
+				return
+			}
+		}
 	default:
-		if p, err = api.a.authenticate(req); err != nil {
+		if p, err = api.a.authenticate(req, true); err != nil {
 			api.fail(w, req, err)
 			return
 		}
@@ -181,7 +188,11 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	call := &Call{Principal: p, Params: params, HTTP: req.handOn(p), w: w, req: req}
+	next := r // behind the middleware, r already carries req
+	if !authenticated {
+		next = req.handOn(p)
+	}
+	call := &Call{Principal: p, Params: params, HTTP: next, w: w, req: req}
 	fields, err := api.run(cmd, call)
 	var cerr *CommandError
 	switch {
@@ -226,7 +237,7 @@ func (api *API) requestState(r *http.Request) (*Request, bool) {
 
 // fail answers a general error in the envelope, and logs it.
 func (api *API) fail(w http.ResponseWriter, req *Request, err error) {
-	api.a.refuse(w, req.HTTP, req, err, func(w http.ResponseWriter, r *http.Request, err error) {
+	api.a.refuse(w, req, err, func(w http.ResponseWriter, r *http.Request, err error) {
 		a := generalAnswer(err)
 		if errors.Is(err, errCommandPanicked) {
 			a = answer{status: http.StatusInternalServerError, code: http.StatusInternalServerError, text: "Internal error"}

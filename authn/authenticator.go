@@ -2,11 +2,13 @@ package authn
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"time"
 
 	"github.com/gorilla/securecookie"
 
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/totp"
 )
 
 // Authenticator turns requests' credentials into principals, and starts
@@ -24,6 +26,8 @@ type Authenticator struct {
 
 	adminKeyHash store.Hash // SHA-256 of cfg.AdminAPIKey, if set
 	hasAdminKey  bool
+
+	tfa *totp.TOTP // nil when the store cannot keep 2FA state
 }
 
 // New checks cfg, fills in its defaults and returns an Authenticator. An
@@ -53,9 +57,19 @@ func New(cfg Config) (*Authenticator, error) {
 		a.adminKeyHash = sha256.Sum256([]byte(cfg.AdminAPIKey))
 		a.hasAdminKey = true
 	}
+	if ts, ok := cfg.Store.(totp.Store); ok {
+		a.tfa, err = totp.New(totp.Config{Store: ts, Issuer: cfg.TFAIssuer, Keys: cfg.TFAKeys, Now: cfg.Now, Rand: cfg.Rand})
+		if err != nil {
+			return nil, fmt.Errorf("authn: %w", err)
+		}
+	}
 	return a, nil
 }
 
 // Store returns the store the Authenticator uses, for a host that adds
 // accounts to the default in-memory one.
 func (a *Authenticator) Store() store.Store { return a.store }
+
+// TOTP returns the second-factor manager, or nil if the store cannot keep
+// 2FA state.
+func (a *Authenticator) TOTP() *totp.TOTP { return a.tfa }

@@ -19,6 +19,7 @@ func (api *API) registerBuiltins() {
 	api.mustHandle("User.APIKey.Create", Command{Scopes: user, Run: api.createKey})
 	api.mustHandle("User.APIKey.Delete", Command{Scopes: user, Run: api.deleteKey})
 	api.mustHandle("User.APIKeys.Get", Command{Scopes: user, Run: api.listKeys})
+	api.registerTFA()
 }
 
 // API key command error codes.
@@ -29,13 +30,15 @@ const (
 	CodeInvalidLabel    = 4
 )
 
-// errKeyNeedsSession refuses key management by API key: a leaked key must
-// not be able to mint keys that outlive its revocation.
-var errKeyNeedsSession = because(ErrForbidden, "API keys are managed from a session, not with a key")
+// errNeedsPasswordSession refuses key and 2FA management to anything but a
+// session made with a password: a leaked key, used directly or through a
+// key login, must not be able to mint keys that outlive its revocation or
+// change the second factor.
+var errNeedsPasswordSession = because(ErrForbidden, "keys and 2FA are managed from a password login")
 
-func requireSession(p Principal) error {
-	if !p.HasSession() {
-		return errKeyNeedsSession
+func requirePasswordSession(p Principal) error {
+	if !p.HasSession() || p.Login != "password" {
+		return errNeedsPasswordSession
 	}
 	return nil
 }
@@ -43,7 +46,7 @@ func requireSession(p Principal) error {
 // createKey is User.APIKey.Create: Label (optional, up to 100 bytes),
 // ExpiresAt (optional, RFC 3339). It answers the key, once, and its ID.
 func (api *API) createKey(c *Call) (Fields, error) {
-	if err := requireSession(c.Principal); err != nil {
+	if err := requirePasswordSession(c.Principal); err != nil {
 		return nil, err
 	}
 	label, err := c.Param("Label")
@@ -75,7 +78,7 @@ func (api *API) createKey(c *Call) (Fields, error) {
 
 // deleteKey is User.APIKey.Delete: APIKeyID, one of the caller's keys.
 func (api *API) deleteKey(c *Call) (Fields, error) {
-	if err := requireSession(c.Principal); err != nil {
+	if err := requirePasswordSession(c.Principal); err != nil {
 		return nil, err
 	}
 	v, err := c.Param("APIKeyID")

@@ -79,6 +79,16 @@ type Config struct {
 	// AdminAPIKeyAccountID is the admin account the static key acts as.
 	AdminAPIKeyAccountID int64
 
+	// TFAIssuer names the service in authenticator apps when an account
+	// sets up 2FA. Default "keyward".
+	TFAIssuer string
+	// TFAKeys seal TOTP secrets at rest with AES-GCM (16, 24 or 32 bytes;
+	// the first seals, all open). Default none: secrets are stored as they
+	// are, readable by anyone who reads the store; give keys in
+	// production. 2FA needs a Store that implements [totp.Store]; with
+	// one that does not, accounts cannot turn 2FA on.
+	TFAKeys [][]byte
+
 	// MaxBodyBytes bounds a form body the middleware reads. Default 1 MiB.
 	MaxBodyBytes int64
 	// MaxParamBytes bounds one parameter's value. Default 64 KiB.
@@ -214,6 +224,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxConcurrentHashes < 0 {
 		return c, errors.New("authn: negative MaxConcurrentHashes")
 	}
+	c.TFAKeys = append([][]byte(nil), c.TFAKeys...)
 	if c.ErrorWriter == nil {
 		c.ErrorWriter = WriteJSONError
 	}

@@ -19,13 +19,16 @@ import (
 // the session cookie must pass [Config].CrossOrigin (403 otherwise).
 //
 // A form body read to find credentials stays readable for next, and its
-// parameters are available to next through [ParamsFrom].
+// parameters are available to next through [ParamsFrom]. A form body over
+// [Config].MaxBodyBytes (an upload) is passed on whole and unread: a
+// credential in it is not seen, so send credentials in headers, the query
+// string or the cookie on such requests. (The [API] refuses such a body.)
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req := &Request{HTTP: r, a: a}
-		p, err := a.authenticate(req)
+		req := &Request{HTTP: r, a: a, lenient: true}
+		p, err := a.authenticate(req, false)
 		if err != nil {
-			a.refuse(w, r, req, err, a.cfg.ErrorWriter)
+			a.refuse(w, req, err, a.cfg.ErrorWriter)
 			return
 		}
 		if !p.Authenticated() && req.params.Len() == 0 && req.body == nil {
@@ -36,16 +39,36 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate resolves the request's credentials and, for an unsafe
-// request decided by the session cookie, checks its origin.
-func (a *Authenticator) authenticate(req *Request) (Principal, error) {
+// authenticate resolves the request's credentials and, for a request
+// decided by the session cookie, checks its origin: for unsafe methods
+// only, or for every method when allMethods is set (commands change state
+// whatever the method).
+func (a *Authenticator) authenticate(req *Request, allMethods bool) (Principal, error) {
 	p, err := a.resolve(req.HTTP.Context(), req)
-	if err == nil && p.Method == MethodCookie && !isSafeMethod(req.HTTP.Method) {
-		if a.cfg.CrossOrigin.Check(req.HTTP) != nil {
-			err = ErrCrossOrigin
-		}
+	if err == nil && p.Method == MethodCookie && (allMethods || !isSafeMethod(req.HTTP.Method)) {
+		err = a.checkOrigin(req.HTTP)
 	}
 	return p, err
+}
+
+// checkOrigin applies [Config].CrossOrigin to r as if r were a POST:
+// http.CrossOriginProtection lets every GET through, but an API whose
+// commands change state on GET (Octeth's, WMD's) needs the check on GET
+// too. Requests from non-browser clients carry neither Sec-Fetch-Site nor
+// Origin and pass.
+func (a *Authenticator) checkOrigin(r *http.Request) error {
+	if !isSafeMethod(r.Method) {
+		if a.cfg.CrossOrigin.Check(r) != nil {
+			return ErrCrossOrigin
+		}
+		return nil
+	}
+	post := *r
+	post.Method = http.MethodPost
+	if a.cfg.CrossOrigin.Check(&post) != nil {
+		return ErrCrossOrigin
+	}
+	return nil
 }
 
 // handOn returns the request for the next handler: its context carries req
@@ -54,7 +77,13 @@ func (req *Request) handOn(p Principal) *http.Request {
 	req.principal = p
 	req.ctx = requestContext{Context: req.HTTP.Context(), req: req}
 	r2 := req.HTTP.WithContext(&req.ctx)
-	if req.body != nil {
+	switch {
+	case req.oversized:
+		r2.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(req.body), req.HTTP.Body), req.HTTP.Body}
+	case req.body != nil:
 		r2.Body = io.NopCloser(bytes.NewReader(req.body))
 	}
 	return r2
@@ -84,7 +113,8 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request) (Principal, e
 // refuse answers a request the middleware will not let through, and logs
 // why. A bad session cookie is expired in the same answer, so the browser
 // stops sending it.
-func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, req *Request, err error, write func(http.ResponseWriter, *http.Request, error)) {
+func (a *Authenticator) refuse(w http.ResponseWriter, req *Request, err error, write func(http.ResponseWriter, *http.Request, error)) {
+	r := req.HTTP
 	kind := EventRefused
 	if HTTPStatus(err) == http.StatusServiceUnavailable {
 		kind = EventStoreFailed

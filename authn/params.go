@@ -234,14 +234,15 @@ func bodyForm(contentType string) (formKind, string, error) {
 	return formNone, "", nil
 }
 
-// readBody reads at most limit bytes of body. More is errBodyTooLarge.
+// readBody reads at most limit bytes of body. More is errBodyTooLarge,
+// returned with the limit+1 bytes read.
 func readBody(body io.Reader, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
 		return nil, errBodyUnreadable
 	}
 	if int64(len(b)) > limit {
-		return nil, errBodyTooLarge
+		return b, errBodyTooLarge
 	}
 	return b, nil
 }

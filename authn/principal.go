@@ -64,6 +64,9 @@ type Principal struct {
 	AuthenticatedAt time.Time
 	// TFA reports whether the login passed a second factor.
 	TFA bool
+	// Login is how the session was made ("password", "apikey",
+	// "adminapikey"); empty for a request authenticated by a key itself.
+	Login string
 	// APIKeyID is the stored API key's ID for MethodAPIKey and
 	// MethodAdminKey; 0 for the static admin key and other methods.
 	APIKeyID int64

@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"errors"
 	"net/http"
 	"time"
 )
@@ -21,6 +22,12 @@ type Request struct {
 	params    Params
 	paramsErr error
 	body      []byte   // the form body read, kept for the next handler
+	// oversized is set when a lenient read met a body over the limit: the
+	// bytes read are in body, the rest is still in HTTP.Body.
+	oversized bool
+	// lenient lets a body over the limit through unread instead of
+	// refusing it (the middleware in front of a host's own routes).
+	lenient bool
 	inline    [2]Param // room for a short request's parameters
 
 	nowOnce bool
@@ -70,10 +77,18 @@ func (r *Request) readParams() error {
 			return err
 		}
 		body, err := readBody(r.HTTP.Body, r.a.cfg.MaxBodyBytes)
+		r.body = body
+		if errors.Is(err, errBodyTooLarge) && r.lenient {
+			// An upload to a host route, say. Its parameters are not read;
+			// the next handler gets the whole body, and a credential in
+			// it is not seen: the request is no more privileged for it.
+			r.oversized = true
+			r.params.list = list
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		r.body = body
 		switch kind {
 		case formURLEncoded:
 			list, err = parseURLEncoded(list, string(body), lim)

@@ -152,6 +152,8 @@ func isLiteral(e ast.Expr) bool {
 		return true
 	case *ast.Ident:
 		return e.Name == "nil"
+	case *ast.ParenExpr:
+		return isLiteral(e.X)
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"time"
@@ -17,9 +18,14 @@ const sessionIDLen = 43
 type SessionOptions struct {
 	// TFA records that the login passed a second factor.
 	TFA bool
-	// Method is how the login was made, for the audit log: "password",
-	// "apikey", "adminapikey", or a host's own word.
+	// Method is how the login was made: "password", "apikey",
+	// "adminapikey", or a host's own word. The principal reports it as
+	// Login; managing keys and 2FA needs a "password" session.
 	Method string
+	// APIKeyHash ties a session made by logging in with an API key to that
+	// key (its SHA-256): the session ends when the key is revoked or
+	// expires. Zero for other logins.
+	APIKeyHash store.Hash
 }
 
 // StartSession makes a new session for acct and returns its ID, which the
@@ -45,6 +51,7 @@ func (a *Authenticator) StartSession(ctx context.Context, acct store.Account, op
 		Account:    acct.Ref(),
 		TFA:        opts.TFA,
 		Method:     opts.Method,
+		APIKeyHash: opts.APIKeyHash,
 		CreatedAt:  now,
 		LastSeenAt: now,
 		ExpiresAt:  a.sessionExpiry(now, now),
@@ -112,6 +119,11 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 	if err != nil {
 		return Principal{}, err
 	}
+	if s.APIKeyHash != (store.Hash{}) {
+		if err := a.keyStillValid(ctx, s.APIKeyHash, now); err != nil {
+			return Principal{}, err
+		}
+	}
 	if now.Sub(s.LastSeenAt) >= a.cfg.TouchInterval {
 		switch err := a.store.TouchSession(ctx, h, now, a.sessionExpiry(s.CreatedAt, now)); {
 		case errors.Is(err, store.ErrNotFound): // ended since we read it
@@ -127,8 +139,31 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 		Method:          m,
 		AuthenticatedAt: s.CreatedAt,
 		TFA:             s.TFA,
+		Login:           s.Method,
 		session:         h,
 	}, nil
+}
+
+// errSessionKeyGone refuses a session made with an API key that has since
+// been revoked or has expired.
+var errSessionKeyGone = because(ErrInvalidCredential, "the session's API key is gone")
+
+// keyStillValid checks that the API key a session was made with still
+// works: the static admin key as configured now, or a stored key.
+func (a *Authenticator) keyStillValid(ctx context.Context, h store.Hash, now time.Time) error {
+	if a.hasAdminKey && subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 {
+		return nil
+	}
+	k, err := a.store.APIKeyByHash(ctx, h)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errSessionKeyGone
+	case err != nil:
+		return storeFailure(err)
+	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+		return errSessionKeyGone
+	}
+	return nil
 }
 
 // errNoSession is what ending the session of a principal that has none

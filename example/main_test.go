@@ -201,9 +201,6 @@ func TestSeedCalls(t *testing.T) {
 	if byKey.str("SessionID") == "" || byKey.fields["UserInfo"] == nil {
 		t.Errorf("User.Login by apikey: %s", byKey.fields)
 	}
-	// 2FA is not on for this user: the code and the recovery code change nothing.
-	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "tfacode", "123456", "DisableCaptcha", "true")))
-	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "tfarecoverycode", "XXXX-XXXX-XXXX", "DisableCaptcha", "true")))
 	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "Admin.Login", "Username", "admin", "Password", adminPassword, "DisableCaptcha", "true")))
 	adminByKey := mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "Admin.Login", "adminapikey", staticKey)))
 	if adminByKey.fields["AdminInfo"] == nil {
@@ -215,6 +212,11 @@ func TestSeedCalls(t *testing.T) {
 			t.Errorf("Lists.Get by %s: TotalLists %s", cred[0], lists.fields["TotalLists"])
 		}
 	}
+
+	// Seed 001 with 2FA on: the code, then a recovery code (which turns 2FA off).
+	secret, codes, _ := ta.enrollUser()
+	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "tfacode", ta.code(secret, 0), "DisableCaptcha", "true")))
+	mustOK(t, ta.send(multipartForm("ResponseFormat", "JSON", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "tfarecoverycode", codes[0], "DisableCaptcha", "true")))
 
 	// Seed 002: Admin.Login with TFACode, DisableCaptcha and TFARecoveryCode.
 	mustOK(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "admin", "Password", adminPassword, "TFACode", "", "DisableCaptcha", "true", "TFARecoveryCode", "")))
@@ -370,8 +372,13 @@ func TestAPIKeyCommands(t *testing.T) {
 		t.Fatalf("APIKeys %v", keys)
 	}
 
-	// A key cannot manage keys: a leaked key must not mint new ones.
+	// A key cannot manage keys: a leaked key must not mint new ones,
+	// neither directly nor through a session made by logging in with it.
 	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Create", "APIKey", key)), 403, 403)
+	keySession := mustOK(t, ta.send(urlencoded("Command", "User.Login", "apikey", key))).str("SessionID")
+	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", keySession)), 403, 403)
+	mustFail(t, ta.send(urlencoded("Command", "User.TFA.Setup", "SessionID", keySession)), 403, 403)
+	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", keySession)))
 
 	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", sid, "ExpiresAt", "tomorrow")), 200, 3)
 	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", sid, "ExpiresAt", ta.clock.Now().Add(-time.Hour).Format(time.RFC3339))), 200, 3)
@@ -380,9 +387,16 @@ func TestAPIKeyCommands(t *testing.T) {
 	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Delete", "SessionID", sid, "APIKeyID", "x")), 200, 2)
 	mustFail(t, ta.send(urlencoded("Command", "User.APIKey.Delete", "SessionID", sid, "APIKeyID", "999")), 200, 2)
 
-	// The key expires with the clock.
+	// A session made with a key ends when the key is revoked.
+	other, otherID := ta.userKey()
+	otherSession := mustOK(t, ta.send(urlencoded("Command", "User.Login", "apikey", other))).str("SessionID")
+	mustOK(t, ta.send(urlencoded("Command", "User.APIKey.Delete", "SessionID", sid, "APIKeyID", itoa(otherID))))
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", otherSession)), 401, 401)
+
+	// The key expires with the clock, and its key-login session with it.
 	ta.clock.Advance(time.Hour)
 	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "APIKey", key)), 401, 401)
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", keySession)), 401, 401)
 }
 
 func mustJSON(v any) []byte { return must(json.Marshal(v)) }
@@ -513,6 +527,27 @@ func TestCookieFlow(t *testing.T) {
 	}
 	// Login CSRF: another site cannot sign the browser in either.
 	mustFail(t, post(crossSite, "Command", "User.Login", "Username", "user@example.com", "Password", userPassword), 403, 403)
+	// Commands change state whatever the method: a cross-site GET (a link,
+	// an <img>) riding on the cookie is refused too, login included.
+	getCmd := func(header http.Header, query string) envelope {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/api.php?"+query, nil)
+		for k, vs := range header {
+			req.Header[k] = vs
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return decode(t, resp.StatusCode, resp.Header, body)
+	}
+	crossNav := http.Header{"Sec-Fetch-Site": {"cross-site"}}
+	mustFail(t, getCmd(crossNav, "Command=List.Create&SubscriberListName=forged"), 403, 403)
+	mustFail(t, getCmd(crossNav, "Command=User.Logout"), 403, 403)
+	mustFail(t, getCmd(crossNav, "Command=User.Login&Username=user@example.com&Password="+userPassword), 403, 403)
+	mustOK(t, getCmd(http.Header{"Sec-Fetch-Site": {"same-origin"}}, "Command=Lists.Get"))
 
 	mustOK(t, post(nil, "Command", "User.Logout"))
 	mustFail(t, post(nil, "Command", "Lists.Get"), 401, 401)
@@ -608,3 +643,25 @@ func TestRun(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 }
+
+// sendRaw serves r and returns the body, for goroutines that must not
+// call t.Fatal.
+func (ta *testApp) sendRaw(r *http.Request) string {
+	rec := httptest.NewRecorder()
+	ta.h.ServeHTTP(rec, r)
+	return rec.Body.String()
+}
+
+type requestT = http.Request
+
+// httpHandlerFunc adapts a function of the request to http.Handler.
+func httpHandlerFunc(f func(r *requestT)) http.Handler {
+	return http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { f(r) })
+}
+
+// nopWriter is a ResponseWriter that discards everything.
+type nopWriter struct{}
+
+func (nopWriter) Header() http.Header         { return http.Header{} }
+func (nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (nopWriter) WriteHeader(int)             {}

@@ -130,3 +130,28 @@ type Store interface {
 	Claims
 	Counters
 }
+
+// TFAStates keeps accounts' second factors.
+type TFAStates interface {
+	// TFA returns the account's 2FA state, or ErrNotFound if it has none.
+	TFA(ctx context.Context, ref AccountRef) (TFA, error)
+	// PutTFA stores t as the account's 2FA state, replacing what was there,
+	// except that LastStep never goes down: the stored value becomes the
+	// greater of the two, so a write from a stale read cannot reopen a
+	// used code.
+	PutTFA(ctx context.Context, t TFA) error
+}
+
+// TFAUses consumes second factors: each atomically, so that of concurrent
+// logins with one code exactly one succeeds, across every process that
+// shares the store.
+type TFAUses interface {
+	// AdvanceTFAStep sets the account's LastStep to step if step is greater
+	// than it, and reports whether it did. An account without 2FA state is
+	// ErrNotFound.
+	AdvanceTFAStep(ctx context.Context, ref AccountRef, step int64) (bool, error)
+	// UseRecoveryCode removes h from the account's RecoveryCodes if it is
+	// there, and reports whether it was. An account without 2FA state is
+	// ErrNotFound.
+	UseRecoveryCode(ctx context.Context, ref AccountRef, h Hash) (bool, error)
+}

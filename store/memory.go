@@ -15,9 +15,10 @@ type MemoryConfig struct {
 	Now func() time.Time
 }
 
-// Memory keeps accounts, API keys, sessions, one-time claims and attempt
-// counters in memory. It implements [Store], [AccountCreator] and
-// [PasswordSetter], for a single process: everything is lost when the
+// Memory keeps accounts, API keys, sessions, one-time claims, attempt
+// counters and second factors in memory. It implements [Store],
+// [AccountCreator], [PasswordSetter], [TFAStates] and [TFAUses], for a
+// single process: everything is lost when the
 // process ends, and two processes do not share claims or counters.
 //
 // Memory is safe for concurrent use. Each kind of record has its own lock,
@@ -41,6 +42,7 @@ type Memory struct {
 	sessions memorySessions
 	claims   memoryClaims
 	counters memoryCounters
+	tfa      memoryTFA
 }
 
 // NewMemory returns an empty in-memory store configured by cfg.
@@ -69,6 +71,9 @@ func NewMemory(cfg MemoryConfig) *Memory {
 		},
 		counters: memoryCounters{
 			byKey: make(map[string]memoryCounter),
+		},
+		tfa: memoryTFA{
+			byRef: make(map[AccountRef]TFA),
 		},
 	}
 }

@@ -80,10 +80,35 @@ type Session struct {
 	TFA bool
 	// Method is how the login was made ("password", "apikey", "adminapikey"),
 	// for the principal and the audit log.
-	Method     string
+	Method string
+	// APIKeyHash is, for a session made by logging in with an API key, the
+	// key's Hash: the session lasts no longer than the key. Zero
+	// otherwise.
+	APIKeyHash Hash
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	// ExpiresAt is when the session ends unless touched: the earlier of the
 	// idle deadline and the absolute lifetime.
 	ExpiresAt time.Time
+}
+
+// TFA is an account's second factor (TOTP): its secret, whether it is on,
+// the last time step accepted, and its recovery codes. Package totp writes
+// it; a store keeps it as it is given.
+type TFA struct {
+	Account AccountRef
+	// Enabled reports whether logins need the second factor.
+	Enabled bool
+	// Secret is the TOTP secret in use, as package totp sealed it
+	// (encrypted when the host gave a key).
+	Secret []byte
+	// PendingSecret is a secret set up but not yet confirmed by a code.
+	PendingSecret []byte
+	// LastStep is the last TOTP time step accepted: no code of this step
+	// or an earlier one is accepted again (RFC 6238 section 5.2).
+	LastStep int64
+	// RecoverySalt salts the recovery code hashes.
+	RecoverySalt []byte
+	// RecoveryCodes are the hashes of the unused recovery codes.
+	RecoveryCodes []Hash
 }

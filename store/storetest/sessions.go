@@ -40,7 +40,8 @@ func (e *env) createSession(t *testing.T, name string, owner store.AccountRef, e
 		Hash:       hash("session " + name),
 		Account:    owner,
 		TFA:        true,
-		Method:     "password",
+		Method:     "apikey",
+		APIKeyHash: hash("key of " + name),
 		CreatedAt:  e.now(),
 		LastSeenAt: e.now(),
 		ExpiresAt:  expires,
@@ -59,7 +60,7 @@ func (e *env) findSession(t *testing.T, what string, want store.Session) {
 		t.Fatalf("%s: Session: %v", what, err)
 	}
 	if got.Hash != want.Hash || got.Account != want.Account || got.TFA != want.TFA ||
-		got.Method != want.Method || !got.CreatedAt.Equal(want.CreatedAt) ||
+		got.Method != want.Method || got.APIKeyHash != want.APIKeyHash || !got.CreatedAt.Equal(want.CreatedAt) ||
 		!got.LastSeenAt.Equal(want.LastSeenAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
 		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
 	}

@@ -101,11 +101,13 @@ const (
 	sessionWriter
 	claims
 	counters
+	tfaStates
+	tfaUses
 )
 
 // allInterfaces returns each interface the suite knows, one per element.
 func allInterfaces() []iface {
-	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters}
+	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses}
 }
 
 // String names the interfaces in i, as package store does.
@@ -134,6 +136,10 @@ func (i iface) String() string {
 			names = append(names, "Claims")
 		case counters:
 			names = append(names, "Counters")
+		case tfaStates:
+			names = append(names, "TFAStates")
+		case tfaUses:
+			names = append(names, "TFAUses")
 		}
 	}
 	return strings.Join(names, ", ")
@@ -169,6 +175,12 @@ func implemented(s any) iface {
 	if _, ok := s.(store.Counters); ok {
 		i |= counters
 	}
+	if _, ok := s.(store.TFAStates); ok {
+		i |= tfaStates
+	}
+	if _, ok := s.(store.TFAUses); ok {
+		i |= tfaUses
+	}
 	return i
 }
 
@@ -198,6 +210,7 @@ func groups() []group {
 		{name: "Sessions", of: sessionFinder | sessionWriter, cases: sessionCases()},
 		{name: "Claims", of: claims, cases: claimCases()},
 		{name: "Counters", of: counters, cases: counterCases()},
+		{name: "TFA", of: tfaStates | tfaUses, cases: tfaCases()},
 	}
 }
 
@@ -217,6 +230,8 @@ type env struct {
 	sessWriter store.SessionWriter
 	claims     store.Claims
 	counters   store.Counters
+	tfaStates  store.TFAStates
+	tfaUses    store.TFAUses
 
 	lastOwner int64 // see env.owner
 }
@@ -232,6 +247,8 @@ func newEnv(s any, clock *clocktest.Clock) *env {
 	e.sessWriter, _ = s.(store.SessionWriter)
 	e.claims, _ = s.(store.Claims)
 	e.counters, _ = s.(store.Counters)
+	e.tfaStates, _ = s.(store.TFAStates)
+	e.tfaUses, _ = s.(store.TFAUses)
 	return e
 }
 

@@ -1,0 +1,184 @@
+package authn
+
+import (
+	"encoding/base64"
+	"errors"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/totp"
+)
+
+// 2FA command error codes. 3 and 6 mean what they mean at login.
+const (
+	CodeTFAAlreadyEnabled = 1
+	CodeTFANotEnabled     = 2
+)
+
+var (
+	errTFAAlreadyEnabled = &CommandError{Code: CodeTFAAlreadyEnabled, Text: "2FA is already enabled"}
+	errTFANotEnabled     = &CommandError{Code: CodeTFANotEnabled, Text: "2FA is not enabled"}
+	errTFANotSetUp       = &CommandError{Code: CodeTFANotEnabled, Text: "2FA is not set up: call TFA.Setup first"}
+	errTFAUnavailable    = because(ErrForbidden, "the store cannot keep 2FA state")
+)
+
+// registerTFA registers User.TFA.* and Admin.TFA.*.
+func (api *API) registerTFA() {
+	for prefix, scope := range map[string]scopes.Scope{"User": scopes.User, "Admin": scopes.Admin} {
+		s := []scopes.Scope{scope}
+		api.mustHandle(prefix+".TFA.Setup", Command{Scopes: s, Run: api.tfaSetup})
+		api.mustHandle(prefix+".TFA.Enable", Command{Scopes: s, Run: api.tfaEnable})
+		api.mustHandle(prefix+".TFA.Disable", Command{Scopes: s, Run: api.tfaDisable})
+		api.mustHandle(prefix+".TFA.RecoveryCodes.Regenerate", Command{Scopes: s, Run: api.tfaRegenerate})
+	}
+}
+
+// tfaCall checks what every 2FA command needs: 2FA support, and a session
+// made with a password.
+func (api *API) tfaCall(c *Call) (*totp.TOTP, error) {
+	if api.a.tfa == nil {
+		return nil, errTFAUnavailable
+	}
+	if err := requirePasswordSession(c.Principal); err != nil {
+		return nil, err
+	}
+	return api.a.tfa, nil
+}
+
+// tfaSetup is *.TFA.Setup: a new pending secret, as TFASecret (base32),
+// TFAURL (otpauth://) and QRCode (base64 PNG). 2FA is not on until Enable.
+func (api *API) tfaSetup(c *Call) (Fields, error) {
+	t, err := api.tfaCall(c)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
+	if err != nil {
+		return nil, err
+	}
+	e, err := t.Setup(c.Context(), acct)
+	switch {
+	case errors.Is(err, totp.ErrAlreadyEnabled):
+		return nil, errTFAAlreadyEnabled
+	case err != nil:
+		return nil, storeFailure(err)
+	}
+	return Fields{"TFASecret": e.Secret, "TFAURL": e.URL, "QRCode": base64.StdEncoding.EncodeToString(e.QRCode)}, nil
+}
+
+// tfaEnable is *.TFA.Enable with TFACode: 2FA goes on, the account's other
+// sessions end, and the recovery codes are answered, once.
+func (api *API) tfaEnable(c *Call) (Fields, error) {
+	t, err := api.tfaCall(c)
+	if err != nil {
+		return nil, err
+	}
+	code, err := c.Param("TFACode")
+	if err != nil {
+		return nil, err
+	}
+	ctx, ref := c.Context(), c.Principal.Account()
+	codes, err := t.Enable(ctx, ref, code)
+	switch {
+	case errors.Is(err, totp.ErrInvalidCode):
+		api.a.emit(ctx, Event{Kind: EventLoginFailed, Account: ref, Username: c.Principal.Username, Reason: "wrong 2FA code at enable"})
+		return nil, errInvalidTFA
+	case errors.Is(err, totp.ErrNotSetUp):
+		return nil, errTFANotSetUp
+	case errors.Is(err, totp.ErrAlreadyEnabled):
+		return nil, errTFAAlreadyEnabled
+	case err != nil:
+		return nil, storeFailure(err)
+	}
+	api.a.emit(ctx, Event{Kind: EventTFAEnabled, Account: ref, Username: c.Principal.Username})
+	if _, err := api.a.EndOtherSessions(ctx, c.Principal); err != nil {
+		return nil, err
+	}
+	return Fields{"RecoveryCodes": codes}, nil
+}
+
+// tfaDisable is *.TFA.Disable with Password and TFACode: 2FA goes off and
+// the account's other sessions end.
+func (api *API) tfaDisable(c *Call) (Fields, error) {
+	t, err := api.tfaCall(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := api.checkOwnPassword(c); err != nil {
+		return nil, err
+	}
+	if err := api.checkOwnCode(c, t); err != nil {
+		return nil, err
+	}
+	ctx, ref := c.Context(), c.Principal.Account()
+	if err := t.Disable(ctx, ref); err != nil {
+		return nil, storeFailure(err)
+	}
+	api.a.emit(ctx, Event{Kind: EventTFADisabled, Account: ref, Username: c.Principal.Username})
+	if _, err := api.a.EndOtherSessions(ctx, c.Principal); err != nil {
+		return nil, err
+	}
+	return Fields{}, nil
+}
+
+// tfaRegenerate is *.TFA.RecoveryCodes.Regenerate with TFACode: ten new
+// recovery codes replace the old ones, answered once.
+func (api *API) tfaRegenerate(c *Call) (Fields, error) {
+	t, err := api.tfaCall(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := api.checkOwnCode(c, t); err != nil {
+		return nil, err
+	}
+	codes, err := t.RegenerateRecoveryCodes(c.Context(), c.Principal.Account())
+	if err != nil {
+		return nil, storeFailure(err)
+	}
+	return Fields{"RecoveryCodes": codes}, nil
+}
+
+// checkOwnPassword checks the Password parameter against the caller's own
+// account: 3 if it is missing or wrong.
+func (api *API) checkOwnPassword(c *Call) error {
+	pw, err := c.Param("Password")
+	if err != nil {
+		return err
+	}
+	if pw == "" {
+		return errInvalidCredentials
+	}
+	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
+	if err != nil {
+		return err
+	}
+	got, err := api.a.CheckPassword(c.Context(), acct.Scope, acct.Username, pw)
+	switch {
+	case errors.Is(err, ErrInvalidCredential):
+		return errInvalidCredentials
+	case err != nil:
+		return err
+	case got.ID != acct.ID:
+		return errInvalidCredentials
+	}
+	return nil
+}
+
+// checkOwnCode checks the TFACode parameter for the caller: 2 if 2FA is
+// off, 6 if the code is missing, wrong or used.
+func (api *API) checkOwnCode(c *Call, t *totp.TOTP) error {
+	code, err := c.Param("TFACode")
+	if err != nil {
+		return err
+	}
+	err = t.Verify(c.Context(), c.Principal.Account(), code)
+	switch {
+	case errors.Is(err, totp.ErrNotEnabled):
+		return errTFANotEnabled
+	case errors.Is(err, totp.ErrInvalidCode):
+		api.a.emit(c.Context(), Event{Kind: EventLoginFailed, Account: c.Principal.Account(), Username: c.Principal.Username, Reason: "wrong 2FA code"})
+		return errInvalidTFA
+	case err != nil:
+		return storeFailure(err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// The 2FA interfaces [Memory] implements.
+var (
+	_ TFAStates = (*Memory)(nil)
+	_ TFAUses   = (*Memory)(nil)
+)
+
+// memoryTFA holds the 2FA states of a [Memory].
+type memoryTFA struct {
+	mu    sync.Mutex
+	byRef map[AccountRef]TFA
+}
+
+// cloneTFA copies t's slices, so neither the caller nor the store can
+// change the other's.
+func cloneTFA(t TFA) TFA {
+	t.Secret = slices.Clone(t.Secret)
+	t.PendingSecret = slices.Clone(t.PendingSecret)
+	t.RecoverySalt = slices.Clone(t.RecoverySalt)
+	t.RecoveryCodes = slices.Clone(t.RecoveryCodes)
+	return t
+}
+
+// TFA returns the account's 2FA state, or [ErrNotFound].
+func (m *Memory) TFA(_ context.Context, ref AccountRef) (TFA, error) {
+	s := &m.tfa
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.byRef[ref]
+	if !ok {
+		return TFA{}, ErrNotFound
+	}
+	return cloneTFA(t), nil
+}
+
+// PutTFA stores t, keeping the greater LastStep.
+func (m *Memory) PutTFA(_ context.Context, t TFA) error {
+	s := &m.tfa
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.byRef[t.Account]; ok && old.LastStep > t.LastStep {
+		t.LastStep = old.LastStep
+	}
+	s.byRef[t.Account] = cloneTFA(t)
+	return nil
+}
+
+// AdvanceTFAStep raises the account's LastStep to step if step is greater.
+func (m *Memory) AdvanceTFAStep(_ context.Context, ref AccountRef, step int64) (bool, error) {
+	s := &m.tfa
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.byRef[ref]
+	if !ok {
+		return false, ErrNotFound
+	}
+	if step <= t.LastStep {
+		return false, nil
+	}
+	t.LastStep = step
+	s.byRef[ref] = t
+	return true, nil
+}
+
+// UseRecoveryCode removes h from the account's recovery codes if present.
+func (m *Memory) UseRecoveryCode(_ context.Context, ref AccountRef, h Hash) (bool, error) {
+	s := &m.tfa
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.byRef[ref]
+	if !ok {
+		return false, ErrNotFound
+	}
+	i := slices.Index(t.RecoveryCodes, h)
+	if i < 0 {
+		return false, nil
+	}
+	t.RecoveryCodes = slices.Delete(slices.Clone(t.RecoveryCodes), i, i+1)
+	s.byRef[ref] = t
+	return true, nil
+}

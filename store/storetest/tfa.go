@@ -1,0 +1,220 @@
+package storetest
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// tfaCases checks [store.TFAStates] and [store.TFAUses].
+func tfaCases() []testCase {
+	both := tfaStates | tfaUses
+	return []testCase{
+		{"AbsentIsNotFound", both, tfaAbsent},
+		{"PutAndGet", both, tfaPutGet},
+		{"ReturnsCopies", both, tfaCopies},
+		{"AccountsAreSeparate", both, tfaSeparate},
+		{"StepOnlyAdvances", both, tfaStepAdvances},
+		{"PutNeverLowersStep", both, tfaPutKeepsStep},
+		{"RecoveryCodeSingleUse", both, tfaRecoverySingleUse},
+		{"ConcurrentStepExactlyOne", both, tfaConcurrentStep},
+		{"ConcurrentRecoveryCodeExactlyOne", both, tfaConcurrentRecovery},
+	}
+}
+
+// sampleTFA returns a full 2FA state for ref.
+func sampleTFA(ref store.AccountRef) store.TFA {
+	return store.TFA{
+		Account:       ref,
+		Enabled:       true,
+		Secret:        []byte("sealed secret"),
+		PendingSecret: []byte("pending"),
+		LastStep:      100,
+		RecoverySalt:  []byte("salt"),
+		RecoveryCodes: []store.Hash{hash("code 1"), hash("code 2"), hash("code 3")},
+	}
+}
+
+func (e *env) getTFA(t *testing.T, what string, ref store.AccountRef) store.TFA {
+	t.Helper()
+	got, err := e.tfaStates.TFA(e.ctx, ref)
+	ok(t, what, err)
+	return got
+}
+
+func tfaEqual(a, b store.TFA) bool {
+	return a.Account == b.Account && a.Enabled == b.Enabled && string(a.Secret) == string(b.Secret) &&
+		string(a.PendingSecret) == string(b.PendingSecret) && a.LastStep == b.LastStep &&
+		string(a.RecoverySalt) == string(b.RecoverySalt) && slices.Equal(a.RecoveryCodes, b.RecoveryCodes)
+}
+
+func tfaAbsent(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "nobody")
+	_, err := e.tfaStates.TFA(e.ctx, ref)
+	wantNotFound(t, "TFA of an account without 2FA", err)
+	_, err = e.tfaUses.AdvanceTFAStep(e.ctx, ref, 5)
+	wantNotFound(t, "AdvanceTFAStep without 2FA", err)
+	_, err = e.tfaUses.UseRecoveryCode(e.ctx, ref, hash("x"))
+	wantNotFound(t, "UseRecoveryCode without 2FA", err)
+}
+
+func tfaPutGet(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	want := sampleTFA(ref)
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, want))
+	if got := e.getTFA(t, "TFA", ref); !tfaEqual(got, want) {
+		t.Fatalf("TFA = %+v, want %+v", got, want)
+	}
+	// A second put replaces the state (regenerated codes, 2FA off).
+	next := want
+	next.Enabled = false
+	next.Secret = nil
+	next.RecoveryCodes = []store.Hash{hash("new")}
+	ok(t, "second PutTFA", e.tfaStates.PutTFA(e.ctx, next))
+	got := e.getTFA(t, "TFA after the second put", ref)
+	if got.Enabled || len(got.Secret) != 0 || !slices.Equal(got.RecoveryCodes, next.RecoveryCodes) {
+		t.Fatalf("TFA after replace = %+v", got)
+	}
+	if used, err := e.tfaUses.UseRecoveryCode(e.ctx, ref, hash("code 1")); err != nil || used {
+		t.Fatalf("an old recovery code still works after the set was replaced: %v, %v", used, err)
+	}
+}
+
+func tfaCopies(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	in := sampleTFA(ref)
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, in))
+	in.Secret[0] = 'X'
+	in.RecoveryCodes[0] = hash("changed")
+	got := e.getTFA(t, "TFA", ref)
+	if got.Secret[0] == 'X' || got.RecoveryCodes[0] == hash("changed") {
+		t.Fatal("the store keeps the caller's slices")
+	}
+	got.Secret[0] = 'Y'
+	got.RecoveryCodes[1] = hash("changed")
+	again := e.getTFA(t, "TFA again", ref)
+	if again.Secret[0] == 'Y' || again.RecoveryCodes[1] == hash("changed") {
+		t.Fatal("the store hands out its own slices")
+	}
+}
+
+func tfaSeparate(t *testing.T, e *env) {
+	user := e.owner(t, scopes.User, "bob")
+	admin := e.owner(t, scopes.Admin, "bob")
+	ok(t, "PutTFA user", e.tfaStates.PutTFA(e.ctx, sampleTFA(user)))
+	_, err := e.tfaStates.TFA(e.ctx, admin)
+	wantNotFound(t, "TFA of the admin bob after the user bob's was put", err)
+	adv, err := e.tfaUses.AdvanceTFAStep(e.ctx, user, 200)
+	if err != nil || !adv {
+		t.Fatalf("AdvanceTFAStep: %v, %v", adv, err)
+	}
+	ok(t, "PutTFA admin", e.tfaStates.PutTFA(e.ctx, sampleTFA(admin)))
+	if got := e.getTFA(t, "TFA admin", admin); got.LastStep != 100 {
+		t.Fatalf("the admin's LastStep is %d: moved by the user's", got.LastStep)
+	}
+}
+
+func tfaStepAdvances(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref))) // LastStep 100
+	for _, c := range []struct {
+		step int64
+		want bool
+	}{{99, false}, {100, false}, {101, true}, {101, false}, {100, false}, {105, true}, {103, false}} {
+		got, err := e.tfaUses.AdvanceTFAStep(e.ctx, ref, c.step)
+		ok(t, "AdvanceTFAStep", err)
+		if got != c.want {
+			t.Fatalf("AdvanceTFAStep(%d) = %v, want %v", c.step, got, c.want)
+		}
+	}
+	if got := e.getTFA(t, "TFA", ref); got.LastStep != 105 {
+		t.Fatalf("LastStep = %d, want 105", got.LastStep)
+	}
+}
+
+func tfaPutKeepsStep(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	stale := sampleTFA(ref) // read before a login used step 150
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, stale))
+	if adv, err := e.tfaUses.AdvanceTFAStep(e.ctx, ref, 150); err != nil || !adv {
+		t.Fatalf("AdvanceTFAStep(150): %v, %v", adv, err)
+	}
+	stale.RecoveryCodes = []store.Hash{hash("regenerated")}
+	ok(t, "PutTFA from a stale read", e.tfaStates.PutTFA(e.ctx, stale))
+	if got := e.getTFA(t, "TFA", ref); got.LastStep != 150 {
+		t.Fatalf("LastStep = %d after a stale put: a used code would work again", got.LastStep)
+	}
+	if adv, _ := e.tfaUses.AdvanceTFAStep(e.ctx, ref, 150); adv {
+		t.Fatal("step 150 accepted twice")
+	}
+}
+
+func tfaRecoverySingleUse(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
+	for _, c := range []struct {
+		code string
+		want bool
+	}{{"code 2", true}, {"code 2", false}, {"unknown", false}, {"code 1", true}, {"code 3", true}, {"code 1", false}} {
+		got, err := e.tfaUses.UseRecoveryCode(e.ctx, ref, hash(c.code))
+		ok(t, "UseRecoveryCode", err)
+		if got != c.want {
+			t.Fatalf("UseRecoveryCode(%s) = %v, want %v", c.code, got, c.want)
+		}
+	}
+	if got := e.getTFA(t, "TFA", ref); len(got.RecoveryCodes) != 0 {
+		t.Fatalf("%d codes left after all three were used", len(got.RecoveryCodes))
+	}
+}
+
+func tfaConcurrentStep(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			// The same code sent by many logins at once.
+			adv, err := e.tfaUses.AdvanceTFAStep(e.ctx, ref, 101)
+			if err != nil {
+				t.Error(err)
+			}
+			if adv {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("%d of %d concurrent uses of one step succeeded, want exactly 1", n, concurrency)
+	}
+}
+
+func tfaConcurrentRecovery(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			used, err := e.tfaUses.UseRecoveryCode(e.ctx, ref, hash("code 2"))
+			if err != nil {
+				t.Error(err)
+			}
+			if used {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("one recovery code sent %d times at once logged in %d times, want 1", concurrency, n)
+	}
+	if got := e.getTFA(t, "TFA", ref); len(got.RecoveryCodes) != 2 {
+		t.Fatalf("%d codes left, want 2", len(got.RecoveryCodes))
+	}
+}

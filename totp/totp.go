@@ -1,0 +1,366 @@
+package totp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
+	pqtotp "github.com/pquerna/otp/totp"
+
+	"github.com/keyward/keyward/store"
+)
+
+// Store is what package totp needs of a store.
+type Store interface {
+	store.TFAStates
+	store.TFAUses
+}
+
+// Errors. None of them says which code was expected.
+var (
+	// ErrInvalidCode is a code or recovery code that is wrong, malformed,
+	// or already used.
+	ErrInvalidCode = errors.New("totp: invalid code")
+	// ErrNotEnabled means the account has no second factor on.
+	ErrNotEnabled = errors.New("totp: 2FA not enabled")
+	// ErrNotSetUp means Enable was called without a Setup first.
+	ErrNotSetUp = errors.New("totp: 2FA not set up")
+	// ErrAlreadyEnabled means Setup was called while 2FA is on: turn it
+	// off first.
+	ErrAlreadyEnabled = errors.New("totp: 2FA already enabled")
+)
+
+// The parameters of every code: RFC 6238 as authenticator apps expect it.
+const (
+	period = 30 // seconds
+	skew   = 1  // steps either side
+	// secretBytes is the secret's size: 160 bits, as RFC 4226 recommends.
+	secretBytes = 20
+	// RecoveryCodeCount is how many recovery codes an enrollment gets.
+	RecoveryCodeCount = 10
+	// qrSize is roughly the QR code's width and height in pixels.
+	qrSize = 256
+)
+
+// Config configures a [TOTP]. Store is required; every other field has a
+// default.
+type Config struct {
+	// Store keeps the 2FA state. Required.
+	Store Store
+	// Issuer names the service in authenticator apps. Default "keyward".
+	Issuer string
+	// Keys seal secrets at rest with AES-GCM: 16, 24 or 32 bytes each; the
+	// first seals, all open. Default none: secrets are stored as they are
+	// (see the package documentation).
+	Keys [][]byte
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Rand is the source of secrets, salts and recovery codes. Default
+	// crypto/rand.Reader.
+	Rand io.Reader
+}
+
+// TOTP enrolls, verifies and recovers second factors. Make one with [New].
+type TOTP struct {
+	st     Store
+	issuer string
+	sealer sealer
+	now    func() time.Time
+	rand   io.Reader
+}
+
+// New checks cfg and returns a TOTP.
+func New(cfg Config) (*TOTP, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("totp: Config.Store is required")
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "keyward"
+	}
+	if strings.Contains(cfg.Issuer, ":") {
+		return nil, errors.New("totp: Issuer must not contain a colon")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	s, err := newSealer(cfg.Keys, cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	return &TOTP{st: cfg.Store, issuer: cfg.Issuer, sealer: s, now: cfg.Now, rand: cfg.Rand}, nil
+}
+
+// Enrollment is a new secret to show its owner once.
+type Enrollment struct {
+	// Secret is the secret in base32, for typing into an app.
+	Secret string
+	// URL is the otpauth:// URL, as the QR code carries it.
+	URL string
+	// QRCode is a PNG image of the URL.
+	QRCode []byte
+}
+
+// Setup makes a new secret for the account and keeps it pending: 2FA is not
+// on until [TOTP.Enable] confirms a code of it. A second Setup replaces the
+// pending secret. With 2FA already on it is [ErrAlreadyEnabled].
+func (t *TOTP) Setup(ctx context.Context, acct store.Account) (Enrollment, error) {
+	ref := acct.Ref()
+	st, err := t.state(ctx, ref)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Enrollment{}, err
+	}
+	if st.Enabled {
+		return Enrollment{}, ErrAlreadyEnabled
+	}
+	raw := make([]byte, secretBytes)
+	if _, err := io.ReadFull(t.rand, raw); err != nil {
+		return Enrollment{}, fmt.Errorf("totp: reading a secret: %w", err)
+	}
+	key, err := pqtotp.Generate(pqtotp.GenerateOpts{
+		Issuer:      t.issuer,
+		AccountName: acct.Username,
+		Period:      period,
+		Secret:      raw,
+		Digits:      otp.DigitsSix,
+		Algorithm:   otp.AlgorithmSHA1,
+	})
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("totp: %w", err)
+	}
+	qrcode, err := qrPNG(key.URL())
+	if err != nil {
+		return Enrollment{}, err
+	}
+	sealed, err := t.sealer.seal(ref, raw)
+	if err != nil {
+		return Enrollment{}, err
+	}
+	st.Account = ref
+	st.PendingSecret = sealed
+	if err := t.st.PutTFA(ctx, st); err != nil {
+		return Enrollment{}, err
+	}
+	return Enrollment{Secret: key.Secret(), URL: key.URL(), QRCode: qrcode}, nil
+}
+
+// Enable turns 2FA on for the account once code matches its pending
+// secret, and returns its recovery codes, which are shown once. The code
+// counts as used.
+func (t *TOTP) Enable(ctx context.Context, ref store.AccountRef, code string) ([]string, error) {
+	st, err := t.state(ctx, ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrNotSetUp
+	case err != nil:
+		return nil, err
+	case st.Enabled:
+		return nil, ErrAlreadyEnabled
+	case len(st.PendingSecret) == 0:
+		return nil, ErrNotSetUp
+	}
+	secret, err := t.sealer.open(ref, st.PendingSecret)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.use(ctx, ref, secret, code, st.LastStep); err != nil {
+		return nil, err
+	}
+	codes, salt, hashes, err := t.newRecoveryCodes()
+	if err != nil {
+		return nil, err
+	}
+	if st.Secret, err = t.sealer.seal(ref, secret); err != nil {
+		return nil, err
+	}
+	st.Enabled = true
+	st.PendingSecret = nil
+	st.RecoverySalt, st.RecoveryCodes = salt, hashes
+	if err := t.st.PutTFA(ctx, st); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// Verify checks a login's code. A right code of a step not used before
+// succeeds once; a wrong, malformed or replayed code is [ErrInvalidCode];
+// an account without 2FA on is [ErrNotEnabled].
+func (t *TOTP) Verify(ctx context.Context, ref store.AccountRef, code string) error {
+	st, err := t.enabledState(ctx, ref)
+	if err != nil {
+		return err
+	}
+	secret, err := t.sealer.open(ref, st.Secret)
+	if err != nil {
+		return err
+	}
+	return t.use(ctx, ref, secret, code, st.LastStep)
+}
+
+// use accepts code if it matches secret at a step after last, and raises
+// the stored step to it, atomically: a code raced by another login fails.
+func (t *TOTP) use(ctx context.Context, ref store.AccountRef, secret []byte, code string, last int64) error {
+	step, ok := matchStep(secret, code, t.now(), otp.DigitsSix)
+	if !ok || step <= last {
+		return ErrInvalidCode
+	}
+	advanced, err := t.st.AdvanceTFAStep(ctx, ref, step)
+	if err != nil {
+		return err
+	}
+	if !advanced {
+		return ErrInvalidCode
+	}
+	return nil
+}
+
+// matchStep returns the latest time step within skew of now at which code
+// is secret's code, computing every candidate so that the work does not
+// depend on which one matches.
+func matchStep(secret []byte, code string, now time.Time, digits otp.Digits) (int64, bool) {
+	code, ok := normalizeCode(code, digits.Length())
+	if !ok {
+		return 0, false
+	}
+	b32 := base32.StdEncoding.EncodeToString(secret)
+	current := now.Unix() / period
+	if now.Unix() < 0 && now.Unix()%period != 0 {
+		current-- // floor, for times before 1970
+	}
+	var match int64
+	found := false
+	for step := current - skew; step <= current+skew; step++ {
+		if step < 0 {
+			continue
+		}
+		valid, err := hotp.ValidateCustom(code, uint64(step), b32, hotp.ValidateOpts{Digits: digits, Algorithm: otp.AlgorithmSHA1})
+		if err == nil && valid {
+			match, found = step, true
+		}
+	}
+	return match, found
+}
+
+// normalizeCode returns code without spaces if it is n ASCII digits.
+func normalizeCode(code string, n int) (string, bool) {
+	if len(code) > 2*n {
+		return "", false
+	}
+	code = strings.ReplaceAll(code, " ", "")
+	if len(code) != n {
+		return "", false
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return "", false
+		}
+	}
+	return code, true
+}
+
+// Recover logs in with a recovery code in place of a TOTP code: the code
+// is consumed (atomically: of concurrent uses of one code, one succeeds)
+// and 2FA is turned off for the account, as Octeth does. A wrong, malformed
+// or used code is [ErrInvalidCode].
+func (t *TOTP) Recover(ctx context.Context, ref store.AccountRef, code string) error {
+	st, err := t.enabledState(ctx, ref)
+	if err != nil {
+		return err
+	}
+	norm, ok := ParseRecoveryCode(code)
+	if !ok {
+		return ErrInvalidCode
+	}
+	used, err := t.st.UseRecoveryCode(ctx, ref, hashRecoveryCode(st.RecoverySalt, norm))
+	if err != nil {
+		return err
+	}
+	if !used {
+		return ErrInvalidCode
+	}
+	return t.Disable(ctx, ref)
+}
+
+// Disable turns 2FA off for the account and forgets its secret and
+// recovery codes. The last accepted step is kept.
+func (t *TOTP) Disable(ctx context.Context, ref store.AccountRef) error {
+	st, err := t.state(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return t.st.PutTFA(ctx, store.TFA{Account: ref, LastStep: st.LastStep})
+}
+
+// RegenerateRecoveryCodes replaces the account's recovery codes with 10
+// new ones, returned once.
+func (t *TOTP) RegenerateRecoveryCodes(ctx context.Context, ref store.AccountRef) ([]string, error) {
+	st, err := t.enabledState(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	codes, salt, hashes, err := t.newRecoveryCodes()
+	if err != nil {
+		return nil, err
+	}
+	st.RecoverySalt, st.RecoveryCodes = salt, hashes
+	if st.Secret, err = t.reseal(ref, st.Secret); err != nil {
+		return nil, err
+	}
+	if err := t.st.PutTFA(ctx, st); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// Enabled reports whether the account has 2FA on.
+func (t *TOTP) Enabled(ctx context.Context, ref store.AccountRef) (bool, error) {
+	st, err := t.state(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return st.Enabled, err
+}
+
+// state reads the account's 2FA state.
+func (t *TOTP) state(ctx context.Context, ref store.AccountRef) (store.TFA, error) {
+	st, err := t.st.TFA(ctx, ref)
+	if err != nil {
+		return store.TFA{Account: ref}, err
+	}
+	return st, nil
+}
+
+// enabledState reads the state of an account that must have 2FA on.
+func (t *TOTP) enabledState(ctx context.Context, ref store.AccountRef) (store.TFA, error) {
+	st, err := t.state(ctx, ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return st, ErrNotEnabled
+	case err != nil:
+		return st, err
+	case !st.Enabled:
+		return st, ErrNotEnabled
+	}
+	return st, nil
+}
+
+// reseal opens a sealed secret and seals it again with the current key.
+func (t *TOTP) reseal(ref store.AccountRef, sealed []byte) ([]byte, error) {
+	secret, err := t.sealer.open(ref, sealed)
+	if err != nil {
+		return nil, err
+	}
+	return t.sealer.seal(ref, secret)
+}
