@@ -21,14 +21,14 @@ type Request struct {
 	parsed    bool
 	params    Params
 	paramsErr error
-	body      []byte   // the form body read, kept for the next handler
+	body      []byte // the form body read, kept for the next handler
 	// oversized is set when a lenient read met a body over the limit: the
 	// bytes read are in body, the rest is still in HTTP.Body.
 	oversized bool
 	// lenient lets a body over the limit through unread instead of
 	// refusing it (the middleware in front of a host's own routes).
 	lenient bool
-	inline    [2]Param // room for a short request's parameters
+	inline  [2]Param // room for a short request's parameters
 
 	nowOnce bool
 	nowTime time.Time // the request's time, read from the clock once
