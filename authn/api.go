@@ -150,7 +150,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, ok := api.commands[name]
 	if !ok {
-		api.fail(w, req, errUnknownCommand)
+		api.fail(w, req, ErrUnknownCommand)
 		return
 	}
 
@@ -200,7 +200,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for k := range fields {
 			if reservedField(k) {
 				api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "command " + name + " set the field " + k})
-				api.writeEnvelope(ctx, w, answer{status: http.StatusInternalServerError, code: http.StatusInternalServerError, text: "Internal error"})
+				api.writeEnvelope(ctx, w, generalAnswer(ErrInternal))
 				return
 			}
 		}
@@ -218,13 +218,11 @@ func (api *API) run(cmd Command, call *Call) (fields Fields, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			api.a.cfg.Logger.ErrorContext(call.Context(), "keyward command panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			fields, err = nil, errCommandPanicked
+			fields, err = nil, because(ErrInternal, "command panicked")
 		}
 	}()
 	return cmd.Run(call)
 }
-
-var errCommandPanicked = errors.New("authn: command panicked")
 
 // requestState returns the request's state: the middleware's, if this
 // authenticator's middleware has already been through it, or a new one.
@@ -238,10 +236,6 @@ func (api *API) requestState(r *http.Request) (*Request, bool) {
 // fail answers a general error in the envelope, and logs it.
 func (api *API) fail(w http.ResponseWriter, req *Request, err error) {
 	api.a.refuse(w, req, err, func(w http.ResponseWriter, r *http.Request, err error) {
-		a := generalAnswer(err)
-		if errors.Is(err, errCommandPanicked) {
-			a = answer{status: http.StatusInternalServerError, code: http.StatusInternalServerError, text: "Internal error"}
-		}
-		api.writeEnvelope(r.Context(), w, a)
+		api.writeEnvelope(r.Context(), w, generalAnswer(err))
 	})
 }

@@ -3,7 +3,6 @@ package authn
 import (
 	"crypto/sha256"
 	"fmt"
-	"time"
 
 	"github.com/gorilla/securecookie"
 
@@ -46,7 +45,7 @@ func New(cfg Config) (*Authenticator, error) {
 		store:   cfg.Store,
 		hasher:  h,
 		codecs:  newCookieCodecs(cfg),
-		cookies: newCookieCache(cfg.SessionLifetime + time.Minute),
+		cookies: newCookieCache(min(cookieCacheTTL, cfg.SessionLifetime)),
 		limits: paramLimits{
 			maxParams:     cfg.MaxParams,
 			maxNameBytes:  256,

@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -56,9 +57,11 @@ type Config struct {
 	CookieStore sessions.Store
 
 	// CrossOrigin protects unsafe requests authenticated by the session
-	// cookie. Requests with header or parameter credentials are not
-	// checked: a browser does not attach those by itself. Default:
-	// [http.NewCrossOriginProtection] with no trusted origins.
+	// cookie (and every command of an [API], whatever its method).
+	// Requests with header or parameter credentials are not checked: a
+	// browser does not attach those by itself. Default:
+	// [http.NewCrossOriginProtection] with no trusted origins. It is
+	// shared, not copied: origins added to it later apply.
 	CrossOrigin *http.CrossOriginProtection
 
 	// SessionIdleTimeout ends a session not used for this long. Default 30
@@ -155,7 +158,13 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		c.Keys = []KeyPair{pair}
 	} else {
-		c.Keys = append([]KeyPair(nil), c.Keys...)
+		// Deep copies: securecookie keeps the slices it is given, and a
+		// host reusing its buffer must not change the keys after New.
+		keys := make([]KeyPair, len(c.Keys))
+		for i, k := range c.Keys {
+			keys[i] = KeyPair{Hash: bytes.Clone(k.Hash), Block: bytes.Clone(k.Block)}
+		}
+		c.Keys = keys
 	}
 	for i, k := range c.Keys {
 		if n := len(k.Hash); n != 32 && n != 64 {
@@ -224,7 +233,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxConcurrentHashes < 0 {
 		return c, errors.New("authn: negative MaxConcurrentHashes")
 	}
-	c.TFAKeys = append([][]byte(nil), c.TFAKeys...)
+	tfaKeys := make([][]byte, len(c.TFAKeys))
+	for i, k := range c.TFAKeys {
+		tfaKeys[i] = bytes.Clone(k)
+	}
+	c.TFAKeys = tfaKeys
 	if c.ErrorWriter == nil {
 		c.ErrorWriter = WriteJSONError
 	}

@@ -104,6 +104,7 @@ func TestConfigFrozen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keys[0].Hash[0] = 99 // the caller reuses its buffer
 	keys[0] = keyPair(9)
 	resolvers[0] = FromAPIKey()
 	if a.cfg.Keys[0].Hash[0] != 1 {
@@ -125,9 +126,9 @@ func TestHTTPStatusAndPublicText(t *testing.T) {
 		{ErrBadRequest, 400, "Malformed request"},
 		{errBodyTooLarge, 400, "Malformed request: body too large"},
 		{errConflictingCreds, 400, "Malformed request: credentials name different accounts"},
-		{ErrInvalidCredential, 401, "Invalid or expired credential"},
-		{errSessionExpired, 401, "Invalid or expired credential"},
-		{errUnknownLogin, 401, "Invalid or expired credential"},
+		{ErrInvalidCredential, 401, "Authentication failure or session expired"},
+		{errSessionExpired, 401, "Authentication failure or session expired"},
+		{errUnknownLogin, 401, "Authentication failure or session expired"},
 		{ErrUnauthenticated, 401, "Authentication required"},
 		{ErrForbidden, 403, "Not allowed for this account"},
 		{ErrCrossOrigin, 403, "Cross-origin request refused"},

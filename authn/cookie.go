@@ -57,7 +57,12 @@ func (a *Authenticator) SetSessionCookie(w http.ResponseWriter, r *http.Request,
 	raw := []byte(id.Reveal())
 	opts := a.cookieOptions(int(a.cfg.SessionLifetime.Seconds()))
 	if a.cfg.CookieStore != nil {
+		// New reports a cookie it could not decode; a new session it still
+		// returns is what we want.
 		sess, _ := a.cfg.CookieStore.New(r, a.cfg.CookieName)
+		if sess == nil {
+			return errors.New("authn: the CookieStore returned no session")
+		}
 		sess.Values[cookieSIDKey] = raw
 		sess.Options = opts
 		return sess.Save(r, w)
@@ -75,10 +80,11 @@ func (a *Authenticator) SetSessionCookie(w http.ResponseWriter, r *http.Request,
 func (a *Authenticator) ClearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	opts := a.cookieOptions(-1)
 	if a.cfg.CookieStore != nil {
-		sess, _ := a.cfg.CookieStore.New(r, a.cfg.CookieName)
-		sess.Options = opts
-		_ = sess.Save(r, w) // MaxAge < 0: stores only write an expired cookie
-		return
+		if sess, _ := a.cfg.CookieStore.New(r, a.cfg.CookieName); sess != nil {
+			sess.Options = opts
+			_ = sess.Save(r, w) // MaxAge < 0: stores only write an expired cookie
+			return
+		}
 	}
 	http.SetCookie(w, sessions.NewCookie(a.cfg.CookieName, "", opts))
 }
@@ -103,8 +109,16 @@ func (a *Authenticator) resolveCookie(ctx context.Context, r *Request) (Principa
 func (a *Authenticator) cookieSessionHash(r *Request) (store.Hash, error) {
 	if a.cfg.CookieStore != nil {
 		sess, err := a.cfg.CookieStore.Get(r.HTTP, a.cfg.CookieName)
-		if err != nil {
+		var decodeErr interface{ IsDecode() bool }
+		switch {
+		case err != nil && errors.As(err, &decodeErr) && decodeErr.IsDecode():
 			return store.Hash{}, errBadCookie
+		case err != nil:
+			// The host's store failed (its disk, its Redis): not the
+			// client's fault, and no reason to log the user out.
+			return store.Hash{}, storeFailure(err)
+		case sess == nil:
+			return store.Hash{}, ErrNoCredential
 		}
 		if sess.IsNew {
 			return store.Hash{}, ErrNoCredential

@@ -3,6 +3,7 @@ package authn
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -226,8 +227,8 @@ func TestCookieCache(t *testing.T) {
 	if _, ok := env.a.cookies.get(key, env.clock.Now()); !ok {
 		t.Fatal("entry missing")
 	}
-	if _, ok := env.a.cookies.get(key, env.clock.Now().Add(env.a.cfg.SessionLifetime+time.Minute)); ok {
-		t.Fatal("entry outlived the cookie's maximum age")
+	if _, ok := env.a.cookies.get(key, env.clock.Now().Add(cookieCacheTTL)); ok {
+		t.Fatal("entry outlived cookieCacheTTL")
 	}
 }
 
@@ -240,5 +241,24 @@ func TestCookieCacheBounded(t *testing.T) {
 	}
 	if n := c.len(); n != cookieCacheSize {
 		t.Fatalf("%d entries, want %d", n, cookieCacheSize)
+	}
+}
+
+// brokenCookieStore is a host's gorilla/sessions store whose backend is
+// down.
+type brokenCookieStore struct{ sessions.Store }
+
+func (brokenCookieStore) Get(r *http.Request, name string) (*sessions.Session, error) {
+	return nil, errors.New("redis: connection refused")
+}
+
+// A host store that fails is the server's fault: 503, and the cookie is
+// kept.
+func TestHostCookieStoreDown(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, func(c *Config) { c.CookieStore = brokenCookieStore{} })
+	res := env.serve(withCookie(get(""), &http.Cookie{Name: "__Host-keyward", Value: "x"}))
+	if res.status != 503 || clearsCookie(res.header, "__Host-keyward") {
+		t.Fatalf("status %d, cleared %v", res.status, clearsCookie(res.header, "__Host-keyward"))
 	}
 }

@@ -10,6 +10,12 @@ import (
 // cookieCacheSize bounds how many decoded cookies are remembered.
 const cookieCacheSize = 10_000
 
+// cookieCacheTTL bounds how long a decoded cookie is remembered. The cache
+// cannot see the time securecookie signed into the cookie, so a cookie past
+// its own maximum age may be accepted this much longer; its session's
+// lifetime, checked in the store on every request, is not extended.
+const cookieCacheTTL = 5 * time.Minute
+
 // cookieCache remembers session cookies that have already passed
 // securecookie's MAC check and decryption, so that a browser sending the
 // same cookie on every request pays for an HMAC and AES once, not each
@@ -21,9 +27,9 @@ const cookieCacheSize = 10_000
 // before. An entry holds no more than decoding would give again (the
 // session's hash), and the session it names is still looked up in the
 // store on every request, so logout and expiry are unaffected. An entry is
-// kept no longer than the cookie's own maximum age from when it was first
-// decoded; the keys cannot change under it, since an Authenticator's Config
-// is frozen. When full, an arbitrary entry makes room.
+// kept for cookieCacheTTL from when it was decoded; the keys cannot change
+// under it, since an Authenticator's Config is frozen. When full, an
+// arbitrary entry makes room.
 //
 // It is safe for concurrent use.
 type cookieCache struct {

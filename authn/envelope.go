@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -20,7 +19,9 @@ type Fields map[string]any
 // command's to define (login uses 1 to 6 and 101); they should not collide
 // with the general codes (400, 401, 403, 404, 429, 503).
 type CommandError struct {
+	// Code is the envelope's ErrorCode.
 	Code int
+	// Text is the envelope's ErrorText: a client reads it.
 	Text string
 }
 
@@ -45,21 +46,11 @@ type answer struct {
 	fields Fields
 }
 
-// errUnknownCommand is the general error for a Command nobody registered.
-var errUnknownCommand = errors.New("authn: unknown command")
-
 // generalAnswer returns the envelope for a general failure: the HTTP status
 // is also the ErrorCode, as Octeth's seeds send them.
 func generalAnswer(err error) answer {
-	if errors.Is(err, errUnknownCommand) {
-		return answer{status: http.StatusNotFound, code: http.StatusNotFound, text: "Unknown command"}
-	}
 	status := HTTPStatus(err)
-	text := PublicText(err)
-	if status == http.StatusUnauthorized {
-		text = "Authentication failure or session expired"
-	}
-	return answer{status: status, code: status, text: text}
+	return answer{status: status, code: status, text: PublicText(err)}
 }
 
 // writeEnvelope writes a as JSON:
@@ -89,8 +80,8 @@ func (api *API) writeEnvelope(ctx context.Context, w http.ResponseWriter, a answ
 		v, err := json.Marshal(a.fields[k])
 		if err != nil {
 			// A value encoding/json cannot encode is the command's bug.
-			api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "field " + k + " does not encode"})
-			api.writeEnvelope(ctx, w, answer{status: http.StatusInternalServerError, code: http.StatusInternalServerError, text: "Internal error"})
+			api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "field " + k + " does not encode", Err: err})
+			api.writeEnvelope(ctx, w, generalAnswer(ErrInternal))
 			return
 		}
 		name, _ := json.Marshal(k)

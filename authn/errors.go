@@ -30,6 +30,13 @@ var (
 	// ErrStoreUnavailable means the store failed; the request is refused,
 	// never let through: 503.
 	ErrStoreUnavailable = errors.New("authn: store unavailable")
+	// ErrUnknownCommand means the API has no command of the name given:
+	// 404.
+	ErrUnknownCommand = errors.New("authn: unknown command")
+	// ErrInternal means a command broke (it panicked, or answered fields
+	// the envelope cannot carry): 500. It is logged; the client learns
+	// nothing more.
+	ErrInternal = errors.New("authn: internal error")
 )
 
 // reasonError is an error of one of the kinds above with a more precise
@@ -66,44 +73,64 @@ type storeError struct{ cause error }
 func (e *storeError) Error() string   { return ErrStoreUnavailable.Error() + ": " + e.cause.Error() }
 func (e *storeError) Unwrap() []error { return []error{ErrStoreUnavailable, e.cause} }
 
-// HTTPStatus returns the HTTP status for err: 400, 401, 403 or 503 for the
-// errors of this package, 200 for nil, and 503 for anything else, so an
-// unexpected failure fails closed rather than open.
-func HTTPStatus(err error) int {
-	switch {
-	case err == nil:
-		return http.StatusOK
-	case errors.Is(err, ErrBadRequest):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrInvalidCredential), errors.Is(err, ErrUnauthenticated), errors.Is(err, ErrNoCredential):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrForbidden), errors.Is(err, ErrCrossOrigin):
-		return http.StatusForbidden
+// errorClass is one row of the table that maps errors to answers.
+type errorClass struct {
+	err    error
+	status int
+	text   string // what a client may read
+}
+
+// errorTable is the one place errors become statuses and texts; the
+// middleware's JSON answer and the API's envelope both read it. The first
+// row that matches decides.
+var errorTable = [...]errorClass{
+	{ErrBadRequest, http.StatusBadRequest, "Malformed request"},
+	{ErrInvalidCredential, http.StatusUnauthorized, "Authentication failure or session expired"},
+	{ErrUnauthenticated, http.StatusUnauthorized, "Authentication required"},
+	{ErrNoCredential, http.StatusUnauthorized, "Authentication required"},
+	{ErrCrossOrigin, http.StatusForbidden, "Cross-origin request refused"},
+	{ErrForbidden, http.StatusForbidden, "Not allowed for this account"},
+	{ErrUnknownCommand, http.StatusNotFound, "Unknown command"},
+	{ErrInternal, http.StatusInternalServerError, "Internal error"},
+	{ErrStoreUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
+}
+
+// failClosed is the class of an error nobody expected: the request is
+// refused as if the store had failed.
+var failClosed = errorClass{nil, http.StatusServiceUnavailable, "Service unavailable"}
+
+// classify returns err's row of the table.
+func classify(err error) errorClass {
+	for _, c := range errorTable {
+		if errors.Is(err, c.err) {
+			return c
+		}
 	}
-	return http.StatusServiceUnavailable
+	return failClosed
+}
+
+// HTTPStatus returns the HTTP status for err: 200 for nil, the table's for
+// the errors of this package, and 503 for anything else, so an unexpected
+// failure fails closed rather than open.
+func HTTPStatus(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	return classify(err).status
 }
 
 // PublicText returns the text a client may see for err: one sentence per
-// status, with no detail that would help an attacker (which check failed,
-// whether an account exists) and nothing from a store's error.
+// kind, with no detail that would help an attacker (which check failed,
+// whether an account exists) and nothing from a store's error. A malformed
+// request says what was wrong with it.
 func PublicText(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.Is(err, ErrBadRequest):
-		var re *reasonError
-		if errors.As(err, &re) && re.kind == ErrBadRequest {
-			return "Malformed request: " + re.reason
-		}
-		return "Malformed request"
-	case errors.Is(err, ErrInvalidCredential):
-		return "Invalid or expired credential"
-	case errors.Is(err, ErrUnauthenticated), errors.Is(err, ErrNoCredential):
-		return "Authentication required"
-	case errors.Is(err, ErrCrossOrigin):
-		return "Cross-origin request refused"
-	case errors.Is(err, ErrForbidden):
-		return "Not allowed for this account"
 	}
-	return "Service unavailable"
+	c := classify(err)
+	var re *reasonError
+	if c.err == ErrBadRequest && errors.As(err, &re) && re.kind == ErrBadRequest {
+		return c.text + ": " + re.reason
+	}
+	return c.text
 }

@@ -43,6 +43,10 @@ type Event struct {
 	Reason string
 	// Count is a number the event is about (sessions ended), or 0.
 	Count int
+	// Err is the cause of a store_failed or command_failed event: the
+	// store's or the command's own error, for operators. keyward puts no
+	// secret in its errors; a host's store or command should not either.
+	Err error
 }
 
 // Log attribute keys, defined once.
@@ -54,6 +58,7 @@ const (
 	keyUsername = "username"
 	keyReason   = "reason"
 	keyCount    = "count"
+	keyError    = "error"
 )
 
 // emit sends e to the host's hook and to the log: at Warn for failures and
@@ -75,7 +80,7 @@ func (a *Authenticator) emit(ctx context.Context, e Event) {
 	if !a.cfg.Logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String(keyEvent, string(e.Kind)))
 	if e.Account.Scope != 0 {
 		attrs = append(attrs, slog.String(keyScope, e.Account.Scope.String()))
@@ -94,6 +99,9 @@ func (a *Authenticator) emit(ctx context.Context, e Event) {
 	}
 	if e.Count != 0 {
 		attrs = append(attrs, slog.Int(keyCount, e.Count))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String(keyError, e.Err.Error()))
 	}
 	a.cfg.Logger.LogAttrs(ctx, level, "keyward "+string(e.Kind), attrs...)
 }

@@ -58,7 +58,7 @@ func ExampleAuthenticator_Middleware() {
 	// 200 lists of alice (user, by apikey)
 	// 401 {"status":401,"error":"Authentication required"}
 	//
-	// 401 {"status":401,"error":"Invalid or expired credential"}
+	// 401 {"status":401,"error":"Authentication failure or session expired"}
 }
 
 // Log in with a password, then use the session ID.
@@ -82,7 +82,7 @@ func ExampleAuthenticator_CheckPassword() {
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/?SessionID="+sid.Reveal(), nil))
 	// Output:
-	// wrong password: 401 Invalid or expired credential
+	// wrong password: 401 Authentication failure or session expired
 	// session: REDACTED
 	// signed in: alice session
 }
@@ -168,5 +168,5 @@ func ExampleNewAPI() {
 	// Output:
 	// {"Success":true,"ErrorCode":0,"ErrorText":"","ListID":1}
 	// {"Success":false,"ErrorCode":1,"ErrorText":"Missing subscriber list name"}
-	// {"Success":false,"ErrorCode":401,"ErrorText":"Authentication failure or session expired"}
+	// {"Success":false,"ErrorCode":401,"ErrorText":"Authentication required"}
 }

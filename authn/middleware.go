@@ -115,11 +115,20 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request) (Principal, e
 // stops sending it.
 func (a *Authenticator) refuse(w http.ResponseWriter, req *Request, err error, write func(http.ResponseWriter, *http.Request, error)) {
 	r := req.HTTP
-	kind := EventRefused
-	if HTTPStatus(err) == http.StatusServiceUnavailable {
-		kind = EventStoreFailed
+	e := Event{Kind: EventRefused, Reason: reasonOf(err)}
+	switch c := classify(err); {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		e.Reason = "request cancelled or timed out"
+	case c.status >= 500:
+		// The server's fault: the cause goes to the log for operators.
+		e.Kind, e.Err = EventStoreFailed, err
+		if c.err == ErrInternal {
+			e.Kind = EventCommandFailed
+		}
+	case e.Reason == "":
+		e.Reason = c.text
 	}
-	a.emit(r.Context(), Event{Kind: kind, Reason: err.Error()})
+	a.emit(r.Context(), e)
 	if req.clearCookie {
 		a.ClearSessionCookie(w, r)
 	}

@@ -425,7 +425,7 @@ func TestSessionExpiryDecidedByAuthenticator(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, func(c *Config) { c.Store = staleStore{Store: c.Store, idle: 31 * time.Minute} })
 	sid := env.session(env.alice)
-	if res := env.serve(get("SessionID=" + sid)); res.status != 401 || res.errText != "Invalid or expired credential" {
+	if res := env.serve(get("SessionID=" + sid)); res.status != 401 || res.errText != "Authentication failure or session expired" {
 		t.Fatalf("status %d %q", res.status, res.errText)
 	}
 	if !slices.Contains(env.events.kinds(), EventSessionExpired) {

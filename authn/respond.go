@@ -9,7 +9,7 @@ import (
 // status of [HTTPStatus] and a small JSON body carrying that status and the
 // [PublicText], never the error's own message, which may name internals:
 //
-//	{"status":401,"error":"Invalid or expired credential"}
+//	{"status":401,"error":"Authentication failure or session expired"}
 func WriteJSONError(w http.ResponseWriter, _ *http.Request, err error) {
 	status := HTTPStatus(err)
 	h := w.Header()

@@ -23,7 +23,7 @@ func FuzzAPI(f *testing.F) {
 	f.Add("", form, "Command=User.APIKey.Create&Label=l&ExpiresAt=2030-01-01T00:00:00Z&SessionID="+sid)
 	f.Add("", form, "Command=User.APIKey.Delete&APIKeyID=-1&SessionID="+sid)
 	f.Add("", "multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"Command\"\r\n\r\nUsers.Get\r\n--XX--\r\n")
-	f.Add("Command=User.Logout", form, "SessionID="+sid+"&sessionid="+sid)
+	f.Add("Command=User.Logout", form, "SessionID="+ta.userSession()) // not the session the rest use
 	f.Add("a=%zz", "text/plain", "\xff")
 	f.Fuzz(func(t *testing.T, query, contentType, body string) {
 		r := httptest.NewRequest("POST", "/api.php", strings.NewReader(body))

@@ -40,15 +40,29 @@ func (s Scope) String() string {
 // Valid reports whether s is [User] or [Admin].
 func (s Scope) Valid() bool { return s == User || s == Admin }
 
-// Parse returns the scope named by s ("user" or "admin", in any case).
+// Parse returns the scope named by s ("user" or "admin", in any ASCII
+// case; no Unicode folding, so "uſer" is not "user").
 func Parse(s string) (Scope, error) {
-	switch {
-	case strings.EqualFold(s, "user"):
-		return User, nil
-	case strings.EqualFold(s, "admin"):
-		return Admin, nil
+	switch strings.ToLower(s) {
+	case "user":
+		if isASCII(s) {
+			return User, nil
+		}
+	case "admin":
+		if isASCII(s) {
+			return Admin, nil
+		}
 	}
 	return 0, ErrUnknown
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // MarshalText implements [encoding.TextMarshaler]. An invalid scope is an error.

@@ -20,6 +20,9 @@ func TestParse(t *testing.T) {
 		{"root", 0, true},
 		{" admin", 0, true}, // no trimming: a scope name is exact
 		{"invalid", 0, true},
+		{"u\u017fer", 0, true},  // long s folds to s in Unicode, not in ASCII
+		{"\u212admin", 0, true}, // not an "a" either: Kelvin sign is not ASCII
+		{"ADMİN", 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {

@@ -19,18 +19,24 @@ func HashOf(secret []byte) Hash { return sha256.Sum256(secret) }
 // and administrators may live in separate tables, so an ID alone is not
 // unique.
 type AccountRef struct {
+	// Scope is User or Admin.
 	Scope scopes.Scope
-	ID    int64
+	// ID is the account's ID within the scope.
+	ID int64
 }
 
 // Account is a user or an administrator. IDs are positive and unique within
 // a scope; Username and Email are unique within a scope after
 // [NormalizeLogin].
 type Account struct {
-	ID       int64
-	Scope    scopes.Scope
+	// ID identifies the account within its scope; positive.
+	ID int64
+	// Scope is User or Admin.
+	Scope scopes.Scope
+	// Username is what the account logs in with (or its Email).
 	Username string
-	Email    string
+	// Email is the account's email address; it may be empty.
+	Email string
 	// Name is an administrator's display name (Octeth's AdminInfo.Name).
 	Name string
 	// FirstName and LastName are a user's (Octeth's UserInfo).
@@ -41,7 +47,8 @@ type Account struct {
 	PasswordHash string
 	// Disabled accounts cannot log in, and their sessions and keys stop
 	// working at their next request.
-	Disabled  bool
+	Disabled bool
+	// CreatedAt is when the account was made.
 	CreatedAt time.Time
 }
 
@@ -64,17 +71,23 @@ type APIKey struct {
 	Prefix string
 	// Account is the account the key acts as.
 	Account AccountRef
-	Label   string
+	// Label is the owner's name for the key.
+	Label string
 	// ExpiresAt is when the key stops working; zero means never.
-	ExpiresAt  time.Time
-	CreatedAt  time.Time
+	ExpiresAt time.Time
+	// CreatedAt is when the key was made.
+	CreatedAt time.Time
+	// LastUsedAt is when the key was last used, to within the
+	// authenticator's touch interval; zero if never.
 	LastUsedAt time.Time
 }
 
 // Session is the server side of a login. The client holds its ID; the store
 // holds its Hash.
 type Session struct {
-	Hash    Hash
+	// Hash is the SHA-256 of the session ID.
+	Hash Hash
+	// Account is whose session it is.
 	Account AccountRef
 	// TFA reports whether the login passed a second factor.
 	TFA bool
@@ -85,6 +98,8 @@ type Session struct {
 	// key's Hash: the session lasts no longer than the key. Zero
 	// otherwise.
 	APIKeyHash Hash
+	// CreatedAt is the login's time; LastSeenAt the last request's, to
+	// within the authenticator's touch interval.
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	// ExpiresAt is when the session ends unless touched: the earlier of the
