@@ -89,8 +89,8 @@ func (c *Call) Header() http.Header { return c.w.Header() }
 
 // NewAPI returns an API on the authenticator with its built-in commands:
 // User.Login, Admin.Login, User.Logout, Admin.Logout, User.APIKey.Create,
-// User.APIKey.Delete, User.APIKeys.Get, and User.TFA.* and Admin.TFA.*
-// (Setup, Enable, Disable, RecoveryCodes.Regenerate).
+// User.APIKey.Delete, User.APIKeys.Get, User.TFA.* and Admin.TFA.*
+// (Setup, Enable, Disable, RecoveryCodes.Regenerate), and Admin.Update.
 func NewAPI(a *Authenticator, cfg APIConfig) *API {
 	api := &API{a: a, cfg: cfg, commands: make(map[string]Command)}
 	api.registerBuiltins()

@@ -20,6 +20,7 @@ func (api *API) registerBuiltins() {
 	api.mustHandle("User.APIKey.Delete", Command{Scopes: user, Run: api.deleteKey})
 	api.mustHandle("User.APIKeys.Get", Command{Scopes: user, Run: api.listKeys})
 	api.registerTFA()
+	api.registerAccounts()
 }
 
 // API key command error codes.

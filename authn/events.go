@@ -14,19 +14,20 @@ type EventKind string
 // The events. Their strings are stable: log queries and alerts may match
 // them.
 const (
-	EventLoginOK        EventKind = "login_ok"
-	EventLoginFailed    EventKind = "login_failed"
-	EventLogout         EventKind = "logout"
-	EventSessionExpired EventKind = "session_expired"
-	EventSessionsEnded  EventKind = "sessions_ended"
-	EventTFAEnabled     EventKind = "tfa_enabled"
-	EventTFADisabled    EventKind = "tfa_disabled"
-	EventRecoveryUsed   EventKind = "recovery_code_used"
-	EventKeyCreated     EventKind = "key_created"
-	EventKeyRevoked     EventKind = "key_revoked"
-	EventRefused        EventKind = "request_refused"
-	EventStoreFailed    EventKind = "store_failed"
-	EventCommandFailed  EventKind = "command_failed"
+	EventLoginOK         EventKind = "login_ok"
+	EventLoginFailed     EventKind = "login_failed"
+	EventLogout          EventKind = "logout"
+	EventSessionExpired  EventKind = "session_expired"
+	EventSessionsEnded   EventKind = "sessions_ended"
+	EventTFAEnabled      EventKind = "tfa_enabled"
+	EventTFADisabled     EventKind = "tfa_disabled"
+	EventRecoveryUsed    EventKind = "recovery_code_used"
+	EventPasswordChanged EventKind = "password_changed"
+	EventKeyCreated      EventKind = "key_created"
+	EventKeyRevoked      EventKind = "key_revoked"
+	EventRefused         EventKind = "request_refused"
+	EventStoreFailed     EventKind = "store_failed"
+	EventCommandFailed   EventKind = "command_failed"
 )
 
 // Event is one thing worth auditing. It never holds a secret: no password,

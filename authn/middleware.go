@@ -105,6 +105,11 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request) (Principal, e
 			found = p
 		case p.Scope != found.Scope || p.AccountID != found.AccountID:
 			return Principal{}, errConflictingCreds
+		case !found.HasSession() && p.HasSession():
+			// An API key and a session of one account (seed 003 sends
+			// both): the key decides, and the session it came with is
+			// there for what needs one (logout, a password change).
+			found.session, found.Login, found.TFA = p.session, p.Login, p.TFA
 		}
 	}
 	return found, nil

@@ -155,3 +155,14 @@ type TFAUses interface {
 	// ErrNotFound.
 	UseRecoveryCode(ctx context.Context, ref AccountRef, h Hash) (bool, error)
 }
+
+// AccountUpdater changes an account's names, for Admin.Update and
+// User.Update. Optional: a host that keeps its users elsewhere leaves it
+// out, and those commands answer that the account cannot be changed here.
+type AccountUpdater interface {
+	// UpdateAccount sets the Username, Email, Name, FirstName and LastName
+	// of the account a.Ref() names to a's; other fields are left as they
+	// are. A username or email address another account of the scope has
+	// (after NormalizeLogin) is ErrConflict; an absent account ErrNotFound.
+	UpdateAccount(ctx context.Context, a Account) error
+}

@@ -7,6 +7,7 @@ var (
 	_ Store          = (*Memory)(nil)
 	_ AccountCreator = (*Memory)(nil)
 	_ PasswordSetter = (*Memory)(nil)
+	_ AccountUpdater = (*Memory)(nil)
 )
 
 // MemoryConfig configures [NewMemory]. The zero value is ready to use.

@@ -112,3 +112,44 @@ func (m *Memory) SetPasswordHash(_ context.Context, ref AccountRef, hash string)
 	s.byRef[ref] = a
 	return nil
 }
+
+// UpdateAccount sets the account's username, email address and names, or
+// returns [ErrNotFound], or [ErrConflict] when another account of the scope
+// has the username or email address.
+func (m *Memory) UpdateAccount(_ context.Context, a Account) error {
+	username, email := NormalizeLogin(a.Username), NormalizeLogin(a.Email)
+	if username == "" {
+		return errors.New("store: account has no username")
+	}
+	userKey := loginKey{scope: a.Scope, login: username}
+	emailKey := loginKey{scope: a.Scope, login: email}
+
+	s := &m.accounts
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.byRef[a.Ref()]
+	if !ok {
+		return ErrNotFound
+	}
+	if id, taken := s.byLogin[userKey]; taken && id != a.ID {
+		return ErrConflict
+	}
+	if email != "" {
+		if id, taken := s.byLogin[emailKey]; taken && id != a.ID {
+			return ErrConflict
+		}
+	}
+	for _, login := range []string{NormalizeLogin(old.Username), NormalizeLogin(old.Email)} {
+		k := loginKey{scope: a.Scope, login: login}
+		if id, ok := s.byLogin[k]; ok && id == a.ID {
+			delete(s.byLogin, k)
+		}
+	}
+	s.byLogin[userKey] = a.ID
+	if email != "" {
+		s.byLogin[emailKey] = a.ID
+	}
+	old.Username, old.Email, old.Name, old.FirstName, old.LastName = a.Username, a.Email, a.Name, a.FirstName, a.LastName
+	s.byRef[a.Ref()] = old
+	return nil
+}

@@ -103,11 +103,12 @@ const (
 	counters
 	tfaStates
 	tfaUses
+	accountUpdater
 )
 
 // allInterfaces returns each interface the suite knows, one per element.
 func allInterfaces() []iface {
-	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses}
+	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses, accountUpdater}
 }
 
 // String names the interfaces in i, as package store does.
@@ -140,6 +141,8 @@ func (i iface) String() string {
 			names = append(names, "TFAStates")
 		case tfaUses:
 			names = append(names, "TFAUses")
+		case accountUpdater:
+			names = append(names, "AccountUpdater")
 		}
 	}
 	return strings.Join(names, ", ")
@@ -181,6 +184,9 @@ func implemented(s any) iface {
 	if _, ok := s.(store.TFAUses); ok {
 		i |= tfaUses
 	}
+	if _, ok := s.(store.AccountUpdater); ok {
+		i |= accountUpdater
+	}
 	return i
 }
 
@@ -206,6 +212,7 @@ func groups() []group {
 		{name: "Accounts", of: accounts, cases: accountsCases()},
 		{name: "AccountCreator", of: accountCreator, cases: accountCreatorCases()},
 		{name: "PasswordSetter", of: passwordSetter, cases: passwordSetterCases()},
+		{name: "AccountUpdater", of: accountUpdater, cases: accountUpdaterCases()},
 		{name: "APIKeys", of: apiKeyFinder | apiKeyManager, cases: apiKeyCases()},
 		{name: "Sessions", of: sessionFinder | sessionWriter, cases: sessionCases()},
 		{name: "Claims", of: claims, cases: claimCases()},
@@ -232,6 +239,7 @@ type env struct {
 	counters   store.Counters
 	tfaStates  store.TFAStates
 	tfaUses    store.TFAUses
+	updater    store.AccountUpdater
 
 	lastOwner int64 // see env.owner
 }
@@ -249,6 +257,7 @@ func newEnv(s any, clock *clocktest.Clock) *env {
 	e.counters, _ = s.(store.Counters)
 	e.tfaStates, _ = s.(store.TFAStates)
 	e.tfaUses, _ = s.(store.TFAUses)
+	e.updater, _ = s.(store.AccountUpdater)
 	return e
 }
 

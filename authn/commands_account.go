@@ -1,0 +1,148 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Admin.Update error codes, as seed 003 numbers them (2 is a missing
+// username, as [CodeMissingPassword] is at login), and 9 of ours.
+const (
+	CodeMissingName           = 1
+	CodeUpdateMissingUsername = 2
+	CodeMissingEmail          = 4
+	CodeInvalidAdminID        = 6
+	CodeInvalidEmail          = 7
+	CodeNotOwnAccount         = 8
+	CodeLoginTaken            = 9
+)
+
+// maxNameBytes bounds names, usernames and email addresses.
+const maxNameBytes = 255
+
+var errAccountsReadOnly = because(ErrForbidden, "accounts cannot be changed through keyward with this store")
+
+// adminUpdate is Admin.Update (seeds 002 and 003): AdminID, Name, Username
+// and EmailAddress required, Password optional. An administrator changes
+// only their own account. A new password is hashed with argon2id and ends
+// the account's other sessions, not the calling one; changing it needs a
+// session made with a password.
+func (api *API) adminUpdate(c *Call) (Fields, error) {
+	var v struct{ adminID, name, username, email, password string }
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"AdminID", &v.adminID}, {"Name", &v.name}, {"Username", &v.username}, {"EmailAddress", &v.email}, {"Password", &v.password}} {
+		val, err := c.Param(f.name)
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = strings.TrimSpace(val)
+		if f.name == "Password" {
+			*f.dst = val // a password is taken as typed
+		}
+	}
+	switch {
+	case v.name == "":
+		return nil, Fail(CodeMissingName, "Missing name")
+	case v.username == "":
+		return nil, Fail(CodeUpdateMissingUsername, "Missing username")
+	case v.email == "":
+		return nil, Fail(CodeMissingEmail, "Missing email address")
+	}
+	id, err := strconv.ParseInt(v.adminID, 10, 64)
+	switch {
+	case err != nil || id <= 0:
+		return nil, Fail(CodeInvalidAdminID, "Invalid admin ID")
+	case id != c.Principal.AccountID:
+		// Whether that admin exists is not said.
+		return nil, Fail(CodeNotOwnAccount, "Admin account not owned by the logged-in admin")
+	case !validEmail(v.email):
+		return nil, Fail(CodeInvalidEmail, "Invalid email address format")
+	case len(v.name) > maxNameBytes || len(v.username) > maxNameBytes || !utf8.ValidString(v.name+v.username):
+		return nil, because(ErrBadRequest, "name or username too long")
+	}
+	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
+	if err != nil {
+		return nil, err
+	}
+	acct.Name, acct.Username, acct.Email = v.name, v.username, v.email
+	if err := api.updateAccount(c, acct, v.password); err != nil {
+		return nil, err
+	}
+	return Fields{}, nil
+}
+
+// updateAccount stores acct's names and, if password is not empty, its new
+// password, ending the account's other sessions.
+func (api *API) updateAccount(c *Call, acct store.Account, password string) error {
+	ctx := c.Context()
+	up, ok := api.a.store.(store.AccountUpdater)
+	if !ok {
+		return errAccountsReadOnly
+	}
+	if password != "" {
+		if err := requirePasswordSession(c.Principal); err != nil {
+			return err
+		}
+		if _, ok := api.a.store.(store.PasswordSetter); !ok {
+			return errAccountsReadOnly
+		}
+	}
+	switch err := up.UpdateAccount(ctx, acct); {
+	case errors.Is(err, store.ErrConflict):
+		return Fail(CodeLoginTaken, "Username or email address already taken")
+	case err != nil:
+		return storeFailure(err)
+	}
+	if password != "" {
+		return api.a.SetPassword(ctx, c.Principal, password)
+	}
+	return nil
+}
+
+// SetPassword hashes password with argon2id, stores it as the account's,
+// and ends the account's other sessions (not the one p rode on). The store
+// must implement [store.PasswordSetter].
+func (a *Authenticator) SetPassword(ctx context.Context, p Principal, password string) error {
+	setter, ok := a.store.(store.PasswordSetter)
+	if !ok {
+		return errAccountsReadOnly
+	}
+	hash, err := a.HashPassword(ctx, password)
+	if err != nil {
+		return err
+	}
+	if err := setter.SetPasswordHash(ctx, p.Account(), hash); err != nil {
+		return storeFailure(err)
+	}
+	a.emit(ctx, Event{Kind: EventPasswordChanged, Account: p.Account(), Username: p.Username})
+	_, err = a.EndOtherSessions(ctx, p)
+	return err
+}
+
+// validEmail reports whether s is a bare email address (no display name,
+// no angle brackets) with a dotted domain.
+func validEmail(s string) bool {
+	if len(s) > maxNameBytes {
+		return false
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Name != "" || addr.Address != s {
+		return false
+	}
+	_, domain, _ := strings.Cut(s, "@")
+	return strings.Contains(domain, ".") && !strings.HasSuffix(domain, ".")
+}
+
+// registerAccounts registers the account commands.
+func (api *API) registerAccounts() {
+	api.mustHandle("Admin.Update", Command{Scopes: []scopes.Scope{scopes.Admin}, Run: api.adminUpdate})
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Seed 003's Admin.Update, as written: SessionID and APIKey together, with
+// a new password.
+func TestSeedAdminUpdate(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	sid := ta.adminSession()
+	other := ta.adminSession()
+	mustOK(t, ta.send(urlencoded("SessionID", sid, "APIKey", staticKey, "Command", "Admin.Update", "AdminID", "1",
+		"Name", "John Doe", "Username", "johndoe", "EmailAddress", "john.doe@example.com", "Password", "newpassword123")))
+
+	// The new names and password work; the old ones do not.
+	mustFail(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "admin", "Password", adminPassword)), 200, 3)
+	mustFail(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "johndoe", "Password", adminPassword)), 200, 3)
+	mustOK(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "johndoe", "Password", "newpassword123")))
+	mustOK(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "John.Doe@example.com", "Password", "newpassword123")))
+	// The password change ended the other session, not the calling one.
+	mustFail(t, ta.send(urlencoded("Command", "Users.Get", "SessionID", other)), 401, 401)
+	mustOK(t, ta.send(urlencoded("Command", "Users.Get", "SessionID", sid)))
+}
+
+func TestAdminUpdateErrors(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	sid := ta.adminSession()
+	// A second admin, to try to change.
+	if _, err := ta.mem.CreateAccount(t.Context(), adminAccount("other", "other@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	update := func(kv ...string) envelope {
+		base := map[string]string{"Command": "Admin.Update", "SessionID": sid, "AdminID": "1", "Name": "Admin", "Username": "admin", "EmailAddress": "admin@example.com"}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == "<absent>" {
+				delete(base, kv[i])
+				continue
+			}
+			base[kv[i]] = kv[i+1]
+		}
+		var pairs []string
+		for k, v := range base {
+			pairs = append(pairs, k, v)
+		}
+		return ta.send(urlencoded(pairs...))
+	}
+	tests := []struct {
+		name string
+		kv   []string
+		code int
+	}{
+		{"missing name", []string{"Name", "<absent>"}, 1},
+		{"blank name", []string{"Name", "  "}, 1},
+		{"missing username", []string{"Username", ""}, 2},
+		{"missing email", []string{"EmailAddress", "<absent>"}, 4},
+		{"admin ID not a number", []string{"AdminID", "one"}, 6},
+		{"admin ID missing", []string{"AdminID", "<absent>"}, 6},
+		{"admin ID zero", []string{"AdminID", "0"}, 6},
+		{"bad email", []string{"EmailAddress", "not-an-email"}, 7},
+		{"email with a display name", []string{"EmailAddress", "Admin <admin@example.com>"}, 7},
+		{"email without a dotted domain", []string{"EmailAddress", "admin@localhost"}, 7},
+		// Another admin's account, existing or not: the same answer.
+		{"another admin", []string{"AdminID", "3"}, 8},
+		{"no such admin", []string{"AdminID", "999"}, 8},
+		{"username taken", []string{"Username", "OTHER"}, 9},
+		{"email taken", []string{"EmailAddress", "other@example.com"}, 9},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mustFail(t, update(tc.kv...), 200, tc.code)
+		})
+	}
+	mustOK(t, update("Name", "Renamed"))
+	// A user's session is refused before any of that.
+	mustFail(t, ta.send(urlencoded("Command", "Admin.Update", "SessionID", ta.userSession(), "AdminID", "2")), 403, 403)
+	// Changing the password with the static key alone (no session) is
+	// refused: a key must not take over its account's password.
+	mustFail(t, ta.send(urlencoded("Command", "Admin.Update", "AdminAPIKey", staticKey, "AdminID", "1", "Name", "A",
+		"Username", "admin", "EmailAddress", "admin@example.com", "Password", "taken-over")), 403, 403)
+	mustOK(t, ta.send(urlencoded("Command", "Admin.Update", "AdminAPIKey", staticKey, "AdminID", "1", "Name", "A",
+		"Username", "admin", "EmailAddress", "admin@example.com")))
+	if !strings.Contains(ta.sendRaw(urlencoded("Command", "Admin.Login", "Username", "admin", "Password", adminPassword)), `"Success":true`) {
+		t.Fatal("the password changed")
+	}
+}
+
+// adminAccount is an administrator's record, for tests that add one.
+func adminAccount(username, email string) store.Account {
+	return store.Account{Scope: scopes.Admin, Username: username, Email: email, Name: username}
+}
