@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,7 +18,8 @@ type fuzzEnv struct {
 }
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
-	env := newTestEnv(f, nil)
+	// A log kept in memory would grow with every input: discard it.
+	env := newTestEnv(f, func(c *Config) { c.Logger = slog.New(slog.DiscardHandler); c.OnEvent = nil })
 	key, _ := env.key(env.alice)
 	sid := env.session(env.alice)
 	return &fuzzEnv{testEnv: env, key: key, sid: sid, cookie: env.cookie(sid)}
