@@ -10,4 +10,7 @@ require (
 	golang.org/x/crypto v0.58.0
 )
 
-require golang.org/x/sys v0.49.0 // indirect
+require (
+	github.com/dchest/captcha v1.1.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)

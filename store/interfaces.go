@@ -166,3 +166,18 @@ type AccountUpdater interface {
 	// (after NormalizeLogin) is ErrConflict; an absent account ErrNotFound.
 	UpdateAccount(ctx context.Context, a Account) error
 }
+
+// Challenges keeps captcha challenges, so that any instance can render or
+// check a challenge another made.
+type Challenges interface {
+	// PutChallenge stores c. An ID already stored is ErrConflict.
+	PutChallenge(ctx context.Context, c Challenge) error
+	// Challenge returns the challenge with the ID without using it up, to
+	// draw its image; ErrNotFound if it is absent or expired.
+	Challenge(ctx context.Context, id string) (Challenge, error)
+	// TakeChallenge removes the challenge with the ID and returns it:
+	// a challenge is answered once, right or wrong. ErrNotFound if it is
+	// absent or expired. Of concurrent takes of one ID, across every
+	// process that shares the store, exactly one gets it.
+	TakeChallenge(ctx context.Context, id string) (Challenge, error)
+}

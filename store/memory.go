@@ -17,9 +17,9 @@ type MemoryConfig struct {
 }
 
 // Memory keeps accounts, API keys, sessions, one-time claims, attempt
-// counters and second factors in memory. It implements [Store],
-// [AccountCreator], [PasswordSetter], [TFAStates] and [TFAUses], for a
-// single process: everything is lost when the
+// counters, second factors and captcha challenges in memory. It implements
+// [Store], [AccountCreator], [AccountUpdater], [PasswordSetter],
+// [TFAStates], [TFAUses] and [Challenges], for a single process: everything is lost when the
 // process ends, and two processes do not share claims or counters.
 //
 // Memory is safe for concurrent use. Each kind of record has its own lock,
@@ -44,6 +44,8 @@ type Memory struct {
 	claims   memoryClaims
 	counters memoryCounters
 	tfa      memoryTFA
+
+	challenges memoryChallenges
 }
 
 // NewMemory returns an empty in-memory store configured by cfg.
@@ -75,6 +77,9 @@ func NewMemory(cfg MemoryConfig) *Memory {
 		},
 		tfa: memoryTFA{
 			byRef: make(map[AccountRef]TFA),
+		},
+		challenges: memoryChallenges{
+			byID: make(map[string]Challenge),
 		},
 	}
 }

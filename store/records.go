@@ -127,3 +127,14 @@ type TFA struct {
 	// RecoveryCodes are the hashes of the unused recovery codes.
 	RecoveryCodes []Hash
 }
+
+// Challenge is a captcha challenge: the digits its image shows, and when it
+// stops being answerable.
+type Challenge struct {
+	// ID names the challenge in its image's URL and in the login.
+	ID string
+	// Digits are the answer, each 0 to 9.
+	Digits []byte
+	// ExpiresAt is when the challenge is gone, answered or not.
+	ExpiresAt time.Time
+}

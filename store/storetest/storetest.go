@@ -12,7 +12,8 @@
 // The store may implement any of the interfaces of package store
 // ([store.Accounts], [store.AccountCreator], [store.PasswordSetter],
 // [store.APIKeyFinder], [store.APIKeyManager], [store.SessionFinder],
-// [store.SessionWriter], [store.Claims], [store.Counters]): Run finds them by
+// [store.SessionWriter], [store.Claims], [store.Counters], [store.TFAStates],
+// [store.TFAUses], [store.AccountUpdater], [store.Challenges]): Run finds them by
 // type assertion, runs the cases of each one present, and logs the names of
 // those it skipped. A Redis store that keeps only sessions, claims and
 // counters is tested on just those.
@@ -104,11 +105,12 @@ const (
 	tfaStates
 	tfaUses
 	accountUpdater
+	challenges
 )
 
 // allInterfaces returns each interface the suite knows, one per element.
 func allInterfaces() []iface {
-	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses, accountUpdater}
+	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses, accountUpdater, challenges}
 }
 
 // String names the interfaces in i, as package store does.
@@ -143,6 +145,8 @@ func (i iface) String() string {
 			names = append(names, "TFAUses")
 		case accountUpdater:
 			names = append(names, "AccountUpdater")
+		case challenges:
+			names = append(names, "Challenges")
 		}
 	}
 	return strings.Join(names, ", ")
@@ -187,6 +191,9 @@ func implemented(s any) iface {
 	if _, ok := s.(store.AccountUpdater); ok {
 		i |= accountUpdater
 	}
+	if _, ok := s.(store.Challenges); ok {
+		i |= challenges
+	}
 	return i
 }
 
@@ -218,6 +225,7 @@ func groups() []group {
 		{name: "Claims", of: claims, cases: claimCases()},
 		{name: "Counters", of: counters, cases: counterCases()},
 		{name: "TFA", of: tfaStates | tfaUses, cases: tfaCases()},
+		{name: "Challenges", of: challenges, cases: challengeCases()},
 	}
 }
 
@@ -240,6 +248,7 @@ type env struct {
 	tfaStates  store.TFAStates
 	tfaUses    store.TFAUses
 	updater    store.AccountUpdater
+	challenges store.Challenges
 
 	lastOwner int64 // see env.owner
 }
@@ -258,6 +267,7 @@ func newEnv(s any, clock *clocktest.Clock) *env {
 	e.tfaStates, _ = s.(store.TFAStates)
 	e.tfaUses, _ = s.(store.TFAUses)
 	e.updater, _ = s.(store.AccountUpdater)
+	e.challenges, _ = s.(store.Challenges)
 	return e
 }
 

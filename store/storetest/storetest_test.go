@@ -35,7 +35,7 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{mutant: "none"},
 		{
 			mutant:  "sessionsClaimsCounters",
-			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, TFAStates, TFAUses, AccountUpdater;",
+			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, TFAStates, TFAUses, AccountUpdater, Challenges;",
 		},
 		{
 			mutant:   "readOnlyAccounts",
