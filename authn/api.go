@@ -22,6 +22,10 @@ type APIConfig struct {
 	// ErrorCodeAsList sends ErrorCode as a one-element list ([3]), as
 	// Octeth's newer pages show. Default false: a number.
 	ErrorCodeAsList bool
+	// CaptchaURL is where the host mounts [Authenticator.CaptchaHandler],
+	// for the ImageURL and AudioURL that Captcha.New answers. Default
+	// "/captcha/".
+	CaptchaURL string
 }
 
 // API is an Octeth-style command endpoint (POST /api.php, Command=...): a
@@ -92,6 +96,9 @@ func (c *Call) Header() http.Header { return c.w.Header() }
 // User.APIKey.Delete, User.APIKeys.Get, User.TFA.* and Admin.TFA.*
 // (Setup, Enable, Disable, RecoveryCodes.Regenerate), and Admin.Update.
 func NewAPI(a *Authenticator, cfg APIConfig) *API {
+	if cfg.CaptchaURL == "" {
+		cfg.CaptchaURL = "/captcha/"
+	}
 	api := &API{a: a, cfg: cfg, commands: make(map[string]Command)}
 	api.registerBuiltins()
 	return api
@@ -236,6 +243,7 @@ func (api *API) requestState(r *http.Request) (*Request, bool) {
 // fail answers a general error in the envelope, and logs it.
 func (api *API) fail(w http.ResponseWriter, req *Request, err error) {
 	api.a.refuse(w, req, err, func(w http.ResponseWriter, r *http.Request, err error) {
+		setRetryAfter(w, err)
 		api.writeEnvelope(r.Context(), w, generalAnswer(err))
 	})
 }

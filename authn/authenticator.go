@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/totp"
 )
@@ -26,7 +27,8 @@ type Authenticator struct {
 	adminKeyHash store.Hash // SHA-256 of cfg.AdminAPIKey, if set
 	hasAdminKey  bool
 
-	tfa *totp.TOTP // nil when the store cannot keep 2FA state
+	tfa     *totp.TOTP
+	captcha captcha.Checker
 }
 
 // New checks cfg, fills in its defaults and returns an Authenticator. An
@@ -44,6 +46,7 @@ func New(cfg Config) (*Authenticator, error) {
 		cfg:     cfg,
 		store:   cfg.Store,
 		hasher:  h,
+		captcha: cfg.Captcha,
 		codecs:  newCookieCodecs(cfg),
 		cookies: newCookieCache(min(cookieCacheTTL, cfg.SessionLifetime)),
 		limits: paramLimits{
@@ -56,11 +59,9 @@ func New(cfg Config) (*Authenticator, error) {
 		a.adminKeyHash = sha256.Sum256([]byte(cfg.AdminAPIKey))
 		a.hasAdminKey = true
 	}
-	if ts, ok := cfg.Store.(totp.Store); ok {
-		a.tfa, err = totp.New(totp.Config{Store: ts, Issuer: cfg.TFAIssuer, Keys: cfg.TFAKeys, Now: cfg.Now, Rand: cfg.Rand})
-		if err != nil {
-			return nil, fmt.Errorf("authn: %w", err)
-		}
+	a.tfa, err = totp.New(totp.Config{Store: cfg.Store, Issuer: cfg.TFAIssuer, Keys: cfg.TFAKeys, Now: cfg.Now, Rand: cfg.Rand})
+	if err != nil {
+		return nil, fmt.Errorf("authn: %w", err)
 	}
 	return a, nil
 }
@@ -69,6 +70,5 @@ func New(cfg Config) (*Authenticator, error) {
 // accounts to the default in-memory one.
 func (a *Authenticator) Store() store.Store { return a.store }
 
-// TOTP returns the second-factor manager, or nil if the store cannot keep
-// 2FA state.
+// TOTP returns the second-factor manager.
 func (a *Authenticator) TOTP() *totp.TOTP { return a.tfa }

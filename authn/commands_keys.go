@@ -21,6 +21,7 @@ func (api *API) registerBuiltins() {
 	api.mustHandle("User.APIKeys.Get", Command{Scopes: user, Run: api.listKeys})
 	api.registerTFA()
 	api.registerAccounts()
+	api.registerCaptcha()
 }
 
 // API key command error codes.

@@ -18,7 +18,6 @@ var (
 	errTFAAlreadyEnabled = &CommandError{Code: CodeTFAAlreadyEnabled, Text: "2FA is already enabled"}
 	errTFANotEnabled     = &CommandError{Code: CodeTFANotEnabled, Text: "2FA is not enabled"}
 	errTFANotSetUp       = &CommandError{Code: CodeTFANotEnabled, Text: "2FA is not set up: call TFA.Setup first"}
-	errTFAUnavailable    = because(ErrForbidden, "the store cannot keep 2FA state")
 )
 
 // registerTFA registers User.TFA.* and Admin.TFA.*.
@@ -35,9 +34,6 @@ func (api *API) registerTFA() {
 // tfaCall checks what every 2FA command needs: 2FA support, and a session
 // made with a password.
 func (api *API) tfaCall(c *Call) (*totp.TOTP, error) {
-	if api.a.tfa == nil {
-		return nil, errTFAUnavailable
-	}
 	if err := requirePasswordSession(c.Principal); err != nil {
 		return nil, err
 	}

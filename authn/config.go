@@ -2,18 +2,41 @@ package authn
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"time"
 
 	"github.com/gorilla/sessions"
 
+	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/store"
+)
+
+// CaptchaPolicy says when a password login needs a captcha. Logins by API
+// key never do, and neither does a dialect without a captcha parameter
+// (WMD's): there the throttle alone protects.
+type CaptchaPolicy uint8
+
+const (
+	// CaptchaOcteth, the default: a captcha unless DisableCaptcha=true,
+	// and even then once the throttle's CaptchaAfter failures are
+	// reached, as Octeth does.
+	CaptchaOcteth CaptchaPolicy = iota
+	// CaptchaAlways: every password login.
+	CaptchaAlways
+	// CaptchaNever: no login; the throttle alone protects.
+	CaptchaNever
+	// CaptchaAfterFailures: only once the throttle's CaptchaAfter failures
+	// are reached, whatever DisableCaptcha says. For clients that send no
+	// captcha parameters at all (seed 003's Admin.Login).
+	CaptchaAfterFailures
 )
 
 // Config is everything an [Authenticator] can be told. The zero Config is a
@@ -88,9 +111,21 @@ type Config struct {
 	// TFAKeys seal TOTP secrets at rest with AES-GCM (16, 24 or 32 bytes;
 	// the first seals, all open). Default none: secrets are stored as they
 	// are, readable by anyone who reads the store; give keys in
-	// production. 2FA needs a Store that implements [totp.Store]; with
-	// one that does not, accounts cannot turn 2FA on.
+	// production.
 	TFAKeys [][]byte
+
+	// Throttle limits failed logins. Default: see [ThrottleConfig].
+	Throttle ThrottleConfig
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// when finding a client's address (see [Authenticator.ClientIP]).
+	// Default none: the peer's address is the client's.
+	TrustedProxies []netip.Prefix
+
+	// CaptchaPolicy says when a password login needs a captcha. Default
+	// [CaptchaOcteth].
+	CaptchaPolicy CaptchaPolicy
+	// Captcha checks captchas. Default: [captcha.Digits] on Store.
+	Captcha captcha.Checker
 
 	// MaxBodyBytes bounds a form body the middleware reads. Default 1 MiB.
 	MaxBodyBytes int64
@@ -112,9 +147,9 @@ type Config struct {
 
 	// Logger receives events and store failures. Default slog.Default().
 	Logger *slog.Logger
-	// OnEvent, when set, receives every [Event] too. It runs on the
-	// request's goroutine: keep it short.
-	OnEvent func(Event)
+	// OnEvent, when set, receives every [Event] too, with the request's
+	// context. It runs on the request's goroutine: keep it short.
+	OnEvent func(context.Context, Event)
 
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -134,6 +169,7 @@ type KeyPair struct {
 // withDefaults returns a copy of c with every zero field filled in, or an
 // error for a setting that cannot work.
 func (c Config) withDefaults() (Config, error) {
+	var err error
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -238,6 +274,18 @@ func (c Config) withDefaults() (Config, error) {
 		tfaKeys[i] = bytes.Clone(k)
 	}
 	c.TFAKeys = tfaKeys
+	if c.Throttle, err = c.Throttle.withDefaults(); err != nil {
+		return c, err
+	}
+	c.TrustedProxies = append([]netip.Prefix(nil), c.TrustedProxies...)
+	if c.CaptchaPolicy > CaptchaAfterFailures {
+		return c, errors.New("authn: unknown CaptchaPolicy")
+	}
+	if c.Captcha == nil {
+		if c.Captcha, err = captcha.New(captcha.Config{Store: c.Store, Now: c.Now, Rand: c.Rand}); err != nil {
+			return c, err
+		}
+	}
 	if c.ErrorWriter == nil {
 		c.ErrorWriter = WriteJSONError
 	}

@@ -91,6 +91,7 @@ var errorTable = [...]errorClass{
 	{ErrCrossOrigin, http.StatusForbidden, "Cross-origin request refused"},
 	{ErrForbidden, http.StatusForbidden, "Not allowed for this account"},
 	{ErrUnknownCommand, http.StatusNotFound, "Unknown command"},
+	{ErrThrottled, http.StatusTooManyRequests, "Too many failed attempts; try again later"},
 	{ErrInternal, http.StatusInternalServerError, "Internal error"},
 	{ErrStoreUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
 }

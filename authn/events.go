@@ -25,6 +25,7 @@ const (
 	EventPasswordChanged EventKind = "password_changed"
 	EventKeyCreated      EventKind = "key_created"
 	EventKeyRevoked      EventKind = "key_revoked"
+	EventLockedOut       EventKind = "locked_out"
 	EventRefused         EventKind = "request_refused"
 	EventStoreFailed     EventKind = "store_failed"
 	EventCommandFailed   EventKind = "command_failed"
@@ -44,6 +45,9 @@ type Event struct {
 	Reason string
 	// Count is a number the event is about (sessions ended), or 0.
 	Count int
+	// ClientIP is the client's address as throttling counts it (an IPv6
+	// address by its /64), when the event is about a request.
+	ClientIP string
 	// Err is the cause of a store_failed or command_failed event: the
 	// store's or the command's own error, for operators. keyward puts no
 	// secret in its errors; a host's store or command should not either.
@@ -60,6 +64,7 @@ const (
 	keyReason   = "reason"
 	keyCount    = "count"
 	keyError    = "error"
+	keyClientIP = "client_ip"
 )
 
 // emit sends e to the host's hook and to the log: at Warn for failures and
@@ -69,11 +74,11 @@ func (a *Authenticator) emit(ctx context.Context, e Event) {
 		e.Time = a.cfg.Now()
 	}
 	if a.cfg.OnEvent != nil {
-		a.cfg.OnEvent(e)
+		a.cfg.OnEvent(ctx, e)
 	}
 	level := slog.LevelInfo
 	switch e.Kind {
-	case EventLoginFailed, EventRefused:
+	case EventLoginFailed, EventRefused, EventLockedOut:
 		level = slog.LevelWarn
 	case EventStoreFailed, EventCommandFailed:
 		level = slog.LevelError
@@ -81,7 +86,7 @@ func (a *Authenticator) emit(ctx context.Context, e Event) {
 	if !a.cfg.Logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 8)
+	attrs := make([]slog.Attr, 0, 9)
 	attrs = append(attrs, slog.String(keyEvent, string(e.Kind)))
 	if e.Account.Scope != 0 {
 		attrs = append(attrs, slog.String(keyScope, e.Account.Scope.String()))
@@ -100,6 +105,9 @@ func (a *Authenticator) emit(ctx context.Context, e Event) {
 	}
 	if e.Count != 0 {
 		attrs = append(attrs, slog.Int(keyCount, e.Count))
+	}
+	if e.ClientIP != "" {
+		attrs = append(attrs, slog.String(keyClientIP, e.ClientIP))
 	}
 	if e.Err != nil {
 		attrs = append(attrs, slog.String(keyError, e.Err.Error()))

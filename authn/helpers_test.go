@@ -64,7 +64,7 @@ type eventLog struct {
 	events []Event
 }
 
-func (l *eventLog) add(e Event) {
+func (l *eventLog) add(_ context.Context, e Event) {
 	l.mu.Lock()
 	l.events = append(l.events, e)
 	l.mu.Unlock()

@@ -3,95 +3,313 @@ package authn
 import (
 	"context"
 	"errors"
+	"net/netip"
 
+	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/totp"
 )
 
-// Reasons a password check fails, for the log only: clients see one answer
-// for all of them.
-var (
-	errUnknownLogin  = because(ErrInvalidCredential, "unknown username")
-	errWrongPassword = because(ErrInvalidCredential, "wrong password")
-	errNoPassword    = because(ErrInvalidCredential, "account has no password")
-	errDisabledLogin = because(ErrInvalidCredential, "account disabled")
-	errBadHash       = because(ErrInvalidCredential, "stored password hash unreadable")
+// Login error codes, as Octeth's User.Login and Admin.Login answer them.
+const (
+	CodeMissingUsername    = 1
+	CodeMissingPassword    = 2
+	CodeInvalidCredentials = 3
+	CodeMissingCaptcha     = 4
+	CodeInvalidCaptcha     = 5
+	CodeInvalidTFA         = 6
+	CodeTFARequired        = 101
 )
 
-// HashPassword returns an argon2id hash of password with the configured
-// parameters, for a host that creates accounts or changes passwords. It
-// waits for a hashing slot under ctx (see [Config].MaxConcurrentHashes).
-func (a *Authenticator) HashPassword(ctx context.Context, password string) (string, error) {
-	if len(password) > maxPasswordBytes {
-		return "", because(ErrBadRequest, "password too long")
-	}
-	return a.hasher.hash(ctx, password)
+// LoginRequest is one login, whatever the dialect it came in.
+type LoginRequest struct {
+	// Scope is the scope logged in to: User.Login or Admin.Login.
+	Scope scopes.Scope
+	// Username (or email address) and Password; or APIKey alone.
+	Username, Password string
+	// APIKey logs in with a key of the scope (for Admin.Login, the static
+	// admin key too) instead of a password. It skips the captcha and 2FA:
+	// the key is its own factor.
+	APIKey string
+	// TFACode or TFARecoveryCode answers a second factor.
+	TFACode, TFARecoveryCode string
+	// Disable2FA turns 2FA off, if a valid code comes with it.
+	Disable2FA bool
+	// CaptchaID and Captcha answer a captcha.
+	CaptchaID, Captcha string
+	// DisableCaptcha asks to skip the captcha (Octeth's API logins); the
+	// policy decides whether it is honoured.
+	DisableCaptcha bool
+	// NoCaptcha says the dialect has no captcha parameter (WMD's c=auth):
+	// the throttle alone protects.
+	NoCaptcha bool
+	// ClientIP is where the login came from ([Authenticator.ClientIP]).
+	ClientIP netip.Addr
 }
 
-// CheckPassword finds the account of the scope whose username or email
-// address is login, and checks password against its hash.
-//
-// An unknown login, a wrong password, a disabled account and an account
-// without a password all return an error wrapping [ErrInvalidCredential],
-// and all cost one password verification (an unknown login is checked
-// against a dummy hash), so neither the answer nor its timing tells which
-// accounts exist. A store failure is [ErrStoreUnavailable].
-//
-// On success, a hash made with other parameters (or with bcrypt) is
-// replaced by one with the current parameters, if the store implements
-// [store.PasswordSetter]; a failure to replace it is logged and does not
-// fail the login, since the password was right and the old hash still
-// works.
-func (a *Authenticator) CheckPassword(ctx context.Context, scope scopes.Scope, login, password string) (store.Account, error) {
-	acct, err := a.store.AccountByLogin(ctx, scope, login)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// The same work and the same failures as for a known account.
-		if _, _, err := a.hasher.verify(ctx, a.hasher.dummy, password); err != nil {
-			return store.Account{}, err
-		}
-		return store.Account{}, errUnknownLogin
-	case err != nil:
-		return store.Account{}, storeFailure(err)
-	}
-	hash := acct.PasswordHash
-	if hash == "" {
-		hash = a.hasher.dummy
-	}
-	ok, rehash, err := a.hasher.verify(ctx, hash, password)
-	switch {
-	case errors.Is(err, errHashFormat):
-		if _, _, err := a.hasher.verify(ctx, a.hasher.dummy, password); err != nil {
-			return store.Account{}, err
-		}
-		return store.Account{}, errBadHash
-	case err != nil: // the context ended while waiting for a slot
-		return store.Account{}, err
-	case acct.PasswordHash == "":
-		return store.Account{}, errNoPassword
-	case !ok:
-		return store.Account{}, errWrongPassword
-	case acct.Disabled:
-		return store.Account{}, errDisabledLogin
-	}
-	if rehash {
-		a.upgradeHash(ctx, acct, password)
-	}
-	return acct, nil
+// LoginResult is a successful login.
+type LoginResult struct {
+	// Account is who logged in.
+	Account store.Account
+	// SessionID is the new session's ID, shown once.
+	SessionID Secret
+	// Method is "password", "apikey" or "adminapikey".
+	Method string
+	// TFAPassed reports that a TOTP or recovery code was right.
+	TFAPassed bool
+	// TFADisabled reports that this login turned 2FA off (a recovery code,
+	// or Disable2FA with a code).
+	TFADisabled bool
+	// TFAEnabled reports whether 2FA is on for the account now.
+	TFAEnabled bool
 }
 
-// upgradeHash replaces acct's password hash with one made with the current
-// parameters, if the store can.
-func (a *Authenticator) upgradeHash(ctx context.Context, acct store.Account, password string) {
-	setter, ok := a.store.(store.PasswordSetter)
-	if !ok {
-		return
+// LoginError refuses a login for a reason the client is told: Octeth's code
+// and text, and how many attempts of this username from this address the
+// throttle has counted, and its limit (WMD's "(1/6)").
+type LoginError struct {
+	Code     int
+	Text     string
+	Attempts int
+	Limit    int
+}
+
+func (e *LoginError) Error() string { return "authn: login refused: " + e.Text }
+
+// The login answers. Every kind of bad credential gets the same one.
+var loginTexts = map[int]string{
+	CodeMissingUsername:    "Missing username",
+	CodeMissingPassword:    "Missing password",
+	CodeInvalidCredentials: "Invalid login credentials",
+	CodeMissingCaptcha:     "Missing captcha",
+	CodeInvalidCaptcha:     "Invalid captcha",
+	CodeInvalidTFA:         "Invalid 2FA code",
+	CodeTFARequired:        "2FA required",
+}
+
+// refusal returns the LoginError of code for the attempt at.
+func (a *Authenticator) refusal(code int, at attempt) *LoginError {
+	return &LoginError{Code: code, Text: loginTexts[code], Attempts: int(at.n), Limit: a.cfg.Throttle.PerUserIP}
+}
+
+// Login checks a login and, if it is good, starts a session. In this order,
+// so that no answer tells more than the steps before it earned:
+//
+//  1. a missing username or password: 1, 2;
+//  2. the throttle: past a limit, [*ThrottledError] (429), the same
+//     whether the password is right or not;
+//  3. the captcha, when the policy asks for one: 4 missing, 5 wrong;
+//  4. the password or key: 3, one answer for every kind of bad credential;
+//  5. the second factor, if the account has one on: 101 none, 6 wrong.
+//
+// Wrong captchas, credentials and codes count as failures; success resets
+// the username's count from this address. Other errors (the store) fail
+// closed. The caller sets the cookie or sends the session ID.
+func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	if !req.Scope.Valid() {
+		return LoginResult{}, errors.New("authn: Login needs a scope")
 	}
-	hash, err := a.hasher.hash(ctx, password)
-	if err == nil {
-		err = setter.SetPasswordHash(ctx, acct.Ref(), hash)
+	byKey := req.APIKey != ""
+	switch {
+	case !byKey && req.Username == "":
+		return LoginResult{}, a.refusal(CodeMissingUsername, attempt{})
+	case !byKey && req.Password == "":
+		return LoginResult{}, a.refusal(CodeMissingPassword, attempt{})
+	}
+	ip := ipKey(req.ClientIP)
+	ev := Event{Account: store.AccountRef{Scope: req.Scope}, Username: truncate(req.Username, 64), ClientIP: ip}
+	username := req.Username
+	if byKey {
+		username = ""
+	}
+	at, err := a.begin(ctx, req.Scope, username, ip)
+	var throttled *ThrottledError
+	if errors.As(err, &throttled) {
+		ev.Kind, ev.Reason = EventLockedOut, "too many failed attempts"
+		a.emit(ctx, ev)
+		return LoginResult{}, err
 	}
 	if err != nil {
-		a.emit(ctx, Event{Kind: EventStoreFailed, Account: acct.Ref(), Reason: "password hash upgrade failed"})
+		return LoginResult{}, err
 	}
+	// failed counts a failure and answers code.
+	failed := func(code int, reason string) error {
+		if err := a.fail(ctx, at); err != nil {
+			return err
+		}
+		ev.Kind, ev.Reason = EventLoginFailed, reason
+		a.emit(ctx, ev)
+		return a.refusal(code, at)
+	}
+
+	if !byKey && a.captchaRequired(req, at) {
+		if req.Captcha == "" {
+			ev.Kind, ev.Reason = EventLoginFailed, "captcha missing"
+			a.emit(ctx, ev)
+			return LoginResult{}, a.refusal(CodeMissingCaptcha, at)
+		}
+		ok, err := a.captcha.Check(ctx, captcha.Response{ID: req.CaptchaID, Answer: req.Captcha, RemoteIP: req.ClientIP.String()})
+		if err != nil {
+			return LoginResult{}, storeFailure(err)
+		}
+		if !ok {
+			return LoginResult{}, failed(CodeInvalidCaptcha, "wrong captcha")
+		}
+	}
+
+	var acct store.Account
+	var keyHash store.Hash
+	method := "password"
+	if byKey {
+		method = "apikey"
+		if req.Scope == scopes.Admin {
+			method = "adminapikey"
+		}
+		acct, err = a.keyLogin(ctx, req)
+		keyHash = hashCredential(req.APIKey) // the session ends with the key
+	} else {
+		acct, err = a.CheckPassword(ctx, req.Scope, req.Username, req.Password)
+	}
+	if errors.Is(err, ErrInvalidCredential) {
+		return LoginResult{}, failed(CodeInvalidCredentials, reasonOf(err))
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+	ev.Account, ev.Username = acct.Ref(), acct.Username
+
+	var tfa tfaOutcome
+	if !byKey {
+		// Only now that the password is known right does the answer say
+		// anything about 2FA.
+		tfa, err = a.secondFactor(ctx, acct, req, ev)
+		var le *LoginError
+		switch {
+		case errors.As(err, &le) && le.Code == CodeInvalidTFA:
+			return LoginResult{}, failed(CodeInvalidTFA, le.Text)
+		case errors.As(err, &le):
+			return LoginResult{}, a.refusal(le.Code, at)
+		case err != nil:
+			return LoginResult{}, err
+		}
+	}
+	if err := a.succeed(ctx, at); err != nil {
+		return LoginResult{}, err
+	}
+	sid, err := a.StartSession(ctx, acct, SessionOptions{Method: method, TFA: tfa.passed, APIKeyHash: keyHash})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	res := LoginResult{Account: acct, SessionID: sid, Method: method, TFAPassed: tfa.passed, TFADisabled: tfa.disabled}
+	if res.TFAEnabled, err = a.tfa.Enabled(ctx, acct.Ref()); err != nil {
+		return LoginResult{}, storeFailure(err)
+	}
+	ev.Kind, ev.Reason = EventLoginOK, method
+	a.emit(ctx, ev)
+	return res, nil
+}
+
+// captchaRequired applies the captcha policy to a password login.
+func (a *Authenticator) captchaRequired(req LoginRequest, at attempt) bool {
+	afterFailures := at.failures >= int64(a.cfg.Throttle.CaptchaAfter)
+	switch {
+	case req.NoCaptcha || a.cfg.CaptchaPolicy == CaptchaNever:
+		return false
+	case a.cfg.CaptchaPolicy == CaptchaAlways:
+		return true
+	case a.cfg.CaptchaPolicy == CaptchaAfterFailures:
+		return afterFailures
+	}
+	return !req.DisableCaptcha || afterFailures // CaptchaOcteth
+}
+
+// keyLogin returns the account an API key login names: a key of the
+// login's scope (for Admin.Login, the static admin key too).
+func (a *Authenticator) keyLogin(ctx context.Context, req LoginRequest) (store.Account, error) {
+	r := &Request{a: a} // for its clock
+	p, err := a.principalForKey(ctx, r, req.APIKey, req.Scope == scopes.Admin)
+	if err != nil {
+		return store.Account{}, err
+	}
+	if p.Scope != req.Scope {
+		return store.Account{}, because(ErrInvalidCredential, "key of the other scope")
+	}
+	return a.activeAccount(ctx, p.Account())
+}
+
+// tfaOutcome is what the second factor of a login came to.
+type tfaOutcome struct {
+	passed   bool // a TOTP code or recovery code was right
+	disabled bool // and 2FA is now off (recovery code, or Disable2FA)
+}
+
+// secondFactor checks a password login's second factor, if the account has
+// one on: no code is 101, a wrong, reused or malformed code 6. A right
+// recovery code turns 2FA off, as Octeth does; so does Disable2FA=true
+// with a right code, and only then. Turning 2FA off ends the account's
+// other sessions. With 2FA off, a TFACode is ignored, but a recovery code
+// is 6: it cannot be checked, and accepting it would let one code log in
+// many times.
+func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, req LoginRequest, ev Event) (tfaOutcome, error) {
+	ref := acct.Ref()
+	on, err := a.tfa.Enabled(ctx, ref)
+	if err != nil {
+		return tfaOutcome{}, storeFailure(err)
+	}
+	invalid := &LoginError{Code: CodeInvalidTFA, Text: "wrong 2FA code"}
+	if !on {
+		if req.TFARecoveryCode != "" {
+			// A recovery code that cannot be checked is not accepted: of
+			// many logins racing with one code, the first turns 2FA off,
+			// and the rest must not pass on the strength of that code.
+			invalid.Text = "recovery code without 2FA"
+			return tfaOutcome{}, invalid
+		}
+		return tfaOutcome{}, nil // a TOTP code with 2FA off is ignored
+	}
+	var out tfaOutcome
+	switch {
+	case req.TFARecoveryCode != "":
+		err = a.tfa.Recover(ctx, ref, req.TFARecoveryCode)
+		out = tfaOutcome{passed: err == nil, disabled: err == nil}
+		invalid.Text = "wrong recovery code"
+	case req.TFACode != "":
+		err = a.tfa.Verify(ctx, ref, req.TFACode)
+		out.passed = err == nil
+		if err == nil && req.Disable2FA {
+			err = a.tfa.Disable(ctx, ref)
+			out.disabled = err == nil
+		}
+	default:
+		ev.Kind, ev.Reason = EventLoginFailed, "2FA code required"
+		a.emit(ctx, ev)
+		return out, &LoginError{Code: CodeTFARequired}
+	}
+	switch {
+	case errors.Is(err, totp.ErrInvalidCode), errors.Is(err, totp.ErrNotEnabled):
+		return tfaOutcome{}, invalid
+	case err != nil:
+		return tfaOutcome{}, storeFailure(err)
+	}
+	if req.TFARecoveryCode != "" {
+		ev.Kind, ev.Reason = EventRecoveryUsed, ""
+		a.emit(ctx, ev)
+	}
+	if out.disabled {
+		ev.Kind, ev.Reason = EventTFADisabled, "at login"
+		a.emit(ctx, ev)
+		if _, err := a.EndAllSessions(ctx, ref); err != nil {
+			return tfaOutcome{}, err
+		}
+	}
+	return out, nil
+}
+
+// truncate bounds a client-given string for the log.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

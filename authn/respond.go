@@ -2,6 +2,7 @@ package authn
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 )
 
@@ -12,6 +13,7 @@ import (
 //	{"status":401,"error":"Authentication failure or session expired"}
 func WriteJSONError(w http.ResponseWriter, _ *http.Request, err error) {
 	status := HTTPStatus(err)
+	setRetryAfter(w, err)
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -21,4 +23,12 @@ func WriteJSONError(w http.ResponseWriter, _ *http.Request, err error) {
 		Status int    `json:"status"`
 		Error  string `json:"error"`
 	}{status, PublicText(err)})
+}
+
+// setRetryAfter tells a throttled client when to come back.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		w.Header().Set("Retry-After", te.RetryAfterSeconds())
+	}
 }

@@ -22,6 +22,8 @@ type options struct {
 	Now    func() time.Time
 	Argon2 authn.Argon2Params
 	API    authn.APIConfig
+	// Throttle is left zero (the defaults) but by tests.
+	Throttle authn.ThrottleConfig
 }
 
 // app is the example server: keyward in front of a tiny list service.
@@ -50,6 +52,12 @@ func newApp(ctx context.Context, o options) (*app, error) {
 		// __Host- cookie would never be sent back. Behind TLS, leave this
 		// false.
 		AllowPlaintextHTTP: true,
+		// Seed 003 logs in with no captcha parameters at all, so the
+		// example asks for a captcha only once a username has failed
+		// from an address a few times (the default, CaptchaOcteth, asks
+		// for one unless DisableCaptcha=true).
+		CaptchaPolicy: authn.CaptchaAfterFailures,
+		Throttle:      o.Throttle,
 	}
 	// Create the accounts first (the static admin key needs the admin's
 	// ID), then the authenticator, then set the passwords with its hasher.
@@ -87,10 +95,12 @@ func newApp(ctx context.Context, o options) (*app, error) {
 }
 
 // Handler returns the example's routes: the command API at /api.php and
-// /api. The API authenticates its own requests.
+// /api (it authenticates its own requests), and the captcha images and
+// sounds at /captcha/.
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api.php", a.api)
 	mux.Handle("/api", a.api)
+	mux.Handle("/captcha/", a.auth.CaptchaHandler())
 	return mux
 }

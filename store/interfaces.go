@@ -129,6 +129,9 @@ type Store interface {
 	SessionWriter
 	Claims
 	Counters
+	TFAStates
+	TFAUses
+	Challenges
 }
 
 // TFAStates keeps accounts' second factors.

@@ -1,0 +1,97 @@
+package authn
+
+import (
+	"context"
+	"errors"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Reasons a password check fails, for the log only: clients see one answer
+// for all of them.
+var (
+	errUnknownLogin  = because(ErrInvalidCredential, "unknown username")
+	errWrongPassword = because(ErrInvalidCredential, "wrong password")
+	errNoPassword    = because(ErrInvalidCredential, "account has no password")
+	errDisabledLogin = because(ErrInvalidCredential, "account disabled")
+	errBadHash       = because(ErrInvalidCredential, "stored password hash unreadable")
+)
+
+// HashPassword returns an argon2id hash of password with the configured
+// parameters, for a host that creates accounts or changes passwords. It
+// waits for a hashing slot under ctx (see [Config].MaxConcurrentHashes).
+func (a *Authenticator) HashPassword(ctx context.Context, password string) (string, error) {
+	if len(password) > maxPasswordBytes {
+		return "", because(ErrBadRequest, "password too long")
+	}
+	return a.hasher.hash(ctx, password)
+}
+
+// CheckPassword finds the account of the scope whose username or email
+// address is login, and checks password against its hash.
+//
+// An unknown login, a wrong password, a disabled account and an account
+// without a password all return an error wrapping [ErrInvalidCredential],
+// and all cost one password verification (an unknown login is checked
+// against a dummy hash), so neither the answer nor its timing tells which
+// accounts exist. A store failure is [ErrStoreUnavailable].
+//
+// On success, a hash made with other parameters (or with bcrypt) is
+// replaced by one with the current parameters, if the store implements
+// [store.PasswordSetter]; a failure to replace it is logged and does not
+// fail the login, since the password was right and the old hash still
+// works.
+func (a *Authenticator) CheckPassword(ctx context.Context, scope scopes.Scope, login, password string) (store.Account, error) {
+	acct, err := a.store.AccountByLogin(ctx, scope, login)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// The same work and the same failures as for a known account.
+		if _, _, err := a.hasher.verify(ctx, a.hasher.dummy, password); err != nil {
+			return store.Account{}, err
+		}
+		return store.Account{}, errUnknownLogin
+	case err != nil:
+		return store.Account{}, storeFailure(err)
+	}
+	hash := acct.PasswordHash
+	if hash == "" {
+		hash = a.hasher.dummy
+	}
+	ok, rehash, err := a.hasher.verify(ctx, hash, password)
+	switch {
+	case errors.Is(err, errHashFormat):
+		if _, _, err := a.hasher.verify(ctx, a.hasher.dummy, password); err != nil {
+			return store.Account{}, err
+		}
+		return store.Account{}, errBadHash
+	case err != nil: // the context ended while waiting for a slot
+		return store.Account{}, err
+	case acct.PasswordHash == "":
+		return store.Account{}, errNoPassword
+	case !ok:
+		return store.Account{}, errWrongPassword
+	case acct.Disabled:
+		return store.Account{}, errDisabledLogin
+	}
+	if rehash {
+		a.upgradeHash(ctx, acct, password)
+	}
+	return acct, nil
+}
+
+// upgradeHash replaces acct's password hash with one made with the current
+// parameters, if the store can.
+func (a *Authenticator) upgradeHash(ctx context.Context, acct store.Account, password string) {
+	setter, ok := a.store.(store.PasswordSetter)
+	if !ok {
+		return
+	}
+	hash, err := a.hasher.hash(ctx, password)
+	if err == nil {
+		err = setter.SetPasswordHash(ctx, acct.Ref(), hash)
+	}
+	if err != nil {
+		a.emit(ctx, Event{Kind: EventStoreFailed, Account: acct.Ref(), Reason: "password hash upgrade failed"})
+	}
+}
