@@ -8,12 +8,15 @@ import (
 	"go/parser"
 	"go/token"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/keyward/keyward/scopes"
 )
@@ -60,8 +63,36 @@ func TestNoSecretInLogsOrEvents(t *testing.T) {
 	_, _ = env.a.EndOtherSessions(ctx, p)
 	_ = env.a.RevokeAPIKey(ctx, env.alice.Ref(), rec.ID)
 
+	// Logins through the API: a wrong password, a wrong captcha, a 2FA
+	// code and a recovery code, a key login.
+	api := NewAPI(env.a, APIConfig{})
+	send := func(form string) {
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, postForm(form))
+	}
+	const guess = "hunter2-wrong-guess"
+	send("Command=User.Login&DisableCaptcha=true&Username=alice&Password=" + guess)
+	send("Command=User.Login&Username=alice&CaptchaID=AAAAAAAAAAAAAAAAAAAA&Captcha=987123&Password=" + guess)
+	send("Command=User.Login&apikey=" + key)
+	send("Command=User.Login&apikey=" + key + "Z")
+	e, err := env.a.TOTP().Setup(ctx, env.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recovery, err := env.a.TOTP().Enable(ctx, env.alice.Ref(), totpCode(t, e.Secret, env.clock.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.clock.Advance(time.Minute)
+	code := totpCode(t, e.Secret, env.clock.Now())
+	send("Command=User.Login&DisableCaptcha=true&Username=alice&TFACode=" + code + "&Password=" + alicePassword)
+	send("Command=User.Login&DisableCaptcha=true&Username=alice&TFARecoveryCode=" + recovery[0] + "&Password=" + alicePassword)
+
 	logged := env.logBuf.String()
 	events := fmt.Sprintf("%+v", env.events.events)
+	if !strings.Contains(logged, "login_failed") || !strings.Contains(logged, "recovery_code_used") {
+		t.Fatalf("logins not logged:\n%s", logged)
+	}
 	if !strings.Contains(logged, "request_refused") {
 		t.Fatalf("refusals not logged:\n%s", logged)
 	}
@@ -72,6 +103,12 @@ func TestNoSecretInLogsOrEvents(t *testing.T) {
 		"cookie":           cookie.Value,
 		"static admin key": staticKey,
 		"password":         alicePassword,
+		"wrong password":   guess,
+		"captcha answer":   "987123",
+		"2FA code":         code,
+		"2FA secret":       e.Secret,
+		"recovery code":    recovery[0],
+		"recovery code 2":  strings.ReplaceAll(recovery[0], "-", ""),
 		"password hash":    env.alice.PasswordHash,
 	}
 	for what, s := range secrets {
@@ -178,4 +215,14 @@ func lastName(e ast.Expr) string {
 		return lastName(e.X)
 	}
 	return ""
+}
+
+// totpCode is secret's TOTP code at t.
+func totpCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	code, err := pqtotp.GenerateCode(secret, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
 }
