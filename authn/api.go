@@ -26,6 +26,35 @@ type APIConfig struct {
 	// for the ImageURL and AudioURL that Captcha.New answers. Default
 	// "/captcha/".
 	CaptchaURL string
+	// Dialect is the wire form: [Octeth] (the default) or [WMD].
+	Dialect Dialect
+	// Resolvers, when set, are the credentials this API accepts, in place
+	// of [Config].Resolvers: WMD's api.php takes the cookie, its api-sl.php
+	// the Bearer etoken.
+	Resolvers []Resolver
+}
+
+// Dialect is the wire form an [API] speaks. One set of commands, two
+// envelopes: a command is written once and served in either.
+type Dialect uint8
+
+const (
+	// Octeth is Octeth's api.php: Command=..., answered as
+	// {"Success":true,"ErrorCode":0,"ErrorText":"", ...}. Its built-in
+	// commands are User.Login, Admin.Login and the rest (see [NewAPI]).
+	Octeth Dialect = iota
+	// WMD is the WMD SED API: c=..., answered as
+	// {"status":"ok","error":"", ...} or {"status":"notok","error":"..."}.
+	// Its built-in command is c=auth (login with user and pass; logout=1).
+	WMD
+)
+
+// commandParam is the parameter that names the command.
+func (d Dialect) commandParam() string {
+	if d == WMD {
+		return "c"
+	}
+	return "Command"
 }
 
 // API is an Octeth-style command endpoint (POST /api.php, Command=...): a
@@ -91,17 +120,32 @@ func (c *Call) Param(name string) (string, error) { return c.Params.Get(name) }
 // body is the API's to write.
 func (c *Call) Header() http.Header { return c.w.Header() }
 
-// NewAPI returns an API on the authenticator with its built-in commands:
+// NewAPI returns an API on the authenticator. In the [Octeth] dialect its
+// built-in commands are
 // User.Login, Admin.Login, User.Logout, Admin.Logout, User.APIKey.Create,
 // User.APIKey.Delete, User.APIKeys.Get, User.TFA.* and Admin.TFA.*
-// (Setup, Enable, Disable, RecoveryCodes.Regenerate), and Admin.Update.
+// (Setup, Enable, Disable, RecoveryCodes.Regenerate), Admin.Update, and
+// Captcha.New; in the [WMD] dialect, auth.
 func NewAPI(a *Authenticator, cfg APIConfig) *API {
 	if cfg.CaptchaURL == "" {
 		cfg.CaptchaURL = "/captcha/"
 	}
+	cfg.Resolvers = slices.Clone(cfg.Resolvers)
 	api := &API{a: a, cfg: cfg, commands: make(map[string]Command)}
-	api.registerBuiltins()
+	if cfg.Dialect == WMD {
+		api.mustHandle("auth", Command{Public: true, Run: api.wmdAuth})
+	} else {
+		api.registerBuiltins()
+	}
 	return api
+}
+
+// resolvers returns the credentials the API accepts.
+func (api *API) resolvers() []Resolver {
+	if api.cfg.Resolvers != nil {
+		return api.cfg.Resolvers
+	}
+	return api.a.cfg.Resolvers
 }
 
 // Handle registers a command under name, matched exactly as written
@@ -146,13 +190,13 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		api.fail(w, req, err)
 		return
 	}
-	name, err := params.Get("Command")
+	name, err := params.Get(api.cfg.Dialect.commandParam())
 	switch {
 	case err != nil:
 		api.fail(w, req, err)
 		return
 	case name == "":
-		api.fail(w, req, because(ErrBadRequest, "missing Command"))
+		api.fail(w, req, because(ErrBadRequest, "missing "+api.cfg.Dialect.commandParam()))
 		return
 	}
 	cmd, ok := api.commands[name]
@@ -179,10 +223,11 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	default:
-		if p, err = api.a.authenticate(req, true); err != nil {
+		if p, err = api.a.authenticate(req, api.resolvers(), true); err != nil {
 			api.fail(w, req, err)
 			return
 		}
+		api.a.handOnCookie(w, req)
 	}
 	if !cmd.Public {
 		if !p.Authenticated() {
@@ -213,7 +258,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, ok: true, fields: fields})
 	case errors.As(err, &cerr):
-		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, code: cerr.Code, text: cerr.Text})
+		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, code: cerr.Code, text: cerr.Text, fields: cerr.Fields})
 	default:
 		api.fail(w, req, err)
 	}

@@ -17,12 +17,15 @@ import (
 // own beyond its frozen [Config]; everything that changes lives in the
 // store.
 type Authenticator struct {
-	cfg     Config
-	store   store.Store
-	limits  paramLimits
-	hasher  *hasher
-	codecs  []securecookie.Codec
-	cookies *cookieCache
+	cfg    Config
+	store  store.Store
+	limits paramLimits
+	hasher *hasher
+	codecs []securecookie.Codec
+	// etokenCodecs are codecs on the same keys as codecs; the name the MAC
+	// covers keeps the two apart.
+	etokenCodecs []securecookie.Codec
+	cookies      *cookieCache
 
 	adminKeyHash store.Hash // SHA-256 of cfg.AdminAPIKey, if set
 	hasAdminKey  bool
@@ -43,12 +46,13 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, err
 	}
 	a := &Authenticator{
-		cfg:     cfg,
-		store:   cfg.Store,
-		hasher:  h,
-		captcha: cfg.Captcha,
-		codecs:  newCookieCodecs(cfg),
-		cookies: newCookieCache(min(cookieCacheTTL, cfg.SessionLifetime)),
+		cfg:          cfg,
+		store:        cfg.Store,
+		hasher:       h,
+		captcha:      cfg.Captcha,
+		codecs:       newCookieCodecs(cfg),
+		etokenCodecs: newETokenCodecs(cfg),
+		cookies:      newCookieCache(min(cookieCacheTTL, cfg.SessionLifetime)),
 		limits: paramLimits{
 			maxParams:     cfg.MaxParams,
 			maxNameBytes:  256,

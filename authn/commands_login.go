@@ -75,7 +75,11 @@ func (api *API) login(scope scopes.Scope) func(c *Call) (Fields, error) {
 		if err := api.a.SetSessionCookie(c.w, c.HTTP, res.SessionID); err != nil {
 			return nil, err
 		}
-		fields := Fields{"SessionID": res.SessionID.Reveal()}
+		etoken, err := api.a.IssueEToken(res.SessionID)
+		if err != nil {
+			return nil, err
+		}
+		fields := Fields{"SessionID": res.SessionID.Reveal(), "etoken": etoken.Reveal()}
 		if res.TFADisabled {
 			fields["TFADisabled"] = true
 		}

@@ -87,6 +87,22 @@ type Config struct {
 	// shared, not copied: origins added to it later apply.
 	CrossOrigin *http.CrossOriginProtection
 
+	// ETokenValidity is how long an etoken may be redeemed after it is
+	// issued (WMD's $api_sl_token_expiry). Default 2 seconds.
+	ETokenValidity time.Duration
+	// ETokenReuse lets an etoken be used any number of times within its
+	// validity, as a short script sending it on every request may want.
+	// Default false: single use, claimed in the store across instances.
+	ETokenReuse bool
+	// ETokenSetsCookie sets the session cookie on the answer to a request
+	// that redeemed an etoken: a hand-off from a server to a browser.
+	// Default false.
+	ETokenSetsCookie bool
+	// StrictBearer refuses (401) an Authorization header that is not a
+	// keyward etoken. Default false: other schemes and other Bearer tokens
+	// are left to the host's own middleware.
+	StrictBearer bool
+
 	// SessionIdleTimeout ends a session not used for this long. Default 30
 	// minutes.
 	SessionIdleTimeout time.Duration
@@ -221,6 +237,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CrossOrigin == nil {
 		c.CrossOrigin = http.NewCrossOriginProtection()
+	}
+	if c.ETokenValidity == 0 {
+		c.ETokenValidity = 2 * time.Second
+	}
+	if c.ETokenValidity < 0 || c.ETokenValidity > time.Hour {
+		return c, errors.New("authn: ETokenValidity must be positive and at most an hour")
 	}
 	if c.SessionIdleTimeout == 0 {
 		c.SessionIdleTimeout = 30 * time.Minute

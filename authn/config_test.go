@@ -21,7 +21,7 @@ func TestConfigDefaults(t *testing.T) {
 	if _, ok := c.Store.(*store.Memory); !ok {
 		t.Errorf("Store = %T, want *store.Memory", c.Store)
 	}
-	if len(c.Resolvers) != 4 {
+	if len(c.Resolvers) != 5 {
 		t.Errorf("Resolvers: %d", len(c.Resolvers))
 	}
 	if len(c.Keys) != 1 || len(c.Keys[0].Hash) != 32 || len(c.Keys[0].Block) != 32 || bytes.Equal(c.Keys[0].Hash, c.Keys[0].Block) {
@@ -35,6 +35,15 @@ func TestConfigDefaults(t *testing.T) {
 		{"CookieName", c.CookieName, "__Host-keyward"},
 		{"CookieStore", c.CookieStore, nil},
 		{"CrossOrigin set", c.CrossOrigin != nil, true},
+		{"ETokenValidity", c.ETokenValidity, 2 * time.Second},
+		{"ETokenReuse", c.ETokenReuse, false},
+		{"ETokenSetsCookie", c.ETokenSetsCookie, false},
+		{"StrictBearer", c.StrictBearer, false},
+		{"CaptchaPolicy", c.CaptchaPolicy, CaptchaOcteth},
+		{"Captcha set", c.Captcha != nil, true},
+		{"Throttle", c.Throttle, ThrottleConfig{Window: 15 * time.Minute, PerUserIP: 6, PerIP: 60, PerAccount: 100, AccountWindow: time.Hour, CaptchaAfter: 3}},
+		{"TrustedProxies", len(c.TrustedProxies), 0},
+		{"TFAIssuer", c.TFAIssuer, ""},
 		{"SessionIdleTimeout", c.SessionIdleTimeout, 30 * time.Minute},
 		{"SessionLifetime", c.SessionLifetime, 12 * time.Hour},
 		{"TouchInterval", c.TouchInterval, time.Minute},

@@ -19,10 +19,12 @@ type Fields map[string]any
 // command's to define (login uses 1 to 6 and 101); they should not collide
 // with the general codes (400, 401, 403, 404, 429, 503).
 type CommandError struct {
-	// Code is the envelope's ErrorCode.
+	// Code is the envelope's ErrorCode (the WMD dialect has none).
 	Code int
-	// Text is the envelope's ErrorText: a client reads it.
+	// Text is the envelope's ErrorText (WMD's error): a client reads it.
 	Text string
+	// Fields, if any, are sent beside the failure.
+	Fields Fields
 }
 
 // Error returns the text with its code.
@@ -32,9 +34,9 @@ func (e *CommandError) Error() string { return "command error " + strconv.Itoa(e
 func Fail(code int, text string) error { return &CommandError{Code: code, Text: text} }
 
 // reservedField reports whether a command may not set the field: the
-// envelope's own.
+// envelope's own, in either dialect.
 func reservedField(k string) bool {
-	return k == "Success" || k == "ErrorCode" || k == "ErrorText"
+	return k == "Success" || k == "ErrorCode" || k == "ErrorText" || k == "status" || k == "error"
 }
 
 // answer is one envelope about to be written.
@@ -53,24 +55,37 @@ func generalAnswer(err error) answer {
 	return answer{status: status, code: status, text: PublicText(err)}
 }
 
-// writeEnvelope writes a as JSON:
+// writeEnvelope writes a as JSON in the API's dialect, Octeth's
 //
 //	{"Success":false,"ErrorCode":3,"ErrorText":"Invalid login credentials"}
 //
-// with the command's fields after the three of the envelope.
+// or WMD's
+//
+//	{"status":"notok","error":"Invalid name or password (1/6)"}
+//
+// with the command's fields after those of the envelope.
 func (api *API) writeEnvelope(ctx context.Context, w http.ResponseWriter, a answer) {
 	var buf bytes.Buffer
-	buf.WriteString(`{"Success":`)
-	buf.WriteString(strconv.FormatBool(a.ok))
-	buf.WriteString(`,"ErrorCode":`)
-	if api.cfg.ErrorCodeAsList {
-		buf.WriteString("[" + strconv.Itoa(a.code) + "]")
-	} else {
-		buf.WriteString(strconv.Itoa(a.code))
-	}
-	buf.WriteString(`,"ErrorText":`)
 	text, _ := json.Marshal(a.text)
-	buf.Write(text)
+	if api.cfg.Dialect == WMD {
+		if a.ok {
+			buf.WriteString(`{"status":"ok","error":""`)
+		} else {
+			buf.WriteString(`{"status":"notok","error":`)
+			buf.Write(text)
+		}
+	} else {
+		buf.WriteString(`{"Success":`)
+		buf.WriteString(strconv.FormatBool(a.ok))
+		buf.WriteString(`,"ErrorCode":`)
+		if api.cfg.ErrorCodeAsList {
+			buf.WriteString("[" + strconv.Itoa(a.code) + "]")
+		} else {
+			buf.WriteString(strconv.Itoa(a.code))
+		}
+		buf.WriteString(`,"ErrorText":`)
+		buf.Write(text)
+	}
 	keys := make([]string, 0, len(a.fields))
 	for k := range a.fields {
 		keys = append(keys, k)

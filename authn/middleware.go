@@ -26,7 +26,7 @@ import (
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := &Request{HTTP: r, a: a, lenient: true}
-		p, err := a.authenticate(req, false)
+		p, err := a.authenticate(req, a.cfg.Resolvers, false)
 		if err != nil {
 			a.refuse(w, req, err, a.cfg.ErrorWriter)
 			return
@@ -35,16 +35,17 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		a.handOnCookie(w, req)
 		next.ServeHTTP(w, req.handOn(p))
 	})
 }
 
-// authenticate resolves the request's credentials and, for a request
+// authenticate resolves the request's credentials with the resolvers and, for a request
 // decided by the session cookie, checks its origin: for unsafe methods
 // only, or for every method when allMethods is set (commands change state
 // whatever the method).
-func (a *Authenticator) authenticate(req *Request, allMethods bool) (Principal, error) {
-	p, err := a.resolve(req.HTTP.Context(), req)
+func (a *Authenticator) authenticate(req *Request, resolvers []Resolver, allMethods bool) (Principal, error) {
+	p, err := a.resolve(req.HTTP.Context(), req, resolvers)
 	if err == nil && p.Method == MethodCookie && (allMethods || !isSafeMethod(req.HTTP.Method)) {
 		err = a.checkOrigin(req.HTTP)
 	}
@@ -90,9 +91,9 @@ func (req *Request) handOn(p Principal) *http.Request {
 }
 
 // resolve runs every resolver and reconciles what they found.
-func (a *Authenticator) resolve(ctx context.Context, req *Request) (Principal, error) {
+func (a *Authenticator) resolve(ctx context.Context, req *Request, resolvers []Resolver) (Principal, error) {
 	var found Principal
-	for _, res := range a.cfg.Resolvers {
+	for _, res := range resolvers {
 		p, err := res.Resolve(ctx, req)
 		switch {
 		case err == ErrNoCredential || errors.Is(err, ErrNoCredential):

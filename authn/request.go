@@ -39,6 +39,9 @@ type Request struct {
 	ctx requestContext
 
 	clearCookie bool // the session cookie was bad: expire it in the answer
+	// etokenSession is the session ID an etoken just redeemed carried,
+	// when the cookie is to be set from it.
+	etokenSession string
 }
 
 // Params returns the request's parameters, reading the query string and a

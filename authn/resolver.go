@@ -21,10 +21,10 @@ type ResolverFunc func(ctx context.Context, r *Request) (Principal, error)
 func (f ResolverFunc) Resolve(ctx context.Context, r *Request) (Principal, error) { return f(ctx, r) }
 
 // DefaultResolvers returns the resolvers the middleware tries when
-// [Config].Resolvers is nil, in this order: [FromAdminAPIKey],
+// [Config].Resolvers is nil, in this order: [FromBearer], [FromAdminAPIKey],
 // [FromAPIKey], [FromSessionID], [FromCookie].
 func DefaultResolvers() []Resolver {
-	return []Resolver{FromAdminAPIKey(), FromAPIKey(), FromSessionID(), FromCookie()}
+	return []Resolver{FromBearer(), FromAdminAPIKey(), FromAPIKey(), FromSessionID(), FromCookie()}
 }
 
 // builtin is a resolver of the Authenticator's own: it resolves with the

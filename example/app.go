@@ -28,12 +28,15 @@ type options struct {
 
 // app is the example server: keyward in front of a tiny list service.
 type app struct {
-	auth  *authn.Authenticator
-	api   *authn.API
-	mem   *store.Memory
-	lists *lists
-	users []store.Account // the user accounts, for Users.Get
-	admin store.Account
+	auth *authn.Authenticator
+	api  *authn.API
+	// wmd and wmdSL are the WMD SED API: api.php on the session cookie,
+	// api-sl.php on the Bearer etoken.
+	wmd, wmdSL *authn.API
+	mem        *store.Memory
+	lists      *lists
+	users      []store.Account // the user accounts, for Users.Get
+	admin      store.Account
 }
 
 // newApp builds the authenticator, seeds the accounts and registers the
@@ -88,19 +91,24 @@ func newApp(ctx context.Context, o options) (*app, error) {
 		}
 	}
 	a.api = authn.NewAPI(a.auth, o.API)
+	a.wmd = authn.NewAPI(a.auth, authn.APIConfig{Dialect: authn.WMD, Resolvers: []authn.Resolver{authn.FromCookie()}})
+	a.wmdSL = authn.NewAPI(a.auth, authn.APIConfig{Dialect: authn.WMD, Resolvers: []authn.Resolver{authn.FromBearer()}})
 	if err := a.registerCommands(); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// Handler returns the example's routes: the command API at /api.php and
-// /api (it authenticates its own requests), and the captcha images and
-// sounds at /captcha/.
+// Handler returns the example's routes: the Octeth command API at /api.php
+// and /api, the WMD SED API at /wmd/api.php (cookie) and /wmd/api-sl.php
+// (Bearer etoken) (each API authenticates its own requests), and the
+// captcha images and sounds at /captcha/.
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api.php", a.api)
 	mux.Handle("/api", a.api)
+	mux.Handle("/wmd/api.php", a.wmd)
+	mux.Handle("/wmd/api-sl.php", a.wmdSL)
 	mux.Handle("/captcha/", a.auth.CaptchaHandler())
 	return mux
 }

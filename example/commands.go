@@ -23,7 +23,20 @@ func (a *app) registerCommands() error {
 			return err
 		}
 	}
+	// The WMD dialect: the same kind of command, another envelope.
+	whoami := authn.Command{Scopes: []scopes.Scope{scopes.User, scopes.Admin}, Run: a.whoami}
+	for _, api := range []*authn.API{a.wmd, a.wmdSL} {
+		if err := api.Handle("whoami", whoami); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// whoami is WMD's sample c=whoami: who the request acts as.
+func (a *app) whoami(c *authn.Call) (authn.Fields, error) {
+	p := c.Principal
+	return authn.Fields{"user": p.Username, "userid": p.AccountID, "admin": p.Scope == scopes.Admin}, nil
 }
 
 // List.Create error codes.

@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "keyward example serving %s/api.php and %s/api (in-memory store; plain http for local use only)\n", url, url)
+	fmt.Fprintf(stdout, "  WMD SED API: %s/wmd/api.php (cookie) and %s/wmd/api-sl.php (Bearer etoken); captchas under %s/captcha/\n", url, url, url)
 	for _, line := range printed {
 		fmt.Fprintln(stdout, line)
 	}

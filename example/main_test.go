@@ -625,6 +625,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("no address in %q", first)
 	}
 	addr := first[start:end]
+	_, _ = out.ReadString('\n') // the WMD line
 	second, _ := out.ReadString('\n')
 	go func() { _, _ = io.Copy(io.Discard, out) }() // let run write the rest
 
@@ -669,3 +670,22 @@ type nopWriter struct{}
 func (nopWriter) Header() http.Header         { return http.Header{} }
 func (nopWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (nopWriter) WriteHeader(int)             {}
+
+// newTestAppThrottle is newTestApp with the given throttle settings.
+func newTestAppThrottle(t *testing.T, th authn.ThrottleConfig) *testApp {
+	t.Helper()
+	clock := clocktest.New()
+	a, err := newApp(context.Background(), options{
+		AdminPassword: adminPassword,
+		UserPassword:  userPassword,
+		AdminAPIKey:   staticKey,
+		Logger:        slog.New(slog.DiscardHandler),
+		Now:           clock.Now,
+		Argon2:        authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Throttle:      th,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testApp{app: a, t: t, h: a.Handler(), clock: clock}
+}

@@ -1,0 +1,168 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// ETokenPrefix starts every etoken, so that one is recognisable in an
+// Authorization header and by secret scanners.
+const ETokenPrefix = "kwe_"
+
+// etokenName binds an etoken's MAC to its purpose: the same keys sign the
+// session cookie, under another name, and neither passes for the other.
+const etokenName = "keyward-etoken"
+
+// etoken payload: the session ID, the issue time in milliseconds, a nonce.
+const (
+	etokenNonceLen   = 16
+	etokenPayloadLen = sessionIDLen + 8 + etokenNonceLen
+	// etokenMaxBytes bounds a token before it is decoded; ours are about
+	// 180 bytes.
+	etokenMaxBytes = 512
+	// etokenSkew is how far in the future an issue time may be, for clocks
+	// of instances that do not quite agree.
+	etokenSkew = time.Second
+)
+
+// Reasons an etoken is refused, for the log; the client gets one answer.
+var (
+	errETokenEncoding = because(ErrInvalidCredential, "etoken does not decode (tampered, truncated, wrong key or not base64)")
+	errETokenPayload  = because(ErrInvalidCredential, "etoken payload malformed")
+	errETokenExpired  = because(ErrInvalidCredential, "etoken expired")
+	errETokenFuture   = because(ErrInvalidCredential, "etoken issued in the future")
+	errETokenReused   = because(ErrInvalidCredential, "etoken already used")
+	errNotBearer      = because(ErrInvalidCredential, "Authorization is not a keyward Bearer etoken")
+)
+
+// newETokenCodecs makes the securecookie codecs of etokens, on the same
+// keys as the cookie: the first pair encodes, every pair decodes.
+func newETokenCodecs(cfg Config) []securecookie.Codec {
+	// securecookie's own age check, on the real clock and in whole
+	// seconds, is a backstop; the validity is checked on cfg.Now, in ms.
+	maxAge := int((cfg.ETokenValidity + time.Minute).Seconds())
+	codecs := make([]securecookie.Codec, len(cfg.Keys))
+	for i, k := range cfg.Keys {
+		codecs[i] = securecookie.New(k.Hash, k.Block).
+			SetSerializer(securecookie.NopEncoder{}).
+			MaxAge(maxAge).
+			MaxLength(etokenMaxBytes)
+	}
+	return codecs
+}
+
+// IssueEToken returns an etoken for the session ID: the ID, the time and
+// a random nonce, encrypted and authenticated with [Config].Keys. It is
+// good for [Config].ETokenValidity, once (unless [Config].ETokenReuse), as a
+// Bearer credential, and dies with the session it carries.
+func (a *Authenticator) IssueEToken(id Secret) (Secret, error) {
+	if _, ok := sessionHash(id.Reveal()); !ok {
+		return Secret{}, errors.New("authn: IssueEToken: not a session ID")
+	}
+	nonce, err := a.random(etokenNonceLen)
+	if err != nil {
+		return Secret{}, err
+	}
+	payload := make([]byte, 0, etokenPayloadLen)
+	payload = append(payload, id.Reveal()...)
+	payload = binary.BigEndian.AppendUint64(payload, uint64(a.cfg.Now().UnixMilli()))
+	payload = append(payload, nonce...)
+	enc, err := a.etokenCodecs[0].Encode(etokenName, payload)
+	if err != nil {
+		return Secret{}, err
+	}
+	return Secret{value: ETokenPrefix + enc}, nil
+}
+
+// FromBearer resolves an etoken in "Authorization: Bearer kwe_...".
+// Another scheme, or a Bearer token without the kwe_ prefix, is left to the
+// host's other middleware (ErrNoCredential), unless [Config].StrictBearer.
+func FromBearer() Resolver { return builtin((*Authenticator).resolveBearer) }
+
+func (a *Authenticator) resolveBearer(ctx context.Context, r *Request) (Principal, error) {
+	var auth string
+	switch hs := r.HTTP.Header["Authorization"]; len(hs) {
+	case 0:
+		return Principal{}, ErrNoCredential
+	case 1:
+		auth = hs[0]
+	default:
+		return Principal{}, because(ErrBadRequest, "header Authorization given more than once")
+	}
+	scheme, token, _ := strings.Cut(auth, " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(token, ETokenPrefix) {
+		if a.cfg.StrictBearer {
+			return Principal{}, errNotBearer
+		}
+		return Principal{}, ErrNoCredential
+	}
+	id, err := a.redeemEToken(ctx, r, token)
+	if err != nil {
+		return Principal{}, err
+	}
+	p, err := a.principalForSession(ctx, r, hashCredential(id), MethodEToken)
+	if err == nil && a.cfg.ETokenSetsCookie {
+		r.etokenSession = id
+	}
+	return p, err
+}
+
+// redeemEToken decodes and checks a token and returns the session ID it
+// carries: within its validity, and (unless reuse is allowed) claimed for
+// the first time, in the store, across instances.
+func (a *Authenticator) redeemEToken(ctx context.Context, r *Request, token string) (string, error) {
+	enc := token[len(ETokenPrefix):]
+	if len(enc) > etokenMaxBytes {
+		return "", errETokenEncoding
+	}
+	var payload []byte
+	if err := securecookie.DecodeMulti(etokenName, enc, &payload, a.etokenCodecs...); err != nil {
+		return "", errETokenEncoding
+	}
+	if len(payload) != etokenPayloadLen {
+		return "", errETokenPayload
+	}
+	id := string(payload[:sessionIDLen])
+	issued := time.UnixMilli(int64(binary.BigEndian.Uint64(payload[sessionIDLen:])))
+	nonce := payload[sessionIDLen+8:]
+	now := r.now()
+	switch {
+	case issued.After(now.Add(etokenSkew)):
+		return "", errETokenFuture
+	case now.Sub(issued) > a.cfg.ETokenValidity:
+		return "", errETokenExpired
+	}
+	if !a.cfg.ETokenReuse {
+		// The claim outlives the token, so a replay inside the window
+		// always finds it.
+		sum := sha256.Sum256(nonce)
+		first, err := a.store.Claim(ctx, "keyward:etoken:"+hex.EncodeToString(sum[:16]), a.cfg.ETokenValidity+etokenSkew+time.Minute)
+		if err != nil {
+			return "", storeFailure(err)
+		}
+		if !first {
+			return "", errETokenReused
+		}
+	}
+	return id, nil
+}
+
+// handOnCookie sets the session cookie for a session whose etoken was just
+// redeemed, when [Config].ETokenSetsCookie asks for the browser hand-off.
+func (a *Authenticator) handOnCookie(w http.ResponseWriter, r *Request) {
+	if r.etokenSession == "" {
+		return
+	}
+	if err := a.SetSessionCookie(w, r.HTTP, Secret{value: r.etokenSession}); err != nil {
+		a.emit(r.HTTP.Context(), Event{Kind: EventStoreFailed, Reason: "setting the cookie from an etoken", Err: err})
+	}
+}
