@@ -45,8 +45,10 @@ func okHandler() http.Handler {
 
 // fuzzCredential fuzzes one credential parameter or header: anything but
 // the real credential must not authenticate.
-func fuzzCredential(f *testing.F, build func(e *fuzzEnv, v string) *http.Request, real func(e *fuzzEnv) string) {
+func fuzzCredential(f *testing.F, build func(e *fuzzEnv, v string) *http.Request, realFn func(e *fuzzEnv) string) {
 	e := newFuzzEnv(f)
+	realValue := realFn(e)
+	real := func(*fuzzEnv) string { return realValue }
 	f.Add(real(e))
 	f.Add("")
 	f.Add("kw_")
@@ -115,5 +117,19 @@ func FuzzRequest(f *testing.F) {
 		r.URL.RawQuery = query
 		r.Header.Set("Content-Type", contentType)
 		checkStatus(t, h, r)
+	})
+}
+
+func FuzzBearer(f *testing.F) {
+	fuzzCredential(f, func(e *fuzzEnv, v string) *http.Request {
+		r := httptest.NewRequest("GET", "/api-sl.php", nil)
+		r.Header["Authorization"] = []string{"Bearer " + v}
+		return r
+	}, func(e *fuzzEnv) string {
+		tok, err := e.a.IssueEToken(Secret{value: e.sid})
+		if err != nil {
+			panic(err)
+		}
+		return tok.Reveal()
 	})
 }

@@ -37,3 +37,27 @@ func FuzzAPI(f *testing.F) {
 		decode(t, rec.Code, rec.Header(), rec.Body.Bytes())
 	})
 }
+
+// FuzzWMD does the same for the WMD dialect's endpoints.
+func FuzzWMD(f *testing.F) {
+	ta := newTestApp(f, authn.APIConfig{})
+	f.Add("/wmd/api.php", "c=auth&user=admin&pass=x", "")
+	f.Add("/wmd/api.php", "c=auth&user=user@example.com&pass="+userPassword, "")
+	f.Add("/wmd/api-sl.php", "c=whoami", "Bearer kwe_AAAA")
+	f.Add("/wmd/api.php", "c=auth&logout=1", "")
+	f.Add("/wmd/api-sl.php", "c=whoami&c=auth", "Basic x")
+	f.Fuzz(func(t *testing.T, path, query, auth string) {
+		if path != "/wmd/api-sl.php" {
+			path = "/wmd/api.php"
+		}
+		r := httptest.NewRequest("GET", path, nil)
+		r.URL.RawQuery = query
+		r.Header.Set("Authorization", auth)
+		rec := httptest.NewRecorder()
+		ta.h.ServeHTTP(rec, r)
+		if rec.Code >= 500 {
+			t.Fatalf("HTTP %d for %q %q: %s", rec.Code, query, auth, rec.Body)
+		}
+		decodeWMD(t, rec.Code, rec.Header(), rec.Body.Bytes())
+	})
+}
