@@ -124,8 +124,9 @@ func (c *Call) Header() http.Header { return c.w.Header() }
 // built-in commands are
 // User.Login, Admin.Login, User.Logout, Admin.Logout, User.APIKey.Create,
 // User.APIKey.Delete, User.APIKeys.Get, User.TFA.* and Admin.TFA.*
-// (Setup, Enable, Disable, RecoveryCodes.Regenerate), Admin.Update, and
-// Captcha.New; in the [WMD] dialect, auth.
+// (Setup, Enable, Disable, RecoveryCodes.Regenerate), Admin.Update,
+// User.Update, User.PasswordChange and Captcha.New; in the [WMD] dialect,
+// auth.
 func NewAPI(a *Authenticator, cfg APIConfig) *API {
 	if cfg.CaptchaURL == "" {
 		cfg.CaptchaURL = "/captcha/"

@@ -69,6 +69,11 @@ func (api *API) adminUpdate(c *Call) (Fields, error) {
 	case len(v.name) > maxNameBytes || len(v.username) > maxNameBytes || !utf8.ValidString(v.name+v.username):
 		return nil, because(ErrBadRequest, "name or username too long")
 	}
+	if v.password != "" {
+		if err := checkNewPassword(v.password); err != nil {
+			return nil, err
+		}
+	}
 	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
 	if err != nil {
 		return nil, err
@@ -77,6 +82,7 @@ func (api *API) adminUpdate(c *Call) (Fields, error) {
 	if err := api.updateAccount(c, acct, v.password); err != nil {
 		return nil, err
 	}
+	api.a.emit(c.Context(), Event{Kind: EventAccountUpdated, Account: acct.Ref(), Username: acct.Username})
 	return Fields{}, nil
 }
 
@@ -145,4 +151,136 @@ func validEmail(s string) bool {
 // registerAccounts registers the account commands.
 func (api *API) registerAccounts() {
 	api.mustHandle("Admin.Update", Command{Scopes: []scopes.Scope{scopes.Admin}, Run: api.adminUpdate})
+	api.mustHandle("User.Update", Command{Scopes: []scopes.Scope{scopes.User}, Run: api.userUpdate})
+	api.mustHandle("User.PasswordChange", Command{Scopes: []scopes.Scope{scopes.User}, Run: api.passwordChange})
+}
+
+// More account command codes, shared by Admin.Update, User.Update and
+// User.PasswordChange.
+const (
+	CodePasswordTooShort   = 10
+	CodeMissingNewPassword = 11
+)
+
+// minPasswordLen is the shortest password the commands set (NIST SP
+// 800-63B asks for at least 8).
+const minPasswordLen = 8
+
+// checkNewPassword answers a password too short; too long is malformed.
+func checkNewPassword(pw string) error {
+	switch {
+	case len(pw) > maxPasswordBytes:
+		return because(ErrBadRequest, "password too long")
+	case utf8.RuneCountInString(pw) < minPasswordLen:
+		return Fail(CodePasswordTooShort, "Password too short (at least 8 characters)")
+	}
+	return nil
+}
+
+// userUpdate is User.Update (user scope, own account): FirstName,
+// LastName and EmailAddress change what they are given (an absent
+// parameter leaves its field alone); Password sets a new password and
+// needs CurrentPassword. Errors: 3 the current password missing or wrong,
+// 4 an empty EmailAddress, 7 its format, 9 it is taken, 10 the password too
+// short.
+func (api *API) userUpdate(c *Call) (Fields, error) {
+	ctx := c.Context()
+	acct, err := api.a.activeAccount(ctx, c.Principal.Account())
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"FirstName", &acct.FirstName}, {"LastName", &acct.LastName}, {"EmailAddress", &acct.Email}} {
+		if !c.Params.Has(f.name) {
+			continue
+		}
+		v, err := c.Param(f.name)
+		if err != nil {
+			return nil, err
+		}
+		v = strings.TrimSpace(v)
+		if len(v) > maxNameBytes {
+			return nil, because(ErrBadRequest, f.name+" too long")
+		}
+		*f.dst = v
+	}
+	if c.Params.Has("EmailAddress") {
+		switch {
+		case acct.Email == "":
+			return nil, Fail(CodeMissingEmail, "Missing email address")
+		case !validEmail(acct.Email):
+			return nil, Fail(CodeInvalidEmail, "Invalid email address format")
+		}
+	}
+	password, err := c.Param("Password")
+	if err != nil {
+		return nil, err
+	}
+	if password != "" {
+		if err := api.checkCurrentPassword(c, acct); err != nil {
+			return nil, err
+		}
+		if err := checkNewPassword(password); err != nil {
+			return nil, err
+		}
+	}
+	if err := api.updateAccount(c, acct, password); err != nil {
+		return nil, err
+	}
+	api.a.emit(ctx, Event{Kind: EventAccountUpdated, Account: acct.Ref(), Username: acct.Username})
+	return Fields{"UserInfo": userInfo(acct)}, nil
+}
+
+// passwordChange is User.PasswordChange (user scope, own account):
+// CurrentPassword and NewPassword. The account's other sessions end.
+// Errors: 3 the current password missing or wrong, 10 the new one too
+// short, 11 it is missing.
+func (api *API) passwordChange(c *Call) (Fields, error) {
+	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
+	if err != nil {
+		return nil, err
+	}
+	if err := api.checkCurrentPassword(c, acct); err != nil {
+		return nil, err
+	}
+	pw, err := c.Param("NewPassword")
+	switch {
+	case err != nil:
+		return nil, err
+	case pw == "":
+		return nil, Fail(CodeMissingNewPassword, "Missing new password")
+	}
+	if err := checkNewPassword(pw); err != nil {
+		return nil, err
+	}
+	if err := requirePasswordSession(c.Principal); err != nil {
+		return nil, err
+	}
+	if err := api.a.SetPassword(c.Context(), c.Principal, pw); err != nil {
+		return nil, err
+	}
+	return Fields{}, nil
+}
+
+// checkCurrentPassword checks the CurrentPassword parameter against acct:
+// 3 if it is missing or wrong. A wrong one counts as a failed login.
+func (api *API) checkCurrentPassword(c *Call, acct store.Account) error {
+	cur, err := c.Param("CurrentPassword")
+	if err != nil {
+		return err
+	}
+	if cur == "" {
+		return errInvalidCredentials
+	}
+	got, err := api.a.CheckPassword(c.Context(), acct.Scope, acct.Username, cur)
+	switch {
+	case errors.Is(err, ErrInvalidCredential) || (err == nil && got.ID != acct.ID):
+		api.a.emit(c.Context(), Event{Kind: EventLoginFailed, Account: acct.Ref(), Username: acct.Username, Reason: "wrong current password"})
+		return errInvalidCredentials
+	case err != nil:
+		return err
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ const (
 	EventTFADisabled     EventKind = "tfa_disabled"
 	EventRecoveryUsed    EventKind = "recovery_code_used"
 	EventPasswordChanged EventKind = "password_changed"
+	EventAccountUpdated  EventKind = "account_updated"
 	EventKeyCreated      EventKind = "key_created"
 	EventKeyRevoked      EventKind = "key_revoked"
 	EventLockedOut       EventKind = "locked_out"

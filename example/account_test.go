@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -95,4 +96,64 @@ func TestAdminUpdateErrors(t *testing.T) {
 // adminAccount is an administrator's record, for tests that add one.
 func adminAccount(username, email string) store.Account {
 	return store.Account{Scope: scopes.Admin, Username: username, Email: email, Name: username}
+}
+
+func TestUserUpdate(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	sid := ta.userSession()
+	other := ta.userSession()
+	e := mustOK(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "FirstName", "Ada", "LastName", "Lovelace")))
+	var info map[string]any
+	_ = json.Unmarshal(e.fields["UserInfo"], &info)
+	if info["FirstName"] != "Ada" || info["LastName"] != "Lovelace" || info["EmailAddress"] != "user@example.com" {
+		t.Fatalf("UserInfo %v", info)
+	}
+	tests := []struct {
+		name string
+		kv   []string
+		code int
+	}{
+		{"empty email", []string{"EmailAddress", ""}, 4},
+		{"bad email", []string{"EmailAddress", "nope"}, 7},
+		{"password without the current one", []string{"Password", "long-enough-pw"}, 3},
+		{"password with a wrong current one", []string{"Password", "long-enough-pw", "CurrentPassword", "nope"}, 3},
+		{"password too short", []string{"Password", "short", "CurrentPassword", userPassword}, 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mustFail(t, ta.send(urlencoded(append([]string{"Command", "User.Update", "SessionID", sid}, tc.kv...)...)), 200, tc.code)
+		})
+	}
+	// A second user, whose address is taken.
+	if _, err := ta.mem.CreateAccount(t.Context(), store.Account{Scope: scopes.User, Username: "bob", Email: "bob@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "EmailAddress", "BOB@example.com")), 200, 9)
+	// A new email and password: other sessions end, this one stays.
+	mustOK(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "EmailAddress", "ada@example.com", "Password", "a-new-password", "CurrentPassword", userPassword)))
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", other)), 401, 401)
+	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)))
+	mustOK(t, ta.send(urlencoded("Command", "User.Login", "Username", "ada@example.com", "Password", "a-new-password")))
+	// Admins have Admin.Update, not this.
+	mustFail(t, ta.send(urlencoded("Command", "User.Update", "SessionID", ta.adminSession(), "FirstName", "x")), 403, 403)
+}
+
+func TestPasswordChange(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, authn.APIConfig{})
+	sid := ta.userSession()
+	other := ta.userSession()
+	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "NewPassword", "a-new-password")), 200, 3)
+	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", "wrong", "NewPassword", "a-new-password")), 200, 3)
+	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", userPassword)), 200, 11)
+	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", userPassword, "NewPassword", "1234567")), 200, 10)
+	// With a key, even the right current password does not change it.
+	key, _ := ta.userKey()
+	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "APIKey", key, "CurrentPassword", userPassword, "NewPassword", "a-new-password")), 403, 403)
+	mustOK(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", userPassword, "NewPassword", "a-new-password")))
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", other)), 401, 401)
+	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)))
+	mustFail(t, ta.send(urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", userPassword)), 200, 3)
+	mustOK(t, ta.send(urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", "a-new-password")))
 }
