@@ -278,10 +278,16 @@ func (api *API) run(cmd Command, call *Call) (fields Fields, err error) {
 }
 
 // requestState returns the request's state: the middleware's, if this
-// authenticator's middleware has already been through it, or a new one.
+// authenticator's middleware has already been through it; a new one that
+// keeps the principal a host put in the context with [WithPrincipal]
+// (its own authentication, or a test's); or a new one to authenticate.
 func (api *API) requestState(r *http.Request) (*Request, bool) {
-	if s, ok := r.Context().Value(stateKey{}).(*Request); ok && s.a == api.a {
+	s, ok := r.Context().Value(stateKey{}).(*Request)
+	switch {
+	case ok && s.a == api.a:
 		return s, true
+	case ok && s.a == nil && s.principal.Authenticated():
+		return &Request{HTTP: r, a: api.a, principal: s.principal}, true
 	}
 	return &Request{HTTP: r, a: api.a}, false
 }
