@@ -170,3 +170,46 @@ func ExampleNewAPI() {
 	// {"Success":false,"ErrorCode":1,"ErrorText":"Missing subscriber list name"}
 	// {"Success":false,"ErrorCode":401,"ErrorText":"Authentication required"}
 }
+
+// A host command with its own parameter, validation, scope and error code,
+// written once and served in both dialects: Octeth's Command= envelope and
+// WMD's c= one.
+func ExampleAPI_Handle() {
+	a, alice := newExample()
+	sid, _ := a.StartSession(context.Background(), alice, authn.SessionOptions{Method: "password"})
+	greet := authn.Command{
+		Scopes: []scopes.Scope{scopes.User},
+		Run: func(c *authn.Call) (authn.Fields, error) {
+			name, err := c.Param("Name")
+			if err != nil {
+				return nil, err
+			}
+			if len(name) > 20 {
+				return nil, authn.Fail(1, "Name longer than 20 bytes")
+			}
+			return authn.Fields{"Greeting": "hello " + name + " from " + c.Principal.Username}, nil
+		},
+	}
+	octeth := authn.NewAPI(a, authn.APIConfig{})
+	wmd := authn.NewAPI(a, authn.APIConfig{Dialect: authn.WMD})
+	if err := octeth.Handle("Greeting.Get", greet); err != nil {
+		panic(err)
+	}
+	if err := wmd.Handle("greet", greet); err != nil {
+		panic(err)
+	}
+	call := func(api *authn.API, query string) {
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, httptest.NewRequest("GET", "/api.php?SessionID="+sid.Reveal()+"&"+query, nil))
+		fmt.Print(rec.Code, " ", rec.Body.String())
+	}
+	call(octeth, "Command=Greeting.Get&Name=Bob")
+	call(octeth, "Command=Greeting.Get&Name=Bartholomew+the+Third+of+Nowhere")
+	call(wmd, "c=greet&Name=Bob")
+	call(wmd, "c=greet&Name=Bartholomew+the+Third+of+Nowhere")
+	// Output:
+	// 200 {"Success":true,"ErrorCode":0,"ErrorText":"","Greeting":"hello Bob from alice"}
+	// 200 {"Success":false,"ErrorCode":1,"ErrorText":"Name longer than 20 bytes"}
+	// 200 {"status":"ok","error":"","Greeting":"hello Bob from alice"}
+	// 200 {"status":"notok","error":"Name longer than 20 bytes"}
+}
