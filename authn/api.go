@@ -20,8 +20,12 @@ type APIConfig struct {
 	// general errors carry their status (400, 401, 403, 404, 503).
 	AlwaysHTTP200 bool
 	// ErrorCodeAsList sends ErrorCode as a one-element list ([3]), as
-	// Octeth's newer pages show. Default false: a number.
+	// Octeth's newer pages show. Default false: a number. (OctethV5 sends
+	// lists whatever this says.)
 	ErrorCodeAsList bool
+	// Profile numbers the general failures: [Seeds] (the default) or
+	// [OctethV5].
+	Profile Profile
 	// CaptchaURL is where the host mounts [Authenticator.CaptchaHandler],
 	// for the ImageURL and AudioURL that Captcha.New answers. Default
 	// "/captcha/".
@@ -72,8 +76,11 @@ func (d Dialect) commandParam() string {
 // Register every command before serving; after that, an API is safe for
 // concurrent use.
 type API struct {
-	a        *Authenticator
-	cfg      APIConfig
+	a       *Authenticator
+	cfg     APIConfig
+	profile profileTable
+	// commands are keyed by their names in lower case: names match
+	// ignoring ASCII case, as Octeth 5.9 matches them.
 	commands map[string]Command
 }
 
@@ -132,7 +139,7 @@ func NewAPI(a *Authenticator, cfg APIConfig) *API {
 		cfg.CaptchaURL = "/captcha/"
 	}
 	cfg.Resolvers = slices.Clone(cfg.Resolvers)
-	api := &API{a: a, cfg: cfg, commands: make(map[string]Command)}
+	api := &API{a: a, cfg: cfg, profile: cfg.Profile.table(), commands: make(map[string]Command)}
 	if cfg.Dialect == WMD {
 		api.mustHandle("auth", Command{Public: true, Run: api.wmdAuth})
 	} else {
@@ -149,10 +156,10 @@ func (api *API) resolvers() []Resolver {
 	return api.a.cfg.Resolvers
 }
 
-// Handle registers a command under name, matched exactly as written
-// ("List.Create"). It returns an error for an empty or duplicate name, a
-// command without Run, and one that is neither Public nor scoped (or is
-// both).
+// Handle registers a command under name. Requests match it ignoring ASCII
+// case ("List.Create", "list.create"). It returns an error for an empty
+// name, one already registered in any case, a command without Run, and one
+// that is neither Public nor scoped (or is both).
 func (api *API) Handle(name string, cmd Command) error {
 	switch {
 	case name == "" || strings.ContainsAny(name, " \t\r\n"):
@@ -167,11 +174,12 @@ func (api *API) Handle(name string, cmd Command) error {
 			return fmt.Errorf("authn: command %s has an invalid scope", name)
 		}
 	}
-	if _, dup := api.commands[name]; dup {
+	key := lowerASCII(name)
+	if _, dup := api.commands[key]; dup {
 		return fmt.Errorf("authn: command %s registered twice", name)
 	}
 	cmd.Scopes = slices.Clone(cmd.Scopes)
-	api.commands[name] = cmd
+	api.commands[key] = cmd
 	return nil
 }
 
@@ -186,10 +194,15 @@ func (api *API) mustHandle(name string, cmd Command) {
 func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	req, authenticated := api.requestState(r)
+	asXML := false
 	params, err := req.Params()
 	if err != nil {
 		api.fail(w, req, err)
 		return
+	}
+	// Exactly "XML", as Octeth has it; anything else is JSON.
+	if f, err := params.Get("ResponseFormat"); err == nil && f == "XML" && api.cfg.Dialect == Octeth {
+		asXML = true
 	}
 	name, err := params.Get(api.cfg.Dialect.commandParam())
 	switch {
@@ -200,7 +213,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		api.fail(w, req, because(ErrBadRequest, "missing "+api.cfg.Dialect.commandParam()))
 		return
 	}
-	cmd, ok := api.commands[name]
+	cmd, ok := api.commands[lowerASCII(name)]
 	if !ok {
 		api.fail(w, req, ErrUnknownCommand)
 		return
@@ -253,13 +266,13 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for k := range fields {
 			if reservedField(k) {
 				api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "command " + name + " set the field " + k})
-				api.writeEnvelope(ctx, w, generalAnswer(ErrInternal))
+				api.writeEnvelope(ctx, w, api.profile.generalAnswer(ErrInternal), asXML)
 				return
 			}
 		}
-		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, ok: true, fields: fields})
+		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, ok: true, fields: fields}, asXML)
 	case errors.As(err, &cerr):
-		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, code: cerr.Code, text: cerr.Text, fields: cerr.Fields})
+		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, code: cerr.Code, text: cerr.Text, fields: cerr.Fields}, asXML)
 	default:
 		api.fail(w, req, err)
 	}
@@ -296,6 +309,32 @@ func (api *API) requestState(r *http.Request) (*Request, bool) {
 func (api *API) fail(w http.ResponseWriter, req *Request, err error) {
 	api.a.refuse(w, req, err, func(w http.ResponseWriter, r *http.Request, err error) {
 		setRetryAfter(w, err)
-		api.writeEnvelope(r.Context(), w, generalAnswer(err))
+		api.writeEnvelope(r.Context(), w, api.profile.generalAnswer(err), api.wantsXML(req))
 	})
+}
+
+// wantsXML reports whether the request asked for XML, as far as its
+// parameters could be read.
+func (api *API) wantsXML(req *Request) bool {
+	if api.cfg.Dialect != Octeth || !req.parsed || req.paramsErr != nil {
+		return false
+	}
+	f, err := req.params.Get("ResponseFormat")
+	return err == nil && f == "XML"
+}
+
+// lowerASCII lowers ASCII letters only, as command names match.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

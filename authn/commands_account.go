@@ -153,6 +153,30 @@ func (api *API) registerAccounts() {
 	api.mustHandle("Admin.Update", Command{Scopes: []scopes.Scope{scopes.Admin}, Run: api.adminUpdate})
 	api.mustHandle("User.Update", Command{Scopes: []scopes.Scope{scopes.User}, Run: api.userUpdate})
 	api.mustHandle("User.PasswordChange", Command{Scopes: []scopes.Scope{scopes.User}, Run: api.passwordChange})
+	api.mustHandle("User.Current", Command{Scopes: []scopes.Scope{scopes.User}, Run: api.userCurrent})
+}
+
+// userCurrent is User.Current: the caller's UserInfo, with 2FA_Enabled.
+func (api *API) userCurrent(c *Call) (Fields, error) {
+	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
+	if err != nil {
+		return nil, err
+	}
+	on, err := api.a.tfa.Enabled(c.Context(), acct.Ref())
+	if err != nil {
+		return nil, storeFailure(err)
+	}
+	info := userInfo(acct)
+	info["2FA_Enabled"] = yesNo(on)
+	return Fields{"UserInfo": info}, nil
+}
+
+// yesNo is how Octeth writes a flag.
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
 }
 
 // More account command codes, shared by Admin.Update, User.Update and

@@ -34,6 +34,7 @@ func readLogin(c *Call, scope scopes.Scope) (LoginRequest, error) {
 		{"TFARecoveryCode", &req.TFARecoveryCode},
 		{"CaptchaID", &req.CaptchaID},
 		{"Captcha", &req.Captcha},
+		{"Disable2FAToken", &req.Disable2FAToken},
 	} {
 		v, err := c.Param(f.name)
 		if err != nil {
@@ -67,7 +68,7 @@ func (api *API) login(scope scopes.Scope) func(c *Call) (Fields, error) {
 		res, err := api.a.Login(c.Context(), req)
 		var le *LoginError
 		if errors.As(err, &le) {
-			return nil, &CommandError{Code: le.Code, Text: le.Text}
+			return nil, api.loginFailure(scope, le)
 		}
 		if err != nil {
 			return nil, err
@@ -92,6 +93,26 @@ func (api *API) login(scope scopes.Scope) func(c *Call) (Fields, error) {
 	}
 }
 
+// loginFailure is the command error of a refused login, in the API's
+// profile: OctethV5 answers a missing or wrong 2FA code at Admin.Login
+// with 101, at User.Login with 6.
+func (api *API) loginFailure(scope scopes.Scope, le *LoginError) error {
+	code, text := le.Code, le.Text
+	if code == CodeTFARequired || code == CodeInvalidTFA {
+		want := api.profile.userTFA
+		if scope == scopes.Admin {
+			want = api.profile.adminTFA
+		}
+		switch want {
+		case CodeTFARequired:
+			code, text = CodeTFARequired, "Invalid two-factor authentication code"
+		case CodeInvalidTFA:
+			code, text = CodeInvalidTFA, loginTexts[CodeInvalidTFA]
+		}
+	}
+	return &CommandError{Code: code, Text: text}
+}
+
 // userInfo is User.Login's UserInfo, with Octeth's field names.
 func userInfo(a store.Account) map[string]any {
 	return map[string]any{
@@ -106,10 +127,7 @@ func userInfo(a store.Account) map[string]any {
 // adminInfo is Admin.Login's AdminInfo, with Octeth's field names and
 // string values (AdminID "1", 2FA_Enabled "Yes"/"No").
 func adminInfo(a store.Account, tfaOn bool) map[string]any {
-	enabled := "No"
-	if tfaOn {
-		enabled = "Yes"
-	}
+	enabled := yesNo(tfaOn)
 	return map[string]any{
 		"AdminID":      strconv.FormatInt(a.ID, 10),
 		"Name":         a.Name,

@@ -130,6 +130,13 @@ type Config struct {
 	// production.
 	TFAKeys [][]byte
 
+	// Disable2FASecret turns on Octeth 5.9's trusted 2FA bypass: a login
+	// with Disable2FA=true and Disable2FAToken equal to the hex
+	// HMAC-SHA256 of "<command in lower case>.disable2fa" under this
+	// secret skips the 2FA step. For a host's own trusted front end that
+	// did the second factor itself. Default none: no bypass.
+	Disable2FASecret []byte
+
 	// Throttle limits failed logins. Default: see [ThrottleConfig].
 	Throttle ThrottleConfig
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
@@ -300,6 +307,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	c.TrustedProxies = append([]netip.Prefix(nil), c.TrustedProxies...)
+	c.Disable2FASecret = bytes.Clone(c.Disable2FASecret)
+	if len(c.Disable2FASecret) > 0 && len(c.Disable2FASecret) < 16 {
+		return c, errors.New("authn: Disable2FASecret is shorter than 16 bytes")
+	}
 	if c.CaptchaPolicy > CaptchaAfterFailures {
 		return c, errors.New("authn: unknown CaptchaPolicy")
 	}

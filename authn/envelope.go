@@ -46,16 +46,43 @@ type answer struct {
 	code   int
 	text   string
 	fields Fields
+	// hard failures carry an Errors list in profiles that send one.
+	hard bool
 }
 
-// generalAnswer returns the envelope for a general failure: the HTTP status
-// is also the ErrorCode, as Octeth's seeds send them.
-func generalAnswer(err error) answer {
-	status := HTTPStatus(err)
-	return answer{status: status, code: status, text: PublicText(err)}
+// head returns the envelope's own fields, in order, for the dialect and
+// profile.
+func (api *API) head(a answer) []field {
+	if api.cfg.Dialect == WMD {
+		if a.ok {
+			return []field{{"status", "ok"}, {"error", ""}}
+		}
+		return []field{{"status", "notok"}, {"error", a.text}}
+	}
+	var code, text any = a.code, a.text
+	if api.profile.lists || api.cfg.ErrorCodeAsList {
+		code = []int{a.code}
+	}
+	if api.profile.lists {
+		text = []string{a.text}
+	}
+	h := []field{{"Success", a.ok}, {"ErrorCode", code}, {"ErrorText", text}}
+	if a.hard && api.profile.lists {
+		h = append(h, field{"Errors", []struct {
+			Code    int
+			Message string
+		}{{a.code, a.text}}})
+	}
+	return h
 }
 
-// writeEnvelope writes a as JSON in the API's dialect, Octeth's
+// field is one name and value of an envelope.
+type field struct {
+	name  string
+	value any
+}
+
+// writeEnvelope writes a in the API's dialect and profile: JSON, Octeth's
 //
 //	{"Success":false,"ErrorCode":3,"ErrorText":"Invalid login credentials"}
 //
@@ -63,58 +90,62 @@ func generalAnswer(err error) answer {
 //
 //	{"status":"notok","error":"Invalid name or password (1/6)"}
 //
-// with the command's fields after those of the envelope.
-func (api *API) writeEnvelope(ctx context.Context, w http.ResponseWriter, a answer) {
-	var buf bytes.Buffer
-	text, _ := json.Marshal(a.text)
-	if api.cfg.Dialect == WMD {
-		if a.ok {
-			buf.WriteString(`{"status":"ok","error":""`)
-		} else {
-			buf.WriteString(`{"status":"notok","error":`)
-			buf.Write(text)
-		}
-	} else {
-		buf.WriteString(`{"Success":`)
-		buf.WriteString(strconv.FormatBool(a.ok))
-		buf.WriteString(`,"ErrorCode":`)
-		if api.cfg.ErrorCodeAsList {
-			buf.WriteString("[" + strconv.Itoa(a.code) + "]")
-		} else {
-			buf.WriteString(strconv.Itoa(a.code))
-		}
-		buf.WriteString(`,"ErrorText":`)
-		buf.Write(text)
-	}
+// with the command's fields, in name order, after the envelope's own; or,
+// when asXML (ResponseFormat=XML), the same as XML under <response>.
+func (api *API) writeEnvelope(ctx context.Context, w http.ResponseWriter, a answer, asXML bool) {
+	fields := api.head(a)
 	keys := make([]string, 0, len(a.fields))
 	for k := range a.fields {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		v, err := json.Marshal(a.fields[k])
-		if err != nil {
-			// A value encoding/json cannot encode is the command's bug.
-			api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "field " + k + " does not encode", Err: err})
-			api.writeEnvelope(ctx, w, generalAnswer(ErrInternal))
-			return
-		}
-		name, _ := json.Marshal(k)
-		buf.WriteByte(',')
-		buf.Write(name)
-		buf.WriteByte(':')
-		buf.Write(v)
+		fields = append(fields, field{k, a.fields[k]})
 	}
-	buf.WriteString("}\n")
-
+	var body []byte
+	var err error
+	contentType := "application/json; charset=utf-8"
+	if asXML {
+		body, err = encodeXML(fields)
+		contentType = "application/xml; charset=utf-8"
+	} else {
+		body, err = encodeJSON(fields)
+	}
+	if err != nil {
+		// A value that cannot be encoded is the command's bug.
+		api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "answer does not encode", Err: err})
+		api.writeEnvelope(ctx, w, api.profile.generalAnswer(ErrInternal), asXML)
+		return
+	}
 	status := a.status
 	if api.cfg.AlwaysHTTP200 {
 		status = http.StatusOK
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
+}
+
+// encodeJSON writes the fields as one JSON object, in order.
+func encodeJSON(fields []field) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		name, _ := json.Marshal(f.name)
+		v, err := json.Marshal(f.value)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(name)
+		buf.WriteByte(':')
+		buf.Write(v)
+	}
+	buf.WriteString("}\n")
+	return buf.Bytes(), nil
 }

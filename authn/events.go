@@ -22,6 +22,7 @@ const (
 	EventTFAEnabled      EventKind = "tfa_enabled"
 	EventTFADisabled     EventKind = "tfa_disabled"
 	EventRecoveryUsed    EventKind = "recovery_code_used"
+	EventTFABypassed     EventKind = "tfa_bypassed"
 	EventPasswordChanged EventKind = "password_changed"
 	EventAccountUpdated  EventKind = "account_updated"
 	EventKeyCreated      EventKind = "key_created"

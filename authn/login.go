@@ -2,8 +2,13 @@ package authn
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net/netip"
+	"strings"
 
 	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/scopes"
@@ -34,8 +39,13 @@ type LoginRequest struct {
 	APIKey string
 	// TFACode or TFARecoveryCode answers a second factor.
 	TFACode, TFARecoveryCode string
-	// Disable2FA turns 2FA off, if a valid code comes with it.
+	// Disable2FA turns 2FA off, if a valid code comes with it; or, with a
+	// valid Disable2FAToken, skips the 2FA step of this login.
 	Disable2FA bool
+	// Disable2FAToken is Octeth 5.9's trusted bypass: the hex HMAC-SHA256
+	// of "<command in lower case>.disable2fa" ("user.login.disable2fa")
+	// under [Config].Disable2FASecret.
+	Disable2FAToken string
 	// CaptchaID and Captcha answer a captcha.
 	CaptchaID, Captcha string
 	// DisableCaptcha asks to skip the captcha (Octeth's API logins); the
@@ -258,6 +268,11 @@ func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, re
 		return tfaOutcome{}, storeFailure(err)
 	}
 	invalid := &LoginError{Code: CodeInvalidTFA, Text: "wrong 2FA code"}
+	if on && req.Disable2FA && a.validBypass(req) {
+		ev.Kind, ev.Reason = EventTFABypassed, "Disable2FAToken"
+		a.emit(ctx, ev)
+		return tfaOutcome{}, nil
+	}
 	if !on {
 		if req.TFARecoveryCode != "" {
 			// A recovery code that cannot be checked is not accepted: of
@@ -312,4 +327,17 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// validBypass reports whether the login carries a valid Disable2FAToken:
+// a host's trusted front end vouching for this login. No secret
+// configured, no bypass. Compared in constant time.
+func (a *Authenticator) validBypass(req LoginRequest) bool {
+	if len(a.cfg.Disable2FASecret) == 0 || req.Disable2FAToken == "" || len(req.Disable2FAToken) > 128 {
+		return false
+	}
+	mac := hmac.New(sha256.New, a.cfg.Disable2FASecret)
+	mac.Write([]byte(strings.ToLower(req.Scope.String()) + ".login.disable2fa"))
+	want := hex.EncodeToString(mac.Sum(nil))
+	return subtle.ConstantTimeCompare([]byte(strings.ToLower(req.Disable2FAToken)), []byte(want)) == 1
 }

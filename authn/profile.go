@@ -1,0 +1,77 @@
+package authn
+
+import "net/http"
+
+// Profile is how an Octeth [API] numbers and sends its general failures,
+// for the clients it serves: a table, not a second code path.
+type Profile uint8
+
+const (
+	// Seeds is the default: Octeth's documents in keyward's seeds. A
+	// general failure's ErrorCode is its HTTP status (400, 401, 403, 404,
+	// 429, 500, 503); ErrorCode and ErrorText are single values.
+	Seeds Profile = iota
+	// OctethV5 is Octeth 5.9's API: a missing, invalid or expired
+	// credential is 99998 and a scope not allowed 99999, both at HTTP
+	// 200; an unknown command 100003 and a malformed request 100000 at
+	// HTTP 400; an unexpected failure 100005 at HTTP 500; those three also
+	// carry Errors: [{"Code":...,"Message":...}]. ErrorCode and ErrorText
+	// are lists ([3]). Admin.Login answers a wrong or missing 2FA code with
+	// 101, User.Login with 6.
+	OctethV5
+)
+
+// generalRow is how a profile sends one kind of general failure.
+type generalRow struct {
+	code, status int
+	// hard failures carry an Errors list (OctethV5).
+	hard bool
+}
+
+// profileTable is a profile's rows, by the sentinel error that classifies
+// the failure ([classify]).
+type profileTable struct {
+	general map[error]generalRow
+	// lists sends ErrorCode and ErrorText as one-element lists.
+	lists bool
+	// adminTFA and userTFA are the codes of a missing or wrong 2FA code at
+	// Admin.Login and User.Login; 0 keeps the login's own (101 missing,
+	// 6 wrong).
+	adminTFA, userTFA int
+}
+
+// table returns p's table. Both are built here, once per call, from
+// constants: nothing is shared or mutable.
+func (p Profile) table() profileTable {
+	if p != OctethV5 {
+		return profileTable{} // Seeds: the status is the code
+	}
+	return profileTable{
+		general: map[error]generalRow{
+			ErrInvalidCredential: {99998, http.StatusOK, false},
+			ErrUnauthenticated:   {99998, http.StatusOK, false},
+			ErrNoCredential:      {99998, http.StatusOK, false},
+			ErrForbidden:         {99999, http.StatusOK, false},
+			ErrCrossOrigin:       {99999, http.StatusOK, false},
+			ErrUnknownCommand:    {100003, http.StatusBadRequest, true},
+			ErrBadRequest:        {100000, http.StatusBadRequest, true},
+			ErrInternal:          {100005, http.StatusInternalServerError, true},
+			ErrStoreUnavailable:  {100005, http.StatusInternalServerError, true},
+			nil:                  {100005, http.StatusInternalServerError, true}, // anything unexpected
+		},
+		lists:    true,
+		adminTFA: CodeTFARequired,
+		userTFA:  CodeInvalidTFA,
+	}
+}
+
+// generalAnswer returns the envelope of a general failure in the profile.
+func (t profileTable) generalAnswer(err error) answer {
+	c := classify(err)
+	status := c.status
+	a := answer{status: status, code: status, text: PublicText(err)}
+	if row, ok := t.general[c.err]; ok {
+		a.status, a.code, a.hard = row.status, row.code, row.hard
+	}
+	return a
+}
