@@ -101,8 +101,9 @@ func newApp(ctx context.Context, o options) (*app, error) {
 
 // Handler returns the example's routes: the Octeth command API at /api.php
 // and /api, the WMD SED API at /wmd/api.php (cookie) and /wmd/api-sl.php
-// (Bearer etoken) (each API authenticates its own requests), and the
-// captcha images and sounds at /captcha/.
+// (Bearer etoken) (each API authenticates its own requests), the
+// captcha images and sounds at /captcha/, and the browser UI (ui.go) at
+// everything else under /.
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api.php", a.api)
@@ -110,5 +111,6 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("/wmd/api.php", a.wmd)
 	mux.Handle("/wmd/api-sl.php", a.wmdSL)
 	mux.Handle("/captcha/", a.auth.CaptchaHandler())
+	mux.Handle("/", a.uiHandler())
 	return mux
 }
