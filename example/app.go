@@ -24,6 +24,8 @@ type options struct {
 	API    authn.APIConfig
 	// Throttle is left zero (the defaults) but by tests.
 	Throttle authn.ThrottleConfig
+	// Disable2FASecret turns on the trusted 2FA bypass (tests only).
+	Disable2FASecret []byte
 }
 
 // app is the example server: keyward in front of a tiny list service.
@@ -59,8 +61,9 @@ func newApp(ctx context.Context, o options) (*app, error) {
 		// example asks for a captcha only once a username has failed
 		// from an address a few times (the default, CaptchaOcteth, asks
 		// for one unless DisableCaptcha=true).
-		CaptchaPolicy: authn.CaptchaAfterFailures,
-		Throttle:      o.Throttle,
+		CaptchaPolicy:    authn.CaptchaAfterFailures,
+		Throttle:         o.Throttle,
+		Disable2FASecret: o.Disable2FASecret,
 	}
 	// Create the accounts first (the static admin key needs the admin's
 	// ID), then the authenticator, then set the passwords with its hasher.

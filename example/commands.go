@@ -65,7 +65,8 @@ func (a *app) listCreate(c *authn.Call) (authn.Fields, error) {
 // listsGet is Lists.Get: the caller's lists.
 func (a *app) listsGet(c *authn.Call) (authn.Fields, error) {
 	ls := a.lists.of(c.Principal.AccountID)
-	return authn.Fields{"TotalLists": len(ls), "Lists": ls}, nil
+	// TotalListCount is Octeth 5.9's name for it.
+	return authn.Fields{"TotalLists": len(ls), "TotalListCount": len(ls), "Lists": ls}, nil
 }
 
 // userInfo is one user in Users.Get.

@@ -25,6 +25,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/keyward/keyward/authn"
 )
 
 func main() {
@@ -46,11 +48,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defaultAddr = "127.0.0.1:8080"
 	}
 	addr := fs.String("addr", defaultAddr, "address to listen on (env KEYWARD_ADDR)")
+	profile := fs.String("profile", "seeds", "error codes for Octeth clients: seeds (the documents' codes) or octeth5 (Octeth 5.9's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 
+	var api authn.APIConfig
+	switch *profile {
+	case "seeds":
+	case "octeth5":
+		api.Profile = authn.OctethV5
+	default:
+		return fmt.Errorf("-profile %q: want seeds or octeth5", *profile)
+	}
 	opts := options{
+		API:           api,
 		AdminPassword: getenv("KEYWARD_ADMIN_PASSWORD"),
 		UserPassword:  getenv("KEYWARD_USER_PASSWORD"),
 		AdminAPIKey:   getenv("ADMIN_API_KEY"),

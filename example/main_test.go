@@ -38,19 +38,26 @@ type testApp struct {
 
 func newTestApp(t testing.TB, api authn.APIConfig) *testApp {
 	t.Helper()
+	return newTestAppWith(t, func(o *options) { o.API = api })
+}
+
+// newTestAppWith is newTestApp with options edited.
+func newTestAppWith(t testing.TB, edit func(*options)) *testApp {
+	t.Helper()
 	clock := clocktest.New()
-	a, err := newApp(context.Background(), options{
+	o := options{
 		AdminPassword: adminPassword,
 		UserPassword:  userPassword,
 		AdminAPIKey:   staticKey,
 		Logger:        slog.New(slog.DiscardHandler),
 		Now:           clock.Now,
 		Argon2:        authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-		API:           api,
 		// Tests send many logins from one address; the throttle's own
 		// tests use its defaults.
 		Throttle: authn.ThrottleConfig{PerUserIP: 1000, PerIP: 10000, CaptchaAfter: 1000},
-	})
+	}
+	edit(&o)
+	a, err := newApp(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +102,9 @@ func decode(t testing.TB, status int, h http.Header, body []byte) envelope {
 		raw, ok := e.fields[k]
 		if !ok {
 			t.Fatalf("envelope without %s: %s", k, body)
+		}
+		if len(raw) > 0 && raw[0] == '[' { // OctethV5 and ErrorCodeAsList send lists
+			raw = raw[1 : len(raw)-1]
 		}
 		if err := json.Unmarshal(raw, dst); err != nil {
 			t.Fatalf("%s: %v: %s", k, err, body)
@@ -309,8 +319,8 @@ func TestScopesAndGeneralErrors(t *testing.T) {
 		{"unknown key", urlencoded("Command", "Lists.Get", "APIKey", "kw_unknown"), 401, 401},
 		{"revoked key", urlencoded("Command", "Lists.Get", "APIKey", revoked), 401, 401},
 		{"unknown command", urlencoded("Command", "List.Nope", "SessionID", userSID), 404, 404},
-		// Names match as the seeds write them.
-		{"command in other case", urlencoded("Command", "lists.get", "SessionID", userSID), 404, 404},
+		// Names match ignoring case, as Octeth 5.9 matches them.
+		{"command in other case", urlencoded("Command", "lists.get", "SessionID", userSID), 200, 0},
 		{"missing command", urlencoded("SessionID", userSID), 400, 400},
 		{"repeated command", urlencoded("Command", "Lists.Get", "command", "Users.Get", "SessionID", adminSID), 400, 400},
 		{"repeated credential", urlencoded("Command", "Lists.Get", "SessionID", userSID, "sessionid", userSID), 400, 400},
