@@ -1,0 +1,80 @@
+// Package redisstore keeps keyward's per-request state in Redis: sessions,
+// one-time claims (etoken nonces, TOTP steps), attempt counters, captcha
+// challenges, and, if the Redis persists its data, second factors. Several
+// app instances that share one Redis behave as one: a session made on one
+// is valid on all, a claim is won once across all, and failures count
+// across all. Accounts and API keys stay in SQL (package sqlstore) or in a
+// host's own tables.
+//
+// [New] takes a go-redis [redis.UniversalClient], so a single server,
+// Sentinel and Cluster all work; [Open] connects to one server by URL.
+// Redis 6.2 or later.
+//
+// # Composing a store
+//
+// The authenticator takes one [store.Store]. Build it from a SQL store and
+// a Redis store by embedding each interface from the store that should
+// serve it; the interfaces share no method, so nothing is ambiguous:
+//
+//	type composed struct {
+//		// From SQL: the durable records.
+//		store.Accounts
+//		store.AccountCreator
+//		store.PasswordSetter
+//		store.AccountUpdater
+//		store.APIKeyFinder
+//		store.APIKeyManager
+//		store.TFAStates
+//		store.TFAUses
+//		// From Redis: what every request reads and writes.
+//		store.SessionFinder
+//		store.SessionWriter
+//		store.Claims
+//		store.Counters
+//		store.Challenges
+//	}
+//
+//	sql, _ := sqlstore.OpenPostgres(ctx, dsn, sqlstore.Config{})
+//	rds, _ := redisstore.Open(ctx, "redis://cache:6379/0", redisstore.Config{})
+//	s := composed{sql, sql, sql, sql, sql, sql, sql, sql, rds, rds, rds, rds, rds}
+//
+// keyward finds the optional interfaces (AccountCreator, TFAUses, ...) by
+// type assertion, so set every field the struct has, and leave out of the
+// struct an interface nothing implements. Example_composed shows it run.
+//
+// # Keys
+//
+// Every key starts with [Config.KeyPrefix] ("keyward:" by default):
+//
+//	{prefix}{sNN}:<hash in hex>  a session (NN: the first byte of its hash)
+//	{prefix}{sNN}:owners         the bucket's index of sessions by account
+//	{prefix}{sNN}:expiry         the same entries, by expiry
+//	{prefix}c:<key>              a one-time claim
+//	{prefix}n:<key>              an attempt counter (hash: count, window end)
+//	{prefix}h:<id>               a captcha challenge
+//	{prefix}t:<scope>:<id>       an account's second factor (hash)
+//
+// A session and the index it is listed in share the hash tag {sNN}, so a
+// Cluster keeps them in one slot and one script changes both. The tag comes
+// from the session's hash, so [Store.Session] finds the session with one
+// GET, in one round trip. An account's sessions are found through its
+// entries in the buckets' indexes, a lexical range per bucket, never by
+// reading other accounts' sessions (see [Store.DeleteAccountSessions]).
+//
+// # Time and atomicity
+//
+// Every record holds its expiry as a time of [Config.Now], and every
+// operation compares it with Now inside Redis: a Lua script that is given
+// Now decides and writes in one atomic step (a claim replaces only an ended
+// claim, a counter restarts only an ended window), so the contracts hold
+// whatever the Redis clock says, and under a test's fake clock. Redis's
+// own key expiry only collects garbage: a record's TTL is what Now leaves
+// of it plus [Config.ExpiryMargin]. No operation reads in Go and then
+// writes what it decided: multi-key and read-then-write steps are scripts.
+//
+// # Errors
+//
+// A missing or expired record is [store.ErrNotFound], a taken session hash
+// or challenge ID [store.ErrConflict]. Anything else (Redis down, a context
+// deadline) is a plain error, on which keyward fails closed.
+package redisstore

@@ -1,0 +1,137 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/redisstore"
+	"github.com/keyward/keyward/store/sqlstore"
+)
+
+// exampleRedis returns the Redis URL the examples use: KEYWARD_TEST_REDIS,
+// which TestMain checks is set before it lets them run.
+func exampleRedis() string { return os.Getenv("KEYWARD_TEST_REDIS") }
+
+// exampleCleanup deletes the example's keys.
+func exampleCleanup(s *redisstore.Store, sessions ...store.Hash) {
+	ctx := context.Background()
+	for _, h := range sessions {
+		_ = s.DeleteSession(ctx, h)
+	}
+	_, _ = s.Cleanup(ctx)
+}
+
+func ExampleOpen() {
+	ctx := context.Background()
+	s, err := redisstore.Open(ctx, exampleRedis(), redisstore.Config{KeyPrefix: "example:open:"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+
+	// Sessions are found by the hash of their ID, with one GET.
+	now := time.Now()
+	sess := store.Session{
+		Hash:      store.HashOf([]byte("the session ID the client holds")),
+		Account:   store.AccountRef{Scope: scopes.User, ID: 42},
+		Method:    "password",
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
+	}
+	defer exampleCleanup(s, sess.Hash)
+	fmt.Println("create:", s.CreateSession(ctx, sess))
+	got, err := s.Session(ctx, sess.Hash)
+	fmt.Println("session of user", got.Account.ID, err)
+
+	// Failed logins counted in a fixed window, across every instance.
+	_ = s.Reset(ctx, "login:alice")
+	defer s.Reset(ctx, "login:alice")
+	for range 3 {
+		_, _, _ = s.Increment(ctx, "login:alice", 15*time.Minute)
+	}
+	n, _, err := s.Count(ctx, "login:alice")
+	fmt.Println("failures:", n, err)
+
+	// Revoke-all, as on a password change.
+	ended, err := s.DeleteAccountSessions(ctx, sess.Account, store.Hash{})
+	fmt.Println("ended:", ended, err)
+	_, err = s.Session(ctx, sess.Hash)
+	fmt.Println("after:", errors.Is(err, store.ErrNotFound))
+	// Output:
+	// create: <nil>
+	// session of user 42 <nil>
+	// failures: 3 <nil>
+	// ended: 1 <nil>
+	// after: true
+}
+
+// composed is a store.Store built from two: accounts, API keys and second
+// factors from SQL, and what every request reads and writes from Redis.
+type composed struct {
+	store.Accounts
+	store.AccountCreator
+	store.PasswordSetter
+	store.AccountUpdater
+	store.APIKeyFinder
+	store.APIKeyManager
+	store.TFAStates
+	store.TFAUses
+
+	store.SessionFinder
+	store.SessionWriter
+	store.Claims
+	store.Counters
+	store.Challenges
+}
+
+var _ store.Store = composed{}
+
+func Example_composed() {
+	ctx := context.Background()
+	sql, err := sqlstore.OpenSQLite(ctx, ":memory:", sqlstore.Config{}) // OpenPostgres in production
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer sql.Close()
+	rds, err := redisstore.Open(ctx, exampleRedis(), redisstore.Config{KeyPrefix: "example:composed:"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer rds.Close()
+	var s store.Store = composed{
+		sql, sql, sql, sql, sql, sql, sql, sql,
+		rds, rds, rds, rds, rds,
+	}
+
+	// What the authenticator does at login: find the account (SQL), start
+	// a session (Redis).
+	creator := s.(store.AccountCreator)
+	_, err = creator.CreateAccount(ctx, store.Account{Scope: scopes.Admin, Username: "root"})
+	fmt.Println("account:", err)
+	root, err := s.AccountByLogin(ctx, scopes.Admin, "ROOT")
+	fmt.Println("login:", root.Username, err)
+	now := time.Now()
+	sess := store.Session{
+		Hash: store.HashOf([]byte("session ID")), Account: root.Ref(), Method: "password",
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
+	}
+	defer exampleCleanup(rds, sess.Hash)
+	fmt.Println("session:", s.CreateSession(ctx, sess))
+
+	// The session is in Redis, not in SQL.
+	_, inRedis := rds.Session(ctx, sess.Hash)
+	_, inSQL := sql.Session(ctx, sess.Hash)
+	fmt.Println("in Redis:", inRedis == nil, "in SQL:", inSQL == nil)
+	// Output:
+	// account: <nil>
+	// login: root <nil>
+	// session: <nil>
+	// in Redis: true in SQL: false
+}

@@ -1,0 +1,387 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/keyward/keyward/internal/clocktest"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/redisstore"
+	"github.com/keyward/keyward/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	c := redisClient(t)
+	storetest.Run(t, func(t *testing.T, now func() time.Time) any {
+		return newStore(t, c, redisstore.Config{Now: now}) // a prefix of its own per case
+	})
+}
+
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// user returns the user account ref with the ID.
+func user(id int64) store.AccountRef { return store.AccountRef{Scope: scopes.User, ID: id} }
+
+// newSession returns a session of owner named name, expiring in ttl.
+func newSession(name string, owner store.AccountRef, now time.Time, ttl time.Duration) store.Session {
+	return store.Session{
+		Hash: store.HashOf([]byte(name)), Account: owner, Method: "password",
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(ttl),
+	}
+}
+
+func TestSessionLookupIsOneCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := redisClient(t)
+	rec := &recorder{}
+	c.AddHook(rec)
+	s := newStore(t, c, redisstore.Config{})
+	now := time.Now()
+	sessions := make([]store.Session, 20)
+	for i := range sessions {
+		sessions[i] = newSession(fmt.Sprint(i), user(int64(i%3+1)), now, time.Hour)
+		must(t, s.CreateSession(ctx, sessions[i]))
+	}
+	rec.take()
+	const lookups = 200
+	for i := range lookups {
+		want := sessions[i%len(sessions)]
+		got, err := s.Session(ctx, want.Hash)
+		if err != nil || got.Account != want.Account || !got.ExpiresAt.Equal(want.ExpiresAt) {
+			t.Fatalf("Session: %+v, %v", got, err)
+		}
+	}
+	_, err := s.Session(ctx, store.HashOf([]byte("absent")))
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Session of an absent hash: %v", err)
+	}
+	cmds := rec.take()
+	if len(cmds) != lookups+1 {
+		t.Fatalf("%d Session calls sent %d commands, want one each", lookups+1, len(cmds))
+	}
+	for _, cmd := range cmds {
+		if strings.ToLower(cmd[0]) != "get" || len(cmd) != 2 {
+			t.Fatalf("Session sent %q, want one GET", cmd)
+		}
+	}
+	t.Logf("Redis commands per Session lookup: %d", len(cmds)/(lookups+1))
+}
+
+func TestSessionKeysShareTheirBucketsHashTag(t *testing.T) {
+	t.Parallel()
+	// Every session script touches a session and its bucket's index: in a
+	// Cluster they must hash to one slot, so they share a hash tag.
+	ctx := context.Background()
+	c := redisClient(t)
+	rec := &recorder{}
+	c.AddHook(rec)
+	clock := clocktest.New()
+	s := newStore(t, c, redisstore.Config{Now: clock.Now})
+	now := clock.Now()
+	for i := range 50 {
+		sess := newSession(fmt.Sprint(i), user(int64(i%4+1)), now, time.Minute)
+		must(t, s.CreateSession(ctx, sess))
+		must(t, s.TouchSession(ctx, sess.Hash, now, now.Add(time.Hour)))
+		if i%2 == 0 {
+			must(t, s.DeleteSession(ctx, sess.Hash))
+		}
+	}
+	_, err := s.DeleteAccountSessions(ctx, user(1), store.Hash{})
+	must(t, err)
+	_, err = s.Cleanup(ctx)
+	must(t, err)
+	scripts := 0
+	for _, cmd := range rec.take() {
+		name := strings.ToLower(cmd[0])
+		if name != "evalsha" && name != "eval" {
+			continue
+		}
+		scripts++
+		var numKeys int
+		fmt.Sscan(cmd[2], &numKeys)
+		keys := cmd[3 : 3+numKeys]
+		for _, k := range keys {
+			if !strings.HasPrefix(k, s.KeyPrefix()) {
+				t.Fatalf("script touches %q, outside the store's prefix", k)
+			}
+			if hashTag(k) != hashTag(keys[0]) {
+				t.Fatalf("one script touches keys of two hash tags: %q", keys)
+			}
+		}
+	}
+	if scripts < 100 {
+		t.Fatalf("only %d scripts recorded", scripts)
+	}
+	// The session key is found from its hash: its tag is the first byte.
+	h := store.HashOf([]byte("x"))
+	owners, expiry := redisstore.BucketKeys(s, h)
+	if key := redisstore.SessionKey(s, h); hashTag(key) != hashTag(owners) || hashTag(key) != hashTag(expiry) ||
+		hashTag(key) != fmt.Sprintf("s%02x", h[0]) {
+		t.Fatalf("keys %q, %q, %q", key, owners, expiry)
+	}
+}
+
+func TestDeleteAccountSessionsReadsNoOtherAccount(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := redisClient(t)
+	rec := &recorder{}
+	c.AddHook(rec)
+	clock := clocktest.New()
+	s := newStore(t, c, redisstore.Config{Now: clock.Now})
+	now := clock.Now()
+	alice, bob := user(1), user(11) // "1:" is a prefix of "11:"
+	var aliceKeys []string
+	bobKeys := make(map[string]bool)
+	for i := range 300 {
+		owner := bob
+		if i%100 == 0 {
+			owner = alice
+		}
+		sess := newSession(fmt.Sprint(i), owner, now, time.Hour)
+		must(t, s.CreateSession(ctx, sess))
+		if owner == alice {
+			aliceKeys = append(aliceKeys, redisstore.SessionKey(s, sess.Hash))
+		} else {
+			bobKeys[redisstore.SessionKey(s, sess.Hash)] = true
+		}
+	}
+	rec.take()
+	n, err := s.DeleteAccountSessions(ctx, alice, store.Hash{})
+	if err != nil || n != len(aliceKeys) {
+		t.Fatalf("DeleteAccountSessions = %d, %v; want %d", n, err, len(aliceKeys))
+	}
+	var touched []string
+	for _, cmd := range rec.take() {
+		for _, arg := range cmd {
+			if bobKeys[arg] {
+				t.Fatalf("DeleteAccountSessions(alice) sent %q, naming bob's session", cmd[0])
+			}
+			if strings.HasPrefix(arg, s.KeyPrefix()+"{") && !strings.HasSuffix(arg, "owners") && !strings.HasSuffix(arg, "expiry") {
+				touched = append(touched, arg)
+			}
+		}
+	}
+	slices.Sort(touched)
+	slices.Sort(aliceKeys)
+	if !slices.Equal(touched, aliceKeys) {
+		t.Fatalf("DeleteAccountSessions(alice) touched sessions %q, want alice's %q", touched, aliceKeys)
+	}
+}
+
+func TestIndexForgetsExpiredSessions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := redisClient(t)
+	clock := clocktest.New()
+	s := newStore(t, c, redisstore.Config{Now: clock.Now})
+	now := clock.Now()
+	for i := range 40 {
+		must(t, s.CreateSession(ctx, newSession(fmt.Sprint(i), user(int64(i%5+1)), now, time.Minute)))
+	}
+	live := newSession("live", user(1), now, time.Hour)
+	must(t, s.CreateSession(ctx, live))
+	left, err := s.Cleanup(ctx)
+	if err != nil || left != 41 {
+		t.Fatalf("Cleanup before expiry: %d entries left, %v; want 41", left, err)
+	}
+	clock.Advance(time.Minute)
+	left, err = s.Cleanup(ctx)
+	if err != nil || left != 1 {
+		t.Fatalf("Cleanup after 40 sessions expired: %d entries left, %v; want 1", left, err)
+	}
+	if n, err := s.DeleteAccountSessions(ctx, user(1), store.Hash{}); err != nil || n != 1 {
+		t.Fatalf("DeleteAccountSessions after cleanup: %d, %v; want the live one", n, err)
+	}
+	// A write to a bucket forgets its expired entries too.
+	for i := range 40 {
+		must(t, s.CreateSession(ctx, newSession("again "+fmt.Sprint(i), user(2), clock.Now(), time.Minute)))
+	}
+	clock.Advance(time.Minute)
+	for i := range 40 {
+		must(t, s.DeleteSession(ctx, store.HashOf([]byte("again "+fmt.Sprint(i)))))
+	}
+	if left, err := s.Cleanup(ctx); err != nil || left != 0 {
+		t.Fatalf("entries left: %d, %v", left, err)
+	}
+}
+
+func TestRedisTTLOutlastsTheStoreClock(t *testing.T) {
+	t.Parallel()
+	// The store's clock decides expiry; Redis's TTL only collects garbage,
+	// and is what is left by that clock plus the margin.
+	ctx := context.Background()
+	c := redisClient(t)
+	clock := clocktest.New()
+	s := newStore(t, c, redisstore.Config{Now: clock.Now, ExpiryMargin: 30 * time.Second})
+	sess := newSession("s", user(1), clock.Now(), time.Hour)
+	must(t, s.CreateSession(ctx, sess))
+	_, err := s.Claim(ctx, "nonce", 2*time.Second)
+	must(t, err)
+	_, _, err = s.Increment(ctx, "ip", 10*time.Minute)
+	must(t, err)
+	for key, want := range map[string]time.Duration{
+		redisstore.SessionKey(s, sess.Hash): time.Hour + 30*time.Second,
+		s.KeyPrefix() + "c:nonce":           2*time.Second + 30*time.Second,
+		s.KeyPrefix() + "n:ip":              10*time.Minute + 30*time.Second,
+	} {
+		ttl, err := c.PTTL(ctx, key).Result()
+		must(t, err)
+		if ttl > want || ttl < want-5*time.Second {
+			t.Errorf("PTTL(%s) = %v, want about %v", key, ttl, want)
+		}
+	}
+	// Touching moves the TTL with the session.
+	clock.Advance(50 * time.Minute)
+	must(t, s.TouchSession(ctx, sess.Hash, clock.Now(), clock.Now().Add(2*time.Hour)))
+	if ttl, _ := c.PTTL(ctx, redisstore.SessionKey(s, sess.Hash)).Result(); ttl < 2*time.Hour {
+		t.Errorf("PTTL after a touch to two hours: %v", ttl)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	t.Parallel()
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // New does no I/O
+	for name, cfg := range map[string]redisstore.Config{
+		"brace in prefix":   {KeyPrefix: "app{1}:"},
+		"open brace":        {KeyPrefix: "app{"},
+		"long prefix":       {KeyPrefix: strings.Repeat("k", 129)},
+		"negative margin":   {ExpiryMargin: -time.Second},
+		"negative margin 2": {KeyPrefix: "x:", ExpiryMargin: -1},
+	} {
+		if _, err := redisstore.New(c, cfg); err == nil {
+			t.Errorf("%s: New succeeded", name)
+		}
+	}
+	if _, err := redisstore.New(nil, redisstore.Config{}); err == nil {
+		t.Error("New with a nil client succeeded")
+	}
+	s, err := redisstore.New(c, redisstore.Config{})
+	must(t, err)
+	if s.KeyPrefix() != redisstore.DefaultKeyPrefix {
+		t.Errorf("default prefix %q", s.KeyPrefix())
+	}
+	must(t, s.Close())
+	if err := c.Close(); err != nil {
+		t.Errorf("closing the caller's client after the store's Close: %v; want it still open", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := redisstore.Open(ctx, "redis://127.0.0.1:1/0", redisstore.Config{}); err == nil {
+		t.Error("Open of a port nobody listens on succeeded")
+	}
+	if _, err := redisstore.Open(ctx, "http://x", redisstore.Config{}); err == nil {
+		t.Error("Open of an http URL succeeded")
+	}
+}
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	c := redisClient(t) // skips or fails as the variable says
+	prefix := randomPrefix()
+	t.Cleanup(func() { deleteKeys(t, c, prefix) })
+	ctx := context.Background()
+	s, err := redisstore.Open(ctx, os.Getenv(redisEnv), redisstore.Config{KeyPrefix: prefix})
+	must(t, err)
+	if won, err := s.Claim(ctx, "k", time.Minute); err != nil || !won {
+		t.Fatalf("Claim: %v, %v", won, err)
+	}
+	must(t, s.Close())
+	if _, err := s.Claim(ctx, "k2", time.Minute); !errors.Is(err, redis.ErrClosed) {
+		t.Fatalf("Claim after Close of Open's store: %v, want the client closed", err)
+	}
+}
+
+func TestFailsClosed(t *testing.T) {
+	t.Parallel()
+	// A Redis that cannot answer is a store failure, never ErrNotFound:
+	// keyward refuses the request.
+	ctx := context.Background()
+	url := os.Getenv(redisEnv)
+	if url == "" {
+		t.Skip(skipMessage)
+	}
+	opts, err := redis.ParseURL(url)
+	must(t, err)
+	c := redis.NewClient(opts)
+	s, err := redisstore.New(c, redisstore.Config{KeyPrefix: randomPrefix()})
+	must(t, err)
+	must(t, c.Close()) // nothing is written after this
+	h := store.HashOf([]byte("s"))
+	checks := map[string]error{}
+	_, checks["Session"] = s.Session(ctx, h)
+	_, checks["Claim"] = s.Claim(ctx, "k", time.Minute)
+	_, _, checks["Increment"] = s.Increment(ctx, "k", time.Minute)
+	_, _, checks["Count"] = s.Count(ctx, "k")
+	_, checks["TakeChallenge"] = s.TakeChallenge(ctx, "c")
+	_, checks["DeleteAccountSessions"] = s.DeleteAccountSessions(ctx, user(1), store.Hash{})
+	checks["CreateSession"] = s.CreateSession(ctx, newSession("s", user(1), time.Now(), time.Hour))
+	for name, err := range checks {
+		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+			t.Errorf("%s on a closed client: %v, want a store failure", name, err)
+		}
+	}
+}
+
+func TestSharedAcrossInstances(t *testing.T) {
+	t.Parallel()
+	// Two stores on separate clients with one prefix act as two app
+	// instances: a claim is won once across both, counts add up, and a
+	// session made on one is ended on both.
+	ctx := context.Background()
+	first := newStore(t, redisClient(t), redisstore.Config{})
+	second, err := redisstore.New(redisClient(t), redisstore.Config{KeyPrefix: first.KeyPrefix()})
+	must(t, err)
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 50 {
+		s := first
+		if i%2 == 1 {
+			s = second
+		}
+		wg.Go(func() {
+			if won, err := s.Claim(ctx, "etoken nonce", time.Minute); err != nil {
+				t.Error(err)
+			} else if won {
+				wins.Add(1)
+			}
+			if _, _, err := s.Increment(ctx, "ip:192.0.2.1", time.Hour); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d of 50 claims across two instances won, want 1", wins.Load())
+	}
+	if n, _, err := second.Count(ctx, "ip:192.0.2.1"); err != nil || n != 50 {
+		t.Fatalf("Count = %d, %v; want 50", n, err)
+	}
+	sess := newSession("s", user(1), time.Now(), time.Hour)
+	must(t, first.CreateSession(ctx, sess))
+	if _, err := second.Session(ctx, sess.Hash); err != nil {
+		t.Fatalf("a session made on one instance, on the other: %v", err)
+	}
+	must(t, second.DeleteSession(ctx, sess.Hash))
+	if _, err := first.Session(ctx, sess.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a session ended on one instance, on the other: %v", err)
+	}
+}

@@ -1,0 +1,70 @@
+// Package sqlstore keeps keyward's accounts, API keys, sessions, one-time
+// claims, attempt counters, second factors and captcha challenges in an SQL
+// database: SQLite (modernc.org/sqlite, pure Go, no cgo) for one machine,
+// or PostgreSQL (pgx's database/sql driver) for several app instances that
+// act as one. [Store] implements every interface of package store.
+//
+//	s, err := sqlstore.OpenSQLite(ctx, "keyward.db", sqlstore.Config{})
+//	// or: sqlstore.OpenPostgres(ctx, "postgres://app@db/app", sqlstore.Config{})
+//	// or, on a *sql.DB the host already has: sqlstore.Open(ctx, db, sqlstore.Config{TablePrefix: "auth_"})
+//	if err != nil { ... }
+//	defer s.Close()
+//	auth, err := authn.New(authn.Config{Store: s, ...})
+//
+// # Tables
+//
+// Every table and index name starts with [Config.TablePrefix] ("keyward_"
+// by default), so the store can live in a host's own database, and several
+// deployments in one. The schema is applied by [Open] from migrations
+// embedded in the binary, one file per version; the versions applied are
+// kept in {prefix}schema_migrations. Opening is idempotent (a second Open
+// applies nothing) and safe when several processes open one database at
+// once: the migration runs in one transaction under a lock (a
+// transaction-level advisory lock on PostgreSQL, the write lock of BEGIN
+// IMMEDIATE on SQLite), so one process applies it and the others find it
+// done. A database whose schema is newer than this package knows is
+// refused rather than misread.
+//
+// Times are stored as Unix nanoseconds in 64-bit integers, so that every
+// time.Time comes back exactly (in UTC); hashes and the keys of claims,
+// counters and challenges as BLOB or BYTEA; recovery codes one row each.
+//
+// # Time and atomicity
+//
+// Expiry is decided with [Config.Now], passed into every statement that
+// compares times; the database's own clock is never read. Each operation
+// whose contract says "atomic" or "exactly one" is a single statement or a
+// single transaction, so it holds across every process sharing the
+// database:
+//
+//   - Claim: INSERT ... ON CONFLICT DO UPDATE ... WHERE the old claim has
+//     ended; a row changed means this call won.
+//   - Increment: one upsert whose CASE starts a new window or counts in
+//     the current one, RETURNING the count and window end.
+//   - CreateSession, PutChallenge: the same upsert, replacing only an
+//     expired row; CreateAccount and CreateAPIKey: a unique index.
+//   - AdvanceTFAStep: UPDATE ... WHERE last_step < step; UseRecoveryCode:
+//     DELETE of the code's row; PutTFA keeps the greater step in its upsert.
+//   - TakeChallenge: DELETE ... RETURNING.
+//   - DeleteAccountSessions: one DELETE through the index on the
+//     sessions' account, which reads no other account's sessions.
+//
+// Expired rows are never returned. A background goroutine deletes them
+// every [Config.CleanupInterval] to keep the tables small; [Store.Close]
+// stops it.
+//
+// # SQLite
+//
+// SQLite allows one writer at a time. [OpenSQLite] sets WAL mode (readers
+// never wait), a busy timeout and immediate transactions, so that
+// processes sharing the file wait for each other; within a process the
+// store's writes take turns before they reach SQLite, so they never fail
+// with SQLITE_BUSY. A *sql.DB given to [Open] should be opened with the
+// same parameters.
+//
+// # Errors
+//
+// No row is [store.ErrNotFound], a unique violation [store.ErrConflict].
+// Anything else (the database down, a context deadline) is a plain error,
+// on which keyward fails closed: the request is refused with 503.
+package sqlstore

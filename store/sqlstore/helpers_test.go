@@ -1,0 +1,162 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/keyward/keyward/store/sqlstore"
+)
+
+// postgresEnv names the variable that points the tests at PostgreSQL.
+const postgresEnv = "KEYWARD_TEST_POSTGRES"
+
+// sqliteDSN is how tests open SQLite themselves, as the package doc says
+// a caller of Open should.
+const sqliteDSN = "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+
+// randomName returns prefix and 12 random hex digits: a schema or table
+// prefix no other run uses.
+func randomName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// openSQLite returns a store on a new database file in a temporary
+// directory, closed when the test ends.
+func openSQLite(tb testing.TB, cfg sqlstore.Config) *sqlstore.Store {
+	tb.Helper()
+	s, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(tb.TempDir(), "keyward.db"), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
+// sqliteDB opens the SQLite file at path for a test, closed when it ends.
+func sqliteDB(tb testing.TB, path string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("sqlite", path+sqliteDSN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// postgresConfig returns the connection config KEYWARD_TEST_POSTGRES
+// names. It skips the test when the variable is unset, and fails it when
+// it is set and the server does not answer.
+func postgresConfig(tb testing.TB) *pgx.ConnConfig {
+	tb.Helper()
+	dsn := os.Getenv(postgresEnv)
+	if dsn == "" {
+		tb.Skipf("PostgreSQL not configured: run with %s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' go test ./store/sqlstore", postgresEnv)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		tb.Fatalf("%s: %v", postgresEnv, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("%s is set but PostgreSQL does not answer: %v", postgresEnv, err)
+	}
+	_ = conn.Close(ctx)
+	return cfg
+}
+
+// postgresSchema makes a schema of its own for the test, dropped with
+// everything in it when the test ends, and returns a connection config
+// whose search_path is that schema. See postgresConfig for when it skips.
+func postgresSchema(tb testing.TB) *pgx.ConnConfig {
+	tb.Helper()
+	base := postgresConfig(tb)
+	schema := randomName("keyward_test_")
+	admin := stdlib.OpenDB(*base)
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		_ = admin.Close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+		_ = admin.Close()
+	})
+	cfg := base.Copy()
+	cfg.RuntimeParams["search_path"] = schema
+	return cfg
+}
+
+// postgresDB returns a pool on a schema of the test's own; see
+// postgresSchema. Several pools on one config act as several processes.
+func postgresDB(tb testing.TB, cfg *pgx.ConnConfig) *sql.DB {
+	tb.Helper()
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(10)
+	db.SetMaxIdleConns(10)
+	tb.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// closeStore closes s when the test ends.
+func closeStore(tb testing.TB, s *sqlstore.Store) {
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+}
+
+// dialects returns, for each database, a function that opens a new
+// database for the test (skipping PostgreSQL when it is not configured)
+// and returns a function that opens a new pool on it, as another process
+// would.
+func dialects() []struct {
+	name string
+	open func(t *testing.T) func() *sql.DB
+} {
+	return []struct {
+		name string
+		open func(t *testing.T) func() *sql.DB
+	}{
+		{"SQLite", func(t *testing.T) func() *sql.DB {
+			path := filepath.Join(t.TempDir(), "shared.db")
+			return func() *sql.DB { return sqliteDB(t, path) }
+		}},
+		{"PostgreSQL", func(t *testing.T) func() *sql.DB {
+			cfg := postgresSchema(t)
+			return func() *sql.DB { return postgresDB(t, cfg) }
+		}},
+	}
+}
+
+// must fails tb if err is not nil.
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// isClosed reports whether err says the database is closed.
+func isClosed(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "database is closed")
+}

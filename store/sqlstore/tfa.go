@@ -1,0 +1,111 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/keyward/keyward/store"
+)
+
+// TFA returns the account's 2FA state, or [store.ErrNotFound]. The state
+// and its recovery codes are read by one statement.
+func (s *Store) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error) {
+	const op = "2FA state"
+	rows, err := s.db.QueryContext(ctx, s.q.tfa, int64(ref.Scope), ref.ID)
+	if err != nil {
+		return store.TFA{}, s.fail(op, err)
+	}
+	defer rows.Close()
+	t := store.TFA{Account: ref}
+	found := false
+	for rows.Next() {
+		var code []byte
+		if err := rows.Scan(&t.Enabled, &t.Secret, &t.PendingSecret, &t.LastStep, &t.RecoverySalt, &code); err != nil {
+			return store.TFA{}, s.fail(op, err)
+		}
+		found = true
+		if code == nil {
+			continue // no codes: the one row of the LEFT JOIN
+		}
+		h, err := toHash(code)
+		if err != nil {
+			return store.TFA{}, s.fail(op, err)
+		}
+		t.RecoveryCodes = append(t.RecoveryCodes, h)
+	}
+	if err := rows.Err(); err != nil {
+		return store.TFA{}, s.fail(op, err)
+	}
+	if !found {
+		return store.TFA{}, store.ErrNotFound
+	}
+	return t, nil
+}
+
+// PutTFA stores t as the account's 2FA state and recovery codes, replacing
+// what was there, in one transaction, except that LastStep becomes the
+// greater of the stored and the given: the upsert decides it on the locked
+// row, so a write from a stale read cannot reopen a used code.
+func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
+	scope, id := int64(t.Account.Scope), t.Account.ID
+	return s.inTx(ctx, "put 2FA state", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.putTFA, scope, id, t.Enabled, t.Secret, t.PendingSecret,
+			t.LastStep, t.RecoverySalt); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q.deleteCodes, scope, id); err != nil {
+			return err
+		}
+		for i, h := range t.RecoveryCodes {
+			if _, err := tx.ExecContext(ctx, s.q.insertCode, scope, id, i, h[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AdvanceTFAStep sets the account's LastStep to step if step is greater
+// than it, and reports whether it did: one UPDATE whose WHERE compares on
+// the locked row, so of concurrent calls with one step one succeeds. An
+// account without 2FA state is [store.ErrNotFound].
+func (s *Store) AdvanceTFAStep(ctx context.Context, ref store.AccountRef, step int64) (bool, error) {
+	n, err := s.exec(ctx, "advance 2FA step", s.q.advanceStep, int64(ref.Scope), ref.ID, step)
+	if err != nil {
+		return false, err
+	}
+	if n == 1 {
+		return true, nil
+	}
+	return false, s.tfaExists(ctx, ref)
+}
+
+// UseRecoveryCode removes h from the account's recovery codes if it is
+// there, and reports whether it was: one DELETE, so of concurrent uses of
+// one code one removes it. An account without 2FA state is
+// [store.ErrNotFound].
+func (s *Store) UseRecoveryCode(ctx context.Context, ref store.AccountRef, h store.Hash) (bool, error) {
+	n, err := s.exec(ctx, "use recovery code", s.q.useCode, int64(ref.Scope), ref.ID, h[:])
+	if err != nil {
+		return false, err
+	}
+	if n == 1 {
+		return true, nil
+	}
+	return false, s.tfaExists(ctx, ref)
+}
+
+// tfaExists returns nil if the account has 2FA state, [store.ErrNotFound]
+// if not.
+func (s *Store) tfaExists(ctx context.Context, ref store.AccountRef) error {
+	var one int
+	err := s.db.QueryRowContext(ctx, s.q.tfaExists, int64(ref.Scope), ref.ID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return s.fail("2FA state", err)
+	}
+	return nil
+}
