@@ -1,6 +1,8 @@
 package authn
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -26,22 +28,37 @@ func (api *API) registerCaptcha() {
 // captchaNew is Captcha.New: a new challenge's CaptchaID, and where its
 // image and sound are (ImageURL, AudioURL).
 func (api *API) captchaNew(c *Call) (Fields, error) {
-	d := api.a.captcha.(*captcha.Digits)
-	ctx := c.Context()
-	key := counterKey("captcha", ipKey(api.a.ClientIP(c.HTTP)))
-	n, reset, err := api.a.store.Increment(ctx, key, captchaRateWindow)
+	id, err := api.a.NewCaptcha(c.Context(), c.HTTP)
 	if err != nil {
-		return nil, storeFailure(err)
-	}
-	if n > captchasPerIP {
-		return nil, &ThrottledError{RetryAfter: reset.Sub(api.a.cfg.Now())}
-	}
-	id, err := d.New(ctx)
-	if err != nil {
-		return nil, storeFailure(err)
+		return nil, err
 	}
 	base := strings.TrimSuffix(api.cfg.CaptchaURL, "/") + "/"
 	return Fields{"CaptchaID": id, "ImageURL": base + id + ".png", "AudioURL": base + id + ".wav"}, nil
+}
+
+// NewCaptcha makes a captcha challenge for the client of r and returns its
+// ID; [Authenticator.CaptchaHandler] serves its image (ID.png) and sound
+// (ID.wav). Each client address may make 60 in 10 minutes
+// ([*ThrottledError] after that). With a host's own [captcha.Checker] it
+// is an error: that service makes its challenges itself.
+func (a *Authenticator) NewCaptcha(ctx context.Context, r *http.Request) (string, error) {
+	d, ok := a.captcha.(*captcha.Digits)
+	if !ok {
+		return "", errors.New("authn: NewCaptcha needs keyward's own captcha")
+	}
+	key := counterKey("captcha", ipKey(a.ClientIP(r)))
+	n, reset, err := a.store.Increment(ctx, key, captchaRateWindow)
+	if err != nil {
+		return "", storeFailure(err)
+	}
+	if n > captchasPerIP {
+		return "", &ThrottledError{RetryAfter: reset.Sub(a.cfg.Now())}
+	}
+	id, err := d.New(ctx)
+	if err != nil {
+		return "", storeFailure(err)
+	}
+	return id, nil
 }
 
 // CaptchaHandler serves keyward's captcha images and sounds (.../<id>.png,

@@ -31,32 +31,15 @@ func (api *API) registerTFA() {
 	}
 }
 
-// tfaCall checks what every 2FA command needs: 2FA support, and a session
-// made with a password.
-func (api *API) tfaCall(c *Call) (*totp.TOTP, error) {
-	if err := requirePasswordSession(c.Principal); err != nil {
-		return nil, err
-	}
-	return api.a.tfa, nil
-}
-
 // tfaSetup is *.TFA.Setup: a new pending secret, as TFASecret (base32),
 // TFAURL (otpauth://) and QRCode (base64 PNG). 2FA is not on until Enable.
 func (api *API) tfaSetup(c *Call) (Fields, error) {
-	t, err := api.tfaCall(c)
-	if err != nil {
-		return nil, err
-	}
-	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
-	if err != nil {
-		return nil, err
-	}
-	e, err := t.Setup(c.Context(), acct)
+	e, err := api.a.SetupTFA(c.Context(), c.Principal)
 	switch {
 	case errors.Is(err, totp.ErrAlreadyEnabled):
 		return nil, errTFAAlreadyEnabled
 	case err != nil:
-		return nil, storeFailure(err)
+		return nil, tfaError(err)
 	}
 	return Fields{"TFASecret": e.Secret, "TFAURL": e.URL, "QRCode": base64.StdEncoding.EncodeToString(e.QRCode)}, nil
 }
@@ -64,30 +47,20 @@ func (api *API) tfaSetup(c *Call) (Fields, error) {
 // tfaEnable is *.TFA.Enable with TFACode: 2FA goes on, the account's other
 // sessions end, and the recovery codes are answered, once.
 func (api *API) tfaEnable(c *Call) (Fields, error) {
-	t, err := api.tfaCall(c)
-	if err != nil {
-		return nil, err
-	}
 	code, err := c.Param("TFACode")
 	if err != nil {
 		return nil, err
 	}
-	ctx, ref := c.Context(), c.Principal.Account()
-	codes, err := t.Enable(ctx, ref, code)
+	codes, err := api.a.EnableTFA(c.Context(), c.Principal, code)
 	switch {
 	case errors.Is(err, totp.ErrInvalidCode):
-		api.a.emit(ctx, Event{Kind: EventLoginFailed, Account: ref, Username: c.Principal.Username, Reason: "wrong 2FA code at enable"})
 		return nil, errInvalidTFA
 	case errors.Is(err, totp.ErrNotSetUp):
 		return nil, errTFANotSetUp
 	case errors.Is(err, totp.ErrAlreadyEnabled):
 		return nil, errTFAAlreadyEnabled
 	case err != nil:
-		return nil, storeFailure(err)
-	}
-	api.a.emit(ctx, Event{Kind: EventTFAEnabled, Account: ref, Username: c.Principal.Username})
-	if _, err := api.a.EndOtherSessions(ctx, c.Principal); err != nil {
-		return nil, err
+		return nil, tfaError(err)
 	}
 	return Fields{"RecoveryCodes": codes}, nil
 }
@@ -95,34 +68,37 @@ func (api *API) tfaEnable(c *Call) (Fields, error) {
 // tfaDisable is *.TFA.Disable with Password and TFACode: 2FA goes off and
 // the account's other sessions end.
 func (api *API) tfaDisable(c *Call) (Fields, error) {
-	t, err := api.tfaCall(c)
-	if err != nil {
+	if err := requirePasswordSession(c.Principal); err != nil {
 		return nil, err
 	}
 	if err := api.checkOwnPassword(c); err != nil {
 		return nil, err
 	}
-	if err := api.checkOwnCode(c, t); err != nil {
+	if err := api.checkOwnCode(c, api.a.tfa); err != nil {
 		return nil, err
 	}
-	ctx, ref := c.Context(), c.Principal.Account()
-	if err := t.Disable(ctx, ref); err != nil {
-		return nil, storeFailure(err)
-	}
-	api.a.emit(ctx, Event{Kind: EventTFADisabled, Account: ref, Username: c.Principal.Username})
-	if _, err := api.a.EndOtherSessions(ctx, c.Principal); err != nil {
+	if err := api.a.DisableTFA(c.Context(), c.Principal); err != nil {
 		return nil, err
 	}
 	return Fields{}, nil
 }
 
+// tfaError passes keyward's own errors on, and makes any other (the
+// store's) a store failure.
+func tfaError(err error) error {
+	if classify(err) != failClosed {
+		return err
+	}
+	return storeFailure(err)
+}
+
 // tfaRegenerate is *.TFA.RecoveryCodes.Regenerate with TFACode: ten new
 // recovery codes replace the old ones, answered once.
 func (api *API) tfaRegenerate(c *Call) (Fields, error) {
-	t, err := api.tfaCall(c)
-	if err != nil {
+	if err := requirePasswordSession(c.Principal); err != nil {
 		return nil, err
 	}
+	t := api.a.tfa
 	if err := api.checkOwnCode(c, t); err != nil {
 		return nil, err
 	}

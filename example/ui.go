@@ -50,10 +50,6 @@ type ui struct {
 	// pending seals the first step of a two-step login: see
 	// [pendingLogin].
 	pending *securecookie.SecureCookie
-	// origins refuses cross-origin form posts before the middleware sees
-	// them, so that the login form (which has no cookie yet) is covered,
-	// and so that the refusal is a page.
-	origins *http.CrossOriginProtection
 	log     *slog.Logger
 }
 
@@ -64,11 +60,10 @@ var pageNames = [...]string{"login", "home", "tfa", "keys", "error"}
 // newUI parses the templates and makes the keys of the pending-login token.
 func newUI(a *app) (*ui, error) {
 	u := &ui{
-		app:     a,
-		auth:    a.auth,
-		pages:   make(map[string]*template.Template, len(pageNames)),
-		origins: http.NewCrossOriginProtection(),
-		log:     slog.Default(),
+		app:   a,
+		auth:  a.auth,
+		pages: make(map[string]*template.Template, len(pageNames)),
+		log:   slog.Default(),
 	}
 	for _, name := range pageNames {
 		t, err := template.ParseFS(uiFiles, "templates/layout.html", "templates/"+name+".html")
@@ -91,9 +86,6 @@ func newUI(a *app) (*ui, error) {
 	u.pending = securecookie.New(hashKey, blockKey).
 		SetSerializer(securecookie.JSONEncoder{}).
 		MaxAge(int(pendingTTL.Seconds()))
-	u.origins.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.renderError(w, http.StatusForbidden, "This form was sent from another site, so it was refused. Open the page here and send it again.")
-	}))
 	return u, nil
 }
 
@@ -131,9 +123,17 @@ func (u *ui) handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, http.StatusNotFound, "There is no such page.")
 	})
+	pages := u.authenticated(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w.Header())
-		u.origins.Handler(u.authenticated(mux)).ServeHTTP(w, r)
+		// Every form post is checked for its origin before the middleware
+		// sees it: the login form has no cookie yet to be checked for,
+		// and a refusal here is a page, not JSON.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && u.auth.CheckOrigin(r) != nil {
+			u.renderError(w, http.StatusForbidden, "This form was sent from another site, so it was refused. Open the page here and send it again.")
+			return
+		}
+		pages.ServeHTTP(w, r)
 	})
 }
 

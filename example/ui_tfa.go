@@ -48,13 +48,7 @@ func (u *ui) tfaSetup(w http.ResponseWriter, r *http.Request, p authn.Principal)
 	if _, ok := u.parseForm(w, r); !ok {
 		return
 	}
-	ctx := r.Context()
-	acct, err := u.auth.Store().Account(ctx, p.Account())
-	if err != nil {
-		u.fail(w, err)
-		return
-	}
-	e, err := u.auth.TOTP().Setup(ctx, acct)
+	e, err := u.auth.SetupTFA(r.Context(), p)
 	switch {
 	case errors.Is(err, totp.ErrAlreadyEnabled):
 		http.Redirect(w, r, "/2fa", http.StatusSeeOther)
@@ -73,8 +67,8 @@ func (u *ui) tfaSetup(w http.ResponseWriter, r *http.Request, p authn.Principal)
 }
 
 // tfaEnable serves POST /2fa/enable: a right code of the pending secret
-// turns 2FA on, ends the account's other sessions (as User.TFA.Enable
-// does), and shows the recovery codes, once.
+// turns 2FA on, ends the account's other sessions, and shows the recovery
+// codes, once.
 func (u *ui) tfaEnable(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 	form, ok := u.parseForm(w, r)
 	if !ok {
@@ -82,7 +76,7 @@ func (u *ui) tfaEnable(w http.ResponseWriter, r *http.Request, p authn.Principal
 	}
 	ctx := r.Context()
 	v := tfaView{base: u.signedInBase(p, "tfa", "Set up two-factor authentication")}
-	codes, err := u.auth.TOTP().Enable(ctx, p.Account(), form.Get("code"))
+	codes, err := u.auth.EnableTFA(ctx, p, form.Get("code"))
 	switch {
 	case errors.Is(err, totp.ErrInvalidCode):
 		v.Confirm = true
@@ -97,10 +91,6 @@ func (u *ui) tfaEnable(w http.ResponseWriter, r *http.Request, p authn.Principal
 		http.Redirect(w, r, "/2fa", http.StatusSeeOther)
 		return
 	case err != nil:
-		u.fail(w, err)
-		return
-	}
-	if _, err := u.auth.EndOtherSessions(ctx, p); err != nil {
 		u.fail(w, err)
 		return
 	}
