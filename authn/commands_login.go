@@ -64,8 +64,9 @@ func (api *API) login(scope scopes.Scope) func(c *Call) (Fields, error) {
 		if err != nil {
 			return nil, err
 		}
+		ctx := c.Context()
 		req.ClientIP = api.a.ClientIP(c.HTTP)
-		res, err := api.a.Login(c.Context(), req)
+		res, err := api.a.Login(ctx, req)
 		var le *LoginError
 		if errors.As(err, &le) {
 			return nil, api.loginFailure(scope, le)
@@ -73,11 +74,12 @@ func (api *API) login(scope scopes.Scope) func(c *Call) (Fields, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := api.a.SetSessionCookie(c.w, c.HTTP, res.SessionID); err != nil {
-			return nil, err
-		}
 		etoken, err := api.a.IssueEToken(res.SessionID)
+		if err == nil {
+			err = api.a.SetSessionCookie(c.w, c.HTTP, res.SessionID)
+		}
 		if err != nil {
+			api.a.abandonSession(ctx, res.SessionID)
 			return nil, err
 		}
 		fields := Fields{"SessionID": res.SessionID.Reveal(), "etoken": etoken.Reveal()}

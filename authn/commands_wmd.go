@@ -55,11 +55,12 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := api.a.SetSessionCookie(c.w, c.HTTP, res.SessionID); err != nil {
-		return nil, err
-	}
 	etoken, err := api.a.IssueEToken(res.SessionID)
+	if err == nil {
+		err = api.a.SetSessionCookie(c.w, c.HTTP, res.SessionID)
+	}
 	if err != nil {
+		api.a.abandonSession(ctx, res.SessionID)
 		return nil, err
 	}
 	acct := res.Account

@@ -204,16 +204,17 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 			return LoginResult{}, err
 		}
 	}
+	res := LoginResult{Account: acct, Method: method, TFAPassed: tfa.passed, TFADisabled: tfa.disabled}
+	if res.TFAEnabled, err = a.tfa.Enabled(ctx, acct.Ref()); err != nil {
+		return LoginResult{}, storeFailure(err)
+	}
 	if err := a.succeed(ctx, at); err != nil {
 		return LoginResult{}, err
 	}
-	sid, err := a.StartSession(ctx, acct, SessionOptions{Method: method, TFA: tfa.passed, APIKeyHash: keyHash})
-	if err != nil {
+	// The session is the last thing made: nothing after it can fail and
+	// leave a session behind that nobody was told about.
+	if res.SessionID, err = a.StartSession(ctx, acct, SessionOptions{Method: method, TFA: tfa.passed, APIKeyHash: keyHash}); err != nil {
 		return LoginResult{}, err
-	}
-	res := LoginResult{Account: acct, SessionID: sid, Method: method, TFAPassed: tfa.passed, TFADisabled: tfa.disabled}
-	if res.TFAEnabled, err = a.tfa.Enabled(ctx, acct.Ref()); err != nil {
-		return LoginResult{}, storeFailure(err)
 	}
 	ev.Kind, ev.Reason = EventLoginOK, method
 	a.emit(ctx, ev)

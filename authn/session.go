@@ -57,6 +57,11 @@ func (a *Authenticator) StartSession(ctx context.Context, acct store.Account, op
 		ExpiresAt:  a.sessionExpiry(now, now),
 	}
 	if err := a.store.CreateSession(ctx, s); err != nil {
+		// The write may have landed though its answer was lost: take it
+		// back, so that no session is left that nobody holds the ID of.
+		// If the store is down this fails too, and the session, unknown
+		// to anyone, expires on its own.
+		_ = a.store.DeleteSession(context.WithoutCancel(ctx), s.Hash)
 		return Secret{}, storeFailure(err)
 	}
 	return Secret{value: id}, nil
@@ -204,4 +209,13 @@ func (a *Authenticator) endSessions(ctx context.Context, account store.AccountRe
 	}
 	a.emit(ctx, Event{Kind: EventSessionsEnded, Account: account, Count: n})
 	return n, nil
+}
+
+// abandonSession ends a session that was made but could not be handed to
+// its client (the cookie or the etoken failed): nobody must be left
+// holding a session they were never told about.
+func (a *Authenticator) abandonSession(ctx context.Context, id Secret) {
+	if h, ok := sessionHash(id.Reveal()); ok {
+		_ = a.store.DeleteSession(context.WithoutCancel(ctx), h)
+	}
 }
