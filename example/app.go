@@ -26,6 +26,10 @@ type options struct {
 	Throttle authn.ThrottleConfig
 	// Disable2FASecret turns on the trusted 2FA bypass (tests only).
 	Disable2FASecret []byte
+	// DB, Redis and Prefix choose the store (see openStore); Keys are the
+	// cookie and etoken keys several instances share.
+	DB, Redis, Prefix string
+	Keys              []authn.KeyPair
 }
 
 // app is the example server: keyward in front of a tiny list service.
@@ -35,21 +39,42 @@ type app struct {
 	// wmd and wmdSL are the WMD SED API: api.php on the session cookie,
 	// api-sl.php on the Bearer etoken.
 	wmd, wmdSL *authn.API
-	mem        *store.Memory
+	mem        *store.Memory // when the store is memory
+	closeStore func() error
 	lists      *lists
 	users      []store.Account // the user accounts, for Users.Get
 	admin      store.Account
+	// created names the seeded accounts this instance created (and set
+	// the passwords of); the others were already in the store.
+	created []string
 }
 
-// newApp builds the authenticator, seeds the accounts and registers the
-// example's commands.
+// Close closes the store.
+func (a *app) Close() error { return a.closeStore() }
+
+// newApp opens the store, seeds the accounts, builds the authenticator and
+// registers the example's commands.
 func newApp(ctx context.Context, o options) (*app, error) {
 	if o.AdminPassword == "" || o.UserPassword == "" {
 		return nil, errors.New("both passwords are required")
 	}
-	mem := store.NewMemory(store.MemoryConfig{Now: o.Now})
+	st, mem, closeStore, err := openStore(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{mem: mem, closeStore: closeStore, lists: newLists()}
+	if err := a.build(ctx, st, o); err != nil {
+		_ = closeStore()
+		return nil, err
+	}
+	return a, nil
+}
+
+// build seeds the accounts, then makes the authenticator and the APIs.
+func (a *app) build(ctx context.Context, st store.Store, o options) error {
 	cfg := authn.Config{
-		Store:  mem,
+		Store:  st,
+		Keys:   o.Keys,
 		Logger: o.Logger,
 		Now:    o.Now,
 		Argon2: o.Argon2,
@@ -65,41 +90,75 @@ func newApp(ctx context.Context, o options) (*app, error) {
 		Throttle:         o.Throttle,
 		Disable2FASecret: o.Disable2FASecret,
 	}
-	// Create the accounts first (the static admin key needs the admin's
-	// ID), then the authenticator, then set the passwords with its hasher.
-	a := &app{mem: mem, lists: newLists()}
-	var err error
-	if a.admin, err = mem.CreateAccount(ctx, store.Account{Scope: scopes.Admin, Username: "admin", Email: "admin@example.com", Name: "Administrator"}); err != nil {
-		return nil, err
-	}
-	user, err := mem.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "user@example.com", Email: "user@example.com", FirstName: "Example", LastName: "User"})
+	// Find or create the accounts first (the static admin key needs the
+	// admin's ID), then the authenticator, then the passwords of the
+	// accounts created here. An account already in the store (another
+	// instance made it) keeps its password.
+	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
+	defer cancel()
+	admin, adminNew, err := seedAccount(ctx, st, store.Account{Scope: scopes.Admin, Username: "admin", Email: "admin@example.com", Name: "Administrator"})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	a.users = append(a.users, user)
+	user, userNew, err := seedAccount(ctx, st, store.Account{Scope: scopes.User, Username: "user@example.com", Email: "user@example.com", FirstName: "Example", LastName: "User"})
+	if err != nil {
+		return err
+	}
+	a.admin, a.users = admin, []store.Account{user}
 	if o.AdminAPIKey != "" {
 		cfg.AdminAPIKey = o.AdminAPIKey
-		cfg.AdminAPIKeyAccountID = a.admin.ID
+		cfg.AdminAPIKeyAccountID = admin.ID
 	}
 	if a.auth, err = authn.New(cfg); err != nil {
-		return nil, err
+		return err
 	}
-	for ref, password := range map[store.AccountRef]string{a.admin.Ref(): o.AdminPassword, user.Ref(): o.UserPassword} {
-		hash, err := a.auth.HashPassword(ctx, password)
+	setter := st.(store.PasswordSetter)
+	for _, s := range []struct {
+		acct     store.Account
+		created  bool
+		password string
+	}{{admin, adminNew, o.AdminPassword}, {user, userNew, o.UserPassword}} {
+		if !s.created {
+			continue
+		}
+		hash, err := a.auth.HashPassword(ctx, s.password)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if err := mem.SetPasswordHash(ctx, ref, hash); err != nil {
-			return nil, err
+		if err := setter.SetPasswordHash(ctx, s.acct.Ref(), hash); err != nil {
+			return err
 		}
+		a.created = append(a.created, s.acct.Username)
 	}
 	a.api = authn.NewAPI(a.auth, o.API)
 	a.wmd = authn.NewAPI(a.auth, authn.APIConfig{Dialect: authn.WMD, Resolvers: []authn.Resolver{authn.FromCookie()}})
 	a.wmdSL = authn.NewAPI(a.auth, authn.APIConfig{Dialect: authn.WMD, Resolvers: []authn.Resolver{authn.FromBearer()}})
-	if err := a.registerCommands(); err != nil {
-		return nil, err
+	return a.registerCommands()
+}
+
+// seedAccount finds the account by its username, or creates it (without a
+// password: the caller sets it). It reports whether it created it. Two
+// instances starting at once on one database both end up with the one
+// account.
+func seedAccount(ctx context.Context, st store.Store, acct store.Account) (store.Account, bool, error) {
+	for range 2 {
+		found, err := st.AccountByLogin(ctx, acct.Scope, acct.Username)
+		if err == nil {
+			return found, false, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return acct, false, err
+		}
+		created, err := st.(store.AccountCreator).CreateAccount(ctx, acct)
+		if err == nil {
+			return created, true, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return acct, false, err
+		}
+		// Another instance created it between the two calls: find it.
 	}
-	return a, nil
+	return acct, false, errors.New("example: could not seed " + acct.Username)
 }
 
 // Handler returns the example's routes: the Octeth command API at /api.php

@@ -23,6 +23,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,7 +51,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	addr := fs.String("addr", defaultAddr, "address to listen on (env KEYWARD_ADDR)")
 	profile := fs.String("profile", "seeds", "error codes for Octeth clients: seeds (the documents' codes) or octeth5 (Octeth 5.9's)")
+	db := fs.String("db", getenv("KEYWARD_DB"), "store: empty for memory, sqlite:path/to/file.db, or postgres://... (env KEYWARD_DB)")
+	rds := fs.String("redis", getenv("KEYWARD_REDIS"), "Redis for sessions, claims and counters: redis://host:6379/0 (env KEYWARD_REDIS)")
+	defaultPrefix := getenv("KEYWARD_PREFIX")
+	if defaultPrefix == "" {
+		defaultPrefix = "keyward_"
+	}
+	prefix := fs.String("prefix", defaultPrefix, "table and key prefix, so deployments can share a database (env KEYWARD_PREFIX)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	keys, err := parseKeys(getenv("KEYWARD_KEYS"))
+	if err != nil {
 		return err
 	}
 
@@ -67,15 +80,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		UserPassword:  getenv("KEYWARD_USER_PASSWORD"),
 		AdminAPIKey:   getenv("ADMIN_API_KEY"),
 		Logger:        slog.New(slog.NewTextHandler(stderr, nil)),
+		DB:            *db,
+		Redis:         *rds,
+		Prefix:        *prefix,
+		Keys:          keys,
 	}
-	var printed []string
+	random := map[string]bool{}
 	for _, pw := range []struct {
 		who string
 		p   *string
 	}{{"admin", &opts.AdminPassword}, {"user@example.com", &opts.UserPassword}} {
 		if *pw.p == "" {
 			*pw.p = rand.Text()
-			printed = append(printed, fmt.Sprintf("  password of %-17s %s  (set it with %s)", pw.who+":", *pw.p, envName(pw.who)))
+			random[pw.who] = true
 		}
 	}
 
@@ -83,12 +100,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	defer app.Close()
+	// Passwords are printed only for accounts this instance created with a
+	// random one; accounts already in the store keep theirs.
+	var printed []string
+	for _, who := range []string{"admin", "user@example.com"} {
+		switch {
+		case !slices.Contains(app.created, who):
+			printed = append(printed, fmt.Sprintf("  %s: already in the store; its password is unchanged", who))
+		case random[who]:
+			pw := opts.AdminPassword
+			if who != "admin" {
+				pw = opts.UserPassword
+			}
+			printed = append(printed, fmt.Sprintf("  password of %-17s %s  (set it with %s)", who+":", pw, envName(who)))
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "keyward example serving %s/api.php and %s/api (in-memory store; plain http for local use only)\n", url, url)
+	where := "in-memory store"
+	if opts.DB != "" || opts.Redis != "" {
+		where = "store: " + storeName(opts)
+	}
+	fmt.Fprintf(stdout, "keyward example serving %s/api.php and %s/api (%s; plain http for local use only)\n", url, url, where)
 	fmt.Fprintf(stdout, "  WMD SED API: %s/wmd/api.php (cookie) and %s/wmd/api-sl.php (Bearer etoken); captchas under %s/captcha/\n", url, url, url)
 	for _, line := range printed {
 		fmt.Fprintln(stdout, line)
@@ -123,6 +160,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	return nil
+}
+
+// storeName describes the store for the banner, without credentials.
+func storeName(o options) string {
+	var parts []string
+	if o.DB != "" {
+		kind, _, _ := strings.Cut(o.DB, ":")
+		parts = append(parts, kind)
+	}
+	if o.Redis != "" {
+		parts = append(parts, "redis")
+	}
+	return strings.Join(parts, " + ") + ", prefix " + o.Prefix
 }
 
 func envName(who string) string {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/redisstore"
+	"github.com/keyward/keyward/store/sqlstore"
+)
+
+// composed is the store of a deployment on SQL and Redis: the durable
+// records from SQL, what every request reads and writes from Redis. Each
+// interface is embedded from the store that serves it; they share no
+// method, so nothing is ambiguous.
+type composed struct {
+	// From SQL (or memory): accounts, keys, second factors.
+	store.Accounts
+	store.AccountCreator
+	store.PasswordSetter
+	store.AccountUpdater
+	store.APIKeyFinder
+	store.APIKeyManager
+	store.TFAStates
+	store.TFAUses
+	// From Redis: sessions, claims, counters, challenges, tokens.
+	store.SessionFinder
+	store.SessionWriter
+	store.Claims
+	store.Counters
+	store.Challenges
+	store.Tokens
+}
+
+// durable is what composed takes from SQL or memory.
+type durable interface {
+	store.Accounts
+	store.AccountCreator
+	store.PasswordSetter
+	store.AccountUpdater
+	store.APIKeyFinder
+	store.APIKeyManager
+	store.TFAStates
+	store.TFAUses
+}
+
+// openStore opens the store the options name: memory (the default),
+// SQLite ("sqlite:path"), PostgreSQL ("postgres://..."), each with Redis
+// beside it when o.Redis is set. It returns the store, the memory store if
+// that is what it is (for tests), and what closes it.
+func openStore(ctx context.Context, o options) (store.Store, *store.Memory, func() error, error) {
+	var base interface {
+		store.Store
+		durable
+	}
+	var mem *store.Memory
+	var closers []func() error
+	closeAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
+	}
+	sqlCfg := sqlstore.Config{TablePrefix: o.Prefix, Now: o.Now}
+	switch {
+	case o.DB == "":
+		mem = store.NewMemory(store.MemoryConfig{Now: o.Now})
+		base = mem
+	case strings.HasPrefix(o.DB, "sqlite:"):
+		s, err := sqlstore.OpenSQLite(ctx, strings.TrimPrefix(o.DB, "sqlite:"), sqlCfg)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		base, closers = s, append(closers, s.Close)
+	case strings.HasPrefix(o.DB, "postgres://"), strings.HasPrefix(o.DB, "postgresql://"):
+		s, err := sqlstore.OpenPostgres(ctx, o.DB, sqlCfg)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		base, closers = s, append(closers, s.Close)
+	default:
+		return nil, nil, nil, fmt.Errorf("-db %q: want sqlite:path/to/file.db or postgres://...", o.DB)
+	}
+	if o.Redis == "" {
+		return base, mem, closeAll, nil
+	}
+	rds, err := redisstore.Open(ctx, o.Redis, redisstore.Config{KeyPrefix: o.Prefix, Now: o.Now})
+	if err != nil {
+		_ = closeAll()
+		return nil, nil, nil, err
+	}
+	closers = append(closers, rds.Close)
+	return composed{base, base, base, base, base, base, base, base, rds, rds, rds, rds, rds, rds}, mem, closeAll, nil
+}
+
+// parseKeys reads KEYWARD_KEYS: cookie and etoken key pairs, the first to
+// encode, as "hash:block" in hex (64 hex digits each), separated by
+// commas. Several instances that share a store must share these too.
+func parseKeys(s string) ([]authn.KeyPair, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var pairs []authn.KeyPair
+	for _, p := range strings.Split(s, ",") {
+		h, b, ok := strings.Cut(strings.TrimSpace(p), ":")
+		hash, err1 := hex.DecodeString(h)
+		block, err2 := hex.DecodeString(b)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, errors.New("KEYWARD_KEYS: want hash:block pairs in hex, separated by commas")
+		}
+		pairs = append(pairs, authn.KeyPair{Hash: hash, Block: block})
+	}
+	return pairs, nil
+}
+
+// seedTimeout bounds seeding on a slow database.
+const seedTimeout = 30 * time.Second
