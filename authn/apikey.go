@@ -125,7 +125,7 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 		return Principal{}, err
 	}
 	if now.Sub(k.LastUsedAt) >= a.cfg.TouchInterval {
-		if err := a.store.TouchAPIKey(ctx, k.ID, now); err != nil {
+		if err := a.store.RecordAPIKeyUse(ctx, k.ID, now, "", 1); err != nil {
 			return Principal{}, storeFailure(err)
 		}
 	}

@@ -1,6 +1,7 @@
-// Package store defines what keyward keeps (accounts, API keys, sessions,
-// one-time claims and attempt counters), the small interfaces through which
-// the rest of keyward reads and writes it, and [Memory], the in-memory
+// Package store defines what keyward keeps (accounts, API keys and their
+// usage, sessions, one-time claims, attempt counters, second factors,
+// captcha challenges and one-time tokens), the small interfaces through
+// which the rest of keyward reads and writes it, and [Memory], the in-memory
 // implementation that is the embedded default.
 //
 // Each interface is one to three methods and takes a context first, so a
@@ -11,8 +12,9 @@
 //
 // # Secrets at rest
 //
-// Nothing here holds a usable secret. Sessions and API keys are found by the
-// SHA-256 of their secret ([Hash]), so a leaked store yields no credential.
+// Nothing here holds a usable secret. Sessions, API keys and one-time
+// tokens are found by the SHA-256 of their secret ([Hash]), so a leaked
+// store yields no credential.
 // Password hashes are argon2id or bcrypt strings made by package authn.
 //
 // # Time

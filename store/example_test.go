@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
@@ -44,4 +45,31 @@ func ExampleNewMemory() {
 	// "alice@example.COM": 1 <nil>
 	// admin alice: true
 	// second ALICE: store: conflict
+}
+
+func ExampleMemory_TakeToken() {
+	ctx := context.Background()
+	m := store.NewMemory(store.MemoryConfig{})
+
+	// The reset link mailed to the account's owner carries the token; the
+	// store keeps only its hash.
+	token := []byte("the token in the reset link")
+	err := m.PutToken(ctx, store.Token{
+		Hash:      store.HashOf(token),
+		Account:   store.AccountRef{Scope: scopes.User, ID: 1},
+		Purpose:   "password-reset",
+		ExpiresAt: time.Now().Add(30 * time.Minute),
+	})
+	fmt.Println("put:", err)
+
+	// The link works once: the first take gets the token, and the caller
+	// checks its purpose.
+	got, err := m.TakeToken(ctx, store.HashOf(token))
+	fmt.Println("first use:", got.Account.ID, got.Purpose == "password-reset", err)
+	_, err = m.TakeToken(ctx, store.HashOf(token))
+	fmt.Println("second use:", errors.Is(err, store.ErrNotFound))
+	// Output:
+	// put: <nil>
+	// first use: 1 true <nil>
+	// second use: true
 }

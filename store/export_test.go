@@ -12,6 +12,7 @@ type MemorySizes struct {
 	Sessions, IndexedSessions, SessionOwners, SessionQueue int
 	Claims, ClaimQueue                                     int
 	Counters, CounterQueue                                 int
+	Tokens, TokenQueue                                     int
 }
 
 // SizesOf returns m's sizes.
@@ -42,6 +43,10 @@ func SizesOf(m *Memory) MemorySizes {
 	m.counters.mu.RLock()
 	z.Counters, z.CounterQueue = len(m.counters.byKey), m.counters.expiries.len()
 	m.counters.mu.RUnlock()
+
+	m.tokens.mu.Lock()
+	z.Tokens, z.TokenQueue = len(m.tokens.byHash), m.tokens.expiries.len()
+	m.tokens.mu.Unlock()
 	return z
 }
 

@@ -44,8 +44,15 @@ type APIKeyFinder interface {
 	// APIKeyByHash returns the key whose Hash is h, or ErrNotFound, also
 	// when the key has expired (ExpiresAt not zero and not after now).
 	APIKeyByHash(ctx context.Context, h Hash) (APIKey, error)
-	// TouchAPIKey sets the key's LastUsedAt. An absent key is not an error.
-	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
+	// RecordAPIKeyUse records a batch of uses of the key with the ID: a
+	// number of requests, the latest of them at time at from client
+	// address ip. In one atomic step it adds requests to RequestCount and,
+	// if at is after LastUsedAt, sets LastUsedAt to at and LastUsedIP to ip
+	// (an older at, from a batch that arrives late, moves neither back). Concurrent
+	// calls, across every process that shares the store, never lose a
+	// count. An absent or expired key is not an error, and stays absent.
+	// A negative requests is an error.
+	RecordAPIKeyUse(ctx context.Context, id int64, at time.Time, ip string, requests int64) error
 }
 
 // APIKeyManager creates, lists and revokes an account's API keys.
@@ -132,6 +139,7 @@ type Store interface {
 	TFAStates
 	TFAUses
 	Challenges
+	Tokens
 }
 
 // TFAStates keeps accounts' second factors.
@@ -183,4 +191,16 @@ type Challenges interface {
 	// absent or expired. Of concurrent takes of one ID, across every
 	// process that shares the store, exactly one gets it.
 	TakeChallenge(ctx context.Context, id string) (Challenge, error)
+}
+
+// Tokens keeps one-time tokens: password reset links and the like.
+type Tokens interface {
+	// PutToken stores t. A live token with the same Hash is ErrConflict;
+	// an expired one's Hash is free again.
+	PutToken(ctx context.Context, t Token) error
+	// TakeToken removes the token whose Hash is h and returns it;
+	// ErrNotFound if it is absent or expired. Of concurrent takes of one
+	// token, across every process that shares the store, exactly one gets
+	// it.
+	TakeToken(ctx context.Context, h Hash) (Token, error)
 }

@@ -17,9 +17,10 @@ type MemoryConfig struct {
 }
 
 // Memory keeps accounts, API keys, sessions, one-time claims, attempt
-// counters, second factors and captcha challenges in memory. It implements
-// [Store], [AccountCreator], [AccountUpdater], [PasswordSetter],
-// [TFAStates], [TFAUses] and [Challenges], for a single process: everything is lost when the
+// counters, second factors, captcha challenges and one-time tokens in
+// memory. It implements [Store] (with [TFAStates], [TFAUses], [Challenges]
+// and [Tokens]) and the optional [AccountCreator], [AccountUpdater] and
+// [PasswordSetter], for a single process: everything is lost when the
 // process ends, and two processes do not share claims or counters.
 //
 // Memory is safe for concurrent use. Each kind of record has its own lock,
@@ -29,8 +30,8 @@ type MemoryConfig struct {
 //
 // Expiry is decided with [MemoryConfig.Now] alone: an expired record reads
 // as [ErrNotFound] at once, and is forgotten at the next write of its kind
-// (create, touch, claim, increment, delete), without a sweep of the others
-// and without a background goroutine.
+// (create, touch, record, claim, increment, put, delete), without a sweep
+// of the others and without a background goroutine.
 //
 // Memory never blocks on I/O and ignores the contexts it is given.
 //
@@ -46,6 +47,7 @@ type Memory struct {
 	tfa      memoryTFA
 
 	challenges memoryChallenges
+	tokens     memoryTokens
 }
 
 // NewMemory returns an empty in-memory store configured by cfg.
@@ -80,6 +82,9 @@ func NewMemory(cfg MemoryConfig) *Memory {
 		},
 		challenges: memoryChallenges{
 			byID: make(map[string]Challenge),
+		},
+		tokens: memoryTokens{
+			byHash: make(map[Hash]Token),
 		},
 	}
 }

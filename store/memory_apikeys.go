@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -35,9 +36,15 @@ func (m *Memory) APIKeyByHash(_ context.Context, h Hash) (APIKey, error) {
 	return k, nil
 }
 
-// TouchAPIKey sets the key's LastUsedAt to at. An absent or expired key is
-// not an error, and stays absent.
-func (m *Memory) TouchAPIKey(_ context.Context, id int64, at time.Time) error {
+// RecordAPIKeyUse adds requests to the key's RequestCount and, if at is
+// after its LastUsedAt, sets LastUsedAt to at and LastUsedIP to ip, under
+// the keys' lock, so concurrent calls never lose a count. An absent or
+// expired key is not an error, and stays absent. A negative requests is an
+// error.
+func (m *Memory) RecordAPIKeyUse(_ context.Context, id int64, at time.Time, ip string, requests int64) error {
+	if requests < 0 {
+		return fmt.Errorf("store: record API key use: negative request count %d", requests)
+	}
 	now := m.now()
 	s := &m.keys
 	s.mu.Lock()
@@ -48,7 +55,10 @@ func (m *Memory) TouchAPIKey(_ context.Context, id int64, at time.Time) error {
 		return nil
 	}
 	k := s.byHash[h]
-	k.LastUsedAt = at
+	k.RequestCount += requests
+	if at.After(k.LastUsedAt) {
+		k.LastUsedAt, k.LastUsedIP = at, ip
+	}
 	s.byHash[h] = k
 	return nil
 }

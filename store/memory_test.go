@@ -102,13 +102,15 @@ func TestMemoryRejectsInvalidRecords(t *testing.T) {
 			return err
 		}()},
 		{"session without account", m.CreateSession(ctx, store.Session{Hash: hashOf("s")})},
+		{"token without account", m.PutToken(ctx, store.Token{Hash: hashOf("t"), ExpiresAt: time.Now().Add(time.Hour)})},
+		{"token of account 0", m.PutToken(ctx, store.Token{Hash: hashOf("t"), Account: ref(0), ExpiresAt: time.Now().Add(time.Hour)})},
 	}
 	for _, tc := range tests {
 		if tc.err == nil || errors.Is(tc.err, store.ErrConflict) || errors.Is(tc.err, store.ErrNotFound) {
 			t.Errorf("%s: error %v, want a plain error", tc.name, tc.err)
 		}
 	}
-	if z := checkSizes(t, m); z.Accounts+z.Logins+z.Keys+z.Sessions != 0 {
+	if z := checkSizes(t, m); z.Accounts+z.Logins+z.Keys+z.Sessions+z.Tokens != 0 {
 		t.Fatalf("refused records were stored: %+v", z)
 	}
 }
@@ -176,12 +178,12 @@ func TestMemoryForgetsExpiredKeys(t *testing.T) {
 		t.Fatalf("before expiry: %+v, want 50 keys, 49 of them queued", z)
 	}
 	clock.Advance(time.Minute)
-	must(t, m.TouchAPIKey(ctx, forever.ID, clock.Now()))
+	must(t, m.RecordAPIKeyUse(ctx, forever.ID, clock.Now(), "192.0.2.1", 1))
 	if z := checkSizes(t, m); z.Keys != 1 || z.KeyOwners != 1 || z.KeyQueue != 0 {
-		t.Fatalf("after expiry and a touch: %+v, want only the key that never expires", z)
+		t.Fatalf("after expiry and a recorded use: %+v, want only the key that never expires", z)
 	}
 	got, err := m.APIKeyByHash(ctx, forever.Hash)
-	if err != nil || !got.LastUsedAt.Equal(clock.Now()) {
+	if err != nil || !got.LastUsedAt.Equal(clock.Now()) || got.RequestCount != 1 {
 		t.Fatalf("key that never expires: %+v, %v", got, err)
 	}
 }
@@ -217,6 +219,43 @@ func TestMemoryForgetsEndedClaimsAndCounters(t *testing.T) {
 	}
 	if z.Counters != 2 || z.CounterQueue != 2 {
 		t.Fatalf("counters after expiry: %+v, want other and long", z)
+	}
+}
+
+func TestMemoryForgetsExpiredTokens(t *testing.T) {
+	t.Parallel()
+	m, clock := newMemory()
+	ctx := context.Background()
+	now := clock.Now()
+	for i := range 30 {
+		tok := store.Token{Hash: hashOf("t" + strconv.Itoa(i)), Account: ref(1), Purpose: "password-reset", ExpiresAt: now.Add(time.Minute)}
+		must(t, m.PutToken(ctx, tok))
+	}
+	long := store.Token{Hash: hashOf("long"), Account: ref(2), Purpose: "password-reset", ExpiresAt: now.Add(time.Hour)}
+	must(t, m.PutToken(ctx, long))
+	if z := checkSizes(t, m); z.Tokens != 31 || z.TokenQueue != 31 {
+		t.Fatalf("before expiry: %+v", z)
+	}
+	clock.Advance(time.Minute)
+	if _, err := m.TakeToken(ctx, hashOf("absent")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("TakeToken of an absent hash: %v", err)
+	}
+	if z := checkSizes(t, m); z.Tokens != 1 || z.TokenQueue != 1 {
+		t.Fatalf("after 30 expired and a take: %+v, want only the long one", z)
+	}
+	// Taken tokens leave stale entries; the queue stays bounded.
+	for i := range 2000 {
+		h := hashOf("taken" + strconv.Itoa(i))
+		must(t, m.PutToken(ctx, store.Token{Hash: h, Account: ref(3), ExpiresAt: clock.Now().Add(time.Hour)}))
+		if _, err := m.TakeToken(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if z := store.SizesOf(m); z.TokenQueue > 2*2+store.CompactSlack {
+			t.Fatalf("after %d takes: %+v", i+1, z)
+		}
+	}
+	if got, err := m.TakeToken(ctx, long.Hash); err != nil || got != long {
+		t.Fatalf("the long token after compactions: %+v, %v", got, err)
 	}
 }
 
@@ -299,7 +338,7 @@ func TestMemoryStaleEntryAfterRevokeKeepsOtherKeys(t *testing.T) {
 	k2, err := m.CreateAPIKey(ctx, store.APIKey{Hash: hashOf("k1"), Account: ref(1), ExpiresAt: now.Add(time.Hour)})
 	must(t, err)
 	clock.Advance(time.Minute)
-	must(t, m.TouchAPIKey(ctx, k2.ID, clock.Now()))
+	must(t, m.RecordAPIKeyUse(ctx, k2.ID, clock.Now(), "", 1))
 	if _, err := m.APIKeyByHash(ctx, hashOf("k1")); err != nil {
 		t.Fatalf("key re-created with a revoked key's hash: %v", err)
 	}
@@ -418,7 +457,14 @@ func TestMemoryConcurrentMixedUse(t *testing.T) {
 				if _, err := m.APIKeyByHash(ctx, k.Hash); err != nil {
 					failures.Add(1)
 				}
-				_ = m.TouchAPIKey(ctx, k.ID, now)
+				_ = m.RecordAPIKeyUse(ctx, k.ID, now, "192.0.2.1", 1)
+				if g == 0 && i%20 == 0 {
+					h := hashOf("token " + name)
+					if m.PutToken(ctx, store.Token{Hash: h, Account: a.Ref(), Purpose: "p", ExpiresAt: now.Add(time.Second)}) != nil {
+						failures.Add(1)
+					}
+					_, _ = m.TakeToken(ctx, h)
+				}
 				_, _ = m.Claim(ctx, name, time.Second)
 				_, _, _ = m.Increment(ctx, "n", time.Second)
 				_, _, _ = m.Count(ctx, "n")

@@ -77,9 +77,24 @@ type APIKey struct {
 	ExpiresAt time.Time
 	// CreatedAt is when the key was made.
 	CreatedAt time.Time
-	// LastUsedAt is when the key was last used, to within the
-	// authenticator's touch interval; zero if never.
+	// Note is free text about the key, the owner's to write: what it is
+	// for, who holds it.
+	Note string
+	// BoundIP, if set, is the only client address the key works from: an
+	// IP address ("192.0.2.7") or a CIDR prefix ("2001:db8::/32"), as the
+	// host gave it. The store keeps it verbatim; the authenticator parses
+	// and enforces it. Empty means any address.
+	BoundIP string
+	// LastUsedAt is the latest use recorded with
+	// [APIKeyFinder.RecordAPIKeyUse]; zero if none. How closely it follows
+	// the real last use depends on how often the authenticator records.
 	LastUsedAt time.Time
+	// LastUsedIP is the client address of the use recorded at LastUsedAt;
+	// empty if none (or if the recorder knew no address).
+	LastUsedIP string
+	// RequestCount is how many requests have been recorded with
+	// [APIKeyFinder.RecordAPIKeyUse].
+	RequestCount int64
 }
 
 // Session is the server side of a login. The client holds its ID; the store
@@ -98,6 +113,13 @@ type Session struct {
 	// key's Hash: the session lasts no longer than the key. Zero
 	// otherwise.
 	APIKeyHash Hash
+	// SwitchedBy is, for a session an administrator made to act as a user
+	// (Octeth's User.Switch), that administrator. Zero otherwise.
+	SwitchedBy AccountRef
+	// SwitchPrivilege is, for a switched session, the privilege the
+	// administrator chose: "Default" or "Full". Empty otherwise. The store
+	// keeps it verbatim.
+	SwitchPrivilege string
 	// CreatedAt is the login's time; LastSeenAt the last request's, to
 	// within the authenticator's touch interval.
 	CreatedAt  time.Time
@@ -136,5 +158,20 @@ type Challenge struct {
 	// Digits are the answer, each 0 to 9.
 	Digits []byte
 	// ExpiresAt is when the challenge is gone, answered or not.
+	ExpiresAt time.Time
+}
+
+// Token is a one-time secret sent to an account's owner out of band: a
+// password reset link. The store keeps its hash, never the token.
+type Token struct {
+	// Hash is the SHA-256 of the token.
+	Hash Hash
+	// Account is the account the token acts on.
+	Account AccountRef
+	// Purpose says what the token is for ("password-reset"). The store
+	// keeps it verbatim and returns it with the token; the caller checks
+	// it, so that a token of one purpose never redeems another.
+	Purpose string
+	// ExpiresAt is when the token stops working, taken or not.
 	ExpiresAt time.Time
 }

@@ -15,7 +15,7 @@ func (s *Store) challengeKey(id string) string { return s.prefix + "h:" + id }
 // expired, is [store.ErrConflict]; an expired challenge's ID is free again.
 func (s *Store) PutChallenge(ctx context.Context, c store.Challenge) error {
 	now := s.now()
-	n, err := s.s.putChallenge.Run(ctx, s.c, []string{s.challengeKey(c.ID)},
+	n, err := s.s.putUnlessLive.Run(ctx, s.c, []string{s.challengeKey(c.ID)},
 		encodeTime(now), encodeTime(c.ExpiresAt)+string(c.Digits), s.pttl(now, c.ExpiresAt)).Int64()
 	if err != nil {
 		return fail("put challenge", err)

@@ -1,6 +1,7 @@
 // Package redisstore keeps keyward's per-request state in Redis: sessions,
 // one-time claims (etoken nonces, TOTP steps), attempt counters, captcha
-// challenges, and, if the Redis persists its data, second factors. Several
+// challenges, one-time tokens (password reset links), and, if the Redis
+// persists its data, second factors. Several
 // app instances that share one Redis behave as one: a session made on one
 // is valid on all, a claim is won once across all, and failures count
 // across all. Accounts and API keys stay in SQL (package sqlstore) or in a
@@ -32,11 +33,12 @@
 //		store.Claims
 //		store.Counters
 //		store.Challenges
+//		store.Tokens
 //	}
 //
 //	sql, _ := sqlstore.OpenPostgres(ctx, dsn, sqlstore.Config{})
 //	rds, _ := redisstore.Open(ctx, "redis://cache:6379/0", redisstore.Config{})
-//	s := composed{sql, sql, sql, sql, sql, sql, sql, sql, rds, rds, rds, rds, rds}
+//	s := composed{sql, sql, sql, sql, sql, sql, sql, sql, rds, rds, rds, rds, rds, rds}
 //
 // keyward finds the optional interfaces (AccountCreator, TFAUses, ...) by
 // type assertion, so set every field the struct has, and leave out of the
@@ -52,6 +54,7 @@
 //	{prefix}c:<key>              a one-time claim
 //	{prefix}n:<key>              an attempt counter (hash: count, window end)
 //	{prefix}h:<id>               a captcha challenge
+//	{prefix}o:<hash in hex>      a one-time token
 //	{prefix}t:<scope>:<id>       an account's second factor (hash)
 //
 // A session and the index it is listed in share the hash tag {sNN}, so a
@@ -74,7 +77,7 @@
 //
 // # Errors
 //
-// A missing or expired record is [store.ErrNotFound], a taken session hash
-// or challenge ID [store.ErrConflict]. Anything else (Redis down, a context
+// A missing or expired record is [store.ErrNotFound], a taken session
+// hash, challenge ID or token hash [store.ErrConflict]. Anything else (Redis down, a context
 // deadline) is a plain error, on which keyward fails closed.
 package redisstore

@@ -87,6 +87,7 @@ type composed struct {
 	store.Claims
 	store.Counters
 	store.Challenges
+	store.Tokens
 }
 
 var _ store.Store = composed{}
@@ -107,7 +108,7 @@ func Example_composed() {
 	defer rds.Close()
 	var s store.Store = composed{
 		sql, sql, sql, sql, sql, sql, sql, sql,
-		rds, rds, rds, rds, rds,
+		rds, rds, rds, rds, rds, rds,
 	}
 
 	// What the authenticator does at login: find the account (SQL), start

@@ -22,6 +22,7 @@ var (
 	_ store.Claims        = (*Store)(nil)
 	_ store.Counters      = (*Store)(nil)
 	_ store.Challenges    = (*Store)(nil)
+	_ store.Tokens        = (*Store)(nil)
 	_ store.TFAStates     = (*Store)(nil)
 	_ store.TFAUses       = (*Store)(nil)
 )
@@ -81,10 +82,10 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // Store keeps sessions, one-time claims, attempt counters, captcha
-// challenges and second factors in Redis. It implements
+// challenges, one-time tokens and second factors in Redis. It implements
 // [store.SessionFinder], [store.SessionWriter], [store.Claims],
-// [store.Counters], [store.Challenges], [store.TFAStates] and
-// [store.TFAUses]; accounts and API keys belong in SQL.
+// [store.Counters], [store.Challenges], [store.Tokens], [store.TFAStates]
+// and [store.TFAUses]; accounts and API keys belong in SQL.
 //
 // Store is safe for concurrent use, and any number of processes may share
 // one Redis: every operation that changes more than one value, or decides

@@ -238,10 +238,13 @@ func TestRedisTTLOutlastsTheStoreClock(t *testing.T) {
 	must(t, err)
 	_, _, err = s.Increment(ctx, "ip", 10*time.Minute)
 	must(t, err)
+	tok := store.Token{Hash: store.HashOf([]byte("t")), Account: user(1), Purpose: "password-reset", ExpiresAt: clock.Now().Add(30 * time.Minute)}
+	must(t, s.PutToken(ctx, tok))
 	for key, want := range map[string]time.Duration{
 		redisstore.SessionKey(s, sess.Hash): time.Hour + 30*time.Second,
 		s.KeyPrefix() + "c:nonce":           2*time.Second + 30*time.Second,
 		s.KeyPrefix() + "n:ip":              10*time.Minute + 30*time.Second,
+		redisstore.TokenKey(s, tok.Hash):    30*time.Minute + 30*time.Second,
 	} {
 		ttl, err := c.PTTL(ctx, key).Result()
 		must(t, err)
@@ -254,6 +257,72 @@ func TestRedisTTLOutlastsTheStoreClock(t *testing.T) {
 	must(t, s.TouchSession(ctx, sess.Hash, clock.Now(), clock.Now().Add(2*time.Hour)))
 	if ttl, _ := c.PTTL(ctx, redisstore.SessionKey(s, sess.Hash)).Result(); ttl < 2*time.Hour {
 		t.Errorf("PTTL after a touch to two hours: %v", ttl)
+	}
+}
+
+// sameSession reports whether a and b are equal, field by field.
+func sameSession(a, b store.Session) bool {
+	return a.Hash == b.Hash && a.Account == b.Account && a.TFA == b.TFA && a.Method == b.Method &&
+		a.APIKeyHash == b.APIKeyHash && a.SwitchedBy == b.SwitchedBy && a.SwitchPrivilege == b.SwitchPrivilege &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.LastSeenAt.Equal(b.LastSeenAt) && a.ExpiresAt.Equal(b.ExpiresAt)
+}
+
+func TestSessionEncoding(t *testing.T) {
+	t.Parallel()
+	// Sessions nobody switched into are stored as before switched sessions
+	// existed, so that a session written by either version reads the same
+	// in the other; a switched session, and a method that could be
+	// mistaken for a switch part, read back as they were written.
+	ctx := context.Background()
+	c := redisClient(t)
+	clock := clocktest.New()
+	s := newStore(t, c, redisstore.Config{Now: clock.Now})
+	now := clock.Now()
+
+	// A value as the previous version wrote it: expiry, last seen,
+	// created, TFA, API key hash, "scope:id|method".
+	old := newSession("old", user(42), now, time.Hour)
+	old.TFA = true
+	old.APIKeyHash = store.HashOf([]byte("key"))
+	value := redisstore.EncodeTime(old.ExpiresAt) + redisstore.EncodeTime(old.LastSeenAt) +
+		redisstore.EncodeTime(old.CreatedAt) + "1" + string(old.APIKeyHash[:]) + "1:42|" + old.Method
+	if got := redisstore.EncodeSession(old); got != value {
+		t.Fatalf("a session nobody switched into is encoded\n%q\nwant the previous version's\n%q", got, value)
+	}
+	must(t, c.Set(ctx, redisstore.SessionKey(s, old.Hash), value, time.Hour).Err())
+	if got, err := s.Session(ctx, old.Hash); err != nil || !sameSession(got, old) {
+		t.Fatalf("a session the previous version wrote: %+v, %v; want %+v", got, err, old)
+	}
+
+	for _, sess := range []store.Session{
+		func() store.Session {
+			sw := newSession("switched", user(42), now, time.Hour)
+			sw.SwitchedBy, sw.SwitchPrivilege = store.AccountRef{Scope: scopes.Admin, ID: 1}, "Full"
+			return sw
+		}(),
+		func() store.Session {
+			odd := newSession("odd privilege", user(42), now, time.Hour)
+			odd.SwitchedBy, odd.SwitchPrivilege, odd.Method = store.AccountRef{Scope: scopes.Admin, ID: 123456789}, "a:b|c\x00", "x|y"
+			return odd
+		}(),
+		func() store.Session {
+			nul := newSession("NUL method", user(42), now, time.Hour)
+			nul.Method = "\x000:0:0:password"
+			return nul
+		}(),
+	} {
+		must(t, s.CreateSession(ctx, sess))
+		if got, err := s.Session(ctx, sess.Hash); err != nil || !sameSession(got, sess) {
+			t.Fatalf("session %q: %+v, %v; want %+v", sess.Method, got, err, sess)
+		}
+		must(t, s.TouchSession(ctx, sess.Hash, now.Add(time.Minute), now.Add(2*time.Hour)))
+		sess.LastSeenAt, sess.ExpiresAt = now.Add(time.Minute), now.Add(2*time.Hour)
+		if got, err := s.Session(ctx, sess.Hash); err != nil || !sameSession(got, sess) {
+			t.Fatalf("session %q after a touch: %+v, %v; want %+v", sess.Method, got, err, sess)
+		}
+	}
+	if n, err := s.DeleteAccountSessions(ctx, user(42), store.Hash{}); err != nil || n != 3 {
+		t.Fatalf("DeleteAccountSessions = %d, %v; want the 3 made through the store", n, err)
 	}
 }
 
@@ -332,6 +401,8 @@ func TestFailsClosed(t *testing.T) {
 	_, _, checks["Increment"] = s.Increment(ctx, "k", time.Minute)
 	_, _, checks["Count"] = s.Count(ctx, "k")
 	_, checks["TakeChallenge"] = s.TakeChallenge(ctx, "c")
+	_, checks["TakeToken"] = s.TakeToken(ctx, h)
+	checks["PutToken"] = s.PutToken(ctx, store.Token{Hash: h, Account: user(1), ExpiresAt: time.Now().Add(time.Hour)})
 	_, checks["DeleteAccountSessions"] = s.DeleteAccountSessions(ctx, user(1), store.Hash{})
 	checks["CreateSession"] = s.CreateSession(ctx, newSession("s", user(1), time.Now(), time.Hour))
 	for name, err := range checks {
@@ -350,7 +421,9 @@ func TestSharedAcrossInstances(t *testing.T) {
 	first := newStore(t, redisClient(t), redisstore.Config{})
 	second, err := redisstore.New(redisClient(t), redisstore.Config{KeyPrefix: first.KeyPrefix()})
 	must(t, err)
-	var wins atomic.Int64
+	tok := store.Token{Hash: store.HashOf([]byte("reset link")), Account: user(1), Purpose: "password-reset", ExpiresAt: time.Now().Add(time.Hour)}
+	must(t, first.PutToken(ctx, tok))
+	var wins, taken atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 50 {
 		s := first
@@ -366,11 +439,20 @@ func TestSharedAcrossInstances(t *testing.T) {
 			if _, _, err := s.Increment(ctx, "ip:192.0.2.1", time.Hour); err != nil {
 				t.Error(err)
 			}
+			switch _, err := s.TakeToken(ctx, tok.Hash); {
+			case err == nil:
+				taken.Add(1)
+			case !errors.Is(err, store.ErrNotFound):
+				t.Error(err)
+			}
 		})
 	}
 	wg.Wait()
 	if wins.Load() != 1 {
 		t.Fatalf("%d of 50 claims across two instances won, want 1", wins.Load())
+	}
+	if taken.Load() != 1 {
+		t.Fatalf("%d of 50 takes of one token across two instances got it, want 1", taken.Load())
 	}
 	if n, _, err := second.Count(ctx, "ip:192.0.2.1"); err != nil || n != 50 {
 		t.Fatalf("Count = %d, %v; want 50", n, err)

@@ -10,7 +10,7 @@ import "github.com/redis/go-redis/v9"
 // Times are compared as the 20-digit strings of [encodeTime], whose order
 // is the instants' order.
 type scripts struct {
-	claim, increment, putChallenge                             *redis.Script
+	claim, increment, putUnlessLive                            *redis.Script
 	createSession, touchSession, deleteSession, deleteSessions *redis.Script
 	gcSessions                                                 *redis.Script
 	putTFA, advanceStep, useCode                               *redis.Script
@@ -20,7 +20,7 @@ func newScripts() scripts {
 	return scripts{
 		claim:          redis.NewScript(claimLua),
 		increment:      redis.NewScript(incrementLua),
-		putChallenge:   redis.NewScript(putChallengeLua),
+		putUnlessLive:  redis.NewScript(putUnlessLiveLua),
 		createSession:  redis.NewScript(sessionLib + createSessionLua),
 		touchSession:   redis.NewScript(sessionLib + touchSessionLua),
 		deleteSession:  redis.NewScript(sessionLib + deleteSessionLua),
@@ -56,10 +56,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, ARGV[2]}
 `
 
-// putChallengeLua stores the challenge KEYS[1] unless a live one has its
-// ID. ARGV: now (encoded), the value (its expiry, then its digits), Redis
-// TTL in ms. Returns 1 if stored, 0 if the ID is taken.
-const putChallengeLua = `
+// putUnlessLiveLua stores a record whose value starts with its expiry (a
+// captcha challenge, a one-time token) at KEYS[1] unless a live record is
+// there. ARGV: now (encoded), the value (its expiry, then the rest), Redis
+// TTL in ms. Returns 1 if stored, 0 if the key is taken.
+const putUnlessLiveLua = `
 local old = redis.call('GET', KEYS[1])
 if old and string.sub(old, 1, 20) > ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -68,7 +69,8 @@ return 1
 
 // sessionLib is shared by the session scripts. A session's value is its
 // expiry, last-seen and creation times (20 digits each), its TFA flag (one
-// byte), its API key hash (32 bytes), then "scope:id|method": see
+// byte), its API key hash (32 bytes), then "scope:id|" and the rest
+// (switch part, method), which the scripts keep as it is: see
 // [encodeSession]. Its bucket's index is two sorted sets of entries
 // "scope:id:hexhash": KEYS[2] ("owners") all with score 0, to find an
 // account's entries by lexical range, and KEYS[3] ("expiry") scored by

@@ -58,12 +58,25 @@ func ownerString(ref store.AccountRef) string {
 	return strconv.Itoa(int(ref.Scope)) + ":" + strconv.FormatInt(ref.ID, 10)
 }
 
+// switchMark starts the switch part of an encoded session; see
+// [encodeSession].
+const switchMark = '\x00'
+
 // encodeSession returns the value stored for sess: expiry, last-seen and
 // creation times (20 digits each, see encodeTime), the TFA flag ('0' or
-// '1'), the API key hash (32 bytes), the owner "scope:id", '|', and the
-// method. The scripts read the expiry and the owner at these places.
+// '1'), the API key hash (32 bytes), the owner "scope:id", '|', then, for
+// a switched session, the switch part, and last the method. The scripts
+// read the expiry and the owner at these places, and keep the rest as it
+// is.
+//
+// The switch part is a NUL byte, then "scope:id:n:" of the administrator
+// who switched and the length n of the privilege, then the privilege. A
+// session nobody switched into has none, and is encoded as before switched
+// sessions existed, so that values written by either version read the
+// same in the other. (An empty switch part is written before a method
+// that itself starts with NUL, so that the method is not read as one.)
 func encodeSession(sess store.Session) string {
-	b := make([]byte, 0, sessionHeader+24+len(sess.Method))
+	b := make([]byte, 0, sessionHeader+24+len(sess.Method)+48+len(sess.SwitchPrivilege))
 	b = appendInt(b, timeInt(sess.ExpiresAt))
 	b = appendInt(b, timeInt(sess.LastSeenAt))
 	b = appendInt(b, timeInt(sess.CreatedAt))
@@ -77,8 +90,45 @@ func encodeSession(sess store.Session) string {
 	b = append(b, ':')
 	b = strconv.AppendInt(b, sess.Account.ID, 10)
 	b = append(b, '|')
+	if sess.SwitchedBy != (store.AccountRef{}) || sess.SwitchPrivilege != "" ||
+		(sess.Method != "" && sess.Method[0] == switchMark) {
+		b = append(b, switchMark)
+		b = strconv.AppendInt(b, int64(sess.SwitchedBy.Scope), 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, sess.SwitchedBy.ID, 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(len(sess.SwitchPrivilege)), 10)
+		b = append(b, ':')
+		b = append(b, sess.SwitchPrivilege...)
+	}
 	b = append(b, sess.Method...)
 	return string(b)
+}
+
+// decodeSwitch reads the switch part at the start of rest, the encoded
+// session after its owner's '|', into sess, and returns what follows it:
+// the method. A rest without a switch part is all method.
+func decodeSwitch(sess *store.Session, rest string) (string, bool) {
+	if rest == "" || rest[0] != switchMark {
+		return rest, true
+	}
+	rest = rest[1:]
+	var fields [3]int64
+	for i := range fields {
+		num, after, ok := strings.Cut(rest, ":")
+		n, err := strconv.ParseInt(num, 10, 64)
+		if !ok || err != nil {
+			return "", false
+		}
+		fields[i], rest = n, after
+	}
+	scope, id, n := fields[0], fields[1], fields[2]
+	if scope < 0 || scope > 255 || n < 0 || n > int64(len(rest)) {
+		return "", false
+	}
+	sess.SwitchedBy = store.AccountRef{Scope: scopes.Scope(scope), ID: id}
+	sess.SwitchPrivilege = rest[:n]
+	return rest[n:], true
 }
 
 // sessionExpiry returns the expiry of an encoded session, as [timeInt].
@@ -111,7 +161,11 @@ func decodeSession(h store.Hash, v string) (store.Session, error) {
 		TFA:        v[3*timeWidth] == '1',
 	}
 	copy(sess.APIKeyHash[:], v[3*timeWidth+1:sessionHeader])
-	owner, method, ok := strings.Cut(v[sessionHeader:], "|")
+	owner, rest, ok := strings.Cut(v[sessionHeader:], "|")
+	if !ok {
+		return bad()
+	}
+	method, ok := decodeSwitch(&sess, rest)
 	if !ok {
 		return bad()
 	}

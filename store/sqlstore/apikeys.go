@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/keyward/keyward/scopes"
@@ -18,7 +19,8 @@ func scanKey(r row) (store.APIKey, error) {
 		scope                     int64
 		expires, created, lastUse sql.NullInt64
 	)
-	err := r.Scan(&k.ID, &hash, &k.Prefix, &scope, &k.Account.ID, &k.Label, &expires, &created, &lastUse)
+	err := r.Scan(&k.ID, &hash, &k.Prefix, &scope, &k.Account.ID, &k.Label, &expires, &created, &lastUse,
+		&k.Note, &k.BoundIP, &k.LastUsedIP, &k.RequestCount)
 	if err != nil {
 		return store.APIKey{}, err
 	}
@@ -40,10 +42,18 @@ func (s *Store) APIKeyByHash(ctx context.Context, h store.Hash) (store.APIKey, e
 	return k, nil
 }
 
-// TouchAPIKey sets the key's LastUsedAt to at. An absent or expired key is
-// not an error, and stays absent.
-func (s *Store) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
-	_, err := s.exec(ctx, "touch API key", s.q.touchKey, id, nullNanos(at), nanos(s.now()))
+// RecordAPIKeyUse adds requests to the key's RequestCount and, if at is
+// after its LastUsedAt, sets LastUsedAt to at and LastUsedIP to ip. It is
+// one UPDATE (request_count = request_count + n, and a CASE for the time
+// and address), so concurrent calls, across every process that shares the
+// database, never lose a count. An absent or expired key is not an error,
+// and stays absent. A negative requests is an error.
+func (s *Store) RecordAPIKeyUse(ctx context.Context, id int64, at time.Time, ip string, requests int64) error {
+	if requests < 0 {
+		return fmt.Errorf("sqlstore: record API key use: negative request count %d", requests)
+	}
+	_, err := s.exec(ctx, "record API key use", s.q.recordKeyUse, id, requests, nanos(at), ip,
+		nanos(time.Time{}), nanos(s.now()))
 	return err
 }
 
@@ -64,7 +74,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey,
 			return err
 		}
 		return tx.QueryRowContext(ctx, s.q.insertKey, k.Hash[:], k.Prefix, int64(k.Account.Scope), k.Account.ID,
-			k.Label, nullNanos(k.ExpiresAt), nullNanos(k.CreatedAt), nullNanos(k.LastUsedAt)).Scan(&k.ID)
+			k.Label, nullNanos(k.ExpiresAt), nullNanos(k.CreatedAt), nullNanos(k.LastUsedAt),
+			k.Note, k.BoundIP, k.LastUsedIP, k.RequestCount).Scan(&k.ID)
 	})
 	if err != nil {
 		return store.APIKey{}, err

@@ -9,7 +9,7 @@ import (
 
 // Cleanup deletes the rows that have expired by the store's clock:
 // sessions, one-time claims, counters whose window has ended, captcha
-// challenges, and API keys past their expiry. It returns how many rows it
+// challenges, one-time tokens, and API keys past their expiry. It returns how many rows it
 // deleted. Expired rows are never returned whether or not they have been
 // deleted, so Cleanup only keeps the tables small; the store calls it every
 // [Config.CleanupInterval]. Each table is cleaned by its own statement, so

@@ -1,6 +1,6 @@
-// Package sqlstore keeps keyward's accounts, API keys, sessions, one-time
-// claims, attempt counters, second factors and captcha challenges in an SQL
-// database: SQLite (modernc.org/sqlite, pure Go, no cgo) for one machine,
+// Package sqlstore keeps keyward's accounts, API keys and their usage,
+// sessions, one-time claims, attempt counters, second factors, captcha
+// challenges and one-time tokens in an SQL database: SQLite (modernc.org/sqlite, pure Go, no cgo) for one machine,
 // or PostgreSQL (pgx's database/sql driver) for several app instances that
 // act as one. [Store] implements every interface of package store.
 //
@@ -28,6 +28,15 @@
 // Times are stored as Unix nanoseconds in 64-bit integers, so that every
 // time.Time comes back exactly (in UTC); hashes and the keys of claims,
 // counters and challenges as BLOB or BYTEA; recovery codes one row each.
+// Names, labels, notes, addresses and purposes are TEXT, kept as given; on
+// PostgreSQL, TEXT holds only valid UTF-8 without NUL bytes, and a write of
+// anything else fails (as a store failure), so hosts should pass such
+// strings only once they have checked them.
+//
+// Version 2 of the schema added the API keys' note, bound address and
+// usage columns, the sessions' switch columns, and the tokens table; a
+// database at version 1 is brought up to it by [Open], its rows reading as
+// keys never used and sessions nobody switched into.
 //
 // # Time and atomicity
 //
@@ -41,11 +50,14 @@
 //     ended; a row changed means this call won.
 //   - Increment: one upsert whose CASE starts a new window or counts in
 //     the current one, RETURNING the count and window end.
-//   - CreateSession, PutChallenge: the same upsert, replacing only an
-//     expired row; CreateAccount and CreateAPIKey: a unique index.
+//   - RecordAPIKeyUse: one UPDATE that adds to request_count and, by a
+//     CASE on the row's old last_used_at, moves the last use and its
+//     address forward together, never back.
+//   - CreateSession, PutChallenge, PutToken: the same upsert, replacing
+//     only an expired row; CreateAccount and CreateAPIKey: a unique index.
 //   - AdvanceTFAStep: UPDATE ... WHERE last_step < step; UseRecoveryCode:
 //     DELETE of the code's row; PutTFA keeps the greater step in its upsert.
-//   - TakeChallenge: DELETE ... RETURNING.
+//   - TakeChallenge, TakeToken: DELETE ... RETURNING.
 //   - DeleteAccountSessions: one DELETE through the index on the
 //     sessions' account, which reads no other account's sessions.
 //

@@ -1,6 +1,11 @@
 package sqlstore
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
 
 // CleanupDone returns the channel closed when s's cleanup goroutine ends,
 // or nil if s has none.
@@ -22,4 +27,22 @@ func MigrationNames(d Dialect) ([]string, error) {
 		names[i] = m.name
 	}
 	return names, err
+}
+
+// MigrateTo brings the tables with prefix in db to schema version (no
+// further), as a keyward that knew only that version would: for tests of
+// upgrades.
+func MigrateTo(ctx context.Context, db *sql.DB, d Dialect, prefix string, version int) error {
+	ms, err := migrations(d, prefix)
+	if err != nil {
+		return err
+	}
+	if version < 1 || version > len(ms) {
+		return fmt.Errorf("no schema version %d", version)
+	}
+	s := &Store{db: db, dialect: d, prefix: prefix, now: time.Now}
+	if d == Postgres {
+		return s.migratePostgres(ctx, ms[:version])
+	}
+	return s.migrateSQLite(ctx, ms[:version])
 }

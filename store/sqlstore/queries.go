@@ -18,7 +18,7 @@ type queries struct {
 	account, accountByLogin, insertAccount, insertLogin, deleteLogins string
 	setPassword, updateAccount                                        string
 	// API keys.
-	keyByHash, touchKey, dropExpiredKey, insertKey, keysOf, revokeKey string
+	keyByHash, recordKeyUse, dropExpiredKey, insertKey, keysOf, revokeKey string
 	// Sessions.
 	session, touchSession, createSession, deleteSession, deleteAccountSessions string
 	// Claims and counters.
@@ -27,13 +27,15 @@ type queries struct {
 	tfa, tfaExists, putTFA, deleteCodes, insertCode, advanceStep, useCode string
 	// Captcha challenges.
 	putChallenge, challenge, takeChallenge string
+	// One-time tokens.
+	putToken, takeToken string
 	// Cleanup: each deletes the rows of one table that expired at $1.
 	cleanup []string
 }
 
 const (
 	accountCols = `a.id, a.scope, a.username, a.email, a.name, a.first_name, a.last_name, a.password_hash, a.disabled, a.created_at`
-	keyCols     = `id, hash, prefix, account_scope, account_id, label, expires_at, created_at, last_used_at`
+	keyCols     = `id, hash, prefix, account_scope, account_id, label, expires_at, created_at, last_used_at, note, bound_ip, last_used_ip, request_count`
 	keyLive     = `(expires_at IS NULL OR expires_at > $%d)`
 )
 
@@ -55,29 +57,42 @@ func newQueries(prefix string) queries {
 		updateAccount: p(`UPDATE {p}accounts SET username = $3, email = $4, name = $5, first_name = $6, last_name = $7
 			WHERE id = $1 AND scope = $2`),
 
-		keyByHash:      p(`SELECT ` + keyCols + ` FROM {p}api_keys WHERE hash = $1 AND ` + live("2")),
-		touchKey:       p(`UPDATE {p}api_keys SET last_used_at = $2 WHERE id = $1 AND ` + live("3")),
+		keyByHash: p(`SELECT ` + keyCols + ` FROM {p}api_keys WHERE hash = $1 AND ` + live("2")),
+		// One statement: the row lock orders concurrent uses, each adds
+		// to the count the last one left, and the time and address move
+		// together, only forward. SET reads the row as it was before the
+		// UPDATE, so both CASEs test the old last_used_at. A NULL
+		// last_used_at is the zero time, $5 (MinInt64, as is a zero $3).
+		recordKeyUse: p(`UPDATE {p}api_keys SET request_count = request_count + $2,
+			last_used_at = CASE WHEN COALESCE(last_used_at, $5) < $3 THEN $3 ELSE last_used_at END,
+			last_used_ip = CASE WHEN COALESCE(last_used_at, $5) < $3 THEN $4 ELSE last_used_ip END
+			WHERE id = $1 AND ` + live("6")),
 		dropExpiredKey: p(`DELETE FROM {p}api_keys WHERE hash = $1 AND expires_at <= $2`),
 		insertKey: p(`INSERT INTO {p}api_keys
-			(hash, prefix, account_scope, account_id, label, expires_at, created_at, last_used_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`),
+			(hash, prefix, account_scope, account_id, label, expires_at, created_at, last_used_at,
+				note, bound_ip, last_used_ip, request_count)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`),
 		keysOf: p(`SELECT ` + keyCols + ` FROM {p}api_keys
 			WHERE account_scope = $1 AND account_id = $2 AND ` + live("3") + ` ORDER BY created_at, id`),
 		revokeKey: p(`DELETE FROM {p}api_keys WHERE id = $1 AND account_scope = $2 AND account_id = $3 AND ` + live("4")),
 
-		session: p(`SELECT account_scope, account_id, tfa, method, api_key_hash, created_at, last_seen_at, expires_at
+		session: p(`SELECT account_scope, account_id, tfa, method, api_key_hash, created_at, last_seen_at, expires_at,
+				switched_by_scope, switched_by_id, switch_privilege
 			FROM {p}sessions WHERE hash = $1 AND expires_at > $2`),
 		touchSession: p(`UPDATE {p}sessions SET last_seen_at = $2, expires_at = $3 WHERE hash = $1 AND expires_at > $4`),
 		// A hash held by an expired session is free: the upsert replaces
 		// it, and leaves a live one alone (no row changed: ErrConflict).
 		createSession: p(`INSERT INTO {p}sessions
-			(hash, account_scope, account_id, tfa, method, api_key_hash, created_at, last_seen_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			(hash, account_scope, account_id, tfa, method, api_key_hash, created_at, last_seen_at, expires_at,
+				switched_by_scope, switched_by_id, switch_privilege)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (hash) DO UPDATE SET account_scope = excluded.account_scope,
 				account_id = excluded.account_id, tfa = excluded.tfa, method = excluded.method,
 				api_key_hash = excluded.api_key_hash, created_at = excluded.created_at,
-				last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at
-			WHERE {p}sessions.expires_at <= $10`),
+				last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at,
+				switched_by_scope = excluded.switched_by_scope, switched_by_id = excluded.switched_by_id,
+				switch_privilege = excluded.switch_privilege
+			WHERE {p}sessions.expires_at <= $13`),
 		deleteSession: p(`DELETE FROM {p}sessions WHERE hash = $1`),
 		// Through the (account_scope, account_id) index: other accounts'
 		// sessions are not read.
@@ -128,12 +143,24 @@ func newQueries(prefix string) queries {
 		challenge:     p(`SELECT digits, expires_at FROM {p}challenges WHERE id = $1 AND expires_at > $2`),
 		takeChallenge: p(`DELETE FROM {p}challenges WHERE id = $1 RETURNING digits, expires_at`),
 
+		// As putChallenge: an expired token's hash is free, a live one's
+		// taken (no row changed: ErrConflict).
+		putToken: p(`INSERT INTO {p}tokens (hash, account_scope, account_id, purpose, expires_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (hash) DO UPDATE SET account_scope = excluded.account_scope,
+				account_id = excluded.account_id, purpose = excluded.purpose, expires_at = excluded.expires_at
+			WHERE {p}tokens.expires_at <= $6`),
+		// One statement: of concurrent takes, one deletes the row and gets
+		// it; the others find none.
+		takeToken: p(`DELETE FROM {p}tokens WHERE hash = $1 RETURNING account_scope, account_id, purpose, expires_at`),
+
 		cleanup: []string{
 			p(`DELETE FROM {p}sessions WHERE expires_at <= $1`),
 			p(`DELETE FROM {p}claims WHERE expires_at <= $1`),
 			p(`DELETE FROM {p}counters WHERE reset_at <= $1`),
 			p(`DELETE FROM {p}challenges WHERE expires_at <= $1`),
 			p(`DELETE FROM {p}api_keys WHERE expires_at <= $1`),
+			p(`DELETE FROM {p}tokens WHERE expires_at <= $1`),
 		},
 	}
 }

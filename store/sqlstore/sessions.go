@@ -19,9 +19,11 @@ func (s *Store) Session(ctx context.Context, h store.Hash) (store.Session, error
 		keyHash           []byte
 		created, lastSeen sql.NullInt64
 		expires           int64
+		switchedScope     int64
 	)
 	err := s.hot.session.QueryRowContext(ctx, h[:], nanos(s.now())).Scan(
-		&scope, &sess.Account.ID, &sess.TFA, &sess.Method, &keyHash, &created, &lastSeen, &expires)
+		&scope, &sess.Account.ID, &sess.TFA, &sess.Method, &keyHash, &created, &lastSeen, &expires,
+		&switchedScope, &sess.SwitchedBy.ID, &sess.SwitchPrivilege)
 	if err != nil {
 		return store.Session{}, s.fail("session", err)
 	}
@@ -30,6 +32,7 @@ func (s *Store) Session(ctx context.Context, h store.Hash) (store.Session, error
 	}
 	sess.Hash = h
 	sess.Account.Scope = scopes.Scope(scope)
+	sess.SwitchedBy.Scope = scopes.Scope(switchedScope)
 	sess.CreatedAt, sess.LastSeenAt = fromNullNanos(created), fromNullNanos(lastSeen)
 	sess.ExpiresAt = fromNanos(expires)
 	return sess, nil
@@ -57,7 +60,8 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	}
 	n, err := s.exec(ctx, "create session", s.q.createSession, sess.Hash[:], int64(sess.Account.Scope),
 		sess.Account.ID, sess.TFA, sess.Method, sess.APIKeyHash[:], nullNanos(sess.CreatedAt),
-		nullNanos(sess.LastSeenAt), nanos(sess.ExpiresAt), nanos(s.now()))
+		nullNanos(sess.LastSeenAt), nanos(sess.ExpiresAt), int64(sess.SwitchedBy.Scope), sess.SwitchedBy.ID,
+		sess.SwitchPrivilege, nanos(s.now()))
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ var (
 	_ store.TFAStates      = (*Store)(nil)
 	_ store.TFAUses        = (*Store)(nil)
 	_ store.Challenges     = (*Store)(nil)
+	_ store.Tokens         = (*Store)(nil)
 )
 
 // Dialect is the SQL database a [Store] talks to.
@@ -80,8 +81,8 @@ type Config struct {
 	// used. Default (nil): [time.Now].
 	Now func() time.Time
 	// CleanupInterval is how often a background goroutine deletes the
-	// rows that have expired (sessions, claims, counters, challenges, API
-	// keys). Expired rows are never returned whether or not they have been
+	// rows that have expired (sessions, claims, counters, challenges,
+	// tokens, API keys). Expired rows are never returned whether or not they have been
 	// deleted; cleaning only keeps the tables small. Default (zero):
 	// [DefaultCleanupInterval]. Negative: no goroutine; call
 	// [Store.Cleanup] yourself.

@@ -97,6 +97,77 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	}
 }
 
+func TestMigrationFromVersion1(t *testing.T) {
+	t.Parallel()
+	// A database that an older keyward made (schema version 1) and used:
+	// Open adds the columns and the table of version 2, once, and the old
+	// rows read as keys never used and sessions nobody switched into.
+	ctx := context.Background()
+	for _, d := range dialects() {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			db := d.open(t)()
+			dialect := map[string]sqlstore.Dialect{"SQLite": sqlstore.SQLite, "PostgreSQL": sqlstore.Postgres}[d.name]
+			const prefix = "old_"
+			must(t, sqlstore.MigrateTo(ctx, db, dialect, prefix, 1))
+			if got := migrationRows(t, db, prefix); len(got) != 1 {
+				t.Fatalf("after migrating to version 1: versions %v", got)
+			}
+			clock := clocktest.New()
+			now := clock.Now()
+			keyHash, sessHash := store.HashOf([]byte("old key")), store.HashOf([]byte("old session"))
+			_, err := db.Exec(`INSERT INTO old_api_keys
+				(hash, prefix, account_scope, account_id, label, expires_at, created_at, last_used_at)
+				VALUES ($1, 'kw_old', $2, 7, 'old', NULL, $3, $3)`, keyHash[:], int64(scopes.User), now.UnixNano())
+			must(t, err)
+			_, err = db.Exec(`INSERT INTO old_sessions
+				(hash, account_scope, account_id, tfa, method, api_key_hash, created_at, last_seen_at, expires_at)
+				VALUES ($1, $2, 7, $3, 'password', $4, $5, $5, $6)`,
+				sessHash[:], int64(scopes.User), true, make([]byte, 32), now.UnixNano(), now.Add(time.Hour).UnixNano())
+			must(t, err)
+
+			s, err := sqlstore.Open(ctx, db, sqlstore.Config{TablePrefix: prefix, Now: clock.Now, CleanupInterval: -1})
+			must(t, err)
+			closeStore(t, s)
+			applied := migrationRows(t, db, prefix)
+			if len(applied) != sqlstore.SchemaVersion() || sqlstore.SchemaVersion() < 2 {
+				t.Fatalf("after Open: versions %v, want 1..%d", applied, sqlstore.SchemaVersion())
+			}
+			k, err := s.APIKeyByHash(ctx, keyHash)
+			if err != nil || k.Label != "old" || !k.LastUsedAt.Equal(now) || k.Note != "" || k.BoundIP != "" ||
+				k.LastUsedIP != "" || k.RequestCount != 0 {
+				t.Fatalf("a version 1 key after the upgrade: %+v, %v", k, err)
+			}
+			must(t, s.RecordAPIKeyUse(ctx, k.ID, now.Add(time.Second), "192.0.2.1", 3))
+			if k, err = s.APIKeyByHash(ctx, keyHash); err != nil || k.RequestCount != 3 || k.LastUsedIP != "192.0.2.1" {
+				t.Fatalf("a version 1 key after a recorded use: %+v, %v", k, err)
+			}
+			sess, err := s.Session(ctx, sessHash)
+			if err != nil || !sess.TFA || sess.Method != "password" || sess.SwitchedBy != (store.AccountRef{}) || sess.SwitchPrivilege != "" {
+				t.Fatalf("a version 1 session after the upgrade: %+v, %v", sess, err)
+			}
+			tok := store.Token{Hash: store.HashOf([]byte("token")), Account: store.AccountRef{Scope: scopes.User, ID: 7},
+				Purpose: "password-reset", ExpiresAt: now.Add(30 * time.Minute)}
+			must(t, s.PutToken(ctx, tok))
+			if got, err := s.TakeToken(ctx, tok.Hash); err != nil || got.Account != tok.Account {
+				t.Fatalf("TakeToken after the upgrade: %+v, %v", got, err)
+			}
+
+			// Opening again applies nothing; a keyward that knows only
+			// version 1 refuses the upgraded database.
+			again, err := sqlstore.Open(ctx, db, sqlstore.Config{TablePrefix: prefix, Now: clock.Now, CleanupInterval: -1})
+			must(t, err)
+			closeStore(t, again)
+			if got := migrationRows(t, db, prefix); fmt.Sprint(got) != fmt.Sprint(applied) {
+				t.Fatalf("a second Open changed the migrations table: %v, was %v", got, applied)
+			}
+			if err := sqlstore.MigrateTo(ctx, db, dialect, prefix, 1); err == nil || !strings.Contains(err.Error(), "schema version 2") {
+				t.Fatalf("a version 1 keyward on a version 2 database: %v, want it refused", err)
+			}
+		})
+	}
+}
+
 func TestDialectsHaveTheSameMigrations(t *testing.T) {
 	t.Parallel()
 	lite, err := sqlstore.MigrationNames(sqlstore.SQLite)
@@ -188,14 +259,31 @@ func TestConcurrentWritersAcrossPools(t *testing.T) {
 				closeStore(t, s)
 				stores[i] = s
 			}
+			key, err := stores[0].CreateAPIKey(ctx, store.APIKey{Hash: store.HashOf([]byte("shared")), Account: store.AccountRef{Scope: scopes.User, ID: 1}})
+			must(t, err)
+			tok := store.Token{Hash: store.HashOf([]byte("shared")), Account: key.Account, ExpiresAt: time.Now().Add(time.Hour)}
+			must(t, stores[1].PutToken(ctx, tok))
 			const perStore = 100
 			var wg sync.WaitGroup
-			var failed atomic.Int64
+			var failed, taken atomic.Int64
 			for _, s := range stores {
 				for g := range 4 {
 					wg.Go(func() {
+						switch _, err := s.TakeToken(ctx, tok.Hash); {
+						case err == nil:
+							taken.Add(1)
+						case !errors.Is(err, store.ErrNotFound):
+							failed.Add(1)
+							t.Error(err)
+							return
+						}
 						for i := range perStore / 4 {
 							if _, _, err := s.Increment(ctx, "shared", time.Hour); err != nil {
+								failed.Add(1)
+								t.Error(err)
+								return
+							}
+							if err := s.RecordAPIKeyUse(ctx, key.ID, time.Now(), "192.0.2.1", 1); err != nil {
 								failed.Add(1)
 								t.Error(err)
 								return
@@ -216,6 +304,12 @@ func TestConcurrentWritersAcrossPools(t *testing.T) {
 			}
 			if n, _, err := stores[1].Count(ctx, "shared"); err != nil || n != 2*perStore {
 				t.Fatalf("Count = %d, %v; want %d", n, err, 2*perStore)
+			}
+			if k, err := stores[1].APIKeyByHash(ctx, key.Hash); err != nil || k.RequestCount != 2*perStore {
+				t.Fatalf("RequestCount = %d, %v; want %d", k.RequestCount, err, 2*perStore)
+			}
+			if n := taken.Load(); n != 1 {
+				t.Fatalf("%d of 8 takes of one token across two pools got it, want 1", n)
 			}
 		})
 	}
@@ -252,12 +346,13 @@ func TestCleanupGoroutineDeletesExpiredRows(t *testing.T) {
 				_, _, err = s.Increment(ctx, name, ttl)
 				must(t, err)
 				must(t, s.PutChallenge(ctx, store.Challenge{ID: name, Digits: []byte{1}, ExpiresAt: now.Add(ttl)}))
+				must(t, s.PutToken(ctx, store.Token{Hash: h, Account: owner, Purpose: "password-reset", ExpiresAt: now.Add(ttl)}))
 				_, err = s.CreateAPIKey(ctx, store.APIKey{Hash: h, Account: owner, ExpiresAt: now.Add(ttl)})
 				must(t, err)
 			}
 			_, err = s.CreateAPIKey(ctx, store.APIKey{Hash: store.HashOf([]byte("forever")), Account: owner})
 			must(t, err)
-			tables := map[string]int{"sessions": 1, "claims": 1, "counters": 1, "challenges": 1, "api_keys": 2}
+			tables := map[string]int{"sessions": 1, "claims": 1, "counters": 1, "challenges": 1, "api_keys": 2, "tokens": 1}
 			for table := range tables {
 				if n := rowCount(t, db, sqlstore.DefaultTablePrefix+table); n != tables[table]+1 {
 					t.Fatalf("%s has %d rows before expiry, want %d", table, n, tables[table]+1)
@@ -280,6 +375,9 @@ func TestCleanupGoroutineDeletesExpiredRows(t *testing.T) {
 			}
 			if _, err := s.Session(ctx, store.HashOf([]byte("1"))); err != nil {
 				t.Fatalf("the live session after cleanup: %v", err)
+			}
+			if _, err := s.TakeToken(ctx, store.HashOf([]byte("1"))); err != nil {
+				t.Fatalf("the live token after cleanup: %v", err)
 			}
 		})
 	}
@@ -471,6 +569,9 @@ func TestFailsClosed(t *testing.T) {
 			_, checks["Session, closed pool"] = s.Session(ctx, h)
 			_, checks["APIKeyByHash, closed pool"] = s.APIKeyByHash(ctx, h)
 			_, _, checks["Increment, closed pool"] = s.Increment(ctx, "k", time.Minute)
+			checks["RecordAPIKeyUse, closed pool"] = s.RecordAPIKeyUse(ctx, 1, time.Now(), "", 1)
+			checks["PutToken, closed pool"] = s.PutToken(ctx, store.Token{Hash: h, Account: store.AccountRef{Scope: scopes.User, ID: 1}})
+			_, checks["TakeToken, closed pool"] = s.TakeToken(ctx, h)
 			checks["CreateSession, closed pool"] = s.CreateSession(ctx, store.Session{Hash: h, Account: store.AccountRef{Scope: scopes.User, ID: 1}})
 			for name, err := range checks {
 				if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {

@@ -19,15 +19,19 @@ func apiKeyCases() []testCase {
 		{"FinderNotFound", apiKeyFinder, keysFinderNotFound},
 		{"ManagerNotFound", apiKeyManager, keysManagerNotFound},
 		{"CreateAndFind", both, keysCreateAndFind},
+		{"NoteAndBoundIPKeptVerbatim", both, keysNoteAndBoundIP},
 		{"HashTaken", both, keysHashTaken},
 		{"ConcurrentSameHash", both, keysConcurrentSameHash},
-		{"TouchSetsLastUsedAt", both, keysTouch},
+		{"RecordUseCountsAndSetsLastUse", both, keysRecordUse},
+		{"RecordUseOlderDoesNotGoBack", both, keysRecordUseOlder},
+		{"RecordUseConcurrentCountsAll", both, keysRecordUseConcurrent},
+		{"RecordUseNegativeIsAnError", both, keysRecordUseNegative},
 		{"ListOldestFirst", both, keysListOrder},
 		{"ListIsACopy", both, keysListCopy},
 		{"RevokeByOwner", both, keysRevokeByOwner},
 		{"RevokeByOtherAccount", both, keysRevokeByOther},
 		{"ExpiresAtExactTime", both, keysExpire},
-		{"TouchOfExpiredKeyStaysGone", both, keysTouchExpired},
+		{"RecordUseOfExpiredKeyStaysGone", both, keysRecordUseExpired},
 	}
 }
 
@@ -41,6 +45,7 @@ func (e *env) createKey(t *testing.T, name string, owner store.AccountRef, creat
 		Prefix:    "kw_" + name,
 		Account:   owner,
 		Label:     "label " + name,
+		Note:      "note " + name,
 		ExpiresAt: expires,
 		CreatedAt: createdAt,
 	}
@@ -61,8 +66,10 @@ func sameKey(t *testing.T, what string, got, want store.APIKey) {
 	t.Helper()
 	if got.ID != want.ID || got.Hash != want.Hash || got.Prefix != want.Prefix ||
 		got.Account != want.Account || got.Label != want.Label ||
+		got.Note != want.Note || got.BoundIP != want.BoundIP ||
 		!got.ExpiresAt.Equal(want.ExpiresAt) || !got.CreatedAt.Equal(want.CreatedAt) ||
-		!got.LastUsedAt.Equal(want.LastUsedAt) {
+		!got.LastUsedAt.Equal(want.LastUsedAt) || got.LastUsedIP != want.LastUsedIP ||
+		got.RequestCount != want.RequestCount {
 		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
 	}
 }
@@ -97,7 +104,7 @@ func keysFinderNotFound(t *testing.T, e *env) {
 	wantNotFound(t, "APIKeyByHash of an absent hash", err)
 	_, err = e.keyFinder.APIKeyByHash(e.ctx, store.Hash{})
 	wantNotFound(t, "APIKeyByHash of the zero hash", err)
-	ok(t, "TouchAPIKey of an absent ID", e.keyFinder.TouchAPIKey(e.ctx, 12345, e.now()))
+	ok(t, "RecordAPIKeyUse of an absent ID", e.keyFinder.RecordAPIKeyUse(e.ctx, 12345, e.now(), "192.0.2.1", 1))
 }
 
 func keysManagerNotFound(t *testing.T, e *env) {
@@ -113,8 +120,8 @@ func keysCreateAndFind(t *testing.T, e *env) {
 	if k1.ID == k2.ID {
 		t.Fatalf("two keys got ID %d", k1.ID)
 	}
-	if !k1.LastUsedAt.IsZero() {
-		t.Fatalf("a new key has LastUsedAt %v", k1.LastUsedAt)
+	if !k1.LastUsedAt.IsZero() || k1.LastUsedIP != "" || k1.RequestCount != 0 {
+		t.Fatalf("a new key has LastUsedAt %v, LastUsedIP %q, RequestCount %d", k1.LastUsedAt, k1.LastUsedIP, k1.RequestCount)
 	}
 	e.findKey(t, "key one", k1)
 	e.findKey(t, "key two", k2)
@@ -168,23 +175,139 @@ func keysConcurrentSameHash(t *testing.T, e *env) {
 	e.findKey(t, "the contested key", winners[0])
 }
 
-func keysTouch(t *testing.T, e *env) {
+// recordUse calls RecordAPIKeyUse, failing t on error.
+func (e *env) recordUse(t *testing.T, k store.APIKey, at time.Time, ip string, requests int64) {
+	t.Helper()
+	ok(t, "RecordAPIKeyUse("+itoa(int(requests))+")", e.keyFinder.RecordAPIKeyUse(e.ctx, k.ID, at, ip, requests))
+}
+
+func keysNoteAndBoundIP(t *testing.T, e *env) {
+	alice := e.owner(t, scopes.User, "alice")
+	// Whatever the host gives is kept as given: the store neither parses
+	// nor normalizes an address.
+	tests := []struct{ note, boundIP string }{
+		{"deploy bot, CI runner 3", "192.0.2.7"},
+		{"", "10.0.0.0/8"},
+		{"ünïcödé and a\nsecond line", "2001:DB8::/32"},
+		{"zone", "fe80::1%eth0"},
+		{"mapped", "::ffff:192.0.2.7"},
+		{"only a note", ""},
+	}
+	var keys []store.APIKey
+	for i, tc := range tests {
+		k := store.APIKey{
+			Hash: hash("bound " + itoa(i)), Prefix: "kw_b" + itoa(i), Account: alice,
+			Note: tc.note, BoundIP: tc.boundIP, CreatedAt: e.now().Add(time.Duration(i) * time.Second),
+		}
+		got, err := e.keyManager.CreateAPIKey(e.ctx, k)
+		ok(t, "CreateAPIKey with BoundIP "+quote(tc.boundIP), err)
+		k.ID = got.ID
+		sameKey(t, "CreateAPIKey with BoundIP "+quote(tc.boundIP)+" result", got, k)
+		e.findKey(t, "a key with BoundIP "+quote(tc.boundIP), k)
+		keys = append(keys, k)
+	}
+	e.listKeys(t, "keys with notes and bound addresses", alice, keys...)
+	// Recording a use changes neither.
+	e.recordUse(t, keys[0], e.now(), "192.0.2.7", 1)
+	keys[0].LastUsedAt, keys[0].LastUsedIP, keys[0].RequestCount = e.now(), "192.0.2.7", 1
+	e.findKey(t, "a bound key after a recorded use", keys[0])
+}
+
+func keysRecordUse(t *testing.T, e *env) {
 	alice := e.owner(t, scopes.User, "alice")
 	k1 := e.createKey(t, "one", alice, e.now(), time.Time{})
 	k2 := e.createKey(t, "two", alice, e.now(), time.Time{})
 	e.clock.Advance(5 * time.Minute)
 	at := e.now()
-	ok(t, "TouchAPIKey", e.keyFinder.TouchAPIKey(e.ctx, k1.ID, at))
-	k1.LastUsedAt = at
-	e.findKey(t, "the touched key", k1)
+	e.recordUse(t, k1, at, "192.0.2.1", 1)
+	k1.LastUsedAt, k1.LastUsedIP, k1.RequestCount = at, "192.0.2.1", 1
+	e.findKey(t, "the used key", k1)
 	e.findKey(t, "the other key", k2)
-	e.listKeys(t, "after a touch", alice, k1, k2)
+	e.listKeys(t, "after a recorded use", alice, k1, k2)
 
+	// A batch: several requests recorded at once, the latest's address.
 	e.clock.Advance(time.Minute)
 	at = e.now()
-	ok(t, "second TouchAPIKey", e.keyFinder.TouchAPIKey(e.ctx, k1.ID, at))
-	k1.LastUsedAt = at
-	e.findKey(t, "the key touched twice", k1)
+	e.recordUse(t, k1, at, "2001:db8::2", 41)
+	k1.LastUsedAt, k1.LastUsedIP, k1.RequestCount = at, "2001:db8::2", 42
+	e.findKey(t, "the key after a batch of 41", k1)
+
+	// No requests: the time and address move, the count does not.
+	e.clock.Advance(time.Minute)
+	at = e.now()
+	e.recordUse(t, k1, at, "198.51.100.3", 0)
+	k1.LastUsedAt, k1.LastUsedIP = at, "198.51.100.3"
+	e.findKey(t, "the key after a use of no requests", k1)
+
+	// An unknown address is recorded as unknown.
+	e.clock.Advance(time.Minute)
+	at = e.now()
+	e.recordUse(t, k2, at, "", 3)
+	k2.LastUsedAt, k2.RequestCount = at, 3
+	e.findKey(t, "the other key, used without an address", k2)
+	e.listKeys(t, "after uses of both", alice, k1, k2)
+}
+
+func keysRecordUseOlder(t *testing.T, e *env) {
+	alice := e.owner(t, scopes.User, "alice")
+	k := e.createKey(t, "one", alice, e.now(), time.Time{})
+	later := e.now().Add(10 * time.Minute)
+	e.recordUse(t, k, later, "192.0.2.10", 1)
+	// A batch that arrives late, from before the last use: it counts, but
+	// the last use stays the later one.
+	e.recordUse(t, k, later.Add(-5*time.Minute), "192.0.2.5", 2)
+	k.LastUsedAt, k.LastUsedIP, k.RequestCount = later, "192.0.2.10", 3
+	e.findKey(t, "after an older use was recorded", k)
+	// The same instant is not after it: the address stays too.
+	e.recordUse(t, k, later, "192.0.2.11", 1)
+	k.RequestCount = 4
+	e.findKey(t, "after a use at the same instant was recorded", k)
+	e.recordUse(t, k, later.Add(time.Nanosecond), "192.0.2.12", 1)
+	k.LastUsedAt, k.LastUsedIP, k.RequestCount = later.Add(time.Nanosecond), "192.0.2.12", 5
+	e.findKey(t, "after a use a nanosecond later was recorded", k)
+}
+
+func keysRecordUseConcurrent(t *testing.T, e *env) {
+	alice := e.owner(t, scopes.User, "alice")
+	k := e.createKey(t, "busy", alice, e.now(), time.Time{})
+	other := e.createKey(t, "idle", alice, e.now(), time.Time{})
+	base := e.now()
+	var wg sync.WaitGroup
+	errs := make(chan error, concurrency)
+	for i := range concurrency {
+		wg.Go(func() {
+			// Each records one request at its own instant and address.
+			at := base.Add(time.Duration(i+1) * time.Second)
+			errs <- e.keyFinder.RecordAPIKeyUse(e.ctx, k.ID, at, "192.0.2."+itoa(i+1), 1)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		ok(t, "concurrent RecordAPIKeyUse", err)
+	}
+	// Every count kept; the last use the latest instant, with its own
+	// address: time and address move together.
+	k.RequestCount = concurrency
+	k.LastUsedAt = base.Add(concurrency * time.Second)
+	k.LastUsedIP = "192.0.2." + itoa(concurrency)
+	e.findKey(t, "after "+itoa(concurrency)+" concurrent uses", k)
+	e.findKey(t, "the key nobody used", other)
+}
+
+func keysRecordUseNegative(t *testing.T, e *env) {
+	alice := e.owner(t, scopes.User, "alice")
+	k := e.createKey(t, "one", alice, e.now(), time.Time{})
+	e.recordUse(t, k, e.now(), "192.0.2.1", 2)
+	err := e.keyFinder.RecordAPIKeyUse(e.ctx, k.ID, e.now().Add(time.Minute), "192.0.2.2", -1)
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+		t.Fatalf("RecordAPIKeyUse of -1 requests: error %v, want a plain error", err)
+	}
+	k.LastUsedAt, k.LastUsedIP, k.RequestCount = e.now(), "192.0.2.1", 2
+	e.findKey(t, "after a refused negative count", k)
+	if err := e.keyFinder.RecordAPIKeyUse(e.ctx, 12345, e.now(), "", -1); err == nil {
+		t.Fatal("RecordAPIKeyUse of -1 requests on an absent key succeeded")
+	}
 }
 
 func keysListOrder(t *testing.T, e *env) {
@@ -236,6 +359,9 @@ func keysListCopy(t *testing.T, e *env) {
 	for i := range got {
 		got[i].Account = bob
 		got[i].Label = "edited"
+		got[i].Note = "edited"
+		got[i].BoundIP = "198.51.100.0/24"
+		got[i].RequestCount = 99
 		got[i].Hash = hash("edited")
 		got[i].ExpiresAt = e.now()
 	}
@@ -257,9 +383,10 @@ func keysRevokeByOwner(t *testing.T, e *env) {
 	e.listKeys(t, "after revoking one", alice, k2)
 	e.findKey(t, "the key not revoked", k2)
 	wantNotFound(t, "RevokeAPIKey of a revoked key", e.keyManager.RevokeAPIKey(e.ctx, alice, k1.ID))
-	ok(t, "TouchAPIKey of a revoked key", e.keyFinder.TouchAPIKey(e.ctx, k1.ID, e.now()))
+	ok(t, "RecordAPIKeyUse of a revoked key", e.keyFinder.RecordAPIKeyUse(e.ctx, k1.ID, e.now(), "192.0.2.1", 1))
 	_, err = e.keyFinder.APIKeyByHash(e.ctx, k1.Hash)
-	wantNotFound(t, "APIKeyByHash of a revoked key after a touch", err)
+	wantNotFound(t, "APIKeyByHash of a revoked key after a recorded use", err)
+	e.findKey(t, "the key not revoked, after a use of the revoked one was recorded", k2)
 }
 
 func keysRevokeByOther(t *testing.T, e *env) {
@@ -301,12 +428,12 @@ func keysExpire(t *testing.T, e *env) {
 	wantNotFound(t, "APIKeyByHash of an expired key, ten years on", err)
 }
 
-func keysTouchExpired(t *testing.T, e *env) {
+func keysRecordUseExpired(t *testing.T, e *env) {
 	alice := e.owner(t, scopes.User, "alice")
 	k := e.createKey(t, "expiring", alice, e.now(), e.now().Add(time.Minute))
 	e.clock.Advance(time.Minute)
-	ok(t, "TouchAPIKey of an expired key", e.keyFinder.TouchAPIKey(e.ctx, k.ID, e.now()))
+	ok(t, "RecordAPIKeyUse of an expired key", e.keyFinder.RecordAPIKeyUse(e.ctx, k.ID, e.now(), "192.0.2.1", 1))
 	_, err := e.keyFinder.APIKeyByHash(e.ctx, k.Hash)
-	wantNotFound(t, "APIKeyByHash of an expired key after a touch", err)
-	e.listKeys(t, "after touching an expired key", alice)
+	wantNotFound(t, "APIKeyByHash of an expired key after a recorded use", err)
+	e.listKeys(t, "after recording a use of an expired key", alice)
 }

@@ -17,6 +17,7 @@ func sessionCases() []testCase {
 		{"FinderNotFound", sessionFinder, sessionsFinderNotFound},
 		{"WriterDeleteAbsent", sessionWriter, sessionsDeleteAbsent},
 		{"CreateAndGet", both, sessionsCreateAndGet},
+		{"SwitchedSessionKeepsItsAdministrator", both, sessionsSwitched},
 		{"HashTaken", both, sessionsHashTaken},
 		{"ConcurrentSameHash", both, sessionsConcurrentSameHash},
 		{"ExpiresAtExactTime", both, sessionsExpire},
@@ -60,7 +61,9 @@ func (e *env) findSession(t *testing.T, what string, want store.Session) {
 		t.Fatalf("%s: Session: %v", what, err)
 	}
 	if got.Hash != want.Hash || got.Account != want.Account || got.TFA != want.TFA ||
-		got.Method != want.Method || got.APIKeyHash != want.APIKeyHash || !got.CreatedAt.Equal(want.CreatedAt) ||
+		got.Method != want.Method || got.APIKeyHash != want.APIKeyHash ||
+		got.SwitchedBy != want.SwitchedBy || got.SwitchPrivilege != want.SwitchPrivilege ||
+		!got.CreatedAt.Equal(want.CreatedAt) ||
 		!got.LastSeenAt.Equal(want.LastSeenAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
 		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
 	}
@@ -109,6 +112,44 @@ func sessionsCreateAndGet(t *testing.T, e *env) {
 	}
 	ok(t, "CreateSession without TFA", e.sessWriter.CreateSession(e.ctx, plain))
 	e.findSession(t, "a session without TFA", plain)
+}
+
+func sessionsSwitched(t *testing.T, e *env) {
+	alice := e.owner(t, scopes.User, "alice")
+	root := e.owner(t, scopes.Admin, "root")
+	exp := e.now().Add(time.Hour)
+	// Sessions an administrator made to act as alice, one per privilege,
+	// beside alice's own and root's own.
+	full := store.Session{
+		Hash: hash("switched full"), Account: alice, Method: "switch",
+		SwitchedBy: root, SwitchPrivilege: "Full",
+		CreatedAt: e.now(), LastSeenAt: e.now(), ExpiresAt: exp,
+	}
+	def := full
+	def.Hash, def.SwitchPrivilege = hash("switched default"), "Default"
+	ok(t, "CreateSession of a switched session (Full)", e.sessWriter.CreateSession(e.ctx, full))
+	ok(t, "CreateSession of a switched session (Default)", e.sessWriter.CreateSession(e.ctx, def))
+	own := e.createSession(t, "alice's own", alice, exp)
+	rootOwn := e.createSession(t, "root's own", root, exp)
+	e.findSession(t, "a switched session (Full)", full)
+	e.findSession(t, "a switched session (Default)", def)
+	e.findSession(t, "alice's own session", own)
+
+	// A touch keeps who switched.
+	e.clock.Advance(time.Minute)
+	full.LastSeenAt, full.ExpiresAt = e.now(), e.now().Add(time.Hour)
+	ok(t, "TouchSession of a switched session", e.sessFinder.TouchSession(e.ctx, full.Hash, full.LastSeenAt, full.ExpiresAt))
+	e.findSession(t, "a switched session after a touch", full)
+
+	// The sessions are alice's: ending root's leaves them, and ending
+	// alice's ends them.
+	e.deleteAccountSessions(t, root, store.Hash{}, 1)
+	e.findSession(t, "a switched session after its administrator's sessions ended", full)
+	e.goneSession(t, "root's own session", rootOwn.Hash)
+	e.deleteAccountSessions(t, alice, own.Hash, 2)
+	e.goneSession(t, "a switched session after alice's sessions ended", full.Hash)
+	e.goneSession(t, "the other switched session after alice's sessions ended", def.Hash)
+	e.findSession(t, "alice's kept session", own)
 }
 
 func sessionsHashTaken(t *testing.T, e *env) {

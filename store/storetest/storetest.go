@@ -13,17 +13,18 @@
 // ([store.Accounts], [store.AccountCreator], [store.PasswordSetter],
 // [store.APIKeyFinder], [store.APIKeyManager], [store.SessionFinder],
 // [store.SessionWriter], [store.Claims], [store.Counters], [store.TFAStates],
-// [store.TFAUses], [store.AccountUpdater], [store.Challenges]): Run finds them by
-// type assertion, runs the cases of each one present, and logs the names of
-// those it skipped. A Redis store that keeps only sessions, claims and
-// counters is tested on just those.
+// [store.TFAUses], [store.AccountUpdater], [store.Challenges],
+// [store.Tokens]): Run finds them by type assertion, runs the cases of each
+// one present, and logs the names of those it skipped. A Redis store that
+// keeps only sessions, claims and counters is tested on just those.
 //
 // Each case is a subtest named after its group and what it checks
 // ("Sessions/ExpiresAtExactTime"), with a fresh store from the factory and
 // its own fake clock. Cases use only the interfaces, so they test behaviour
 // any caller could see, never a store's internals. Expiry is tested by
-// moving the fake clock, never by sleeping; one-time claims and counters
-// are hammered by 100 goroutines at once, so run the suite with -race.
+// moving the fake clock, never by sleeping; one-time claims, counters, API
+// key usage, challenges and tokens are hammered by 100 goroutines at once,
+// so run the suite with -race.
 //
 // Cases that need accounts to exist create them with
 // [store.AccountCreator]; against a read-only [store.Accounts] over a host's
@@ -106,11 +107,12 @@ const (
 	tfaUses
 	accountUpdater
 	challenges
+	tokens
 )
 
 // allInterfaces returns each interface the suite knows, one per element.
 func allInterfaces() []iface {
-	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses, accountUpdater, challenges}
+	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses, accountUpdater, challenges, tokens}
 }
 
 // String names the interfaces in i, as package store does.
@@ -147,6 +149,8 @@ func (i iface) String() string {
 			names = append(names, "AccountUpdater")
 		case challenges:
 			names = append(names, "Challenges")
+		case tokens:
+			names = append(names, "Tokens")
 		}
 	}
 	return strings.Join(names, ", ")
@@ -194,6 +198,9 @@ func implemented(s any) iface {
 	if _, ok := s.(store.Challenges); ok {
 		i |= challenges
 	}
+	if _, ok := s.(store.Tokens); ok {
+		i |= tokens
+	}
 	return i
 }
 
@@ -226,6 +233,7 @@ func groups() []group {
 		{name: "Counters", of: counters, cases: counterCases()},
 		{name: "TFA", of: tfaStates | tfaUses, cases: tfaCases()},
 		{name: "Challenges", of: challenges, cases: challengeCases()},
+		{name: "Tokens", of: tokens, cases: tokenCases()},
 	}
 }
 
@@ -249,6 +257,7 @@ type env struct {
 	tfaUses    store.TFAUses
 	updater    store.AccountUpdater
 	challenges store.Challenges
+	tokens     store.Tokens
 
 	lastOwner int64 // see env.owner
 }
@@ -268,6 +277,7 @@ func newEnv(s any, clock *clocktest.Clock) *env {
 	e.tfaUses, _ = s.(store.TFAUses)
 	e.updater, _ = s.(store.AccountUpdater)
 	e.challenges, _ = s.(store.Challenges)
+	e.tokens, _ = s.(store.Tokens)
 	return e
 }
 

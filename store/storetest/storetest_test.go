@@ -35,16 +35,20 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{mutant: "none"},
 		{
 			mutant:  "sessionsClaimsCounters",
-			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, TFAStates, TFAUses, AccountUpdater, Challenges;",
+			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, TFAStates, TFAUses, AccountUpdater, Challenges, Tokens;",
 		},
 		{
 			mutant:   "readOnlyAccounts",
 			wantSkip: []string{"Accounts/ByRef", "Accounts/ScopesAreSeparate"},
 			wantLog:  "does not implement AccountCreator, PasswordSetter, APIKeyFinder",
 		},
+		{
+			mutant:  "tokensOnly",
+			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, SessionFinder, SessionWriter, Claims, Counters, TFAStates, TFAUses, AccountUpdater, Challenges;",
+		},
 		{mutant: "ownClock", wantFail: []string{
 			"APIKeys/ExpiresAtExactTime", "Sessions/ExpiresAtExactTime", "Sessions/TouchExtends",
-			"Claims/ClaimableAgainAtTTL", "Counters/WindowEndsAtResetAt",
+			"Claims/ClaimableAgainAtTTL", "Counters/WindowEndsAtResetAt", "Tokens/ExpireAtExactTime",
 		}},
 		{mutant: "caseSensitiveLogin", wantFail: []string{"Accounts/ByLoginIgnoresCaseAndSpace"}},
 		{mutant: "loginInAnyScope", wantFail: []string{"Accounts/ScopesAreSeparate"}},
@@ -56,7 +60,13 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{mutant: "keysNewestFirst", wantFail: []string{"APIKeys/ListOldestFirst"}},
 		{mutant: "sharedKeyList", wantFail: []string{"APIKeys/ListIsACopy"}},
 		{mutant: "keyValidAtExpiry", wantFail: []string{"APIKeys/ExpiresAtExactTime"}},
-		{mutant: "touchIgnored", wantFail: []string{"APIKeys/TouchSetsLastUsedAt"}},
+		{mutant: "recordUseIgnored", wantFail: []string{
+			"APIKeys/RecordUseCountsAndSetsLastUse", "APIKeys/RecordUseConcurrentCountsAll",
+		}},
+		{mutant: "recordUseReadThenWrite", wantFail: []string{"APIKeys/RecordUseConcurrentCountsAll"}},
+		{mutant: "recordUseLastWriteWins", wantFail: []string{"APIKeys/RecordUseOlderDoesNotGoBack"}},
+		{mutant: "recordUseNegative", wantFail: []string{"APIKeys/RecordUseNegativeIsAnError"}},
+		{mutant: "sessionDropsSwitch", wantFail: []string{"Sessions/SwitchedSessionKeepsItsAdministrator"}},
 		{mutant: "sessionValidAtExpiry", wantFail: []string{"Sessions/ExpiresAtExactTime"}},
 		{mutant: "touchRevives", wantFail: []string{
 			"Sessions/TouchOfExpiredSessionStaysGone", "Sessions/TouchOfDeletedSessionStaysGone",
@@ -67,6 +77,9 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{mutant: "claimZeroTTL", wantFail: []string{"Claims/NonPositiveTTLIsAnError"}},
 		{mutant: "slidingWindow", wantFail: []string{"Counters/CountsWithinWindow"}},
 		{mutant: "incrementReadThenWrite", wantFail: []string{"Counters/ConcurrentIncrements"}},
+		{mutant: "tokenTakeKeeps", wantFail: []string{"Tokens/TakeIsSingleUse", "Tokens/ConcurrentTakeExactlyOne"}},
+		{mutant: "tokenTakeCheckThenDelete", wantFail: []string{"Tokens/ConcurrentTakeExactlyOne"}},
+		{mutant: "tokenReplacesLive", wantFail: []string{"Tokens/HashTakenWhileLive"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mutant, func(t *testing.T) {
@@ -146,6 +159,8 @@ func newMutant(name string, now func() time.Time) any {
 		}{m, m, m, m}
 	case "readOnlyAccounts":
 		return struct{ store.Accounts }{m}
+	case "tokensOnly":
+		return struct{ store.Tokens }{m}
 	case "ownClock":
 		start := clocktest.Start()
 		return store.NewMemory(store.MemoryConfig{Now: func() time.Time { return start }})
@@ -153,10 +168,15 @@ func newMutant(name string, now func() time.Time) any {
 		return &racyClaims{Memory: m, now: now, until: make(map[string]time.Time)}
 	case "incrementReadThenWrite":
 		return &racyCounters{Memory: m}
+	case "recordUseReadThenWrite", "recordUseLastWriteWins":
+		return &racyKeyUse{Memory: m, lastWriteWins: name == "recordUseLastWriteWins"}
+	case "tokenTakeCheckThenDelete":
+		return &racyTokens{Memory: m, now: now, byHash: make(map[store.Hash]store.Token)}
 	case "caseSensitiveLogin", "loginInAnyScope", "emptyLoginMatches", "dropsDisabled",
 		"emailIgnored", "setsEveryPassword", "revokeAnyOwner", "keysNewestFirst",
-		"sharedKeyList", "keyValidAtExpiry", "touchIgnored", "sessionValidAtExpiry",
-		"touchRevives", "deleteIgnoresKeep", "claimAlwaysWins", "claimZeroTTL", "slidingWindow":
+		"sharedKeyList", "keyValidAtExpiry", "recordUseIgnored", "recordUseNegative",
+		"sessionValidAtExpiry", "sessionDropsSwitch", "touchRevives", "deleteIgnoresKeep",
+		"claimAlwaysWins", "claimZeroTTL", "slidingWindow", "tokenTakeKeeps", "tokenReplacesLive":
 		return b
 	}
 	return nil
@@ -251,11 +271,14 @@ func (b *broken) APIKeyByHash(ctx context.Context, h store.Hash) (store.APIKey, 
 	return got, err
 }
 
-func (b *broken) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
-	if b.name == "touchIgnored" {
+func (b *broken) RecordAPIKeyUse(ctx context.Context, id int64, at time.Time, ip string, requests int64) error {
+	switch b.name {
+	case "recordUseIgnored":
 		return nil
+	case "recordUseNegative":
+		requests = max(requests, 0)
 	}
-	return b.Memory.TouchAPIKey(ctx, id, at)
+	return b.Memory.RecordAPIKeyUse(ctx, id, at, ip, requests)
 }
 
 func (b *broken) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
@@ -295,6 +318,10 @@ func (b *broken) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id in
 }
 
 func (b *broken) CreateSession(ctx context.Context, s store.Session) error {
+	if b.name == "sessionDropsSwitch" {
+		// A store whose schema predates switched sessions.
+		s.SwitchedBy, s.SwitchPrivilege = store.AccountRef{}, ""
+	}
 	err := b.Memory.CreateSession(ctx, s)
 	if err == nil {
 		b.mu.Lock()
@@ -352,6 +379,23 @@ func (b *broken) Claim(ctx context.Context, key string, ttl time.Duration) (bool
 	return b.Memory.Claim(ctx, key, ttl)
 }
 
+func (b *broken) TakeToken(ctx context.Context, h store.Hash) (store.Token, error) {
+	tok, err := b.Memory.TakeToken(ctx, h)
+	if b.name == "tokenTakeKeeps" && err == nil {
+		// Checks the token but forgets to use it up.
+		_ = b.Memory.PutToken(ctx, tok)
+	}
+	return tok, err
+}
+
+func (b *broken) PutToken(ctx context.Context, tok store.Token) error {
+	if b.name == "tokenReplacesLive" {
+		// An upsert: a new token with a live one's hash replaces it.
+		_, _ = b.Memory.TakeToken(ctx, tok.Hash)
+	}
+	return b.Memory.PutToken(ctx, tok)
+}
+
 func (b *broken) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
 	if b.name == "slidingWindow" {
 		// Each attempt pushes the window out: a steady guesser is never
@@ -406,4 +450,103 @@ func (r *racyCounters) Increment(ctx context.Context, key string, window time.Du
 	r.counts[key] = n + 1
 	r.mu.Unlock()
 	return n + 1, reset, err
+}
+
+// racyKeyUse keeps API key usage beside the store: it reads the count and
+// then writes it, in two steps, so concurrent uses are lost; or, with
+// lastWriteWins, it counts right but sets the last use to whichever
+// arrives last, older or not.
+type racyKeyUse struct {
+	*store.Memory
+	lastWriteWins bool
+	mu            sync.Mutex
+	uses          map[int64]store.APIKey // only the usage fields
+}
+
+func (r *racyKeyUse) RecordAPIKeyUse(ctx context.Context, id int64, at time.Time, ip string, requests int64) error {
+	// The store keeps the truth, so that absent, expired and negative
+	// are as they should be; the usage read back is r's.
+	if err := r.Memory.RecordAPIKeyUse(ctx, id, at, ip, requests); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.uses == nil {
+		r.uses = make(map[int64]store.APIKey)
+	}
+	u := r.uses[id]
+	if r.lastWriteWins {
+		u.RequestCount += requests
+		u.LastUsedAt, u.LastUsedIP = at, ip
+		r.uses[id] = u
+		r.mu.Unlock()
+		return nil
+	}
+	r.mu.Unlock()
+	time.Sleep(10 * time.Millisecond) // widen the window between read and write
+	u.RequestCount += requests
+	if at.After(u.LastUsedAt) {
+		u.LastUsedAt, u.LastUsedIP = at, ip
+	}
+	r.mu.Lock()
+	r.uses[id] = u
+	r.mu.Unlock()
+	return nil
+}
+
+// withUse returns k with r's usage fields.
+func (r *racyKeyUse) withUse(k store.APIKey) store.APIKey {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := r.uses[k.ID]
+	k.RequestCount, k.LastUsedAt, k.LastUsedIP = u.RequestCount, u.LastUsedAt, u.LastUsedIP
+	return k
+}
+
+func (r *racyKeyUse) APIKeyByHash(ctx context.Context, h store.Hash) (store.APIKey, error) {
+	k, err := r.Memory.APIKeyByHash(ctx, h)
+	if err != nil {
+		return k, err
+	}
+	return r.withUse(k), nil
+}
+
+func (r *racyKeyUse) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
+	keys, err := r.Memory.APIKeys(ctx, owner)
+	for i := range keys {
+		keys[i] = r.withUse(keys[i])
+	}
+	return keys, err
+}
+
+// racyTokens checks for a token and then deletes it, in two steps:
+// concurrent takes of one token can all get it.
+type racyTokens struct {
+	*store.Memory
+	now    func() time.Time
+	mu     sync.Mutex
+	byHash map[store.Hash]store.Token
+}
+
+func (r *racyTokens) PutToken(_ context.Context, tok store.Token) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.byHash[tok.Hash]; ok && old.ExpiresAt.After(r.now()) {
+		return store.ErrConflict
+	}
+	r.byHash[tok.Hash] = tok
+	return nil
+}
+
+func (r *racyTokens) TakeToken(_ context.Context, h store.Hash) (store.Token, error) {
+	r.mu.Lock()
+	tok, ok := r.byHash[h]
+	r.mu.Unlock()
+	if !ok || !tok.ExpiresAt.After(r.now()) {
+		return store.Token{}, store.ErrNotFound
+	}
+	time.Sleep(10 * time.Millisecond) // widen the window between check and delete
+	r.mu.Lock()
+	delete(r.byHash, h)
+	r.mu.Unlock()
+	return tok, nil
 }
