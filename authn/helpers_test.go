@@ -259,9 +259,9 @@ func (f *failingStore) TouchSession(ctx context.Context, h store.Hash, seen, exp
 	return f.Store.TouchSession(ctx, h, seen, exp)
 }
 
-func (f *failingStore) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
-	if f.fail["TouchAPIKey"] {
+func (f *failingStore) RecordAPIKeyUse(ctx context.Context, id int64, at time.Time, ip string, n int64) error {
+	if f.fail["RecordAPIKeyUse"] {
 		return errDown
 	}
-	return f.Store.TouchAPIKey(ctx, id, at)
+	return f.Store.RecordAPIKeyUse(ctx, id, at, ip, n)
 }

@@ -329,7 +329,7 @@ func TestRequire(t *testing.T) {
 // A store that fails never lets a request through.
 func TestStoreFailureFailsClosed(t *testing.T) {
 	t.Parallel()
-	for _, method := range []string{"APIKeyByHash", "Session", "Account", "TouchSession", "TouchAPIKey"} {
+	for _, method := range []string{"APIKeyByHash", "Session", "Account", "TouchSession", "RecordAPIKeyUse"} {
 		t.Run(method, func(t *testing.T) {
 			fs := &failingStore{fail: map[string]bool{}}
 			env := newTestEnv(t, func(c *Config) { fs.Store = c.Store; c.Store = fs })
@@ -340,7 +340,7 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 			for _, q := range []string{"APIKey=" + key, "SessionID=" + sid} {
 				res := env.serve(get(q))
 				usesMethod := !(strings.HasPrefix(q, "APIKey") && (method == "Session" || method == "TouchSession")) &&
-					!(strings.HasPrefix(q, "SessionID") && (method == "APIKeyByHash" || method == "TouchAPIKey"))
+					!(strings.HasPrefix(q, "SessionID") && (method == "APIKeyByHash" || method == "RecordAPIKeyUse"))
 				if usesMethod && res.reached {
 					t.Fatalf("%s with %s failing reached the handler", q[:6], method)
 				}
