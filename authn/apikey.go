@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -120,20 +122,59 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 	case adminOnly && k.Account.Scope != scopes.Admin:
 		return Principal{}, because(ErrInvalidCredential, "user key given as admin key")
 	}
+	if k.BoundIP != "" && !boundAllows(k.BoundIP, r.clientIP()) {
+		return Principal{}, errKeyBound
+	}
 	acct, err := a.activeAccount(ctx, k.Account)
 	if err != nil {
 		return Principal{}, err
 	}
-	if now.Sub(k.LastUsedAt) >= a.cfg.TouchInterval {
-		if err := a.store.RecordAPIKeyUse(ctx, k.ID, now, "", 1); err != nil {
-			return Principal{}, storeFailure(err)
-		}
+	if !a.cfg.DisableAPIKeyUsage {
+		a.recordUse(k.ID, now, r.HTTP)
 	}
 	m := MethodAPIKey
 	if k.Account.Scope == scopes.Admin {
 		m = MethodAdminKey
 	}
 	return Principal{Scope: acct.Scope, AccountID: acct.ID, Username: acct.Username, Method: m, AuthenticatedAt: now, APIKeyID: k.ID}, nil
+}
+
+// errKeyBound refuses a key bound to another client address.
+var errKeyBound = because(ErrInvalidCredential, "API key bound to another address")
+
+// boundAllows reports whether a key bound to bound (an address or a
+// prefix) may be used from ip. A binding that does not parse allows
+// nothing: it fails closed.
+func boundAllows(bound string, ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	if p, err := netip.ParsePrefix(bound); err == nil {
+		return p.Contains(ip)
+	}
+	if b, err := netip.ParseAddr(bound); err == nil {
+		return b.Unmap() == ip
+	}
+	return false
+}
+
+// canonicalBound returns a binding in its canonical form, or false.
+func canonicalBound(s string) (string, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked().String(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		return a.Unmap().String(), true
+	}
+	return "", false
+}
+
+// ipString is an address for the usage record: "" when unknown.
+func ipString(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	return ip.String()
 }
 
 // activeAccount returns the account, or ErrInvalidCredential if it is gone
@@ -155,9 +196,18 @@ func (a *Authenticator) activeAccount(ctx context.Context, ref store.AccountRef)
 type APIKeyOptions struct {
 	// Label is the owner's name for the key, up to 100 bytes of UTF-8.
 	Label string
+	// Note is free text about the key, up to 1,000 bytes of UTF-8.
+	Note string
+	// BoundIP, if set, is the only client address the key works from: an
+	// address ("203.0.113.7") or a prefix ("203.0.113.0/24"). From any
+	// other it is refused (401).
+	BoundIP string
 	// ExpiresAt is when the key stops working; zero means never.
 	ExpiresAt time.Time
 }
+
+// maxNoteBytes bounds an API key's note.
+const maxNoteBytes = 1000
 
 // CreateAPIKey makes a new API key for the owner, an existing and enabled
 // account, and returns it with its stored record. The key itself is in the
@@ -165,6 +215,16 @@ type APIKeyOptions struct {
 func (a *Authenticator) CreateAPIKey(ctx context.Context, owner store.AccountRef, opts APIKeyOptions) (Secret, store.APIKey, error) {
 	if len(opts.Label) > maxLabelBytes || !utf8.ValidString(opts.Label) {
 		return Secret{}, store.APIKey{}, because(ErrBadRequest, "label too long or not UTF-8")
+	}
+	if len(opts.Note) > maxNoteBytes || !utf8.ValidString(opts.Note) || strings.IndexByte(opts.Note+opts.Label, 0) >= 0 {
+		return Secret{}, store.APIKey{}, because(ErrBadRequest, "note too long or not UTF-8")
+	}
+	if opts.BoundIP != "" {
+		bound, ok := canonicalBound(opts.BoundIP)
+		if !ok {
+			return Secret{}, store.APIKey{}, because(ErrBadRequest, "BoundIP is not an address or a prefix")
+		}
+		opts.BoundIP = bound
 	}
 	now := a.cfg.Now()
 	if !opts.ExpiresAt.IsZero() && !opts.ExpiresAt.After(now) {
@@ -183,6 +243,8 @@ func (a *Authenticator) CreateAPIKey(ctx context.Context, owner store.AccountRef
 		Prefix:    key[:keyPrefixShown],
 		Account:   owner,
 		Label:     opts.Label,
+		Note:      opts.Note,
+		BoundIP:   opts.BoundIP,
 		ExpiresAt: opts.ExpiresAt,
 		CreatedAt: now,
 	})

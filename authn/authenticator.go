@@ -30,6 +30,7 @@ type Authenticator struct {
 	adminKeyHash store.Hash // SHA-256 of cfg.AdminAPIKey, if set
 	hasAdminKey  bool
 
+	usage   usageRecorder
 	tfa     *totp.TOTP
 	captcha captcha.Checker
 }
@@ -59,6 +60,7 @@ func New(cfg Config) (*Authenticator, error) {
 			maxValueBytes: cfg.MaxParamBytes,
 		},
 	}
+	a.usage.lastFlush.Store(cfg.Now().UnixNano()) // the first flush a TouchInterval from now
 	if cfg.AdminAPIKey != "" {
 		a.adminKeyHash = sha256.Sum256([]byte(cfg.AdminAPIKey))
 		a.hasAdminKey = true

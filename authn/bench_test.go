@@ -100,6 +100,31 @@ func BenchmarkMiddleware(b *testing.B) {
 		}, true},
 		{"Anonymous", func() *http.Request { return httptest.NewRequest("GET", "/api.php", nil) }, false},
 	}
+	// The same API key request with usage recording off, in the same run,
+	// to show what recording costs.
+	off, err := New(Config{Store: f.auth.store, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler), DisableAPIKeyUsage: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	offHandler := off.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	b.Run("APIKeyUsageOff", func(b *testing.B) {
+		r := httptest.NewRequest("GET", "/api.php?APIKey="+f.apiKey, nil)
+		w := &discardWriter{h: http.Header{}}
+		b.ReportAllocs()
+		for b.Loop() {
+			offHandler.ServeHTTP(w, r)
+		}
+	})
+	b.Run("APIKeyUsageOffParallel", func(b *testing.B) {
+		r := httptest.NewRequest("GET", "/api.php?APIKey="+f.apiKey, nil)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			w := &discardWriter{h: http.Header{}}
+			for pb.Next() {
+				offHandler.ServeHTTP(w, r)
+			}
+		})
+	})
 	b.Run("EToken", func(b *testing.B) { benchETokens(b, f, false) })
 	b.Run("ETokenParallel", func(b *testing.B) { benchETokens(b, f, true) })
 	for _, tc := range requests {
@@ -260,4 +285,30 @@ func BenchmarkFloor(b *testing.B) {
 	if seen.Load() == 0 {
 		b.Fatal("floor never reached its handler")
 	}
+}
+
+// BenchmarkRecordAPIKeyUse is what counting a key's use adds to a request:
+// the whole of it, the store write being in the background.
+func BenchmarkRecordAPIKeyUse(b *testing.B) {
+	a, err := New(Config{Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	b.Run("Serial", func(b *testing.B) {
+		r := httptest.NewRequest("GET", "/", nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			a.recordUse(7, now, r)
+		}
+	})
+	b.Run("Parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			r := httptest.NewRequest("GET", "/", nil)
+			for pb.Next() {
+				a.recordUse(7, now, r)
+			}
+		})
+	})
 }

@@ -15,11 +15,15 @@ import (
 // trusted proxy's additions count. The zero Addr means the address could
 // not be read.
 func (a *Authenticator) ClientIP(r *http.Request) netip.Addr {
-	peer := remoteAddr(r.RemoteAddr)
+	return a.clientIPFrom(r.RemoteAddr, r.Header["X-Forwarded-For"])
+}
+
+// clientIPFrom is ClientIP of a peer address and X-Forwarded-For values.
+func (a *Authenticator) clientIPFrom(remote string, hops []string) netip.Addr {
+	peer := remoteAddr(remote)
 	if !peer.IsValid() || !a.trusted(peer) {
 		return peer
 	}
-	hops := r.Header.Values("X-Forwarded-For")
 	for i := len(hops) - 1; i >= 0; i-- {
 		fields := strings.Split(hops[i], ",")
 		for j := len(fields) - 1; j >= 0; j-- {

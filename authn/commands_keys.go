@@ -30,6 +30,7 @@ const (
 	CodeInvalidAPIKeyID = 2
 	CodeInvalidExpiry   = 3
 	CodeInvalidLabel    = 4
+	CodeInvalidBoundIP  = 5
 )
 
 // errNeedsPasswordSession refuses key and 2FA management to anything but a
@@ -45,8 +46,9 @@ func requirePasswordSession(p Principal) error {
 	return nil
 }
 
-// createKey is User.APIKey.Create: Label (optional, up to 100 bytes),
-// ExpiresAt (optional, RFC 3339). It answers the key, once, and its ID.
+// createKey is User.APIKey.Create: Label (up to 100 bytes), Note (up to
+// 1,000), BoundIPAddress (an address or a prefix the key is bound to) and
+// ExpiresAt (RFC 3339), all optional. It answers the key, once, and its ID.
 func (api *API) createKey(c *Call) (Fields, error) {
 	if err := requirePasswordSession(c.Principal); err != nil {
 		return nil, err
@@ -61,6 +63,20 @@ func (api *API) createKey(c *Call) (Fields, error) {
 	}
 	var opts APIKeyOptions
 	opts.Label = label
+	if opts.Note, err = c.Param("Note"); err != nil {
+		return nil, err
+	}
+	if opts.BoundIP, err = c.Param("BoundIPAddress"); err != nil {
+		return nil, err
+	}
+	if len(opts.Note) > maxNoteBytes {
+		return nil, Fail(CodeInvalidLabel, "Note longer than 1,000 bytes")
+	}
+	if opts.BoundIP != "" {
+		if _, ok := canonicalBound(opts.BoundIP); !ok {
+			return nil, Fail(CodeInvalidBoundIP, "BoundIPAddress is not an IP address or prefix")
+		}
+	}
 	if len(label) > maxLabelBytes {
 		return nil, Fail(CodeInvalidLabel, "Label longer than 100 bytes")
 	}
@@ -106,16 +122,24 @@ func (api *API) deleteKey(c *Call) (Fields, error) {
 
 // apiKeyInfo is one key in User.APIKeys.Get: never the key itself.
 type apiKeyInfo struct {
-	APIKeyID   int64
-	Prefix     string
-	Label      string
-	CreatedAt  string
-	LastUsedAt string `json:",omitempty"`
-	ExpiresAt  string `json:",omitempty"`
+	APIKeyID       int64
+	Prefix         string
+	Label          string
+	Note           string
+	BoundIPAddress string
+	CreatedAt      string
+	LastUsedAt     string `json:",omitempty"`
+	LastUsedIP     string `json:",omitempty"`
+	RequestCount   int64
+	ExpiresAt      string `json:",omitempty"`
 }
 
-// listKeys is User.APIKeys.Get.
+// listKeys is User.APIKeys.Get. Usage is written in the background; the
+// list flushes it first, so that it shows what is known.
 func (api *API) listKeys(c *Call) (Fields, error) {
+	if err := api.a.FlushAPIKeyUsage(c.Context()); err != nil {
+		api.a.emit(c.Context(), Event{Kind: EventStoreFailed, Reason: "recording API key usage", Err: err})
+	}
 	keys, err := api.a.APIKeys(c.Context(), c.Principal.Account())
 	if err != nil {
 		return nil, err
@@ -123,12 +147,16 @@ func (api *API) listKeys(c *Call) (Fields, error) {
 	infos := make([]apiKeyInfo, 0, len(keys))
 	for _, k := range keys {
 		infos = append(infos, apiKeyInfo{
-			APIKeyID:   k.ID,
-			Prefix:     k.Prefix,
-			Label:      k.Label,
-			CreatedAt:  formatTime(k.CreatedAt),
-			LastUsedAt: formatTime(k.LastUsedAt),
-			ExpiresAt:  formatTime(k.ExpiresAt),
+			APIKeyID:       k.ID,
+			Prefix:         k.Prefix,
+			Label:          k.Label,
+			Note:           k.Note,
+			BoundIPAddress: k.BoundIP,
+			CreatedAt:      formatTime(k.CreatedAt),
+			LastUsedAt:     formatTime(k.LastUsedAt),
+			LastUsedIP:     k.LastUsedIP,
+			RequestCount:   k.RequestCount,
+			ExpiresAt:      formatTime(k.ExpiresAt),
 		})
 	}
 	return Fields{"APIKeys": infos, "TotalAPIKeys": len(infos)}, nil

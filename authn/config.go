@@ -109,10 +109,17 @@ type Config struct {
 	// SessionLifetime ends a session this long after login, used or not.
 	// Default 12 hours.
 	SessionLifetime time.Duration
-	// TouchInterval is how stale a session's or API key's last-seen time
-	// may get before a request writes it again, so that most requests only
-	// read. Default 1 minute; it must be less than SessionIdleTimeout.
+	// TouchInterval is how stale a session's last-seen time may get before
+	// a request writes it again, and how often API key usage is written,
+	// so that most requests only read. Default 1 minute; it must be less
+	// than SessionIdleTimeout.
 	TouchInterval time.Duration
+
+	// DisableAPIKeyUsage turns off the recording of API keys' use (request
+	// count, last use and its address). Default false: recorded, in
+	// memory, and written to the store in the background at most once a
+	// TouchInterval.
+	DisableAPIKeyUsage bool
 
 	// AdminAPIKey is a static admin API key (Octeth's ADMIN_API_KEY),
 	// compared in constant time. Default "": none. It needs

@@ -238,7 +238,7 @@ func (a *Authenticator) captchaRequired(req LoginRequest, at attempt) bool {
 // keyLogin returns the account an API key login names: a key of the
 // login's scope (for Admin.Login, the static admin key too).
 func (a *Authenticator) keyLogin(ctx context.Context, req LoginRequest) (store.Account, error) {
-	r := &Request{a: a} // for its clock
+	r := &Request{a: a, ipOnce: true, ip: req.ClientIP} // for its clock and address
 	p, err := a.principalForKey(ctx, r, req.APIKey, req.Scope == scopes.Admin)
 	if err != nil {
 		return store.Account{}, err

@@ -3,6 +3,7 @@ package authn
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -32,6 +33,9 @@ type Request struct {
 
 	nowOnce bool
 	nowTime time.Time // the request's time, read from the clock once
+
+	ipOnce bool
+	ip     netip.Addr // the client's address, found once
 
 	// ctx is the context handed to the next handler: the parent's, with
 	// this Request as its state value. Embedding it here saves the
@@ -114,6 +118,19 @@ func (r *Request) now() time.Time {
 		r.nowTime = r.a.cfg.Now()
 	}
 	return r.nowTime
+}
+
+// clientIP returns the request's client address ([Authenticator.ClientIP]),
+// found once. A Request made without an HTTP request (a key login) has it
+// set beforehand.
+func (r *Request) clientIP() netip.Addr {
+	if !r.ipOnce {
+		r.ipOnce = true
+		if r.HTTP != nil {
+			r.ip = r.a.ClientIP(r.HTTP)
+		}
+	}
+	return r.ip
 }
 
 // hasBody reports whether a request of this method may carry form

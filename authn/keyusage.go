@@ -1,0 +1,98 @@
+package authn
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// keyUsage counts an API key's requests between flushes.
+type keyUsage struct {
+	n    atomic.Int64
+	last atomic.Pointer[lastUse]
+}
+
+// lastUse is when and from where a key was last used: the request's peer
+// and X-Forwarded-For as they came (strings the request already holds), so
+// that the client address is worked out at the flush, not on the request
+// path.
+type lastUse struct {
+	at     time.Time
+	remote string
+	xff    []string
+}
+
+// usageRecorder keeps API keys' usage (request count, last use, last
+// address) in memory and writes it to the store in the background, at most
+// once a TouchInterval: a request never waits for the write. A process
+// that stops without [Authenticator.FlushAPIKeyUsage] loses what it had
+// not written, at most a TouchInterval of counts. Safe for concurrent use.
+type usageRecorder struct {
+	keys      sync.Map // key ID → *keyUsage
+	lastFlush atomic.Int64
+	flushing  atomic.Bool
+	flushMu   sync.Mutex // one flush at a time, background or explicit
+}
+
+// recordUse counts one use of the key, and starts a background flush when
+// one is due. It allocates only for a key's first use and once a second
+// after that.
+func (a *Authenticator) recordUse(id int64, at time.Time, r *http.Request) {
+	u := &a.usage
+	v, ok := u.keys.Load(id)
+	if !ok {
+		v, _ = u.keys.LoadOrStore(id, new(keyUsage))
+	}
+	k := v.(*keyUsage)
+	k.n.Add(1)
+	// The last use moves at second granularity: a new record (an
+	// allocation) at most once a second per key.
+	if cur := k.last.Load(); cur == nil || at.Sub(cur.at) >= time.Second {
+		use := &lastUse{at: at}
+		if r != nil {
+			use.remote, use.xff = r.RemoteAddr, r.Header["X-Forwarded-For"]
+		}
+		k.last.Store(use)
+	}
+	if at.UnixNano()-u.lastFlush.Load() >= int64(a.cfg.TouchInterval) && u.flushing.CompareAndSwap(false, true) {
+		u.lastFlush.Store(at.UnixNano())
+		go func() {
+			defer u.flushing.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.TouchInterval)
+			defer cancel()
+			if err := a.FlushAPIKeyUsage(ctx); err != nil {
+				a.emit(ctx, Event{Kind: EventStoreFailed, Reason: "recording API key usage", Err: err})
+			}
+		}()
+	}
+}
+
+// FlushAPIKeyUsage writes the API key usage counted since the last flush
+// to the store. It runs by itself in the background; call it on shutdown
+// so that nothing is lost. Counts it could not write are kept for the next
+// flush.
+func (a *Authenticator) FlushAPIKeyUsage(ctx context.Context) error {
+	u := &a.usage
+	u.flushMu.Lock()
+	defer u.flushMu.Unlock()
+	var firstErr error
+	u.keys.Range(func(key, v any) bool {
+		k := v.(*keyUsage)
+		n := k.n.Swap(0)
+		if n == 0 {
+			return true
+		}
+		last := k.last.Load()
+		ip := ipString(a.clientIPFrom(last.remote, last.xff))
+		if err := a.store.RecordAPIKeyUse(ctx, key.(int64), last.at, ip, n); err != nil {
+			k.n.Add(n) // try again next time
+			if firstErr == nil {
+				firstErr = storeFailure(err)
+			}
+		}
+		return true
+	})
+	return firstErr
+}

@@ -1,0 +1,127 @@
+package authn
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Usage counts are right after 1,000 requests, concurrent ones included.
+func TestAPIKeyUsage(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	key, rec := env.key(env.alice)
+	h := env.a.Middleware(okHandler())
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for range 250 {
+				r := get("APIKey=" + key)
+				r.RemoteAddr = "203.0.113." + string(rune('1'+g)) + ":1234"
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+		})
+	}
+	wg.Wait()
+	env.clock.Advance(time.Second)
+	r := get("APIKey=" + key)
+	r.RemoteAddr = "198.51.100.9:1"
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if err := env.a.FlushAPIKeyUsage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := env.a.APIKeys(context.Background(), env.alice.Ref())
+	got := keys[0]
+	if got.ID != rec.ID || got.RequestCount != 1001 || !got.LastUsedAt.Equal(env.clock.Now()) || got.LastUsedIP != "198.51.100.9" {
+		t.Fatalf("usage: count %d, last %v from %q", got.RequestCount, got.LastUsedAt, got.LastUsedIP)
+	}
+	// A second flush with nothing new changes nothing.
+	if err := env.a.FlushAPIKeyUsage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ = env.a.APIKeys(context.Background(), env.alice.Ref())
+	if keys[0].RequestCount != 1001 {
+		t.Fatalf("count %d after an empty flush", keys[0].RequestCount)
+	}
+}
+
+// A store that cannot take the usage does not fail requests (usage is not
+// a security check), and keeps the counts for the next flush.
+func TestAPIKeyUsageStoreDown(t *testing.T) {
+	t.Parallel()
+	fs := &failingStore{fail: map[string]bool{}}
+	env := newTestEnv(t, func(c *Config) { fs.Store = c.Store; c.Store = fs })
+	key, _ := env.key(env.alice)
+	fs.fail["RecordAPIKeyUse"] = true
+	for range 3 {
+		if res := env.serve(get("APIKey=" + key)); res.status != 200 {
+			t.Fatalf("status %d", res.status)
+		}
+	}
+	if err := env.a.FlushAPIKeyUsage(context.Background()); err == nil {
+		t.Fatal("flush on a failing store reported no error")
+	}
+	fs.fail["RecordAPIKeyUse"] = false
+	if err := env.a.FlushAPIKeyUsage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := env.a.APIKeys(context.Background(), env.alice.Ref())
+	if keys[0].RequestCount != 3 {
+		t.Fatalf("count %d, want the 3 kept across the failed flush", keys[0].RequestCount)
+	}
+}
+
+func TestAPIKeyBoundIP(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	ctx := context.Background()
+	single, _, err := env.a.CreateAPIKey(ctx, env.alice.Ref(), APIKeyOptions{BoundIP: "203.0.113.7", Note: "deploy box"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subnet, _, err := env.a.CreateAPIKey(ctx, env.alice.Ref(), APIKeyOptions{BoundIP: "2001:db8::/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		key, remote string
+		status      int
+	}{
+		{single.Reveal(), "203.0.113.7:1", 200},
+		{single.Reveal(), "[::ffff:203.0.113.7]:1", 200},
+		{single.Reveal(), "203.0.113.8:1", 401},
+		{subnet.Reveal(), "[2001:db8:5::1]:1", 200},
+		{subnet.Reveal(), "[2001:db9::1]:1", 401},
+		{subnet.Reveal(), "203.0.113.7:1", 401},
+	}
+	for _, tc := range tests {
+		r := get("APIKey=" + tc.key)
+		r.RemoteAddr = tc.remote
+		if res := env.serve(r); res.status != tc.status {
+			t.Errorf("from %s: %d, want %d", tc.remote, res.status, tc.status)
+		}
+	}
+	// A key login from elsewhere is refused too.
+	api := NewAPI(env.a, APIConfig{})
+	r := postForm("Command=User.Login&apikey=" + single.Reveal())
+	r.RemoteAddr = "198.51.100.1:1"
+	w := httptest.NewRecorder()
+	api.ServeHTTP(w, r)
+	if !contains(w.Body.String(), `"ErrorCode":3`) {
+		t.Fatalf("key login from another address: %s", w.Body)
+	}
+	for _, bad := range []string{"nope", "203.0.113.7/33", "fe80::1%eth0"} {
+		if _, _, err := env.a.CreateAPIKey(ctx, env.alice.Ref(), APIKeyOptions{BoundIP: bad}); HTTPStatus(err) != 400 {
+			t.Errorf("BoundIP %q: %v", bad, err)
+		}
+	}
+	keys, _ := env.a.APIKeys(ctx, env.alice.Ref())
+	if keys[0].BoundIP != "203.0.113.7" || keys[0].Note != "deploy box" || keys[1].BoundIP != "2001:db8::/32" {
+		t.Fatalf("stored %+v", keys)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
