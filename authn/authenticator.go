@@ -31,6 +31,7 @@ type Authenticator struct {
 	hasAdminKey  bool
 
 	usage   usageRecorder
+	mailing chan struct{} // bounds the reset mails being sent at once
 	tfa     *totp.TOTP
 	captcha captcha.Checker
 }
@@ -51,6 +52,7 @@ func New(cfg Config) (*Authenticator, error) {
 		store:        cfg.Store,
 		hasher:       h,
 		captcha:      cfg.Captcha,
+		mailing:      make(chan struct{}, recoveryBackground),
 		codecs:       newCookieCodecs(cfg),
 		etokenCodecs: newETokenCodecs(cfg),
 		cookies:      newCookieCache(min(cookieCacheTTL, cfg.SessionLifetime)),

@@ -22,6 +22,8 @@ func (api *API) registerBuiltins() {
 	api.registerTFA()
 	api.registerAccounts()
 	api.registerCaptcha()
+	api.registerRecovery()
+	api.mustHandle("User.Switch", Command{Scopes: admin, Run: api.userSwitch})
 }
 
 // API key command error codes.

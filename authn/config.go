@@ -144,6 +144,14 @@ type Config struct {
 	// did the second factor itself. Default none: no bypass.
 	Disable2FASecret []byte
 
+	// Mailer sends password reset tokens. Default nil: no password
+	// recovery (the *.PasswordRemind and *.PasswordReset commands are not
+	// there).
+	Mailer Mailer
+	// ResetTokenTTL is how long a password reset token works. Default 30
+	// minutes.
+	ResetTokenTTL time.Duration
+
 	// Throttle limits failed logins. Default: see [ThrottleConfig].
 	Throttle ThrottleConfig
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
@@ -251,6 +259,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CrossOrigin == nil {
 		c.CrossOrigin = http.NewCrossOriginProtection()
+	}
+	if c.ResetTokenTTL == 0 {
+		c.ResetTokenTTL = 30 * time.Minute
+	}
+	if c.ResetTokenTTL < time.Minute || c.ResetTokenTTL > 24*time.Hour {
+		return c, errors.New("authn: ResetTokenTTL must be between a minute and a day")
 	}
 	if c.ETokenValidity == 0 {
 		c.ETokenValidity = 2 * time.Second

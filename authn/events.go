@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/keyward/keyward/store"
@@ -14,23 +15,26 @@ type EventKind string
 // The events. Their strings are stable: log queries and alerts may match
 // them.
 const (
-	EventLoginOK         EventKind = "login_ok"
-	EventLoginFailed     EventKind = "login_failed"
-	EventLogout          EventKind = "logout"
-	EventSessionExpired  EventKind = "session_expired"
-	EventSessionsEnded   EventKind = "sessions_ended"
-	EventTFAEnabled      EventKind = "tfa_enabled"
-	EventTFADisabled     EventKind = "tfa_disabled"
-	EventRecoveryUsed    EventKind = "recovery_code_used"
-	EventTFABypassed     EventKind = "tfa_bypassed"
-	EventPasswordChanged EventKind = "password_changed"
-	EventAccountUpdated  EventKind = "account_updated"
-	EventKeyCreated      EventKind = "key_created"
-	EventKeyRevoked      EventKind = "key_revoked"
-	EventLockedOut       EventKind = "locked_out"
-	EventRefused         EventKind = "request_refused"
-	EventStoreFailed     EventKind = "store_failed"
-	EventCommandFailed   EventKind = "command_failed"
+	EventLoginOK          EventKind = "login_ok"
+	EventLoginFailed      EventKind = "login_failed"
+	EventLogout           EventKind = "logout"
+	EventSessionExpired   EventKind = "session_expired"
+	EventSessionsEnded    EventKind = "sessions_ended"
+	EventTFAEnabled       EventKind = "tfa_enabled"
+	EventTFADisabled      EventKind = "tfa_disabled"
+	EventRecoveryUsed     EventKind = "recovery_code_used"
+	EventTFABypassed      EventKind = "tfa_bypassed"
+	EventPasswordChanged  EventKind = "password_changed"
+	EventAccountUpdated   EventKind = "account_updated"
+	EventPasswordReminded EventKind = "password_reminded"
+	EventPasswordReset    EventKind = "password_reset"
+	EventUserSwitched     EventKind = "user_switched"
+	EventKeyCreated       EventKind = "key_created"
+	EventKeyRevoked       EventKind = "key_revoked"
+	EventLockedOut        EventKind = "locked_out"
+	EventRefused          EventKind = "request_refused"
+	EventStoreFailed      EventKind = "store_failed"
+	EventCommandFailed    EventKind = "command_failed"
 )
 
 // Event is one thing worth auditing. It never holds a secret: no password,
@@ -47,6 +51,9 @@ type Event struct {
 	Reason string
 	// Count is a number the event is about (sessions ended), or 0.
 	Count int
+	// Actor is who acted on Account when it was not its owner: the
+	// administrator of a User.Switch.
+	Actor store.AccountRef
 	// ClientIP is the client's address as throttling counts it (an IPv6
 	// address by its /64), when the event is about a request.
 	ClientIP string
@@ -67,6 +74,7 @@ const (
 	keyCount    = "count"
 	keyError    = "error"
 	keyClientIP = "client_ip"
+	keyActor    = "actor"
 )
 
 // emit sends e to the host's hook and to the log: at Warn for failures and
@@ -88,7 +96,7 @@ func (a *Authenticator) emit(ctx context.Context, e Event) {
 	if !a.cfg.Logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs, slog.String(keyEvent, string(e.Kind)))
 	if e.Account.Scope != 0 {
 		attrs = append(attrs, slog.String(keyScope, e.Account.Scope.String()))
@@ -107,6 +115,9 @@ func (a *Authenticator) emit(ctx context.Context, e Event) {
 	}
 	if e.Count != 0 {
 		attrs = append(attrs, slog.Int(keyCount, e.Count))
+	}
+	if e.Actor.ID != 0 {
+		attrs = append(attrs, slog.String(keyActor, e.Actor.Scope.String()+":"+strconv.FormatInt(e.Actor.ID, 10)))
 	}
 	if e.ClientIP != "" {
 		attrs = append(attrs, slog.String(keyClientIP, e.ClientIP))

@@ -65,8 +65,15 @@ type Principal struct {
 	// TFA reports whether the login passed a second factor.
 	TFA bool
 	// Login is how the session was made ("password", "apikey",
-	// "adminapikey"); empty for a request authenticated by a key itself.
+	// "adminapikey", "switch"); empty for a request authenticated by a key
+	// itself.
 	Login string
+	// SwitchedBy is, for a session an administrator made to act as this
+	// user (User.Switch), that administrator; zero otherwise.
+	SwitchedBy store.AccountRef
+	// SwitchPrivilege is what the administrator chose ("Default" or
+	// "Full"); empty unless SwitchedBy is set.
+	SwitchPrivilege string
 	// APIKeyID is the stored API key's ID for MethodAPIKey and
 	// MethodAdminKey; 0 for the static admin key and other methods.
 	APIKeyID int64

@@ -26,6 +26,10 @@ type SessionOptions struct {
 	// key (its SHA-256): the session ends when the key is revoked or
 	// expires. Zero for other logins.
 	APIKeyHash store.Hash
+	// SwitchedBy is, for a session an administrator made to act as a user
+	// (User.Switch), that administrator; SwitchPrivilege what they chose.
+	SwitchedBy      store.AccountRef
+	SwitchPrivilege string
 }
 
 // StartSession makes a new session for acct and returns its ID, which the
@@ -47,14 +51,16 @@ func (a *Authenticator) StartSession(ctx context.Context, acct store.Account, op
 	id := base64.RawURLEncoding.EncodeToString(raw)
 	now := a.cfg.Now()
 	s := store.Session{
-		Hash:       hashCredential(id),
-		Account:    acct.Ref(),
-		TFA:        opts.TFA,
-		Method:     opts.Method,
-		APIKeyHash: opts.APIKeyHash,
-		CreatedAt:  now,
-		LastSeenAt: now,
-		ExpiresAt:  a.sessionExpiry(now, now),
+		Hash:            hashCredential(id),
+		Account:         acct.Ref(),
+		TFA:             opts.TFA,
+		Method:          opts.Method,
+		APIKeyHash:      opts.APIKeyHash,
+		SwitchedBy:      opts.SwitchedBy,
+		SwitchPrivilege: opts.SwitchPrivilege,
+		CreatedAt:       now,
+		LastSeenAt:      now,
+		ExpiresAt:       a.sessionExpiry(now, now),
 	}
 	if err := a.store.CreateSession(ctx, s); err != nil {
 		// The write may have landed though its answer was lost: take it
@@ -145,6 +151,8 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 		AuthenticatedAt: s.CreatedAt,
 		TFA:             s.TFA,
 		Login:           s.Method,
+		SwitchedBy:      s.SwitchedBy,
+		SwitchPrivilege: s.SwitchPrivilege,
 		session:         h,
 	}, nil
 }

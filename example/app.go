@@ -26,6 +26,8 @@ type options struct {
 	Throttle authn.ThrottleConfig
 	// Disable2FASecret turns on the trusted 2FA bypass (tests only).
 	Disable2FASecret []byte
+	// Mailer sends password reset tokens; run sets one that prints them.
+	Mailer authn.Mailer
 	// DB, Redis and Prefix choose the store (see openStore); Keys are the
 	// cookie and etoken keys several instances share.
 	DB, Redis, Prefix string
@@ -89,6 +91,7 @@ func (a *app) build(ctx context.Context, st store.Store, o options) error {
 		CaptchaPolicy:    authn.CaptchaAfterFailures,
 		Throttle:         o.Throttle,
 		Disable2FASecret: o.Disable2FASecret,
+		Mailer:           o.Mailer,
 	}
 	// Find or create the accounts first (the static admin key needs the
 	// admin's ID), then the authenticator, then the passwords of the

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/store"
 )
 
 func main() {
@@ -80,6 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		UserPassword:  getenv("KEYWARD_USER_PASSWORD"),
 		AdminAPIKey:   getenv("ADMIN_API_KEY"),
 		Logger:        slog.New(slog.NewTextHandler(stderr, nil)),
+		Mailer:        printMailer{out: stdout},
 		DB:            *db,
 		Redis:         *rds,
 		Prefix:        *prefix,
@@ -180,4 +182,15 @@ func envName(who string) string {
 		return "KEYWARD_ADMIN_PASSWORD"
 	}
 	return "KEYWARD_USER_PASSWORD"
+}
+
+// printMailer is the example's Mailer: it prints the message instead of
+// sending it, for trying password recovery on a laptop. (The token is a
+// secret: a real Mailer sends it to the address and nowhere else.)
+type printMailer struct{ out io.Writer }
+
+// SendPasswordReset prints the reset message.
+func (m printMailer) SendPasswordReset(_ context.Context, acct store.Account, token authn.Secret) error {
+	_, err := fmt.Fprintf(m.out, "mail to %s: reset your password with Command=User.PasswordReset&Token=%s&NewPassword=...\n", acct.Email, token.Reveal())
+	return err
 }

@@ -1,0 +1,61 @@
+package authn
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// User.Switch error codes.
+const (
+	CodeInvalidUserID    = 1
+	CodeInvalidPrivilege = 2
+)
+
+// userSwitch is User.Switch (admin scope): UserID and PrivilegeType
+// (Default, the default, or Full). It answers a new session of that user,
+// whose principal records the administrator who switched (SwitchedBy) and
+// the privilege asked for; the user's own sessions are untouched. Each
+// switch is an event.
+func (api *API) userSwitch(c *Call) (Fields, error) {
+	v, err := c.Param("UserID")
+	if err != nil {
+		return nil, err
+	}
+	priv, err := c.Param("PrivilegeType")
+	if err != nil {
+		return nil, err
+	}
+	switch priv {
+	case "":
+		priv = "Default"
+	case "Default", "Full":
+	default:
+		return nil, Fail(CodeInvalidPrivilege, "PrivilegeType must be Default or Full")
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return nil, Fail(CodeInvalidUserID, "Invalid user ID")
+	}
+	ctx := c.Context()
+	user, err := api.a.activeAccount(ctx, store.AccountRef{Scope: scopes.User, ID: id})
+	if errors.Is(err, ErrInvalidCredential) {
+		return nil, Fail(CodeInvalidUserID, "Invalid user ID")
+	}
+	if err != nil {
+		return nil, err
+	}
+	sid, err := api.a.StartSession(ctx, user, SessionOptions{Method: "switch", SwitchedBy: c.Principal.Account(), SwitchPrivilege: priv})
+	if err != nil {
+		return nil, err
+	}
+	etoken, err := api.a.IssueEToken(sid)
+	if err != nil {
+		api.a.abandonSession(ctx, sid)
+		return nil, err
+	}
+	api.a.emit(ctx, Event{Kind: EventUserSwitched, Account: user.Ref(), Username: user.Username, Actor: c.Principal.Account(), Reason: priv})
+	return Fields{"SessionID": sid.Reveal(), "etoken": etoken.Reveal(), "UserInfo": userInfo(user)}, nil
+}

@@ -1,0 +1,179 @@
+package authn
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Mailer sends an account's owner a password reset token, out of band. The
+// host implements it: it builds the link (its own page, with the token in
+// it), writes the message, and sends it.
+type Mailer interface {
+	// SendPasswordReset delivers token to acct's email address. keyward
+	// calls it in the background, after the request has been answered, so
+	// that the answer does not tell whether the address has an account;
+	// an error is logged.
+	SendPasswordReset(ctx context.Context, acct store.Account, token Secret) error
+}
+
+// ResetTokenPrefix starts every password reset token.
+const ResetTokenPrefix = "kwr_"
+
+// resetPurpose is the purpose of reset tokens in the store, by scope: a
+// token made for a user never resets an administrator.
+func resetPurpose(s scopes.Scope) string { return "password-reset:" + s.String() }
+
+// Limits on password recovery, per client address and per address asked
+// about, over the throttle's window (Remind) and per address (Reset).
+const (
+	remindsPerIP       = 20
+	remindsPerEmail    = 5
+	remindEmailWindow  = time.Hour
+	badResetsPerIP     = 10
+	recoveryBackground = 32 // reminds being mailed at once
+	recoveryMailTime   = time.Minute
+)
+
+// ErrNoMailer means password recovery needs a [Mailer], and there is none.
+var errNoMailer = errors.New("authn: password recovery needs Config.Mailer")
+
+// RemindPassword starts a password reset for the account of the scope
+// whose email address is email, if there is one and it is enabled: a new
+// token (random, kept hashed, good for [Config].ResetTokenTTL, once) goes to
+// the [Mailer]. It returns as soon as the work is handed to the
+// background, the same whether or not the address has an account. Each
+// client address and each email address may ask a few times an hour
+// ([*ThrottledError] after that).
+func (a *Authenticator) RemindPassword(ctx context.Context, scope scopes.Scope, email string, client *Request) error {
+	if a.cfg.Mailer == nil {
+		return errNoMailer
+	}
+	t := a.cfg.Throttle
+	now := a.cfg.Now()
+	for _, limit := range []struct {
+		key    string
+		window time.Duration
+		max    int64
+	}{
+		{counterKey("remind-ip", ipKey(client.clientIP())), t.Window, remindsPerIP},
+		{counterKey("remind-email", scope.String(), store.NormalizeLogin(email)), remindEmailWindow, remindsPerEmail},
+	} {
+		n, reset, err := a.store.Increment(ctx, limit.key, limit.window)
+		if err != nil {
+			return storeFailure(err)
+		}
+		if n > limit.max {
+			return &ThrottledError{RetryAfter: reset.Sub(now)}
+		}
+	}
+	select {
+	case a.mailing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	go func() {
+		defer func() { <-a.mailing }()
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), recoveryMailTime)
+		defer cancel()
+		a.mailReset(bg, scope, email)
+	}()
+	return nil
+}
+
+// mailReset makes a token for the account and mails it, in the background.
+func (a *Authenticator) mailReset(ctx context.Context, scope scopes.Scope, email string) {
+	acct, err := a.store.AccountByLogin(ctx, scope, email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return
+	case err != nil:
+		a.emit(ctx, Event{Kind: EventStoreFailed, Reason: "password reminder", Err: err})
+		return
+	case acct.Disabled || !strings.EqualFold(strings.TrimSpace(acct.Email), strings.TrimSpace(email)):
+		return // a username is not an email address: only the address counts
+	}
+	raw, err := a.random(32)
+	if err != nil {
+		a.emit(ctx, Event{Kind: EventStoreFailed, Reason: "password reminder", Err: err})
+		return
+	}
+	token := ResetTokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	err = a.store.PutToken(ctx, store.Token{
+		Hash:      hashCredential(token),
+		Account:   acct.Ref(),
+		Purpose:   resetPurpose(scope),
+		ExpiresAt: a.cfg.Now().Add(a.cfg.ResetTokenTTL),
+	})
+	if err != nil {
+		a.emit(ctx, Event{Kind: EventStoreFailed, Reason: "password reminder", Err: err})
+		return
+	}
+	if err := a.cfg.Mailer.SendPasswordReset(ctx, acct, Secret{value: token}); err != nil {
+		a.emit(ctx, Event{Kind: EventCommandFailed, Account: acct.Ref(), Reason: "mailing a password reset", Err: err})
+		return
+	}
+	a.emit(ctx, Event{Kind: EventPasswordReminded, Account: acct.Ref(), Username: acct.Username})
+}
+
+// errBadResetToken is any token that does not reset: unknown, used,
+// expired, malformed, of another scope.
+var errBadResetToken = because(ErrInvalidCredential, "password reset token invalid, used or expired")
+
+// ResetPassword sets a new password with a reset token: the token is used
+// up (of concurrent resets with one token, exactly one succeeds), the
+// password hashed, and every session of the account ended. A token that
+// does not work is an error wrapping [ErrInvalidCredential], and counts
+// against the client's address ([*ThrottledError] past a few).
+func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, token, password string, client *Request) error {
+	key := counterKey("reset-ip", ipKey(client.clientIP()))
+	n, reset, err := a.store.Count(ctx, key)
+	if err != nil {
+		return storeFailure(err)
+	}
+	if n >= badResetsPerIP {
+		return &ThrottledError{RetryAfter: reset.Sub(a.cfg.Now())}
+	}
+	bad := func() error {
+		if _, _, err := a.store.Increment(ctx, key, a.cfg.Throttle.Window); err != nil {
+			return storeFailure(err)
+		}
+		a.emit(ctx, Event{Kind: EventRefused, Account: store.AccountRef{Scope: scope}, Reason: "bad password reset token", ClientIP: ipKey(client.clientIP())})
+		return errBadResetToken
+	}
+	if !strings.HasPrefix(token, ResetTokenPrefix) || len(token) > maxCredentialBytes {
+		return bad()
+	}
+	t, err := a.store.TakeToken(ctx, hashCredential(token))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return bad()
+	case err != nil:
+		return storeFailure(err)
+	case t.Purpose != resetPurpose(scope) || t.Account.Scope != scope:
+		return bad()
+	}
+	acct, err := a.activeAccount(ctx, t.Account)
+	if err != nil {
+		return bad()
+	}
+	setter, ok := a.store.(store.PasswordSetter)
+	if !ok {
+		return errAccountsReadOnly
+	}
+	hash, err := a.HashPassword(ctx, password)
+	if err != nil {
+		return err
+	}
+	if err := setter.SetPasswordHash(ctx, acct.Ref(), hash); err != nil {
+		return storeFailure(err)
+	}
+	a.emit(ctx, Event{Kind: EventPasswordReset, Account: acct.Ref(), Username: acct.Username, ClientIP: ipKey(client.clientIP())})
+	_, err = a.EndAllSessions(ctx, acct.Ref())
+	return err
+}
