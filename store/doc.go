@@ -10,6 +10,22 @@
 // [Memory] or to a shared store. [Store] is the union the authenticator
 // needs; compose it from several values by struct embedding.
 //
+// # Accounts from a host's own table
+//
+// [Accounts] is all keyward needs of a host's users: by scope and ID, and
+// by username or email address (after [NormalizeLogin]). Of an [Account]
+// it reads ID, Scope, Username, Email, PasswordHash (argon2id or bcrypt)
+// and Disabled, and shows Name, FirstName and LastName. It writes an
+// account only through the optional interfaces: [PasswordSetter] (a hash
+// upgraded at login, a password changed or reset), [AccountUpdater]
+// (Admin.Update, User.Update) and [AccountCreator] (seeding). A store that
+// leaves them out is read-only to keyward: hashes with old parameters keep
+// working unupgraded, and the commands that change accounts answer that it
+// cannot. 2FA state, keys and sessions live in keyward's own store, keyed
+// by the account's scope and ID. Compose by embedding the narrow
+// interfaces, not a whole store whose account writes would come with it:
+// see the hostUsersTable example.
+//
 // # Secrets at rest
 //
 // Nothing here holds a usable secret. Sessions, API keys and one-time

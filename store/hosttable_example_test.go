@@ -1,0 +1,117 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+	_ "modernc.org/sqlite"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// members is a host's own users table, in its own shape: keyward only
+// reads it, through the two methods of store.Accounts.
+type members struct{ db *sql.DB }
+
+const memberColumns = `SELECT id, handle, mail, display, pw, locked FROM members`
+
+// Account finds a member by ID. The host has no administrators in this
+// table, so the admin scope finds nobody.
+func (m members) Account(ctx context.Context, ref store.AccountRef) (store.Account, error) {
+	if ref.Scope != scopes.User {
+		return store.Account{}, store.ErrNotFound
+	}
+	return m.scan(m.db.QueryRowContext(ctx, memberColumns+` WHERE id = ?`, ref.ID))
+}
+
+// AccountByLogin finds a member by handle or mail, ignoring case and
+// surrounding space, as store.NormalizeLogin does.
+func (m members) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
+	login = store.NormalizeLogin(login)
+	if scope != scopes.User || login == "" {
+		return store.Account{}, store.ErrNotFound
+	}
+	return m.scan(m.db.QueryRowContext(ctx, memberColumns+` WHERE lower(handle) = ? OR lower(mail) = ?`, login, login))
+}
+
+func (m members) scan(row *sql.Row) (store.Account, error) {
+	var a store.Account
+	var display string
+	err := row.Scan(&a.ID, &a.Username, &a.Email, &display, &a.PasswordHash, &a.Disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Account{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Account{}, err // keyward answers 503: it fails closed
+	}
+	a.Scope = scopes.User
+	a.FirstName, a.LastName, _ = strings.Cut(display, " ")
+	return a, nil
+}
+
+// hostStore is keyward's store for this host: accounts from the host's
+// table, everything else from keyward's own store. Embedding the narrow
+// interfaces (not *store.Memory itself) keeps Memory's account writes
+// out: the host's table is read-only to keyward, so password hashes are
+// not upgraded and the password commands answer that accounts cannot be
+// changed here.
+type hostStore struct {
+	members
+	store.APIKeyFinder
+	store.APIKeyManager
+	store.SessionFinder
+	store.SessionWriter
+	store.Claims
+	store.Counters
+	store.TFAStates
+	store.TFAUses
+	store.Challenges
+	store.Tokens
+}
+
+// An app that already has users: keyward logs them in from its table.
+func Example_hostUsersTable() {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // one in-memory database
+	hash, _ := bcrypt.GenerateFromPassword([]byte("their old password"), bcrypt.MinCost)
+	_, err = db.Exec(`CREATE TABLE members (id INTEGER PRIMARY KEY, handle TEXT, mail TEXT, display TEXT, pw TEXT, locked BOOLEAN);
+		INSERT INTO members VALUES (7, 'ada', 'ada@example.com', 'Ada Lovelace', ?, false)`, string(hash))
+	if err != nil {
+		panic(err)
+	}
+
+	rest := store.NewMemory(store.MemoryConfig{})
+	a, err := authn.New(authn.Config{
+		Store:  hostStore{members{db}, rest, rest, rest, rest, rest, rest, rest, rest, rest, rest},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		panic(err)
+	}
+	_, isWritable := any(hostStore{}).(store.PasswordSetter)
+	fmt.Println("keyward may write passwords:", isWritable)
+
+	api := authn.NewAPI(a, authn.APIConfig{})
+	for _, pw := range []string{"wrong", "their old password"} {
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, httptest.NewRequest("GET", "/api.php?Command=User.Login&DisableCaptcha=true&Username=ADA@example.com&Password="+strings.ReplaceAll(pw, " ", "+"), nil))
+		body := rec.Body.String()
+		fmt.Println(strings.Contains(body, `"Success":true`), strings.Contains(body, `"FirstName":"Ada"`))
+	}
+	// Output:
+	// keyward may write passwords: false
+	// false false
+	// true true
+}
