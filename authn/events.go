@@ -40,13 +40,18 @@ const (
 // Event is one thing worth auditing. It never holds a secret: no password,
 // session ID, key, token or code, only IDs and reasons.
 type Event struct {
-	Kind    EventKind
-	Time    time.Time
+	// Kind is what happened.
+	Kind EventKind
+	// Time is when, on the authenticator's clock.
+	Time time.Time
+	// Account is whom it is about; its ID is 0 when the client named no
+	// account that exists (a failed login for an unknown username).
 	Account store.AccountRef
 	// Username is what the client gave or the account's; it may name no
 	// account.
 	Username string
-	Method   Method
+	// Method is how the request authenticated, if it did.
+	Method Method
 	// Reason is a short, fixed phrase: "wrong password", "session expired".
 	Reason string
 	// Count is a number the event is about (sessions ended), or 0.

@@ -79,12 +79,17 @@ type LoginResult struct {
 // and text, and how many attempts of this username from this address the
 // throttle has counted, and its limit (WMD's "(1/6)").
 type LoginError struct {
-	Code     int
-	Text     string
+	// Code and Text are Octeth's (1 to 6, 101).
+	Code int
+	Text string
+	// Attempts is this attempt's number in the throttle's window for the
+	// username from the address (0 before the throttle counted it), and
+	// Limit the number allowed.
 	Attempts int
 	Limit    int
 }
 
+// Error returns the text.
 func (e *LoginError) Error() string { return "authn: login refused: " + e.Text }
 
 // The login answers. Every kind of bad credential gets the same one.

@@ -13,6 +13,7 @@ import (
 
 // Param is one name=value pair of a request.
 type Param struct {
+	// Name is as the client wrote it; Value is decoded.
 	Name, Value string
 }
 

@@ -74,6 +74,7 @@ type ThrottledError struct {
 	RetryAfter time.Duration
 }
 
+// Error says the request was throttled and for how long.
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("%v (retry after %v)", ErrThrottled, e.RetryAfter)
 }

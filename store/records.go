@@ -133,6 +133,7 @@ type Session struct {
 // the last time step accepted, and its recovery codes. Package totp writes
 // it; a store keeps it as it is given.
 type TFA struct {
+	// Account is whose second factor it is.
 	Account AccountRef
 	// Enabled reports whether logins need the second factor.
 	Enabled bool

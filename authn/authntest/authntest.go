@@ -207,7 +207,8 @@ func (e *Env) Call(t T, p authn.Principal, kv ...string) Envelope {
 type Envelope struct {
 	// Status is the HTTP status.
 	Status int
-	// Success, Code and Text are the envelope's.
+	// Success, Code and Text are the envelope's (a list's one element
+	// when the API sends lists).
 	Success bool
 	Code    int
 	Text    string
