@@ -132,7 +132,9 @@ func (c *Call) Header() http.Header { return c.w.Header() }
 // User.Login, Admin.Login, User.Logout, Admin.Logout, User.APIKey.Create,
 // User.APIKey.Delete, User.APIKeys.Get, User.TFA.* and Admin.TFA.*
 // (Setup, Enable, Disable, RecoveryCodes.Regenerate), Admin.Update,
-// User.Update, User.PasswordChange and Captcha.New; in the [WMD] dialect,
+// User.Update, User.PasswordChange, User.Current, User.Switch, Captcha.New,
+// and, with a [Mailer], User.PasswordRemind, User.PasswordReset,
+// Admin.PasswordRemind and Admin.PasswordReset; in the [WMD] dialect,
 // auth.
 func NewAPI(a *Authenticator, cfg APIConfig) *API {
 	if cfg.CaptchaURL == "" {
@@ -272,6 +274,13 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, ok: true, fields: fields}, asXML)
 	case errors.As(err, &cerr):
+		for k := range cerr.Fields {
+			if reservedField(k) { // a failure must not read as a success
+				api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "command " + name + " set the field " + k})
+				api.writeEnvelope(ctx, w, api.profile.generalAnswer(ErrInternal), asXML)
+				return
+			}
+		}
 		api.writeEnvelope(ctx, w, answer{status: http.StatusOK, code: cerr.Code, text: cerr.Text, fields: cerr.Fields}, asXML)
 	default:
 		api.fail(w, req, err)

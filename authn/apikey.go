@@ -130,7 +130,11 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 		return Principal{}, err
 	}
 	if !a.cfg.DisableAPIKeyUsage {
-		a.recordUse(k.ID, now, r.HTTP)
+		var known netip.Addr
+		if r.HTTP == nil {
+			known = r.clientIP() // a key login: the address is known
+		}
+		a.recordUse(k.ID, now, r.HTTP, known)
 	}
 	m := MethodAPIKey
 	if k.Account.Scope == scopes.Admin {

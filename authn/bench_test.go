@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -299,7 +300,7 @@ func BenchmarkRecordAPIKeyUse(b *testing.B) {
 		r := httptest.NewRequest("GET", "/", nil)
 		b.ReportAllocs()
 		for b.Loop() {
-			a.recordUse(7, now, r)
+			a.recordUse(7, now, r, netip.Addr{})
 		}
 	})
 	b.Run("Parallel", func(b *testing.B) {
@@ -307,7 +308,7 @@ func BenchmarkRecordAPIKeyUse(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			r := httptest.NewRequest("GET", "/", nil)
 			for pb.Next() {
-				a.recordUse(7, now, r)
+				a.recordUse(7, now, r, netip.Addr{})
 			}
 		})
 	})

@@ -43,16 +43,35 @@ func (a *Authenticator) HashPassword(ctx context.Context, password string) (stri
 // fail the login, since the password was right and the old hash still
 // works.
 func (a *Authenticator) CheckPassword(ctx context.Context, scope scopes.Scope, login, password string) (store.Account, error) {
+	acct, found, err := a.lookupLogin(ctx, scope, login)
+	if err != nil {
+		return store.Account{}, err
+	}
+	return a.verifyPassword(ctx, acct, found, password)
+}
+
+// lookupLogin finds the account of the scope that login names; found is
+// false, and the error nil, when there is none.
+func (a *Authenticator) lookupLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, bool, error) {
 	acct, err := a.store.AccountByLogin(ctx, scope, login)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		return store.Account{}, false, nil
+	case err != nil:
+		return store.Account{}, false, storeFailure(err)
+	}
+	return acct, true, nil
+}
+
+// verifyPassword checks password against acct's hash, or against the
+// dummy hash when no account was found, for the same work either way.
+func (a *Authenticator) verifyPassword(ctx context.Context, acct store.Account, found bool, password string) (store.Account, error) {
+	if !found {
 		// The same work and the same failures as for a known account.
 		if _, _, err := a.hasher.verify(ctx, a.hasher.dummy, password); err != nil {
 			return store.Account{}, err
 		}
 		return store.Account{}, errUnknownLogin
-	case err != nil:
-		return store.Account{}, storeFailure(err)
 	}
 	hash := acct.PasswordHash
 	if hash == "" {

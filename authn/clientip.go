@@ -12,8 +12,9 @@ import (
 // [Config].TrustedProxies, in which case X-Forwarded-For is read from the
 // right, skipping trusted proxies, and the first address that is not one is
 // the client. A header a client sets itself is never believed: only a
-// trusted proxy's additions count. The zero Addr means the address could
-// not be read.
+// trusted proxy's additions count. A peer on a unix socket (no IP address)
+// is a local proxy and trusted the same way. The zero Addr means the
+// address could not be read.
 func (a *Authenticator) ClientIP(r *http.Request) netip.Addr {
 	return a.clientIPFrom(r.RemoteAddr, r.Header["X-Forwarded-For"])
 }
@@ -21,7 +22,9 @@ func (a *Authenticator) ClientIP(r *http.Request) netip.Addr {
 // clientIPFrom is ClientIP of a peer address and X-Forwarded-For values.
 func (a *Authenticator) clientIPFrom(remote string, hops []string) netip.Addr {
 	peer := remoteAddr(remote)
-	if !peer.IsValid() || !a.trusted(peer) {
+	// A peer that is not an IP address came over a unix socket: only a
+	// process on this machine (a proxy) can be it, so it is trusted.
+	if peer.IsValid() && !a.trusted(peer) {
 		return peer
 	}
 	for i := len(hops) - 1; i >= 0; i-- {

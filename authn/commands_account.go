@@ -78,6 +78,13 @@ func (api *API) adminUpdate(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A new username, email address or password takes the account over:
+	// not with a key alone (seed 003 sends its session with the key).
+	if v.password != "" || store.NormalizeLogin(v.username) != store.NormalizeLogin(acct.Username) || !strings.EqualFold(v.email, acct.Email) {
+		if err := requirePasswordSession(c.Principal); err != nil {
+			return nil, err
+		}
+	}
 	acct.Name, acct.Username, acct.Email = v.name, v.username, v.email
 	if err := api.updateAccount(c, acct, v.password); err != nil {
 		return nil, err
@@ -203,9 +210,10 @@ func checkNewPassword(pw string) error {
 
 // userUpdate is User.Update (user scope, own account): FirstName,
 // LastName and EmailAddress change what they are given (an absent
-// parameter leaves its field alone); Password sets a new password and
-// needs CurrentPassword. Errors: 3 the current password missing or wrong,
-// 4 an empty EmailAddress, 7 its format, 9 it is taken, 10 the password too
+// parameter leaves its field alone); Password sets a new password. A new
+// email address or password needs a session made with the password and
+// CurrentPassword. Errors: 3 the current password missing or wrong, 4 an
+// empty EmailAddress, 7 its format, 9 it is taken, 10 the password too
 // short.
 func (api *API) userUpdate(c *Call) (Fields, error) {
 	ctx := c.Context()
@@ -213,6 +221,7 @@ func (api *API) userUpdate(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
+	before := acct
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -242,10 +251,18 @@ func (api *API) userUpdate(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	if password != "" {
-		if err := api.checkCurrentPassword(c, acct); err != nil {
+	// A new email address takes the account over as surely as a new
+	// password (a reset goes there): both need a session made with the
+	// password, and the current password again.
+	if password != "" || !strings.EqualFold(acct.Email, before.Email) {
+		if err := requirePasswordSession(c.Principal); err != nil {
 			return nil, err
 		}
+		if err := api.checkCurrentPassword(c, before); err != nil {
+			return nil, err
+		}
+	}
+	if password != "" {
 		if err := checkNewPassword(password); err != nil {
 			return nil, err
 		}
@@ -262,6 +279,11 @@ func (api *API) userUpdate(c *Call) (Fields, error) {
 // Errors: 3 the current password missing or wrong, 10 the new one too
 // short, 11 it is missing.
 func (api *API) passwordChange(c *Call) (Fields, error) {
+	// Before anything is checked: a key must not learn whether a guessed
+	// password is right.
+	if err := requirePasswordSession(c.Principal); err != nil {
+		return nil, err
+	}
 	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
 	if err != nil {
 		return nil, err
@@ -279,32 +301,32 @@ func (api *API) passwordChange(c *Call) (Fields, error) {
 	if err := checkNewPassword(pw); err != nil {
 		return nil, err
 	}
-	if err := requirePasswordSession(c.Principal); err != nil {
-		return nil, err
-	}
 	if err := api.a.SetPassword(c.Context(), c.Principal, pw); err != nil {
 		return nil, err
 	}
 	return Fields{}, nil
 }
 
-// checkCurrentPassword checks the CurrentPassword parameter against acct:
-// 3 if it is missing or wrong. A wrong one counts as a failed login.
+// checkCurrentPassword checks the CurrentPassword parameter against acct,
+// as a login attempt of the account (counted and throttled): 3 if it is
+// missing or wrong.
 func (api *API) checkCurrentPassword(c *Call, acct store.Account) error {
-	cur, err := c.Param("CurrentPassword")
+	return api.checkPasswordParam(c, acct, "CurrentPassword")
+}
+
+// checkPasswordParam checks a password parameter against acct, counted
+// and throttled as a login attempt: 3 if it is missing or wrong.
+func (api *API) checkPasswordParam(c *Call, acct store.Account, param string) error {
+	pw, err := c.Param(param)
 	if err != nil {
 		return err
 	}
-	if cur == "" {
+	if pw == "" {
 		return errInvalidCredentials
 	}
-	got, err := api.a.CheckPassword(c.Context(), acct.Scope, acct.Username, cur)
-	switch {
-	case errors.Is(err, ErrInvalidCredential) || (err == nil && got.ID != acct.ID):
-		api.a.emit(c.Context(), Event{Kind: EventLoginFailed, Account: acct.Ref(), Username: acct.Username, Reason: "wrong current password"})
+	err = api.a.checkOwnPasswordValue(c.Context(), c.req, acct, pw)
+	if errors.Is(err, ErrInvalidCredential) {
 		return errInvalidCredentials
-	case err != nil:
-		return err
 	}
-	return nil
+	return err
 }

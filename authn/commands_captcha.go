@@ -14,6 +14,7 @@ import (
 // store with challenges.
 const (
 	captchasPerIP     = 60
+	captchaDrawsPerIP = 120
 	captchaRateWindow = 10 * time.Minute
 )
 
@@ -64,9 +65,27 @@ func (a *Authenticator) NewCaptcha(ctx context.Context, r *http.Request) (string
 // CaptchaHandler serves keyward's captcha images and sounds (.../<id>.png,
 // .../<id>.wav); mount it where [APIConfig].CaptchaURL says. It is nil when
 // the captcha is a host's own [captcha.Checker].
+//
+// Drawing an image or a sound costs CPU: each client address may fetch 120
+// in 10 minutes (429 after that).
 func (a *Authenticator) CaptchaHandler() http.Handler {
-	if d, ok := a.captcha.(*captcha.Digits); ok {
-		return d.Handler()
+	d, ok := a.captcha.(*captcha.Digits)
+	if !ok {
+		return nil
 	}
-	return nil
+	h := d.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := counterKey("captcha-draw", ipKey(a.ClientIP(r)))
+		n, reset, err := a.store.Increment(r.Context(), key, captchaRateWindow)
+		switch {
+		case err != nil:
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+			return
+		case n > captchaDrawsPerIP:
+			w.Header().Set("Retry-After", (&ThrottledError{RetryAfter: reset.Sub(a.cfg.Now())}).RetryAfterSeconds())
+			http.Error(w, "too many requests", http.StatusTooManyRequests)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -74,12 +74,8 @@ func (api *API) login(scope scopes.Scope) func(c *Call) (Fields, error) {
 		if err != nil {
 			return nil, err
 		}
-		etoken, err := api.a.IssueEToken(res.SessionID)
-		if err == nil {
-			err = api.a.SetSessionCookie(c.w, c.HTTP, res.SessionID)
-		}
+		etoken, err := api.a.handOver(ctx, c.w, c.HTTP, res.SessionID, true)
 		if err != nil {
-			api.a.abandonSession(ctx, res.SessionID)
 			return nil, err
 		}
 		fields := Fields{"SessionID": res.SessionID.Reveal(), "etoken": etoken.Reveal()}

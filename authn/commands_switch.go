@@ -14,12 +14,20 @@ const (
 	CodeInvalidPrivilege = 2
 )
 
-// userSwitch is User.Switch (admin scope): UserID and PrivilegeType
-// (Default, the default, or Full). It answers a new session of that user,
-// whose principal records the administrator who switched (SwitchedBy) and
-// the privilege asked for; the user's own sessions are untouched. Each
+// userSwitch is User.Switch (admin scope, from a session made with a
+// password): UserID and PrivilegeType (Default, the default, or Full). It
+// answers a new session of that user, whose principal records the
+// administrator who switched (SwitchedBy) and the privilege asked for; the
+// user's own sessions are untouched. The session lasts no longer than the
+// administrator's account: disabled or gone, the session stops working.
+// What the privilege allows is the host's to decide and enforce. Each
 // switch is an event.
 func (api *API) userSwitch(c *Call) (Fields, error) {
+	// Acting as someone else is for an administrator at a keyboard, not
+	// for a key.
+	if err := requirePasswordSession(c.Principal); err != nil {
+		return nil, err
+	}
 	v, err := c.Param("UserID")
 	if err != nil {
 		return nil, err
@@ -51,9 +59,9 @@ func (api *API) userSwitch(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	etoken, err := api.a.IssueEToken(sid)
+	// No cookie: the administrator's browser keeps its own session.
+	etoken, err := api.a.handOver(ctx, c.w, c.HTTP, sid, false)
 	if err != nil {
-		api.a.abandonSession(ctx, sid)
 		return nil, err
 	}
 	api.a.emit(ctx, Event{Kind: EventUserSwitched, Account: user.Ref(), Username: user.Username, Actor: c.Principal.Account(), Reason: priv})

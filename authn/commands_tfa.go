@@ -74,7 +74,7 @@ func (api *API) tfaDisable(c *Call) (Fields, error) {
 	if err := api.checkOwnPassword(c); err != nil {
 		return nil, err
 	}
-	if err := api.checkOwnCode(c, api.a.tfa); err != nil {
+	if err := api.checkOwnCode(c); err != nil {
 		return nil, err
 	}
 	if err := api.a.DisableTFA(c.Context(), c.Principal); err != nil {
@@ -86,7 +86,7 @@ func (api *API) tfaDisable(c *Call) (Fields, error) {
 // tfaError passes keyward's own errors on, and makes any other (the
 // store's) a store failure.
 func tfaError(err error) error {
-	if classify(err) != failClosed {
+	if err == nil || classify(err) != failClosed {
 		return err
 	}
 	return storeFailure(err)
@@ -99,7 +99,7 @@ func (api *API) tfaRegenerate(c *Call) (Fields, error) {
 		return nil, err
 	}
 	t := api.a.tfa
-	if err := api.checkOwnCode(c, t); err != nil {
+	if err := api.checkOwnCode(c); err != nil {
 		return nil, err
 	}
 	codes, err := t.RegenerateRecoveryCodes(c.Context(), c.Principal.Account())
@@ -112,45 +112,31 @@ func (api *API) tfaRegenerate(c *Call) (Fields, error) {
 // checkOwnPassword checks the Password parameter against the caller's own
 // account: 3 if it is missing or wrong.
 func (api *API) checkOwnPassword(c *Call) error {
-	pw, err := c.Param("Password")
+	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
 	if err != nil {
 		return err
 	}
-	if pw == "" {
-		return errInvalidCredentials
+	return api.checkPasswordParam(c, acct, "Password")
+}
+
+// checkOwnCode checks the TFACode parameter for the caller, counted and
+// throttled as a login attempt: 2 if 2FA is off, 6 if the code is missing,
+// wrong or used.
+func (api *API) checkOwnCode(c *Call) error {
+	code, err := c.Param("TFACode")
+	if err != nil {
+		return err
 	}
 	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
 	if err != nil {
 		return err
 	}
-	got, err := api.a.CheckPassword(c.Context(), acct.Scope, acct.Username, pw)
-	switch {
-	case errors.Is(err, ErrInvalidCredential):
-		return errInvalidCredentials
-	case err != nil:
-		return err
-	case got.ID != acct.ID:
-		return errInvalidCredentials
-	}
-	return nil
-}
-
-// checkOwnCode checks the TFACode parameter for the caller: 2 if 2FA is
-// off, 6 if the code is missing, wrong or used.
-func (api *API) checkOwnCode(c *Call, t *totp.TOTP) error {
-	code, err := c.Param("TFACode")
-	if err != nil {
-		return err
-	}
-	err = t.Verify(c.Context(), c.Principal.Account(), code)
+	err = api.a.checkOwnCodeValue(c.Context(), c.req, acct, code)
 	switch {
 	case errors.Is(err, totp.ErrNotEnabled):
 		return errTFANotEnabled
 	case errors.Is(err, totp.ErrInvalidCode):
-		api.a.emit(c.Context(), Event{Kind: EventLoginFailed, Account: c.Principal.Account(), Username: c.Principal.Username, Reason: "wrong 2FA code"})
 		return errInvalidTFA
-	case err != nil:
-		return storeFailure(err)
 	}
-	return nil
+	return tfaError(err)
 }

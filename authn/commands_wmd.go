@@ -55,12 +55,8 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	etoken, err := api.a.IssueEToken(res.SessionID)
-	if err == nil {
-		err = api.a.SetSessionCookie(c.w, c.HTTP, res.SessionID)
-	}
+	etoken, err := api.a.handOver(ctx, c.w, c.HTTP, res.SessionID, true)
 	if err != nil {
-		api.a.abandonSession(ctx, res.SessionID)
 		return nil, err
 	}
 	acct := res.Account
@@ -85,18 +81,23 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 // account with an admin flag, keyward two scopes. A user of the name wins;
 // else an administrator of it; else the user scope, where the login fails
 // like any unknown name.
+//
+// Both scopes are looked up whatever the name, so that the time taken does
+// not tell users, administrators and unknown names apart. A name that is
+// both a user's and an administrator's logs in as the user.
 func (api *API) wmdScope(c *Call, user string) (scopes.Scope, error) {
-	if user == "" {
-		return scopes.User, nil
-	}
-	for _, s := range []scopes.Scope{scopes.User, scopes.Admin} {
+	found := [2]bool{}
+	for i, s := range []scopes.Scope{scopes.User, scopes.Admin} {
 		_, err := api.a.store.AccountByLogin(c.Context(), s, user)
 		switch {
 		case err == nil:
-			return s, nil
+			found[i] = true
 		case !errors.Is(err, store.ErrNotFound):
 			return 0, storeFailure(err)
 		}
+	}
+	if !found[0] && found[1] {
+		return scopes.Admin, nil
 	}
 	return scopes.User, nil
 }

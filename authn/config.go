@@ -141,7 +141,10 @@ type Config struct {
 	// with Disable2FA=true and Disable2FAToken equal to the hex
 	// HMAC-SHA256 of "<command in lower case>.disable2fa" under this
 	// secret skips the 2FA step. For a host's own trusted front end that
-	// did the second factor itself. Default none: no bypass.
+	// did the second factor itself. The token is the same for every
+	// account of a scope and never expires: whoever holds it skips 2FA
+	// for everyone until the secret is changed, so keep it on the server
+	// side only. Default none: no bypass.
 	Disable2FASecret []byte
 
 	// Mailer sends password reset tokens. Default nil: no password

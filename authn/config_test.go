@@ -41,7 +41,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"StrictBearer", c.StrictBearer, false},
 		{"CaptchaPolicy", c.CaptchaPolicy, CaptchaOcteth},
 		{"Captcha set", c.Captcha != nil, true},
-		{"Throttle", c.Throttle, ThrottleConfig{Window: 15 * time.Minute, PerUserIP: 6, PerIP: 60, PerAccount: 100, AccountWindow: time.Hour, CaptchaAfter: 3}},
+		{"Throttle", c.Throttle, ThrottleConfig{Window: 15 * time.Minute, PerUserIP: 6, PerIP: 100, PerAccount: 100, AccountWindow: time.Hour, CaptchaAfter: 3}},
 		{"TrustedProxies", len(c.TrustedProxies), 0},
 		{"TFAIssuer", c.TFAIssuer, ""},
 		{"SessionIdleTimeout", c.SessionIdleTimeout, 30 * time.Minute},

@@ -36,7 +36,11 @@ func Fail(code int, text string) error { return &CommandError{Code: code, Text: 
 // reservedField reports whether a command may not set the field: the
 // envelope's own, in either dialect.
 func reservedField(k string) bool {
-	return k == "Success" || k == "ErrorCode" || k == "ErrorText" || k == "status" || k == "error"
+	switch k {
+	case "Success", "ErrorCode", "ErrorText", "Errors", "status", "error":
+		return true
+	}
+	return false
 }
 
 // answer is one envelope about to be written.

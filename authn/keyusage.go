@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ type lastUse struct {
 	at     time.Time
 	remote string
 	xff    []string
+	ip     netip.Addr // when known already (a key login), in place of remote
 }
 
 // usageRecorder keeps API keys' usage (request count, last use, last
@@ -39,23 +41,24 @@ type usageRecorder struct {
 // recordUse counts one use of the key, and starts a background flush when
 // one is due. It allocates only for a key's first use and once a second
 // after that.
-func (a *Authenticator) recordUse(id int64, at time.Time, r *http.Request) {
+func (a *Authenticator) recordUse(id int64, at time.Time, r *http.Request, ip netip.Addr) {
 	u := &a.usage
 	v, ok := u.keys.Load(id)
 	if !ok {
 		v, _ = u.keys.LoadOrStore(id, new(keyUsage))
 	}
 	k := v.(*keyUsage)
-	k.n.Add(1)
-	// The last use moves at second granularity: a new record (an
+	// The last use first, then the count: a flush that sees the count sees
+	// a last use. It moves at second granularity: a new record (an
 	// allocation) at most once a second per key.
 	if cur := k.last.Load(); cur == nil || at.Sub(cur.at) >= time.Second {
-		use := &lastUse{at: at}
+		use := &lastUse{at: at, ip: ip}
 		if r != nil {
 			use.remote, use.xff = r.RemoteAddr, r.Header["X-Forwarded-For"]
 		}
 		k.last.Store(use)
 	}
+	k.n.Add(1)
 	if at.UnixNano()-u.lastFlush.Load() >= int64(a.cfg.TouchInterval) && u.flushing.CompareAndSwap(false, true) {
 		u.lastFlush.Store(at.UnixNano())
 		go func() {
@@ -85,7 +88,15 @@ func (a *Authenticator) FlushAPIKeyUsage(ctx context.Context) error {
 			return true
 		}
 		last := k.last.Load()
-		ip := ipString(a.clientIPFrom(last.remote, last.xff))
+		if last == nil { // cannot happen: the last use is stored first
+			k.n.Add(n)
+			return true
+		}
+		ipAddr := last.ip
+		if !ipAddr.IsValid() {
+			ipAddr = a.clientIPFrom(last.remote, last.xff)
+		}
+		ip := ipString(ipAddr)
 		if err := a.store.RecordAPIKeyUse(ctx, key.(int64), last.at, ip, n); err != nil {
 			k.n.Add(n) // try again next time
 			if firstErr == nil {

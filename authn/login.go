@@ -118,8 +118,8 @@ func (a *Authenticator) refusal(code int, at attempt) *LoginError {
 //  4. the password or key: 3, one answer for every kind of bad credential;
 //  5. the second factor, if the account has one on: 101 none, 6 wrong.
 //
-// Wrong captchas, credentials and codes count as failures; success resets
-// the username's count from this address. Other errors (the store) fail
+// Every attempt is counted before anything is checked; success resets the
+// account's count from this address. Other errors (the store) fail
 // closed. The caller sets the cookie or sends the session ID.
 func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
 	if !req.Scope.Valid() {
@@ -134,11 +134,20 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 	}
 	ip := ipKey(req.ClientIP)
 	ev := Event{Account: store.AccountRef{Scope: req.Scope}, Username: truncate(req.Username, 64), ClientIP: ip}
-	username := req.Username
-	if byKey {
-		username = ""
+	// The account is looked up first, so that its username and its email
+	// address count as one; the password is checked later, after the
+	// throttle and the captcha.
+	var acct store.Account
+	var found bool
+	who := ""
+	if !byKey {
+		var err error
+		if acct, found, err = a.lookupLogin(ctx, req.Scope, req.Username); err != nil {
+			return LoginResult{}, err
+		}
+		who = throttleKey(req.Scope, acct, found, req.Username)
 	}
-	at, err := a.begin(ctx, req.Scope, username, ip)
+	at, err := a.begin(ctx, who, ip)
 	var throttled *ThrottledError
 	if errors.As(err, &throttled) {
 		ev.Kind, ev.Reason = EventLockedOut, "too many failed attempts"
@@ -148,11 +157,8 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 	if err != nil {
 		return LoginResult{}, err
 	}
-	// failed counts a failure and answers code.
+	// failed logs a failure (begin has counted it) and answers code.
 	failed := func(code int, reason string) error {
-		if err := a.fail(ctx, at); err != nil {
-			return err
-		}
 		ev.Kind, ev.Reason = EventLoginFailed, reason
 		a.emit(ctx, ev)
 		return a.refusal(code, at)
@@ -173,7 +179,6 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		}
 	}
 
-	var acct store.Account
 	var keyHash store.Hash
 	method := "password"
 	if byKey {
@@ -184,7 +189,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		acct, err = a.keyLogin(ctx, req)
 		keyHash = hashCredential(req.APIKey) // the session ends with the key
 	} else {
-		acct, err = a.CheckPassword(ctx, req.Scope, req.Username, req.Password)
+		acct, err = a.verifyPassword(ctx, acct, found, req.Password)
 	}
 	if errors.Is(err, ErrInvalidCredential) {
 		return LoginResult{}, failed(CodeInvalidCredentials, reasonOf(err))

@@ -319,6 +319,20 @@ func TestCaptchaNewLimited(t *testing.T) {
 	if a := l.call("192.0.2.70", "Command=Captcha.New"); a.status != 429 || a.retryAfter == "" {
 		t.Fatalf("past the limit: %s", a.body)
 	}
+	// Drawing is limited too: images cost CPU.
+	id, _ := l.captchaAnswer("192.0.2.71")
+	h := l.a.CaptchaHandler()
+	var last int
+	for range captchaDrawsPerIP + 1 {
+		r := httptest.NewRequest("GET", "/captcha/"+id+".png", nil)
+		r.RemoteAddr = "192.0.2.72:1"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		last = rec.Code
+	}
+	if last != 429 {
+		t.Fatalf("drawing past the limit: %d", last)
+	}
 }
 
 func TestClientIP(t *testing.T) {
@@ -346,7 +360,9 @@ func TestClientIP(t *testing.T) {
 		{"IPv4-mapped", "[::ffff:203.0.113.9]:80", nil, "203.0.113.9"},
 		{"trusted IPv6 proxy", "[fd00::1]:80", []string{"2001:db8::2"}, "2001:db8::2"},
 		{"no port", "203.0.113.5", nil, "203.0.113.5"},
-		{"unreadable", "@", nil, "invalid IP"},
+		{"unreadable, no proxy header", "@", nil, "invalid IP"},
+		// A unix socket peer is a local proxy: its header is believed.
+		{"unix socket proxy", "@", []string{"203.0.113.10"}, "203.0.113.10"},
 	}
 	for _, tc := range tests {
 		r := httptest.NewRequest("GET", "/", nil)

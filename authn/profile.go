@@ -40,8 +40,8 @@ type profileTable struct {
 	adminTFA, userTFA int
 }
 
-// table returns p's table. Both are built here, once per call, from
-// constants: nothing is shared or mutable.
+// table returns p's table, made anew from constants: no table is shared
+// or can be changed by a caller.
 func (p Profile) table() profileTable {
 	if p != OctethV5 {
 		return profileTable{} // Seeds: the status is the code

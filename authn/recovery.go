@@ -40,7 +40,7 @@ const (
 	recoveryMailTime   = time.Minute
 )
 
-// ErrNoMailer means password recovery needs a [Mailer], and there is none.
+// errNoMailer means password recovery needs a [Mailer], and there is none.
 var errNoMailer = errors.New("authn: password recovery needs Config.Mailer")
 
 // RemindPassword starts a password reset for the account of the scope
@@ -149,6 +149,16 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 	if !strings.HasPrefix(token, ResetTokenPrefix) || len(token) > maxCredentialBytes {
 		return bad()
 	}
+	setter, ok := a.store.(store.PasswordSetter)
+	if !ok {
+		return errAccountsReadOnly
+	}
+	// The hash first: what can fail without the token's fault fails before
+	// the token is used up.
+	hash, err := a.HashPassword(ctx, password)
+	if err != nil {
+		return err
+	}
 	t, err := a.store.TakeToken(ctx, hashCredential(token))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -159,14 +169,9 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 		return bad()
 	}
 	acct, err := a.activeAccount(ctx, t.Account)
-	if err != nil {
-		return bad()
+	if errors.Is(err, ErrInvalidCredential) {
+		return bad() // disabled or gone since the token was made
 	}
-	setter, ok := a.store.(store.PasswordSetter)
-	if !ok {
-		return errAccountsReadOnly
-	}
-	hash, err := a.HashPassword(ctx, password)
 	if err != nil {
 		return err
 	}

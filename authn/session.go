@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"net/http"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -131,7 +132,13 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 		return Principal{}, err
 	}
 	if s.APIKeyHash != (store.Hash{}) {
-		if err := a.keyStillValid(ctx, s.APIKeyHash, now); err != nil {
+		if err := a.keyStillValid(ctx, r, s.APIKeyHash, now); err != nil {
+			return Principal{}, err
+		}
+	}
+	if s.SwitchedBy.ID != 0 {
+		// A switched session lasts no longer than its administrator.
+		if _, err := a.activeAccount(ctx, s.SwitchedBy); err != nil {
 			return Principal{}, err
 		}
 	}
@@ -162,8 +169,9 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 var errSessionKeyGone = because(ErrInvalidCredential, "the session's API key is gone")
 
 // keyStillValid checks that the API key a session was made with still
-// works: the static admin key as configured now, or a stored key.
-func (a *Authenticator) keyStillValid(ctx context.Context, h store.Hash, now time.Time) error {
+// works, and from this client: the static admin key as configured now, or
+// a stored key, unexpired, and bound to nowhere else.
+func (a *Authenticator) keyStillValid(ctx context.Context, r *Request, h store.Hash, now time.Time) error {
 	if a.hasAdminKey && subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 {
 		return nil
 	}
@@ -175,6 +183,8 @@ func (a *Authenticator) keyStillValid(ctx context.Context, h store.Hash, now tim
 		return storeFailure(err)
 	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
 		return errSessionKeyGone
+	case k.BoundIP != "" && !boundAllows(k.BoundIP, r.clientIP()):
+		return errKeyBound
 	}
 	return nil
 }
@@ -219,11 +229,19 @@ func (a *Authenticator) endSessions(ctx context.Context, account store.AccountRe
 	return n, nil
 }
 
-// abandonSession ends a session that was made but could not be handed to
-// its client (the cookie or the etoken failed): nobody must be left
-// holding a session they were never told about.
-func (a *Authenticator) abandonSession(ctx context.Context, id Secret) {
-	if h, ok := sessionHash(id.Reveal()); ok {
-		_ = a.store.DeleteSession(context.WithoutCancel(ctx), h)
+// handOver gives a new session to its client: an etoken of it, and the
+// session cookie when setCookie. If either cannot be made, the session is
+// ended: nobody must be left holding a session they were never told about.
+func (a *Authenticator) handOver(ctx context.Context, w http.ResponseWriter, r *http.Request, id Secret, setCookie bool) (Secret, error) {
+	etoken, err := a.IssueEToken(id)
+	if err == nil && setCookie {
+		err = a.SetSessionCookie(w, r, id)
 	}
+	if err != nil {
+		if h, ok := sessionHash(id.Reveal()); ok {
+			_ = a.store.DeleteSession(context.WithoutCancel(ctx), h)
+		}
+		return Secret{}, err
+	}
+	return etoken, nil
 }

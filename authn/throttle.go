@@ -14,20 +14,24 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// ThrottleConfig sets how many failed logins are allowed before logins are
-// refused for a while. Counts live in the store, so every instance that
-// shares it counts together. The zero value means the defaults.
+// ThrottleConfig sets how many login attempts are allowed before logins
+// are refused for a while. Counts live in the store, so every instance that
+// shares it counts together, and each attempt is counted before its
+// password is checked, so that concurrent attempts cannot slip past a
+// limit. An account's username and email address share its counts. The
+// zero value means the defaults.
 type ThrottleConfig struct {
-	// Window is how long failures of a username from an address, and of
+	// Window is how long attempts of an account from an address, and of
 	// an address, are remembered. Default 15 minutes.
 	Window time.Duration
-	// PerUserIP is how many attempts a username may make from one address
-	// in a Window. Default 6. Success resets this count.
+	// PerUserIP is how many attempts an account (or a username that names
+	// none) may have from one address in a Window. Default 6. Success
+	// resets this count.
 	PerUserIP int
-	// PerIP is how many failures one address may make in a Window, over
-	// all usernames. Default 60.
+	// PerIP is how many attempts one address may make in a Window, over
+	// all usernames (logins, key logins, re-authentications). Default 100.
 	PerIP int
-	// PerAccount is how many failures a username may have in an
+	// PerAccount is how many attempts an account may have in an
 	// AccountWindow, from all addresses. Default 100 (ASVS 4.0.3 2.2.1).
 	PerAccount int
 	// AccountWindow is the window of PerAccount. Default 1 hour.
@@ -45,7 +49,7 @@ func (t ThrottleConfig) withDefaults() (ThrottleConfig, error) {
 		t.PerUserIP = 6
 	}
 	if t.PerIP == 0 {
-		t.PerIP = 60
+		t.PerIP = 100
 	}
 	if t.PerAccount == 0 {
 		t.PerAccount = 100
@@ -110,53 +114,58 @@ func counterKey(kind string, parts ...string) string {
 }
 
 // begin counts a login attempt before its credentials are checked, and
-// refuses it if a limit is already reached. The per-username-and-address
-// counter is raised here, atomically, so that of any number of concurrent
-// guesses no more than PerUserIP get past it; the other counters are
-// raised when an attempt fails.
-func (a *Authenticator) begin(ctx context.Context, scope scopes.Scope, username, ip string) (attempt, error) {
+// refuses it if a limit is reached. Every counter is raised here,
+// atomically, before anything is checked: of any number of concurrent
+// attempts no more than the limits get through, however they are spread
+// over usernames and addresses. The limits count attempts (a success
+// resets only the username's count from its address).
+//
+// who names the account: its scope and ID when the login names an account
+// that exists, so that its username and its email address share one
+// count; otherwise the normalized login. It is empty for a key login, which
+// only the address counts.
+func (a *Authenticator) begin(ctx context.Context, who, ip string) (attempt, error) {
 	t := a.cfg.Throttle
 	at := attempt{ip: counterKey("ip", ip)}
-	now := a.cfg.Now()
-	if n, reset, err := a.store.Count(ctx, at.ip); err != nil {
-		return at, storeFailure(err)
-	} else if n >= int64(t.PerIP) {
-		return at, &ThrottledError{RetryAfter: reset.Sub(now)}
+	if err := a.count(ctx, at.ip, t.Window, t.PerIP, nil); err != nil {
+		return at, err
 	}
-	if username == "" {
-		return at, nil // a key login: only the address is counted
+	if who == "" {
+		return at, nil
 	}
-	login := store.NormalizeLogin(username)
-	at.account = counterKey("account", scope.String(), login)
-	if n, reset, err := a.store.Count(ctx, at.account); err != nil {
-		return at, storeFailure(err)
-	} else if n >= int64(t.PerAccount) {
-		return at, &ThrottledError{RetryAfter: reset.Sub(now)}
+	at.account = counterKey("account", who)
+	if err := a.count(ctx, at.account, t.AccountWindow, t.PerAccount, nil); err != nil {
+		return at, err
 	}
-	at.pair = counterKey("pair", scope.String(), login, ip)
-	n, reset, err := a.store.Increment(ctx, at.pair, t.Window)
-	if err != nil {
-		return at, storeFailure(err)
-	}
-	at.n, at.failures = n, n-1
-	if n > int64(t.PerUserIP) {
-		return at, &ThrottledError{RetryAfter: reset.Sub(now)}
-	}
-	return at, nil
+	at.pair = counterKey("pair", who, ip)
+	err := a.count(ctx, at.pair, t.Window, t.PerUserIP, &at.n)
+	at.failures = at.n - 1
+	return at, err
 }
 
-// fail records that the attempt failed.
-func (a *Authenticator) fail(ctx context.Context, at attempt) error {
-	t := a.cfg.Throttle
-	if _, _, err := a.store.Increment(ctx, at.ip, t.Window); err != nil {
+// count raises a counter and refuses past max; n, if not nil, gets the
+// count.
+func (a *Authenticator) count(ctx context.Context, key string, window time.Duration, max int, n *int64) error {
+	got, reset, err := a.store.Increment(ctx, key, window)
+	if err != nil {
 		return storeFailure(err)
 	}
-	if at.account != "" {
-		if _, _, err := a.store.Increment(ctx, at.account, t.AccountWindow); err != nil {
-			return storeFailure(err)
-		}
+	if n != nil {
+		*n = got
+	}
+	if got > int64(max) {
+		return &ThrottledError{RetryAfter: reset.Sub(a.cfg.Now())}
 	}
 	return nil
+}
+
+// throttleKey names what a login counts against: the account, if the
+// login names one, else the normalized login.
+func throttleKey(scope scopes.Scope, acct store.Account, found bool, login string) string {
+	if found {
+		return "account " + scope.String() + " " + strconv.FormatInt(acct.ID, 10)
+	}
+	return "login " + scope.String() + " " + store.NormalizeLogin(login)
 }
 
 // succeed records that the attempt succeeded: the username's count from

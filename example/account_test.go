@@ -88,6 +88,9 @@ func TestAdminUpdateErrors(t *testing.T) {
 		"Username", "admin", "EmailAddress", "admin@example.com", "Password", "taken-over")), 403, 403)
 	mustOK(t, ta.send(urlencoded("Command", "Admin.Update", "AdminAPIKey", staticKey, "AdminID", "1", "Name", "A",
 		"Username", "admin", "EmailAddress", "admin@example.com")))
+	// A new username or address with the key alone is refused too.
+	mustFail(t, ta.send(urlencoded("Command", "Admin.Update", "AdminAPIKey", staticKey, "AdminID", "1", "Name", "A",
+		"Username", "admin", "EmailAddress", "evil@example.com")), 403, 403)
 	if !strings.Contains(ta.sendRaw(urlencoded("Command", "Admin.Login", "Username", "admin", "Password", adminPassword)), `"Success":true`) {
 		t.Fatal("the password changed")
 	}
@@ -129,7 +132,14 @@ func TestUserUpdate(t *testing.T) {
 	if _, err := ta.mem.CreateAccount(t.Context(), store.Account{Scope: scopes.User, Username: "bob", Email: "bob@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	mustFail(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "EmailAddress", "BOB@example.com")), 200, 9)
+	mustFail(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "EmailAddress", "BOB@example.com", "CurrentPassword", userPassword)), 200, 9)
+	// A new address needs the current password, and a session: a key
+	// alone must not take the account over (a reset mail goes there).
+	mustFail(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "EmailAddress", "evil@example.com")), 200, 3)
+	key, _ := ta.userKey()
+	mustFail(t, ta.send(urlencoded("Command", "User.Update", "APIKey", key, "EmailAddress", "evil@example.com", "CurrentPassword", userPassword)), 403, 403)
+	// Names alone are fine with a key.
+	mustOK(t, ta.send(urlencoded("Command", "User.Update", "APIKey", key, "FirstName", "Ada")))
 	// A new email and password: other sessions end, this one stays.
 	mustOK(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "EmailAddress", "ada@example.com", "Password", "a-new-password", "CurrentPassword", userPassword)))
 	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", other)), 401, 401)
@@ -148,9 +158,11 @@ func TestPasswordChange(t *testing.T) {
 	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", "wrong", "NewPassword", "a-new-password")), 200, 3)
 	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", userPassword)), 200, 11)
 	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", userPassword, "NewPassword", "1234567")), 200, 10)
-	// With a key, even the right current password does not change it.
+	// With a key, even the right current password does not change it,
+	// and a wrong one is not even looked at: no password oracle.
 	key, _ := ta.userKey()
 	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "APIKey", key, "CurrentPassword", userPassword, "NewPassword", "a-new-password")), 403, 403)
+	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "APIKey", key, "CurrentPassword", "wrong", "NewPassword", "a-new-password")), 403, 403)
 	mustOK(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", userPassword, "NewPassword", "a-new-password")))
 	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", other)), 401, 401)
 	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)))

@@ -120,8 +120,10 @@ func (e *Env) AddUser(t T, username, password string) store.Account {
 	return e.seed(t, store.Account{Scope: scopes.User, Username: username, Email: username}, password)
 }
 
-// UserPrincipal is a principal of the seeded user, as a password session
-// would give.
+// UserPrincipal is a principal of the seeded user with no session behind
+// it: enough for commands that read the principal. Commands that need a
+// session made with a password (logout, keys, 2FA, password changes) want
+// [Env.SignedIn].
 func (e *Env) UserPrincipal() authn.Principal { return principalOf(e.User, e.Clock.Now()) }
 
 // AdminPrincipal is a principal of the seeded administrator.
@@ -158,6 +160,23 @@ func (e *Env) Login(t T, acct store.Account) Session {
 		t.Fatalf("authntest: %v", err)
 	}
 	return Session{ID: sid.Reveal(), EToken: tok.Reveal(), Cookie: rec.Result().Cookies()[0]}
+}
+
+// SignedIn logs the account in with a password session, as Login does,
+// and returns the session and the principal the middleware finds for it:
+// a principal that logout and the key and 2FA commands accept.
+func (e *Env) SignedIn(t T, acct store.Account) (Session, authn.Principal) {
+	t.Helper()
+	s := e.Login(t, acct)
+	var p authn.Principal
+	h := e.Auth.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		p, _ = authn.PrincipalFrom(r.Context())
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), Form("/", "SessionID", s.ID))
+	if !p.HasSession() {
+		t.Fatalf("authntest: the new session does not resolve")
+	}
+	return s, p
 }
 
 // APIKey creates an API key for the account and returns it.

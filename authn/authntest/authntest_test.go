@@ -50,6 +50,16 @@ func TestLoginCredentials(t *testing.T) {
 	}
 }
 
+// A principal from SignedIn is accepted where a password session is needed.
+func TestSignedIn(t *testing.T) {
+	t.Parallel()
+	env := New(t, Options{})
+	_, p := env.SignedIn(t, env.User)
+	WantOK(t, env.Call(t, p, "Command", "User.APIKey.Create", "Label", "x"))
+	WantCode(t, env.Call(t, env.UserPrincipal(), "Command", "User.APIKey.Create", "Label", "x"), 403)
+	WantOK(t, env.Call(t, p, "Command", "User.Logout"))
+}
+
 func TestSeededLogins(t *testing.T) {
 	t.Parallel()
 	env := New(t, Options{})
