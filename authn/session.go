@@ -2,10 +2,10 @@ package authn
 
 import (
 	"context"
-	"net/http"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/keyward/keyward/store"
