@@ -144,18 +144,36 @@ type Store interface {
 
 // TFAStates keeps accounts' second factors.
 type TFAStates interface {
-	// TFA returns the account's 2FA state, or ErrNotFound if it has none.
+	// TFA returns the account's 2FA state, with its Version, or
+	// ErrNotFound if it has none.
 	TFA(ctx context.Context, ref AccountRef) (TFA, error)
-	// PutTFA stores t as the account's 2FA state, replacing what was there,
-	// except that LastStep never goes down: the stored value becomes the
-	// greater of the two, so a write from a stale read cannot reopen a
-	// used code.
+	// PutTFA stores t as the account's 2FA state, replacing what was
+	// there, if and only if the stored state's Version equals t.Version
+	// (an account without state is at Version 0); the stored Version
+	// becomes t.Version+1. Otherwise it returns ErrConflict and changes
+	// nothing: the caller read a state that another put has since
+	// replaced, and must read again and redo its change. The compare and
+	// the write are one atomic step, so of concurrent puts from one read,
+	// across every process that shares the store, exactly one succeeds.
+	//
+	// LastStep never goes down: the stored value becomes the greater of
+	// the two, so a put from a read made before an [TFAUses.AdvanceTFAStep]
+	// cannot reopen a used code.
 	PutTFA(ctx context.Context, t TFA) error
 }
 
 // TFAUses consumes second factors: each atomically, so that of concurrent
 // logins with one code exactly one succeeds, across every process that
 // shares the store.
+//
+// Neither method changes the state's Version, so a login never makes a
+// concurrent [TFAStates.PutTFA] fail. That is safe for the step, which
+// PutTFA never lowers. It is safe for recovery codes as long as a put
+// never writes back codes it read: a put from a read made before a
+// UseRecoveryCode would restore the used code. Package totp never does:
+// each of its puts either replaces the whole set with new codes (Enable,
+// RegenerateRecoveryCodes) or empties it (Disable, and Setup, which runs
+// with 2FA off, when codes have no use).
 type TFAUses interface {
 	// AdvanceTFAStep sets the account's LastStep to step if step is greater
 	// than it, and reports whether it did. An account without 2FA state is

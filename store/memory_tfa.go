@@ -40,14 +40,21 @@ func (m *Memory) TFA(_ context.Context, ref AccountRef) (TFA, error) {
 	return cloneTFA(t), nil
 }
 
-// PutTFA stores t, keeping the greater LastStep.
+// PutTFA stores t if the stored Version (0 for none) is t.Version, with
+// the next Version and the greater LastStep; otherwise it is
+// [ErrConflict].
 func (m *Memory) PutTFA(_ context.Context, t TFA) error {
 	s := &m.tfa
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.byRef[t.Account]; ok && old.LastStep > t.LastStep {
-		t.LastStep = old.LastStep
+	old, ok := s.byRef[t.Account] // without state: the zero TFA, at Version 0
+	if old.Version != t.Version {
+		return ErrConflict
 	}
+	if ok {
+		t.LastStep = max(t.LastStep, old.LastStep)
+	}
+	t.Version++
 	s.byRef[t.Account] = cloneTFA(t)
 	return nil
 }

@@ -131,7 +131,8 @@ type Session struct {
 
 // TFA is an account's second factor (TOTP): its secret, whether it is on,
 // the last time step accepted, and its recovery codes. Package totp writes
-// it; a store keeps it as it is given.
+// it; a store keeps it as it is given, but for LastStep and Version (see
+// [TFAStates.PutTFA]).
 type TFA struct {
 	// Account is whose second factor it is.
 	Account AccountRef
@@ -149,6 +150,12 @@ type TFA struct {
 	RecoverySalt []byte
 	// RecoveryCodes are the hashes of the unused recovery codes.
 	RecoveryCodes []Hash
+	// Version is bumped by every [TFAStates.PutTFA], and by nothing else:
+	// callers pass back the Version they read, and a put from a read that
+	// another put has overtaken is refused ([ErrConflict]), so that no
+	// read-modify-write loses another's update. An account without state
+	// is at Version 0.
+	Version int64
 }
 
 // Challenge is a captcha challenge: the digits its image shows, and when it

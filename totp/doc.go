@@ -23,6 +23,22 @@
 // consuming one is atomic in the store. Using one turns 2FA off, as Octeth
 // does; the account enrolls again.
 //
+// # Concurrent changes
+//
+// Setup, Enable, Disable, RegenerateRecoveryCodes and the turning off
+// that follows a recovery login each read the account's 2FA state, change
+// it and write it back whole. The write is a compare-and-set on the
+// state's version ([store.TFAStates]): if another change was written in
+// between, from this process or another sharing the store, it is refused,
+// and the operation reads again and checks its conditions on what it
+// finds (Setup with 2FA now on is [ErrAlreadyEnabled], Enable after a new
+// Setup replaced the secret [ErrInvalidCode], RegenerateRecoveryCodes with
+// 2FA now off [ErrNotEnabled]) before it tries again. No change is lost:
+// a Setup never turns off a 2FA that an Enable reported on, and new
+// recovery codes never turn back on a 2FA that a recovery login turned
+// off. After a few refusals in a row it gives up with an error that wraps
+// [store.ErrConflict].
+//
 // # Secrets at rest
 //
 // A TOTP secret cannot be hashed: the server needs it to compute codes. With

@@ -1,6 +1,7 @@
 package totp
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -112,19 +113,41 @@ type Enrollment struct {
 
 // Setup makes a new secret for the account and keeps it pending: 2FA is not
 // on until [TOTP.Enable] confirms a code of it. A second Setup replaces the
-// pending secret. With 2FA already on it is [ErrAlreadyEnabled].
+// pending secret. With 2FA already on it is [ErrAlreadyEnabled], also when
+// an Enable overtook this Setup: the check is made again on the state the
+// write replaces.
 func (t *TOTP) Setup(ctx context.Context, acct store.Account) (Enrollment, error) {
 	ref := acct.Ref()
-	st, err := t.state(ctx, ref)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	var e Enrollment
+	var sealed []byte
+	err := t.update(ctx, ref, func(st store.TFA, _ bool) (store.TFA, error) {
+		if st.Enabled {
+			return st, ErrAlreadyEnabled
+		}
+		if sealed == nil { // the first attempt; a retry keeps the secret
+			var err error
+			if e, sealed, err = t.newSecret(acct); err != nil {
+				return st, err
+			}
+		}
+		st.PendingSecret = sealed
+		// With 2FA off recovery codes have no use; and a put never
+		// writes back codes it read (see store.TFAUses).
+		st.RecoverySalt, st.RecoveryCodes = nil, nil
+		return st, nil
+	})
+	if err != nil {
 		return Enrollment{}, err
 	}
-	if st.Enabled {
-		return Enrollment{}, ErrAlreadyEnabled
-	}
+	return e, nil
+}
+
+// newSecret makes a secret for acct, and returns it as the enrollment
+// shows it and sealed for the store.
+func (t *TOTP) newSecret(acct store.Account) (Enrollment, []byte, error) {
 	raw := make([]byte, secretBytes)
 	if _, err := io.ReadFull(t.rand, raw); err != nil {
-		return Enrollment{}, fmt.Errorf("totp: reading a secret: %w", err)
+		return Enrollment{}, nil, fmt.Errorf("totp: reading a secret: %w", err)
 	}
 	key, err := pqtotp.Generate(pqtotp.GenerateOpts{
 		Issuer:      t.issuer,
@@ -135,57 +158,71 @@ func (t *TOTP) Setup(ctx context.Context, acct store.Account) (Enrollment, error
 		Algorithm:   otp.AlgorithmSHA1,
 	})
 	if err != nil {
-		return Enrollment{}, fmt.Errorf("totp: %w", err)
+		return Enrollment{}, nil, fmt.Errorf("totp: %w", err)
 	}
 	qrcode, err := qrPNG(key.URL())
 	if err != nil {
-		return Enrollment{}, err
+		return Enrollment{}, nil, err
 	}
-	sealed, err := t.sealer.seal(ref, raw)
+	sealed, err := t.sealer.seal(acct.Ref(), raw)
 	if err != nil {
-		return Enrollment{}, err
+		return Enrollment{}, nil, err
 	}
-	st.Account = ref
-	st.PendingSecret = sealed
-	if err := t.st.PutTFA(ctx, st); err != nil {
-		return Enrollment{}, err
-	}
-	return Enrollment{Secret: key.Secret(), URL: key.URL(), QRCode: qrcode}, nil
+	return Enrollment{Secret: key.Secret(), URL: key.URL(), QRCode: qrcode}, sealed, nil
 }
 
 // Enable turns 2FA on for the account once code matches its pending
 // secret, and returns its recovery codes, which are shown once. The code
-// counts as used.
+// counts as used: its step is claimed in the store before anything is
+// written, so one code enables once.
+//
+// If another change to the state overtakes this one, Enable checks again
+// on the state its write would replace: 2FA turned on meanwhile is
+// [ErrAlreadyEnabled], a pending secret replaced by a new Setup is
+// [ErrInvalidCode] (the code was of the old one), none left (2FA was
+// turned off) [ErrNotSetUp].
 func (t *TOTP) Enable(ctx context.Context, ref store.AccountRef, code string) ([]string, error) {
-	st, err := t.state(ctx, ref)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, ErrNotSetUp
-	case err != nil:
-		return nil, err
-	case st.Enabled:
-		return nil, ErrAlreadyEnabled
-	case len(st.PendingSecret) == 0:
-		return nil, ErrNotSetUp
-	}
-	secret, err := t.sealer.open(ref, st.PendingSecret)
+	var (
+		checked []byte // the sealed pending secret code matched
+		sealed  []byte // the secret, sealed again with the current key
+		codes   []string
+		salt    []byte
+		hashes  []store.Hash
+	)
+	err := t.update(ctx, ref, func(st store.TFA, found bool) (store.TFA, error) {
+		switch {
+		case !found:
+			return st, ErrNotSetUp
+		case st.Enabled:
+			return st, ErrAlreadyEnabled
+		case len(st.PendingSecret) == 0:
+			return st, ErrNotSetUp
+		case checked != nil && !bytes.Equal(st.PendingSecret, checked):
+			return st, ErrInvalidCode
+		}
+		if checked == nil { // the first attempt: check and use the code
+			secret, err := t.sealer.open(ref, st.PendingSecret)
+			if err != nil {
+				return st, err
+			}
+			if err := t.use(ctx, ref, secret, code, st.LastStep); err != nil {
+				return st, err
+			}
+			if codes, salt, hashes, err = t.newRecoveryCodes(); err != nil {
+				return st, err
+			}
+			if sealed, err = t.sealer.seal(ref, secret); err != nil {
+				return st, err
+			}
+			checked = st.PendingSecret
+		}
+		st.Enabled = true
+		st.Secret = sealed
+		st.PendingSecret = nil
+		st.RecoverySalt, st.RecoveryCodes = salt, hashes
+		return st, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := t.use(ctx, ref, secret, code, st.LastStep); err != nil {
-		return nil, err
-	}
-	codes, salt, hashes, err := t.newRecoveryCodes()
-	if err != nil {
-		return nil, err
-	}
-	if st.Secret, err = t.sealer.seal(ref, secret); err != nil {
-		return nil, err
-	}
-	st.Enabled = true
-	st.PendingSecret = nil
-	st.RecoverySalt, st.RecoveryCodes = salt, hashes
-	if err := t.st.PutTFA(ctx, st); err != nil {
 		return nil, err
 	}
 	return codes, nil
@@ -269,8 +306,10 @@ func normalizeCode(code string, n int) (string, bool) {
 
 // Recover logs in with a recovery code in place of a TOTP code: the code
 // is consumed (atomically: of concurrent uses of one code, one succeeds)
-// and 2FA is turned off for the account, as Octeth does. A wrong, malformed
-// or used code is [ErrInvalidCode].
+// and 2FA is turned off for the account, as Octeth does, with
+// [TOTP.Disable]: a change that overtakes it (a RegenerateRecoveryCodes
+// from a read before the code was used) does not leave 2FA on. A wrong,
+// malformed or used code is [ErrInvalidCode].
 func (t *TOTP) Recover(ctx context.Context, ref store.AccountRef, code string) error {
 	st, err := t.enabledState(ctx, ref)
 	if err != nil {
@@ -291,37 +330,95 @@ func (t *TOTP) Recover(ctx context.Context, ref store.AccountRef, code string) e
 }
 
 // Disable turns 2FA off for the account and forgets its secret and
-// recovery codes. The last accepted step is kept.
+// recovery codes. The last accepted step is kept. If another change
+// overtakes the write (new recovery codes, say), Disable reads again and
+// turns 2FA off on what it finds: a change made from an older read never
+// undoes it.
 func (t *TOTP) Disable(ctx context.Context, ref store.AccountRef) error {
-	st, err := t.state(ctx, ref)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return t.st.PutTFA(ctx, store.TFA{Account: ref, LastStep: st.LastStep})
+	return t.update(ctx, ref, func(st store.TFA, found bool) (store.TFA, error) {
+		if !found {
+			return st, errNoWrite
+		}
+		return store.TFA{Account: ref, LastStep: st.LastStep}, nil
+	})
 }
 
 // RegenerateRecoveryCodes replaces the account's recovery codes with 10
-// new ones, returned once.
+// new ones, returned once. With 2FA off it is [ErrNotEnabled], also when
+// a Disable or a recovery login overtook it: the check is made again on
+// the state the write replaces, so the new codes never turn 2FA back on.
 func (t *TOTP) RegenerateRecoveryCodes(ctx context.Context, ref store.AccountRef) ([]string, error) {
-	st, err := t.enabledState(ctx, ref)
+	var (
+		codes  []string
+		salt   []byte
+		hashes []store.Hash
+	)
+	err := t.update(ctx, ref, func(st store.TFA, found bool) (store.TFA, error) {
+		if !found || !st.Enabled {
+			return st, ErrNotEnabled
+		}
+		if codes == nil { // the first attempt; a retry keeps the codes
+			var err error
+			if codes, salt, hashes, err = t.newRecoveryCodes(); err != nil {
+				return st, err
+			}
+		}
+		sealed, err := t.reseal(ref, st.Secret)
+		if err != nil {
+			return st, err
+		}
+		st.Secret = sealed
+		st.RecoverySalt, st.RecoveryCodes = salt, hashes
+		return st, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	codes, salt, hashes, err := t.newRecoveryCodes()
-	if err != nil {
-		return nil, err
-	}
-	st.RecoverySalt, st.RecoveryCodes = salt, hashes
-	if st.Secret, err = t.reseal(ref, st.Secret); err != nil {
-		return nil, err
-	}
-	if err := t.st.PutTFA(ctx, st); err != nil {
 		return nil, err
 	}
 	return codes, nil
+}
+
+// maxAttempts is how many times [TOTP.update] reads, changes and writes
+// before it gives up. Each attempt after the first means that another
+// change to the same account's 2FA state won the race, which one person's
+// settings see rarely.
+const maxAttempts = 5
+
+// errNoWrite, returned by a change given to [TOTP.update], ends it with
+// nothing written and no error.
+var errNoWrite = errors.New("totp: nothing to write")
+
+// update changes the account's 2FA state: it reads the state (found
+// false, and the zero state with Account set, if there is none), calls
+// change, and puts what change returns with the Version it read. If
+// another put overtook it ([store.ErrConflict]) it does it all again from
+// a fresh read, so change sees the state its write will replace and
+// checks its preconditions on that; after maxAttempts conflicts it gives
+// up with an error that wraps store.ErrConflict. An error from change
+// ends update with that error and nothing written. change may be called
+// more than once.
+func (t *TOTP) update(ctx context.Context, ref store.AccountRef, change func(st store.TFA, found bool) (store.TFA, error)) error {
+	for range maxAttempts {
+		st, err := t.st.TFA(ctx, ref)
+		found := err == nil
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			st = store.TFA{Account: ref} // at Version 0
+		case err != nil:
+			return err
+		}
+		next, err := change(st, found)
+		if errors.Is(err, errNoWrite) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		next.Account, next.Version = ref, st.Version
+		if err := t.st.PutTFA(ctx, next); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("totp: the 2FA state changed %d times while being written: %w", maxAttempts, store.ErrConflict)
 }
 
 // Enabled reports whether the account has 2FA on.

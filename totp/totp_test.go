@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"image/png"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,7 +226,7 @@ func TestRecoveryCodes(t *testing.T) {
 	// The store holds hashes, never the codes.
 	st, _ := f.mem.TFA(ctx, ref)
 	if len(st.RecoveryCodes) != 0 || len(st.Secret) != 0 {
-		t.Fatalf("state after disable: %+v", st)
+		t.Fatalf("state after disable: %s", describe(st))
 	}
 }
 
@@ -447,5 +449,334 @@ func BenchmarkVerify(b *testing.B) {
 		if err := tp.Verify(ctx, alice.Ref(), code); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// hookStore is a store whose next PutTFA first runs a hook: another change
+// to the state, made between the caller's read and its write, as a
+// concurrent request would. The hook runs once, unless always is set.
+type hookStore struct {
+	*store.Memory
+	mu     sync.Mutex
+	hook   func()
+	always bool
+	puts   int
+}
+
+func (h *hookStore) PutTFA(ctx context.Context, t store.TFA) error {
+	h.mu.Lock()
+	h.puts++
+	hook := h.hook
+	if !h.always {
+		h.hook = nil
+	}
+	h.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return h.Memory.PutTFA(ctx, t)
+}
+
+// overtake returns a TOTP on a hookStore over f's memory, for the change
+// that is overtaken; f.tp works on the memory directly, for the hooks.
+func (f *fixture) overtake() (*TOTP, *hookStore) {
+	f.t.Helper()
+	hs := &hookStore{Memory: f.mem}
+	tp, err := New(Config{Store: hs, Issuer: "Example", Now: f.clock.Now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return tp, hs
+}
+
+// tfaState returns alice's stored 2FA state.
+func (f *fixture) tfaState() store.TFA {
+	f.t.Helper()
+	st, err := f.mem.TFA(context.Background(), alice.Ref())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
+// describe summarizes st for a failure message, without its secrets.
+func describe(st store.TFA) string {
+	return fmt.Sprintf("Enabled=%v, secret %v, pending secret %v, %d recovery codes, version %d",
+		st.Enabled, len(st.Secret) > 0, len(st.PendingSecret) > 0, len(st.RecoveryCodes), st.Version)
+}
+
+// hasOnly reports whether st's recovery codes are exactly codes.
+func hasOnly(st store.TFA, codes []string) bool {
+	if len(st.RecoveryCodes) != len(codes) {
+		return false
+	}
+	for _, c := range codes {
+		norm, _ := ParseRecoveryCode(c)
+		if !slices.Contains(st.RecoveryCodes, hashRecoveryCode(st.RecoverySalt, norm)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Each read-modify-write, overtaken between its read and its write by
+// another change, checks again on the state it would replace: no change
+// is lost.
+func TestOvertakenChangesAreNotLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ref := alice.Ref()
+	tests := []struct {
+		name string
+		run  func(t *testing.T, f *fixture)
+	}{
+		{"SetupOvertakenByEnable", func(t *testing.T, f *fixture) {
+			// The lost update this guards against: Setup wrote back the
+			// Enabled=false it read, and 2FA was silently off.
+			e, err := f.tp.Setup(ctx, alice)
+			must(t, err)
+			tp, hs := f.overtake()
+			var enabled error
+			hs.hook = func() { _, enabled = f.tp.Enable(ctx, ref, f.codeAt(e.Secret, 0)) }
+			if _, err := tp.Setup(ctx, alice); !errors.Is(err, ErrAlreadyEnabled) {
+				t.Fatalf("Setup overtaken by an Enable: %v, want ErrAlreadyEnabled", err)
+			}
+			must(t, enabled)
+			if st := f.tfaState(); !st.Enabled || len(st.RecoveryCodes) != RecoveryCodeCount {
+				t.Fatalf("after an Enable and the Setup it overtook: %s", describe(st))
+			}
+		}},
+		{"EnableOvertakenBySetup", func(t *testing.T, f *fixture) {
+			// The code matched a pending secret that a new Setup has
+			// replaced: 2FA must not go on with a secret the user's app
+			// may no longer have.
+			e, err := f.tp.Setup(ctx, alice)
+			must(t, err)
+			tp, hs := f.overtake()
+			var next Enrollment
+			hs.hook = func() { next, err = f.tp.Setup(ctx, alice) }
+			if _, err := tp.Enable(ctx, ref, f.codeAt(e.Secret, 0)); !errors.Is(err, ErrInvalidCode) {
+				t.Fatalf("Enable overtaken by a Setup: %v, want ErrInvalidCode", err)
+			}
+			must(t, err)
+			if st := f.tfaState(); st.Enabled {
+				t.Fatalf("on with a replaced secret: %s", describe(st))
+			}
+			// The new secret enables, at a step the first code did not use.
+			f.clock.Advance(period * time.Second)
+			if _, err := f.tp.Enable(ctx, ref, f.codeAt(next.Secret, 0)); err != nil {
+				t.Fatalf("Enable with the new secret: %v", err)
+			}
+		}},
+		{"EnableOvertakenByEnable", func(t *testing.T, f *fixture) {
+			// Two Enables with codes of two steps: one turns 2FA on, the
+			// other finds it on; the codes are the winner's.
+			e, err := f.tp.Setup(ctx, alice)
+			must(t, err)
+			tp, hs := f.overtake()
+			var codes []string
+			hs.hook = func() { codes, err = f.tp.Enable(ctx, ref, f.codeAt(e.Secret, 1)) }
+			if _, err := tp.Enable(ctx, ref, f.codeAt(e.Secret, 0)); !errors.Is(err, ErrAlreadyEnabled) {
+				t.Fatalf("Enable overtaken by an Enable: %v, want ErrAlreadyEnabled", err)
+			}
+			must(t, err)
+			if st := f.tfaState(); !st.Enabled || !hasOnly(st, codes) {
+				t.Fatalf("the winner's codes are not the ones stored: %s", describe(st))
+			}
+		}},
+		{"EnableOvertakenByDisable", func(t *testing.T, f *fixture) {
+			e, err := f.tp.Setup(ctx, alice)
+			must(t, err)
+			tp, hs := f.overtake()
+			hs.hook = func() { err = f.tp.Disable(ctx, ref) }
+			if _, err := tp.Enable(ctx, ref, f.codeAt(e.Secret, 0)); !errors.Is(err, ErrNotSetUp) {
+				t.Fatalf("Enable overtaken by a Disable: %v, want ErrNotSetUp", err)
+			}
+			must(t, err)
+			if st := f.tfaState(); st.Enabled || len(st.PendingSecret) != 0 {
+				t.Fatalf("after a Disable and the Enable it overtook: %s", describe(st))
+			}
+		}},
+		{"RegenerateOvertakenByRecover", func(t *testing.T, f *fixture) {
+			// The lost update this guards against: the new codes were
+			// written over the recovery login's Disable, and 2FA was back
+			// on.
+			_, old := f.enroll()
+			tp, hs := f.overtake()
+			var recovered error
+			hs.hook = func() { recovered = f.tp.Recover(ctx, ref, old[0]) }
+			if _, err := tp.RegenerateRecoveryCodes(ctx, ref); !errors.Is(err, ErrNotEnabled) {
+				t.Fatalf("Regenerate overtaken by a recovery login: %v, want ErrNotEnabled", err)
+			}
+			must(t, recovered)
+			if st := f.tfaState(); st.Enabled || len(st.RecoveryCodes) != 0 || len(st.Secret) != 0 {
+				t.Fatalf("on again after a recovery login: %s", describe(st))
+			}
+		}},
+		{"RecoverOvertakenByRegenerate", func(t *testing.T, f *fixture) {
+			// The code is used; a Regenerate from a read made before then
+			// writes first; the recovery login still turns 2FA off.
+			_, old := f.enroll()
+			tp, hs := f.overtake()
+			var fresh []string
+			var err error
+			hs.hook = func() { fresh, err = f.tp.RegenerateRecoveryCodes(ctx, ref) }
+			if err := tp.Recover(ctx, ref, old[0]); err != nil {
+				t.Fatalf("Recover overtaken by a Regenerate: %v", err)
+			}
+			must(t, err)
+			if st := f.tfaState(); st.Enabled || len(st.RecoveryCodes) != 0 {
+				t.Fatalf("a recovery login left 2FA on: %s", describe(st))
+			}
+			if err := f.tp.Recover(ctx, ref, fresh[0]); !errors.Is(err, ErrNotEnabled) {
+				t.Fatalf("a regenerated code after the recovery login: %v", err)
+			}
+		}},
+		{"DisableOvertakenByRegenerate", func(t *testing.T, f *fixture) {
+			f.enroll()
+			tp, hs := f.overtake()
+			var err error
+			hs.hook = func() { _, err = f.tp.RegenerateRecoveryCodes(ctx, ref) }
+			must(t, tp.Disable(ctx, ref))
+			must(t, err)
+			if st := f.tfaState(); st.Enabled || len(st.RecoveryCodes) != 0 {
+				t.Fatalf("on after a Disable: %s", describe(st))
+			}
+		}},
+		{"GivesUpAfterMaxAttempts", func(t *testing.T, f *fixture) {
+			// Every write overtaken: an error, never a write from a stale
+			// read.
+			tp, hs := f.overtake()
+			hs.always = true
+			hs.hook = func() {
+				st, err := f.mem.TFA(ctx, ref)
+				if errors.Is(err, store.ErrNotFound) {
+					st = store.TFA{Account: ref}
+				}
+				_ = f.mem.PutTFA(ctx, st)
+			}
+			_, err := tp.Setup(ctx, alice)
+			if !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("Setup always overtaken: %v, want store.ErrConflict", err)
+			}
+			if hs.puts != maxAttempts {
+				t.Fatalf("%d puts, want %d", hs.puts, maxAttempts)
+			}
+			if st := f.tfaState(); len(st.PendingSecret) != 0 || st.Version != maxAttempts {
+				t.Fatalf("state after the refused Setups: %s", describe(st))
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, newFixture(t))
+		})
+	}
+}
+
+// raceRounds runs round rounds times, in parallel subtests, each with a
+// fixture of its own, and returns when all have ended.
+func raceRounds(t *testing.T, rounds int, round func(t *testing.T, f *fixture)) {
+	t.Run("rounds", func(t *testing.T) {
+		for i := range rounds {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				round(t, newFixture(t))
+			})
+		}
+	})
+}
+
+// A Setup racing an Enable never leaves 2FA off after the Enable reported
+// success: the Setup finds 2FA on and says so, or writes first and the
+// Enable fails.
+func TestSetupRacingEnable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ref := alice.Ref()
+	const rounds = 100
+	var enabled, setUp atomic.Int64
+	raceRounds(t, rounds, func(t *testing.T, f *fixture) {
+		e, err := f.tp.Setup(ctx, alice)
+		must(t, err)
+		code := f.codeAt(e.Secret, 0)
+		var setupErr, enableErr error
+		var start, wg sync.WaitGroup
+		start.Add(1)
+		wg.Go(func() { start.Wait(); _, enableErr = f.tp.Enable(ctx, ref, code) })
+		wg.Go(func() { start.Wait(); _, setupErr = f.tp.Setup(ctx, alice) })
+		start.Done()
+		wg.Wait()
+		st := f.tfaState()
+		switch {
+		case enableErr == nil:
+			enabled.Add(1)
+			if !st.Enabled || len(st.RecoveryCodes) != RecoveryCodeCount {
+				t.Fatalf("Enable succeeded, but 2FA is off after a racing Setup (%v): %s", setupErr, describe(st))
+			}
+			if !errors.Is(setupErr, ErrAlreadyEnabled) {
+				t.Fatalf("Enable succeeded and the racing Setup: %v, want ErrAlreadyEnabled", setupErr)
+			}
+		case errors.Is(enableErr, ErrInvalidCode):
+			setUp.Add(1)
+			must(t, setupErr)
+			if st.Enabled || len(st.PendingSecret) == 0 {
+				t.Fatalf("the Setup won, but the state is %s", describe(st))
+			}
+		default:
+			t.Fatalf("Enable: %v", enableErr)
+		}
+	})
+	t.Logf("of %d rounds, Enable won %d and Setup %d", rounds, enabled.Load(), setUp.Load())
+}
+
+// A RegenerateRecoveryCodes racing a recovery login ends consistent:
+// either 2FA off with no codes (the login succeeded), or on with only the
+// new codes (the old code was gone when the login tried it). Never on
+// after the recovery login reported 2FA off.
+func TestRegenerateRacingRecover(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ref := alice.Ref()
+	const rounds = 100
+	var off, on atomic.Int64
+	raceRounds(t, rounds, func(t *testing.T, f *fixture) {
+		_, old := f.enroll()
+		var fresh []string
+		var regenErr, recoverErr error
+		var start, wg sync.WaitGroup
+		start.Add(1)
+		wg.Go(func() { start.Wait(); recoverErr = f.tp.Recover(ctx, ref, old[0]) })
+		wg.Go(func() { start.Wait(); fresh, regenErr = f.tp.RegenerateRecoveryCodes(ctx, ref) })
+		start.Done()
+		wg.Wait()
+		st := f.tfaState()
+		switch {
+		case recoverErr == nil:
+			off.Add(1)
+			if st.Enabled || len(st.RecoveryCodes) != 0 || len(st.Secret) != 0 {
+				t.Fatalf("the recovery login succeeded, but 2FA is on after a racing Regenerate (%v): %s", regenErr, describe(st))
+			}
+			if regenErr != nil && !errors.Is(regenErr, ErrNotEnabled) {
+				t.Fatalf("Regenerate: %v", regenErr)
+			}
+		case errors.Is(recoverErr, ErrInvalidCode):
+			on.Add(1)
+			must(t, regenErr)
+			if !st.Enabled || !hasOnly(st, fresh) {
+				t.Fatalf("the old code was refused, but the state is not on with only the new codes: %s", describe(st))
+			}
+		default:
+			t.Fatalf("Recover: %v", recoverErr)
+		}
+	})
+	t.Logf("of %d rounds, the recovery login won %d and Regenerate %d", rounds, off.Load(), on.Load())
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

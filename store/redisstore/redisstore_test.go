@@ -467,3 +467,33 @@ func TestSharedAcrossInstances(t *testing.T) {
 		t.Fatalf("a session ended on one instance, on the other: %v", err)
 	}
 }
+
+func TestTFAStateWithoutVersion(t *testing.T) {
+	t.Parallel()
+	// A 2FA state that a keyward without versions wrote has no v field:
+	// it reads as version 0, as an absent state does, and a put at
+	// version 0 replaces it (not refused: that would lock the account's
+	// 2FA state for good). Then it is versioned like any other.
+	ctx := context.Background()
+	c := redisClient(t)
+	s := newStore(t, c, redisstore.Config{})
+	ref := user(7)
+	code := store.HashOf([]byte("old code"))
+	must(t, c.HSet(ctx, redisstore.TFAKey(s, ref), "e", "1", "s", "secret", "p", "",
+		"l", redisstore.EncodeInt(500), "a", "salt", "r", string(code[:])).Err())
+	old, err := s.TFA(ctx, ref)
+	if err != nil || !old.Enabled || string(old.Secret) != "secret" || old.LastStep != 500 ||
+		len(old.RecoveryCodes) != 1 || old.RecoveryCodes[0] != code || old.Version != 0 {
+		t.Fatalf("a state without a version: %+v, %v", old, err)
+	}
+	next := old
+	next.RecoveryCodes = []store.Hash{store.HashOf([]byte("new code"))}
+	must(t, s.PutTFA(ctx, next))
+	got, err := s.TFA(ctx, ref)
+	if err != nil || got.Version != 1 || got.RecoveryCodes[0] != next.RecoveryCodes[0] || got.LastStep != 500 {
+		t.Fatalf("after a put at version 0: %+v, %v", got, err)
+	}
+	if err := s.PutTFA(ctx, old); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second put at version 0: %v, want store.ErrConflict", err)
+	}
+}

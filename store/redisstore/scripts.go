@@ -175,13 +175,18 @@ return redis.call('ZCARD', KEYS[2])
 `
 
 // putTFALua stores the 2FA state KEYS[1] (a hash: e enabled, s secret, p
-// pending secret, l last step, a recovery salt, r recovery codes), keeping
-// the greater last step. ARGV: e, s, p, l (encoded), a, r.
+// pending secret, l last step, a recovery salt, r recovery codes, v
+// version) if its version is the expected one, keeping the greater last
+// step. A state at version 0 has no v: it is absent, or was written before
+// versions. ARGV: e, s, p, l (encoded), a, r, the expected version
+// (encoded, or empty for 0), the next version (encoded). Returns 1 if
+// stored, 0 if the version differs.
 const putTFALua = `
+if (redis.call('HGET', KEYS[1], 'v') or '') ~= ARGV[7] then return 0 end
 local step = ARGV[4]
 local old = redis.call('HGET', KEYS[1], 'l')
 if old and old > step then step = old end
-redis.call('HSET', KEYS[1], 'e', ARGV[1], 's', ARGV[2], 'p', ARGV[3], 'l', step, 'a', ARGV[5], 'r', ARGV[6])
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 's', ARGV[2], 'p', ARGV[3], 'l', step, 'a', ARGV[5], 'r', ARGV[6], 'v', ARGV[8])
 return 1
 `
 

@@ -10,8 +10,9 @@ import (
 
 // tfaKey returns the key of the account's 2FA state: a hash whose fields
 // are e (enabled, "0" or "1"), s (secret), p (pending secret), l (last
-// step, 20 digits), a (recovery salt) and r (the recovery code hashes, 32
-// bytes each, in order).
+// step, 20 digits), a (recovery salt), r (the recovery code hashes, 32
+// bytes each, in order) and v (the version, 20 digits; absent in a state
+// written before versions, which is at version 0).
 //
 // Second factors are not ephemeral: keep them here only if the Redis
 // persists its data (AOF or RDB) as you would a database. The composed
@@ -31,8 +32,12 @@ func (s *Store) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error
 		return store.TFA{}, store.ErrNotFound
 	}
 	step, err := decodeInt(m["l"])
+	version, verr := int64(0), error(nil)
+	if v, ok := m["v"]; ok {
+		version, verr = decodeInt(v)
+	}
 	codes := m["r"]
-	if err != nil || len(codes)%len(store.Hash{}) != 0 {
+	if err != nil || verr != nil || len(codes)%len(store.Hash{}) != 0 {
 		return store.TFA{}, errors.New("redisstore: bad stored 2FA state")
 	}
 	t := store.TFA{
@@ -42,6 +47,7 @@ func (s *Store) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error
 		PendingSecret: bytesOf(m["p"]),
 		LastStep:      step,
 		RecoverySalt:  bytesOf(m["a"]),
+		Version:       version,
 	}
 	for i := 0; i < len(codes); i += len(store.Hash{}) {
 		var h store.Hash
@@ -60,8 +66,11 @@ func bytesOf(s string) []byte {
 }
 
 // PutTFA stores t as the account's 2FA state, replacing what was there,
-// except that LastStep becomes the greater of the stored and the given;
-// one script decides and writes.
+// if the stored version is t.Version (0 for an account without state),
+// and returns [store.ErrConflict] otherwise; the version becomes one
+// more, and LastStep the greater of the stored and the given. One script
+// compares and writes, so of concurrent puts from one read exactly one
+// succeeds.
 func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 	enabled := "0"
 	if t.Enabled {
@@ -71,10 +80,18 @@ func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 	for _, h := range t.RecoveryCodes {
 		codes = append(codes, h[:]...)
 	}
-	err := s.s.putTFA.Run(ctx, s.c, []string{s.tfaKey(t.Account)}, enabled, string(t.Secret),
-		string(t.PendingSecret), encodeInt(t.LastStep), string(t.RecoverySalt), string(codes)).Err()
-	if err != nil {
+	expected := "" // version 0: a state without v
+	if t.Version != 0 {
+		expected = encodeInt(t.Version)
+	}
+	n, err := s.s.putTFA.Run(ctx, s.c, []string{s.tfaKey(t.Account)}, enabled, string(t.Secret),
+		string(t.PendingSecret), encodeInt(t.LastStep), string(t.RecoverySalt), string(codes),
+		expected, encodeInt(t.Version+1)).Int64()
+	switch {
+	case err != nil:
 		return fail("put 2FA state", err)
+	case n != 1:
+		return store.ErrConflict
 	}
 	return nil
 }

@@ -56,7 +56,9 @@
 //   - CreateSession, PutChallenge, PutToken: the same upsert, replacing
 //     only an expired row; CreateAccount and CreateAPIKey: a unique index.
 //   - AdvanceTFAStep: UPDATE ... WHERE last_step < step; UseRecoveryCode:
-//     DELETE of the code's row; PutTFA keeps the greater step in its upsert.
+//     DELETE of the code's row; PutTFA: an UPDATE ... WHERE version = the
+//     caller's (an upsert at version 0) that keeps the greater step, then
+//     the codes, in one transaction.
 //   - TakeChallenge, TakeToken: DELETE ... RETURNING.
 //   - DeleteAccountSessions: one DELETE through the index on the
 //     sessions' account, which reads no other account's sessions.

@@ -191,11 +191,9 @@ func (s *Store) applyMigrations(ctx context.Context, ex execer, ms []migration) 
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for v := range applied {
-		if v > len(ms) {
-			// Written by a newer keyward: this one may not read it right.
-			return fmt.Errorf("the database has schema version %d; this keyward knows up to %d", v, len(ms))
-		}
+	if newest := maxKey(applied); newest > len(ms) {
+		// Written by a newer keyward: this one may not read it right.
+		return fmt.Errorf("the database has schema version %d; this keyward knows up to %d", newest, len(ms))
 	}
 	for _, m := range ms {
 		if applied[m.version] {
@@ -210,4 +208,13 @@ func (s *Store) applyMigrations(ctx context.Context, ex execer, ms []migration) 
 		}
 	}
 	return nil
+}
+
+// maxKey returns the greatest key of m, or 0 if m is empty.
+func maxKey(m map[int]bool) int {
+	newest := 0
+	for v := range m {
+		newest = max(newest, v)
+	}
+	return newest
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,19 +32,21 @@ func TestConcurrentOpensInProcesses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shared.db")
 	start := time.Now().Add(500 * time.Millisecond)
 	cmds := make([]*exec.Cmd, processes)
+	outs := make([]strings.Builder, processes)
 	for i := range cmds {
 		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestOpenChild$", "-test.count=1")
 		cmds[i].Env = append(os.Environ(),
 			childDBEnv+"="+path,
 			childNameEnv+"="+fmt.Sprint("process", i),
 			childStartEnv+"="+strconv.FormatInt(start.UnixNano(), 10))
+		cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
 		if err := cmds[i].Start(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
-			t.Fatalf("process %d: %v", i, err)
+			t.Fatalf("process %d: %v\n%s", i, err, outs[i].String())
 		}
 	}
 	db := sqliteDB(t, path)

@@ -24,7 +24,7 @@ type queries struct {
 	// Claims and counters.
 	claim, increment, count, reset string
 	// Second factors.
-	tfa, tfaExists, putTFA, deleteCodes, insertCode, advanceStep, useCode string
+	tfa, tfaExists, insertTFA, updateTFA, deleteCodes, insertCode, advanceStep, useCode string
 	// Captcha challenges.
 	putChallenge, challenge, takeChallenge string
 	// One-time tokens.
@@ -116,19 +116,30 @@ func newQueries(prefix string) queries {
 
 		// One statement, so the state and its codes are read at one
 		// instant; one row per code, or one row with NULL for none.
-		tfa: p(`SELECT t.enabled, t.secret, t.pending_secret, t.last_step, t.recovery_salt, c.hash
+		tfa: p(`SELECT t.enabled, t.secret, t.pending_secret, t.last_step, t.recovery_salt, t.version, c.hash
 			FROM {p}tfa t LEFT JOIN {p}recovery_codes c
 				ON c.account_scope = t.account_scope AND c.account_id = t.account_id
 			WHERE t.account_scope = $1 AND t.account_id = $2 ORDER BY c.pos`),
 		tfaExists: p(`SELECT 1 FROM {p}tfa WHERE account_scope = $1 AND account_id = $2`),
-		putTFA: p(`INSERT INTO {p}tfa
-			(account_scope, account_id, enabled, secret, pending_secret, last_step, recovery_salt)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+		// PutTFA's compare-and-set, one statement each, deciding on the
+		// locked row: a row changed means the version matched. At version
+		// 0 ($8 is 0) the state is new (inserted), or a row from before
+		// versions (still 0: replaced); a row at any other version is
+		// left alone.
+		// From version n, only a row still at n is replaced. Either way
+		// last_step keeps the greater, and the version becomes one more.
+		insertTFA: p(`INSERT INTO {p}tfa
+			(account_scope, account_id, enabled, secret, pending_secret, last_step, recovery_salt, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 1)
 			ON CONFLICT (account_scope, account_id) DO UPDATE SET enabled = excluded.enabled,
 				secret = excluded.secret, pending_secret = excluded.pending_secret,
-				recovery_salt = excluded.recovery_salt,
+				recovery_salt = excluded.recovery_salt, version = 1,
 				last_step = CASE WHEN {p}tfa.last_step > excluded.last_step
-					THEN {p}tfa.last_step ELSE excluded.last_step END`),
+					THEN {p}tfa.last_step ELSE excluded.last_step END
+			WHERE {p}tfa.version = $8`),
+		updateTFA: p(`UPDATE {p}tfa SET enabled = $3, secret = $4, pending_secret = $5, recovery_salt = $7,
+				last_step = CASE WHEN last_step > $6 THEN last_step ELSE $6 END, version = version + 1
+			WHERE account_scope = $1 AND account_id = $2 AND version = $8`),
 		deleteCodes: p(`DELETE FROM {p}recovery_codes WHERE account_scope = $1 AND account_id = $2`),
 		insertCode:  p(`INSERT INTO {p}recovery_codes (account_scope, account_id, pos, hash) VALUES ($1, $2, $3, $4)`),
 		advanceStep: p(`UPDATE {p}tfa SET last_step = $3 WHERE account_scope = $1 AND account_id = $2 AND last_step < $3`),

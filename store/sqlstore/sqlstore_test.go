@@ -161,9 +161,116 @@ func TestMigrationFromVersion1(t *testing.T) {
 			if got := migrationRows(t, db, prefix); fmt.Sprint(got) != fmt.Sprint(applied) {
 				t.Fatalf("a second Open changed the migrations table: %v, was %v", got, applied)
 			}
-			if err := sqlstore.MigrateTo(ctx, db, dialect, prefix, 1); err == nil || !strings.Contains(err.Error(), "schema version 2") {
-				t.Fatalf("a version 1 keyward on a version 2 database: %v, want it refused", err)
+			newest := fmt.Sprintf("schema version %d;", sqlstore.SchemaVersion())
+			if err := sqlstore.MigrateTo(ctx, db, dialect, prefix, 1); err == nil || !strings.Contains(err.Error(), newest) {
+				t.Fatalf("a version 1 keyward on a version %d database: %v, want it refused", sqlstore.SchemaVersion(), err)
 			}
+		})
+	}
+}
+
+func TestMigrationFromVersion2(t *testing.T) {
+	t.Parallel()
+	// A 2FA state that a keyward of schema version 2 wrote has no version:
+	// after the upgrade it reads as version 0, as an absent state does,
+	// and a put at version 0 replaces it (not refused as if it were new:
+	// that would lock the account's 2FA state for good). Then it is
+	// versioned like any other.
+	ctx := context.Background()
+	for _, d := range dialects() {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			db := d.open(t)()
+			dialect := map[string]sqlstore.Dialect{"SQLite": sqlstore.SQLite, "PostgreSQL": sqlstore.Postgres}[d.name]
+			const prefix = "v2_"
+			must(t, sqlstore.MigrateTo(ctx, db, dialect, prefix, 2))
+			ref := store.AccountRef{Scope: scopes.User, ID: 7}
+			code := store.HashOf([]byte("old code"))
+			_, err := db.Exec(`INSERT INTO v2_tfa
+				(account_scope, account_id, enabled, secret, pending_secret, last_step, recovery_salt)
+				VALUES ($1, $2, $3, $4, NULL, 500, $5)`, int64(ref.Scope), ref.ID, true, []byte("secret"), []byte("salt"))
+			must(t, err)
+			_, err = db.Exec(`INSERT INTO v2_recovery_codes (account_scope, account_id, pos, hash) VALUES ($1, $2, 0, $3)`,
+				int64(ref.Scope), ref.ID, code[:])
+			must(t, err)
+
+			s, err := sqlstore.Open(ctx, db, sqlstore.Config{TablePrefix: prefix, CleanupInterval: -1})
+			must(t, err)
+			closeStore(t, s)
+			old, err := s.TFA(ctx, ref)
+			if err != nil || !old.Enabled || string(old.Secret) != "secret" || old.LastStep != 500 ||
+				len(old.RecoveryCodes) != 1 || old.RecoveryCodes[0] != code || old.Version != 0 {
+				t.Fatalf("a version 2 state after the upgrade: %+v, %v", old, err)
+			}
+			next := old
+			next.RecoveryCodes = []store.Hash{store.HashOf([]byte("new code"))}
+			must(t, s.PutTFA(ctx, next))
+			got, err := s.TFA(ctx, ref)
+			if err != nil || got.Version != 1 || got.RecoveryCodes[0] != next.RecoveryCodes[0] || got.LastStep != 500 {
+				t.Fatalf("after a put at version 0: %+v, %v", got, err)
+			}
+			if err := s.PutTFA(ctx, old); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("a second put at version 0: %v, want store.ErrConflict", err)
+			}
+		})
+	}
+}
+
+func TestTFACompareAndSetAcrossPools(t *testing.T) {
+	t.Parallel()
+	// Two pools on one database act as two processes. Goroutines on both
+	// add a recovery code each to one 2FA state, by read, change, put,
+	// and read again on a conflict: no addition is lost, because each put
+	// is refused unless the state is still the one its caller read.
+	ctx := context.Background()
+	for _, d := range dialects() {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			newPool := d.open(t)
+			var stores [2]*sqlstore.Store
+			for i := range stores {
+				s, err := sqlstore.Open(ctx, newPool(), sqlstore.Config{CleanupInterval: -1})
+				must(t, err)
+				closeStore(t, s)
+				stores[i] = s
+			}
+			ref := store.AccountRef{Scope: scopes.User, ID: 1}
+			must(t, stores[0].PutTFA(ctx, store.TFA{Account: ref}))
+			const perStore = 20
+			var wg sync.WaitGroup
+			var conflicts atomic.Int64
+			for _, s := range stores {
+				for g := range perStore {
+					wg.Go(func() {
+						add := store.HashOf(fmt.Appendf(nil, "%p/%d", s, g))
+						for {
+							st, err := s.TFA(ctx, ref)
+							if err != nil {
+								t.Error(err)
+								return
+							}
+							st.RecoveryCodes = append(st.RecoveryCodes, add)
+							err = s.PutTFA(ctx, st)
+							if err == nil {
+								return
+							}
+							if !errors.Is(err, store.ErrConflict) {
+								t.Error(err)
+								return
+							}
+							conflicts.Add(1)
+						}
+					})
+				}
+			}
+			wg.Wait()
+			got, err := stores[1].TFA(ctx, ref)
+			must(t, err)
+			if len(got.RecoveryCodes) != 2*perStore || got.Version != 1+2*perStore {
+				t.Fatalf("%d codes at version %d after %d additions, want %d at version %d",
+					len(got.RecoveryCodes), got.Version, 2*perStore, 2*perStore, 1+2*perStore)
+			}
+			t.Logf("%d conflicts, each retried", conflicts.Load())
 		})
 	}
 }

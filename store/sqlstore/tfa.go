@@ -21,7 +21,7 @@ func (s *Store) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error
 	found := false
 	for rows.Next() {
 		var code []byte
-		if err := rows.Scan(&t.Enabled, &t.Secret, &t.PendingSecret, &t.LastStep, &t.RecoverySalt, &code); err != nil {
+		if err := rows.Scan(&t.Enabled, &t.Secret, &t.PendingSecret, &t.LastStep, &t.RecoverySalt, &t.Version, &code); err != nil {
 			return store.TFA{}, s.fail(op, err)
 		}
 		found = true
@@ -43,16 +43,33 @@ func (s *Store) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error
 	return t, nil
 }
 
-// PutTFA stores t as the account's 2FA state and recovery codes, replacing
-// what was there, in one transaction, except that LastStep becomes the
-// greater of the stored and the given: the upsert decides it on the locked
-// row, so a write from a stale read cannot reopen a used code.
+// PutTFA stores t as the account's 2FA state and recovery codes,
+// replacing what was there, if the stored version is t.Version (0 for an
+// account without state), and returns [store.ErrConflict] otherwise. One
+// transaction: its first statement compares the version and writes the
+// state on the locked row (bumping the version, keeping the greater
+// LastStep), so of concurrent puts from one read exactly one changes the
+// row and the others, ordered after it by the row lock, find the version
+// moved on; then the codes are replaced. A conflict rolls back, changing
+// nothing.
 func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 	scope, id := int64(t.Account.Scope), t.Account.ID
+	put := s.q.updateTFA
+	if t.Version == 0 {
+		put = s.q.insertTFA
+	}
 	return s.inTx(ctx, "put 2FA state", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q.putTFA, scope, id, t.Enabled, t.Secret, t.PendingSecret,
-			t.LastStep, t.RecoverySalt); err != nil {
+		res, err := tx.ExecContext(ctx, put, scope, id, t.Enabled, t.Secret, t.PendingSecret,
+			t.LastStep, t.RecoverySalt, t.Version)
+		if err != nil {
 			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return store.ErrConflict
 		}
 		if _, err := tx.ExecContext(ctx, s.q.deleteCodes, scope, id); err != nil {
 			return err

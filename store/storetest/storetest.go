@@ -23,8 +23,9 @@
 // its own fake clock. Cases use only the interfaces, so they test behaviour
 // any caller could see, never a store's internals. Expiry is tested by
 // moving the fake clock, never by sleeping; one-time claims, counters, API
-// key usage, challenges and tokens are hammered by 100 goroutines at once,
-// so run the suite with -race.
+// key usage, challenges, tokens, TFA steps, recovery codes and versioned
+// TFA puts are hammered by 100 goroutines at once, so run the suite with
+// -race.
 //
 // Cases that need accounts to exist create them with
 // [store.AccountCreator]; against a read-only [store.Accounts] over a host's

@@ -2,6 +2,7 @@ package storetest_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"regexp"
@@ -80,6 +81,12 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{mutant: "tokenTakeKeeps", wantFail: []string{"Tokens/TakeIsSingleUse", "Tokens/ConcurrentTakeExactlyOne"}},
 		{mutant: "tokenTakeCheckThenDelete", wantFail: []string{"Tokens/ConcurrentTakeExactlyOne"}},
 		{mutant: "tokenReplacesLive", wantFail: []string{"Tokens/HashTakenWhileLive"}},
+		{mutant: "tfaIgnoresVersion", wantFail: []string{
+			"TFA/StalePutIsConflict", "TFA/NewStateNeedsVersionZero",
+			"TFA/ConcurrentCreateExactlyOne", "TFA/ConcurrentPutExactlyOne",
+		}},
+		{mutant: "tfaCheckThenPut", wantFail: []string{"TFA/ConcurrentCreateExactlyOne", "TFA/ConcurrentPutExactlyOne"}},
+		{mutant: "tfaUseBumpsVersion", wantFail: []string{"TFA/UsesKeepVersion"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mutant, func(t *testing.T) {
@@ -172,11 +179,14 @@ func newMutant(name string, now func() time.Time) any {
 		return &racyKeyUse{Memory: m, lastWriteWins: name == "recordUseLastWriteWins"}
 	case "tokenTakeCheckThenDelete":
 		return &racyTokens{Memory: m, now: now, byHash: make(map[store.Hash]store.Token)}
+	case "tfaCheckThenPut":
+		return &racyTFA{Memory: m}
 	case "caseSensitiveLogin", "loginInAnyScope", "emptyLoginMatches", "dropsDisabled",
 		"emailIgnored", "setsEveryPassword", "revokeAnyOwner", "keysNewestFirst",
 		"sharedKeyList", "keyValidAtExpiry", "recordUseIgnored", "recordUseNegative",
 		"sessionValidAtExpiry", "sessionDropsSwitch", "touchRevives", "deleteIgnoresKeep",
-		"claimAlwaysWins", "claimZeroTTL", "slidingWindow", "tokenTakeKeeps", "tokenReplacesLive":
+		"claimAlwaysWins", "claimZeroTTL", "slidingWindow", "tokenTakeKeeps", "tokenReplacesLive",
+		"tfaIgnoresVersion", "tfaUseBumpsVersion":
 		return b
 	}
 	return nil
@@ -396,6 +406,28 @@ func (b *broken) PutToken(ctx context.Context, tok store.Token) error {
 	return b.Memory.PutToken(ctx, tok)
 }
 
+func (b *broken) PutTFA(ctx context.Context, t store.TFA) error {
+	if b.name == "tfaIgnoresVersion" {
+		// The upsert of old: the caller's Version is not compared.
+		t.Version = 0
+		if cur, err := b.Memory.TFA(ctx, t.Account); err == nil {
+			t.Version = cur.Version
+		}
+	}
+	return b.Memory.PutTFA(ctx, t)
+}
+
+func (b *broken) UseRecoveryCode(ctx context.Context, ref store.AccountRef, h store.Hash) (bool, error) {
+	used, err := b.Memory.UseRecoveryCode(ctx, ref, h)
+	if b.name == "tfaUseBumpsVersion" && used {
+		// Writes the state back through PutTFA.
+		if st, err := b.Memory.TFA(ctx, ref); err == nil {
+			_ = b.Memory.PutTFA(ctx, st)
+		}
+	}
+	return used, err
+}
+
 func (b *broken) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
 	if b.name == "slidingWindow" {
 		// Each attempt pushes the window out: a steady guesser is never
@@ -549,4 +581,31 @@ func (r *racyTokens) TakeToken(_ context.Context, h store.Hash) (store.Token, er
 	delete(r.byHash, h)
 	r.mu.Unlock()
 	return tok, nil
+}
+
+// racyTFA compares the version and then writes, in two steps: concurrent
+// puts from one read can all pass the check, and the last write wins.
+type racyTFA struct {
+	*store.Memory
+}
+
+func (r *racyTFA) PutTFA(ctx context.Context, t store.TFA) error {
+	version := func() int64 {
+		cur, err := r.Memory.TFA(ctx, t.Account)
+		if err != nil {
+			return 0
+		}
+		return cur.Version
+	}
+	if version() != t.Version {
+		return store.ErrConflict
+	}
+	time.Sleep(10 * time.Millisecond) // widen the window between check and write
+	for {
+		// Writes whatever was stored meanwhile.
+		t.Version = version()
+		if err := r.Memory.PutTFA(ctx, t); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
 }

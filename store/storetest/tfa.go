@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,12 @@ func tfaCases() []testCase {
 		{"RecoveryCodeSingleUse", both, tfaRecoverySingleUse},
 		{"ConcurrentStepExactlyOne", both, tfaConcurrentStep},
 		{"ConcurrentRecoveryCodeExactlyOne", both, tfaConcurrentRecovery},
+		{"PutBumpsVersion", both, tfaPutBumpsVersion},
+		{"StalePutIsConflict", both, tfaStalePut},
+		{"NewStateNeedsVersionZero", both, tfaNewStateVersion},
+		{"ConcurrentCreateExactlyOne", both, tfaConcurrentCreate},
+		{"ConcurrentPutExactlyOne", both, tfaConcurrentPut},
+		{"UsesKeepVersion", both, tfaUsesKeepVersion},
 	}
 }
 
@@ -46,6 +53,8 @@ func (e *env) getTFA(t *testing.T, what string, ref store.AccountRef) store.TFA 
 	return got
 }
 
+// tfaEqual reports whether a and b hold the same state, whatever their
+// Versions.
 func tfaEqual(a, b store.TFA) bool {
 	return a.Account == b.Account && a.Enabled == b.Enabled && string(a.Secret) == string(b.Secret) &&
 		string(a.PendingSecret) == string(b.PendingSecret) && a.LastStep == b.LastStep &&
@@ -66,16 +75,18 @@ func tfaPutGet(t *testing.T, e *env) {
 	ref := e.owner(t, scopes.User, "alice")
 	want := sampleTFA(ref)
 	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, want))
-	if got := e.getTFA(t, "TFA", ref); !tfaEqual(got, want) {
+	got := e.getTFA(t, "TFA", ref)
+	if !tfaEqual(got, want) {
 		t.Fatalf("TFA = %+v, want %+v", got, want)
 	}
-	// A second put replaces the state (regenerated codes, 2FA off).
-	next := want
+	// A second put, from that read, replaces the state (regenerated
+	// codes, 2FA off).
+	next := got
 	next.Enabled = false
 	next.Secret = nil
 	next.RecoveryCodes = []store.Hash{hash("new")}
 	ok(t, "second PutTFA", e.tfaStates.PutTFA(e.ctx, next))
-	got := e.getTFA(t, "TFA after the second put", ref)
+	got = e.getTFA(t, "TFA after the second put", ref)
 	if got.Enabled || len(got.Secret) != 0 || !slices.Equal(got.RecoveryCodes, next.RecoveryCodes) {
 		t.Fatalf("TFA after replace = %+v", got)
 	}
@@ -138,13 +149,15 @@ func tfaStepAdvances(t *testing.T, e *env) {
 
 func tfaPutKeepsStep(t *testing.T, e *env) {
 	ref := e.owner(t, scopes.User, "alice")
-	stale := sampleTFA(ref) // read before a login used step 150
-	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, stale))
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
+	stale := e.getTFA(t, "TFA", ref) // read before a login used step 150
 	if adv, err := e.tfaUses.AdvanceTFAStep(e.ctx, ref, 150); err != nil || !adv {
 		t.Fatalf("AdvanceTFAStep(150): %v, %v", adv, err)
 	}
+	// The login did not change the Version, so the put is not refused;
+	// but its LastStep, 100, is older than the store's.
 	stale.RecoveryCodes = []store.Hash{hash("regenerated")}
-	ok(t, "PutTFA from a stale read", e.tfaStates.PutTFA(e.ctx, stale))
+	ok(t, "PutTFA from a read before the login", e.tfaStates.PutTFA(e.ctx, stale))
 	if got := e.getTFA(t, "TFA", ref); got.LastStep != 150 {
 		t.Fatalf("LastStep = %d after a stale put: a used code would work again", got.LastStep)
 	}
@@ -216,5 +229,148 @@ func tfaConcurrentRecovery(t *testing.T, e *env) {
 	}
 	if got := e.getTFA(t, "TFA", ref); len(got.RecoveryCodes) != 2 {
 		t.Fatalf("%d codes left, want 2", len(got.RecoveryCodes))
+	}
+}
+
+func tfaPutBumpsVersion(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	ok(t, "PutTFA at version 0", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
+	got := e.getTFA(t, "TFA", ref)
+	if got.Version != 1 {
+		t.Fatalf("Version = %d after the first put, want 1", got.Version)
+	}
+	for want := int64(2); want <= 4; want++ {
+		got.Enabled = !got.Enabled
+		ok(t, "PutTFA with the Version read", e.tfaStates.PutTFA(e.ctx, got))
+		next := e.getTFA(t, "TFA", ref)
+		if next.Version != want || next.Enabled != got.Enabled {
+			t.Fatalf("after a put at version %d: Version %d, Enabled %v; want %d, %v",
+				got.Version, next.Version, next.Enabled, want, got.Enabled)
+		}
+		got = next
+	}
+}
+
+func tfaStalePut(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
+	// Two read-modify-writes from one read: an Enable and a Setup, say.
+	first := e.getTFA(t, "first read", ref)
+	second := e.getTFA(t, "second read", ref)
+	first.RecoveryCodes = []store.Hash{hash("first")}
+	ok(t, "the first put", e.tfaStates.PutTFA(e.ctx, first))
+	want := e.getTFA(t, "TFA after the first put", ref)
+	second.Enabled = false
+	second.RecoveryCodes = []store.Hash{hash("second")}
+	second.LastStep = 900
+	wantConflict(t, "a put from a read the first put overtook", e.tfaStates.PutTFA(e.ctx, second))
+	got := e.getTFA(t, "TFA after the refused put", ref)
+	if !tfaEqual(got, want) || got.Version != want.Version {
+		t.Fatalf("a refused put changed the state: %+v, was %+v", got, want)
+	}
+	// Versions the store never had are refused too.
+	for _, v := range []int64{want.Version + 1, want.Version + 100, -1} {
+		second.Version = v
+		wantConflict(t, "a put at version "+itoa(int(v)), e.tfaStates.PutTFA(e.ctx, second))
+	}
+	if got := e.getTFA(t, "TFA", ref); !tfaEqual(got, want) || got.Version != want.Version {
+		t.Fatalf("a refused put changed the state: %+v, was %+v", got, want)
+	}
+}
+
+func tfaNewStateVersion(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	st := sampleTFA(ref)
+	for _, v := range []int64{1, 2, -1} {
+		st.Version = v
+		wantConflict(t, "a first put at version "+itoa(int(v)), e.tfaStates.PutTFA(e.ctx, st))
+		_, err := e.tfaStates.TFA(e.ctx, ref)
+		wantNotFound(t, "TFA after a refused first put", err)
+	}
+	st.Version = 0
+	ok(t, "a first put at version 0", e.tfaStates.PutTFA(e.ctx, st))
+	// A second first put (another Setup, from a read that found nothing)
+	// is refused: the state is no longer at version 0.
+	other := sampleTFA(ref)
+	other.Enabled = false
+	other.RecoveryCodes = nil
+	wantConflict(t, "a put at version 0 over a stored state", e.tfaStates.PutTFA(e.ctx, other))
+	if got := e.getTFA(t, "TFA", ref); !tfaEqual(got, st) || got.Version != 1 {
+		t.Fatalf("TFA = %+v, want %+v at version 1", got, st)
+	}
+}
+
+// concurrentPuts puts, from concurrency goroutines at once, from, each
+// with a recovery code of its own, and returns the code of the only put
+// that succeeded, failing t unless exactly one did and the others were
+// ErrConflict.
+func concurrentPuts(t *testing.T, e *env, from store.TFA) store.Hash {
+	t.Helper()
+	var wins atomic.Int64
+	var winner atomic.Value
+	var wg sync.WaitGroup
+	for i := range concurrency {
+		wg.Go(func() {
+			st := from
+			st.RecoveryCodes = []store.Hash{hash("put " + itoa(i))}
+			switch err := e.tfaStates.PutTFA(e.ctx, st); {
+			case err == nil:
+				wins.Add(1)
+				winner.Store(st.RecoveryCodes[0])
+			case !errors.Is(err, store.ErrConflict):
+				t.Errorf("PutTFA: %v, want nil or store.ErrConflict", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("%d of %d concurrent puts from one read at version %d succeeded, want exactly 1",
+			n, concurrency, from.Version)
+	}
+	return winner.Load().(store.Hash)
+}
+
+func tfaConcurrentCreate(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	// Many first Setups at once, each from a read that found nothing.
+	won := concurrentPuts(t, e, sampleTFA(ref))
+	got := e.getTFA(t, "TFA", ref)
+	if got.Version != 1 || !slices.Equal(got.RecoveryCodes, []store.Hash{won}) {
+		t.Fatalf("TFA = %+v, want the winner's state at version 1", got)
+	}
+}
+
+func tfaConcurrentPut(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
+	from := e.getTFA(t, "TFA", ref)
+	won := concurrentPuts(t, e, from)
+	got := e.getTFA(t, "TFA", ref)
+	if got.Version != from.Version+1 || !slices.Equal(got.RecoveryCodes, []store.Hash{won}) {
+		t.Fatalf("TFA = %+v, want the winner's state at version %d", got, from.Version+1)
+	}
+}
+
+func tfaUsesKeepVersion(t *testing.T, e *env) {
+	ref := e.owner(t, scopes.User, "alice")
+	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
+	before := e.getTFA(t, "TFA", ref)
+	if adv, err := e.tfaUses.AdvanceTFAStep(e.ctx, ref, 200); err != nil || !adv {
+		t.Fatalf("AdvanceTFAStep: %v, %v", adv, err)
+	}
+	if used, err := e.tfaUses.UseRecoveryCode(e.ctx, ref, hash("code 1")); err != nil || !used {
+		t.Fatalf("UseRecoveryCode: %v, %v", used, err)
+	}
+	got := e.getTFA(t, "TFA", ref)
+	if got.Version != before.Version {
+		t.Fatalf("Version %d after a login, was %d: logins would make 2FA changes fail", got.Version, before.Version)
+	}
+	// A put from the read before the logins (a Regenerate, say) is
+	// accepted, and its new codes replace the set.
+	before.RecoveryCodes = []store.Hash{hash("regenerated")}
+	ok(t, "PutTFA from a read before the logins", e.tfaStates.PutTFA(e.ctx, before))
+	got = e.getTFA(t, "TFA", ref)
+	if got.LastStep != 200 || !slices.Equal(got.RecoveryCodes, before.RecoveryCodes) || got.Version != before.Version+1 {
+		t.Fatalf("TFA = %+v after the put", got)
 	}
 }
