@@ -53,30 +53,30 @@ func (m Method) String() string {
 type Principal struct {
 	// Scope is User or Admin.
 	Scope scopes.Scope
+	// Method is how the request authenticated.
+	Method Method
+	// TFA reports whether the login passed a second factor.
+	TFA bool
 	// AccountID is the account's ID within its scope.
 	AccountID int64
 	// Username is the account's username when the request was resolved.
 	Username string
-	// Method is how the request authenticated.
-	Method Method
 	// AuthenticatedAt is when the credential was established: the login
 	// for a session, cookie or etoken; the request itself for an API key.
 	AuthenticatedAt time.Time
-	// TFA reports whether the login passed a second factor.
-	TFA bool
 	// Login is how the session was made ("password", "apikey",
 	// "adminapikey", "switch"); empty for a request authenticated by a key
 	// itself.
 	Login string
+	// APIKeyID is the stored API key's ID for MethodAPIKey and
+	// MethodAdminKey; 0 for the static admin key and other methods.
+	APIKeyID int64
 	// SwitchedBy is, for a session an administrator made to act as this
 	// user (User.Switch), that administrator; zero otherwise.
 	SwitchedBy store.AccountRef
 	// SwitchPrivilege is what the administrator chose ("Default" or
 	// "Full"); empty unless SwitchedBy is set.
 	SwitchPrivilege string
-	// APIKeyID is the stored API key's ID for MethodAPIKey and
-	// MethodAdminKey; 0 for the static admin key and other methods.
-	APIKeyID int64
 
 	// session is the hash of the session the request rode on, if any, so
 	// that logout can end it without the client sending it again.

@@ -19,33 +19,34 @@ type Request struct {
 	a         *Authenticator
 	principal Principal
 
-	parsed    bool
 	params    Params
 	paramsErr error
-	body      []byte // the form body read, kept for the next handler
-	// oversized is set when a lenient read met a body over the limit: the
-	// bytes read are in body, the rest is still in HTTP.Body.
-	oversized bool
-	// lenient lets a body over the limit through unread instead of
-	// refusing it (the middleware in front of a host's own routes).
-	lenient bool
-	inline  [2]Param // room for a short request's parameters
+	body      []byte   // the form body read, kept for the next handler
+	inline    [2]Param // room for a short request's parameters
 
-	nowOnce bool
-	nowTime time.Time // the request's time, read from the clock once
-
-	ipOnce bool
-	ip     netip.Addr // the client's address, found once
+	nowTime time.Time  // the request's time, read from the clock once
+	ip      netip.Addr // the client's address, found once
 
 	// ctx is the context handed to the next handler: the parent's, with
 	// this Request as its state value. Embedding it here saves the
 	// separate allocation of context.WithValue on every request.
 	ctx requestContext
 
-	clearCookie bool // the session cookie was bad: expire it in the answer
 	// etokenSession is the session ID an etoken just redeemed carried,
 	// when the cookie is to be set from it.
 	etokenSession string
+
+	// The flags, together so that they share one word.
+	parsed  bool
+	nowOnce bool
+	ipOnce  bool
+	// oversized is set when a lenient read met a body over the limit: the
+	// bytes read are in body, the rest is still in HTTP.Body.
+	oversized bool
+	// lenient lets a body over the limit through unread instead of
+	// refusing it (the middleware in front of a host's own routes).
+	lenient     bool
+	clearCookie bool // the session cookie was bad: expire it in the answer
 }
 
 // Params returns the request's parameters, reading the query string and a
