@@ -129,6 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "keyward example serving %s/api.php and %s/api (%s; plain http for local use only)\n", url, url, where)
 	fmt.Fprintf(stdout, "  WMD SED API: %s/wmd/api.php (cookie) and %s/wmd/api-sl.php (Bearer etoken); captchas under %s/captcha/\n", url, url, url)
+	fmt.Fprintf(stdout, "  browser login: %s/login (administrators: %s/admin)\n", url, url)
 	for _, line := range printed {
 		fmt.Fprintln(stdout, line)
 	}

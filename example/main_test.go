@@ -636,6 +636,7 @@ func TestRun(t *testing.T) {
 	}
 	addr := first[start:end]
 	_, _ = out.ReadString('\n') // the WMD line
+	_, _ = out.ReadString('\n') // the browser line
 	second, _ := out.ReadString('\n')
 	go func() { _, _ = io.Copy(io.Discard, out) }() // let run write the rest
 
