@@ -27,9 +27,6 @@ func (a *Authenticator) reauth(ctx context.Context, r *Request, acct store.Accou
 	return a.succeed(ctx, at)
 }
 
-// errWrongCode is a wrong 2FA code at a re-authentication.
-var errWrongCode = because(ErrInvalidCredential, "wrong 2FA code")
-
 // checkOwnPasswordValue checks password against the principal's own
 // account, as a counted re-authentication: an error wrapping
 // [ErrInvalidCredential] if it is wrong.

@@ -85,7 +85,7 @@ func openStore(ctx context.Context, o options) (store.Store, *store.Memory, func
 		}
 		base, closers = s, append(closers, s.Close)
 	default:
-		return nil, nil, nil, fmt.Errorf("-db %q: want sqlite:path/to/file.db or postgres://...", o.DB)
+		return nil, nil, nil, fmt.Errorf("-db %q: want sqlite:FILE or postgres://URL", o.DB)
 	}
 	if o.Redis == "" {
 		return base, mem, closeAll, nil
