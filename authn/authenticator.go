@@ -17,11 +17,15 @@ import (
 // own beyond its frozen [Config]; everything that changes lives in the
 // store.
 type Authenticator struct {
-	cfg    Config
-	store  store.Store
-	limits paramLimits
-	hasher *hasher
-	codecs []securecookie.Codec
+	cfg Config
+	// store is cfg.Store with cfg.StoreTimeout on every call; passwords
+	// and updater its optional parts, nil when it lacks them.
+	store     store.Store
+	passwords store.PasswordSetter
+	updater   store.AccountUpdater
+	limits    paramLimits
+	hasher    *hasher
+	codecs    []securecookie.Codec
 	// etokenCodecs are codecs on the same keys as codecs; the name the MAC
 	// covers keeps the two apart.
 	etokenCodecs []securecookie.Codec
@@ -49,7 +53,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	a := &Authenticator{
 		cfg:          cfg,
-		store:        cfg.Store,
+		store:        withDeadline(cfg.Store, cfg.StoreTimeout),
 		hasher:       h,
 		captcha:      cfg.Captcha,
 		mailing:      make(chan struct{}, recoveryBackground),
@@ -62,21 +66,23 @@ func New(cfg Config) (*Authenticator, error) {
 			maxValueBytes: cfg.MaxParamBytes,
 		},
 	}
+	a.passwords, _ = optionalWithDeadline(cfg.Store, cfg.StoreTimeout, newTimedPasswords)
+	a.updater, _ = optionalWithDeadline(cfg.Store, cfg.StoreTimeout, newTimedUpdater)
 	a.usage.lastFlush.Store(cfg.Now().UnixNano()) // the first flush a TouchInterval from now
 	if cfg.AdminAPIKey != "" {
 		a.adminKeyHash = sha256.Sum256([]byte(cfg.AdminAPIKey))
 		a.hasAdminKey = true
 	}
-	a.tfa, err = totp.New(totp.Config{Store: cfg.Store, Issuer: cfg.TFAIssuer, Keys: cfg.TFAKeys, Now: cfg.Now, Rand: cfg.Rand})
+	a.tfa, err = totp.New(totp.Config{Store: a.store, Issuer: cfg.TFAIssuer, Keys: cfg.TFAKeys, Now: cfg.Now, Rand: cfg.Rand})
 	if err != nil {
 		return nil, fmt.Errorf("authn: %w", err)
 	}
 	return a, nil
 }
 
-// Store returns the store the Authenticator uses, for a host that adds
-// accounts to the default in-memory one.
-func (a *Authenticator) Store() store.Store { return a.store }
+// Store returns the store the Authenticator uses ([Config].Store), for a
+// host that adds accounts to the default in-memory one.
+func (a *Authenticator) Store() store.Store { return a.cfg.Store }
 
 // TOTP returns the second-factor manager.
 func (a *Authenticator) TOTP() *totp.TOTP { return a.tfa }

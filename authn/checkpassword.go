@@ -39,7 +39,8 @@ func (a *Authenticator) HashPassword(ctx context.Context, password string) (stri
 //
 // On success, a hash made with other parameters (or with bcrypt) is
 // replaced by one with the current parameters, if the store implements
-// [store.PasswordSetter]; a failure to replace it is logged and does not
+// [store.PasswordSetter] (and the password has not changed meanwhile); a
+// failure to replace it is logged and does not
 // fail the login, since the password was right and the old hash still
 // works.
 func (a *Authenticator) CheckPassword(ctx context.Context, scope scopes.Scope, login, password string) (store.Account, error) {
@@ -100,17 +101,17 @@ func (a *Authenticator) verifyPassword(ctx context.Context, acct store.Account, 
 }
 
 // upgradeHash replaces acct's password hash with one made with the current
-// parameters, if the store can.
+// parameters, if the store can, and if the hash is still the one checked:
+// a password changed meanwhile is not overwritten with the old one.
 func (a *Authenticator) upgradeHash(ctx context.Context, acct store.Account, password string) {
-	setter, ok := a.store.(store.PasswordSetter)
-	if !ok {
+	if a.passwords == nil {
 		return
 	}
 	hash, err := a.hasher.hash(ctx, password)
 	if err == nil {
-		err = setter.SetPasswordHash(ctx, acct.Ref(), hash)
+		err = a.passwords.RehashPassword(ctx, acct.Ref(), acct.PasswordHash, hash)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrConflict) {
 		a.emit(ctx, Event{Kind: EventStoreFailed, Account: acct.Ref(), Reason: "password hash upgrade failed"})
 	}
 }

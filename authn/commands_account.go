@@ -27,8 +27,6 @@ const (
 // maxNameBytes bounds names, usernames and email addresses.
 const maxNameBytes = 255
 
-var errAccountsReadOnly = because(ErrForbidden, "accounts cannot be changed through keyward with this store")
-
 // adminUpdate is Admin.Update (seeds 002 and 003): AdminID, Name, Username
 // and EmailAddress required, Password optional. An administrator changes
 // only their own account. A new password is hashed with argon2id and ends
@@ -85,60 +83,75 @@ func (api *API) adminUpdate(c *Call) (Fields, error) {
 			return nil, err
 		}
 	}
+	before := acct
 	acct.Name, acct.Username, acct.Email = v.name, v.username, v.email
-	if err := api.updateAccount(c, acct, v.password); err != nil {
+	next, err := api.updateAccount(c, before, acct, v.password)
+	if err != nil {
 		return nil, err
 	}
 	api.a.emit(c.Context(), Event{Kind: EventAccountUpdated, Account: acct.Ref(), Username: acct.Username})
-	return Fields{}, nil
+	return api.withSession(c, next, Fields{}), nil
 }
 
-// updateAccount stores acct's names and, if password is not empty, its new
-// password, ending the account's other sessions.
-func (api *API) updateAccount(c *Call, acct store.Account, password string) error {
+// updateAccount stores acct's names and email address and, if password is
+// not empty, its new password, in one write. before is the account as
+// read just now. A new password or email address is a credential change
+// (see [Authenticator.changeCredentials]): it ends the account's other
+// sessions in the same write, and the caller's session goes on under the
+// returned ID.
+func (api *API) updateAccount(c *Call, before, acct store.Account, password string) (Secret, error) {
 	ctx := c.Context()
-	up, ok := api.a.store.(store.AccountUpdater)
-	if !ok {
-		return errAccountsReadOnly
+	up := api.a.updater
+	if up == nil {
+		return Secret{}, errAccountsReadOnly
 	}
+	acct.PasswordHash = "" // no new password: the store keeps the old one
 	if password != "" {
 		if err := requirePasswordSession(c.Principal); err != nil {
-			return err
+			return Secret{}, err
 		}
-		if _, ok := api.a.store.(store.PasswordSetter); !ok {
-			return errAccountsReadOnly
+		hash, err := api.a.HashPassword(ctx, password)
+		if err != nil {
+			return Secret{}, err
 		}
+		acct.PasswordHash = hash
 	}
-	switch err := up.UpdateAccount(ctx, acct); {
-	case errors.Is(err, store.ErrConflict):
-		return Fail(CodeLoginTaken, "Username or email address already taken")
-	case err != nil:
-		return storeFailure(err)
+	write := func(ctx context.Context) error {
+		switch err := up.UpdateAccount(ctx, acct); {
+		case errors.Is(err, store.ErrConflict):
+			return Fail(CodeLoginTaken, "Username or email address already taken")
+		case err != nil:
+			return storeFailure(err)
+		}
+		return nil
 	}
-	if password != "" {
-		return api.a.SetPassword(ctx, c.Principal, password)
+	if password == "" && store.NormalizeLogin(acct.Email) == store.NormalizeLogin(before.Email) {
+		return Secret{}, write(ctx) // names only: no credential changes
 	}
-	return nil
+	next, err := api.a.changeCredentials(ctx, c.Principal, before, write)
+	if err == nil && password != "" {
+		api.a.emit(ctx, Event{Kind: EventPasswordChanged, Account: acct.Ref(), Username: acct.Username})
+	}
+	return next, err
 }
 
-// SetPassword hashes password with argon2id, stores it as the account's,
-// and ends the account's other sessions (not the one p rode on). The store
-// must implement [store.PasswordSetter].
-func (a *Authenticator) SetPassword(ctx context.Context, p Principal, password string) error {
-	setter, ok := a.store.(store.PasswordSetter)
-	if !ok {
-		return errAccountsReadOnly
+// withSession adds to an answer the session the caller goes on with after
+// a credential change, if there is one: as SessionID, and as the session
+// cookie too when the caller came with the cookie.
+func (api *API) withSession(c *Call, next Secret, f Fields) Fields {
+	if next.value == "" {
+		return f
 	}
-	hash, err := a.HashPassword(ctx, password)
-	if err != nil {
-		return err
+	if c.Principal.Method == MethodCookie {
+		if err := api.a.SetSessionCookie(c.w, c.HTTP, next); err != nil {
+			// The session is made and the change written; a cookie that
+			// cannot be made (it always can: the keys were checked at New)
+			// leaves the browser to sign in again.
+			api.a.emit(c.Context(), Event{Kind: EventCommandFailed, Account: c.Principal.Account(), Reason: "setting the session cookie", Err: err})
+		}
 	}
-	if err := setter.SetPasswordHash(ctx, p.Account(), hash); err != nil {
-		return storeFailure(err)
-	}
-	a.emit(ctx, Event{Kind: EventPasswordChanged, Account: p.Account(), Username: p.Username})
-	_, err = a.EndOtherSessions(ctx, p)
-	return err
+	f["SessionID"] = next.Reveal()
+	return f
 }
 
 // validEmail reports whether s is a bare email address (no display name,
@@ -267,11 +280,12 @@ func (api *API) userUpdate(c *Call) (Fields, error) {
 			return nil, err
 		}
 	}
-	if err := api.updateAccount(c, acct, password); err != nil {
+	next, err := api.updateAccount(c, before, acct, password)
+	if err != nil {
 		return nil, err
 	}
 	api.a.emit(ctx, Event{Kind: EventAccountUpdated, Account: acct.Ref(), Username: acct.Username})
-	return Fields{"UserInfo": userInfo(acct)}, nil
+	return api.withSession(c, next, Fields{"UserInfo": userInfo(acct)}), nil
 }
 
 // passwordChange is User.PasswordChange (user scope, own account):
@@ -301,10 +315,11 @@ func (api *API) passwordChange(c *Call) (Fields, error) {
 	if err := checkNewPassword(pw); err != nil {
 		return nil, err
 	}
-	if err := api.a.SetPassword(c.Context(), c.Principal, pw); err != nil {
+	next, err := api.a.SetPassword(c.Context(), c.Principal, pw)
+	if err != nil {
 		return nil, err
 	}
-	return Fields{}, nil
+	return api.withSession(c, next, Fields{}), nil
 }
 
 // checkCurrentPassword checks the CurrentPassword parameter against acct,

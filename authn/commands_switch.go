@@ -55,7 +55,7 @@ func (api *API) userSwitch(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	sid, err := api.a.StartSession(ctx, user, SessionOptions{Method: "switch", SwitchedBy: c.Principal.Account(), SwitchPrivilege: priv})
+	sid, err := api.a.StartSession(ctx, user, SessionOptions{Method: "switch", SwitchedBy: c.Principal, SwitchPrivilege: priv})
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func (api *API) tfaEnable(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	codes, err := api.a.EnableTFA(c.Context(), c.Principal, code)
+	codes, next, err := api.a.EnableTFA(c.Context(), c.Principal, code)
 	switch {
 	case errors.Is(err, totp.ErrInvalidCode):
 		return nil, errInvalidTFA
@@ -62,7 +62,7 @@ func (api *API) tfaEnable(c *Call) (Fields, error) {
 	case err != nil:
 		return nil, tfaError(err)
 	}
-	return Fields{"RecoveryCodes": codes}, nil
+	return api.withSession(c, next, Fields{"RecoveryCodes": codes}), nil
 }
 
 // tfaDisable is *.TFA.Disable with Password and TFACode: 2FA goes off and
@@ -77,19 +77,11 @@ func (api *API) tfaDisable(c *Call) (Fields, error) {
 	if err := api.checkOwnCode(c); err != nil {
 		return nil, err
 	}
-	if err := api.a.DisableTFA(c.Context(), c.Principal); err != nil {
+	next, err := api.a.DisableTFA(c.Context(), c.Principal)
+	if err != nil {
 		return nil, err
 	}
-	return Fields{}, nil
-}
-
-// tfaError passes keyward's own errors on, and makes any other (the
-// store's) a store failure.
-func tfaError(err error) error {
-	if err == nil || classify(err) != failClosed {
-		return err
-	}
-	return storeFailure(err)
+	return api.withSession(c, next, Fields{}), nil
 }
 
 // tfaRegenerate is *.TFA.RecoveryCodes.Regenerate with TFACode: ten new

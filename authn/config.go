@@ -49,6 +49,12 @@ type Config struct {
 	// Default: a new [store.Memory] on Now, which forgets everything on
 	// restart and is not shared between instances.
 	Store store.Store
+	// StoreTimeout bounds every store call on the request path, waiting
+	// for a pooled connection included: a store that does not answer in
+	// time fails the call, and the request is refused with 503 instead of
+	// hanging. Default 2 seconds. Background work (API key usage) has
+	// deadlines of its own and never holds up a request.
+	StoreTimeout time.Duration
 
 	// Resolvers are tried in order on every request. Default:
 	// [DefaultResolvers]. A present but bad credential refuses the request
@@ -220,6 +226,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Store == nil {
 		c.Store = store.NewMemory(store.MemoryConfig{Now: c.Now})
 	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = 2 * time.Second
+	}
+	if c.StoreTimeout < 0 {
+		return c, errors.New("authn: negative StoreTimeout")
+	}
 	if c.Resolvers == nil {
 		c.Resolvers = DefaultResolvers()
 	} else {
@@ -339,7 +351,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("authn: unknown CaptchaPolicy")
 	}
 	if c.Captcha == nil {
-		if c.Captcha, err = captcha.New(captcha.Config{Store: c.Store, Now: c.Now, Rand: c.Rand}); err != nil {
+		if c.Captcha, err = captcha.New(captcha.Config{Store: withDeadline(c.Store, c.StoreTimeout), Now: c.Now, Rand: c.Rand}); err != nil {
 			return c, err
 		}
 	}

@@ -121,10 +121,12 @@ func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := mem.SetPasswordHash(ctx, acct.Ref(), h); err != nil {
+		if err := mem.SetPassword(ctx, acct.Ref(), h); err != nil {
 			t.Fatal(err)
 		}
-		acct.PasswordHash = h
+		if *acct, err = mem.Account(ctx, acct.Ref()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return env
 }

@@ -204,17 +204,11 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		// Only now that the password is known right does the answer say
 		// anything about 2FA.
 		tfa, err = a.secondFactor(ctx, acct, req, ev)
-		var le *LoginError
-		switch {
-		case errors.As(err, &le) && le.Code == CodeInvalidTFA:
-			return LoginResult{}, failed(CodeInvalidTFA, le.Text)
-		case errors.As(err, &le):
-			return LoginResult{}, a.refusal(le.Code, at)
-		case err != nil:
-			return LoginResult{}, err
+		if res, err := a.tfaRefusal(ctx, err, at, failed); err != nil {
+			return res, err
 		}
 	}
-	res := LoginResult{Account: acct, Method: method, TFAPassed: tfa.passed, TFADisabled: tfa.disabled}
+	res := LoginResult{Account: acct, Method: method, TFAPassed: tfa.passed}
 	if res.TFAEnabled, err = a.tfa.Enabled(ctx, acct.Ref()); err != nil {
 		return LoginResult{}, storeFailure(err)
 	}
@@ -222,13 +216,48 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		return LoginResult{}, err
 	}
 	// The session is the last thing made: nothing after it can fail and
-	// leave a session behind that nobody was told about.
-	if res.SessionID, err = a.StartSession(ctx, acct, SessionOptions{Method: method, TFA: tfa.passed, APIKeyHash: keyHash}); err != nil {
+	// leave a session behind that nobody was told about. A login that
+	// turns 2FA off makes it with that change, all or nothing.
+	opts := SessionOptions{Method: method, TFA: tfa.passed, APIKeyHash: keyHash}
+	if tfa.turnOff == nil {
+		res.SessionID, err = a.StartSession(ctx, acct, opts)
+	} else {
+		res.SessionID, err = a.startSessionChanging(ctx, acct, opts, tfa.turnOff)
+		if res, err := a.tfaRefusal(ctx, err, at, failed); err != nil {
+			return res, err
+		}
+		res.TFADisabled, res.TFAEnabled = true, false
+		if req.TFARecoveryCode != "" {
+			ev.Kind, ev.Reason = EventRecoveryUsed, ""
+			a.emit(ctx, ev)
+		}
+		ev.Kind, ev.Reason = EventTFADisabled, "at login"
+		a.emit(ctx, ev)
+	}
+	if err != nil {
 		return LoginResult{}, err
 	}
 	ev.Kind, ev.Reason = EventLoginOK, method
 	a.emit(ctx, ev)
 	return res, nil
+}
+
+// tfaRefusal turns an error of the second factor into the login's answer:
+// a wrong code is a failed attempt (6), a missing one 101, a store failure
+// itself. It returns nil for nil.
+func (a *Authenticator) tfaRefusal(ctx context.Context, err error, at attempt, failed func(code int, reason string) error) (LoginResult, error) {
+	var le *LoginError
+	switch {
+	case err == nil:
+		return LoginResult{}, nil
+	case errors.Is(err, totp.ErrInvalidCode), errors.Is(err, totp.ErrNotEnabled):
+		return LoginResult{}, failed(CodeInvalidTFA, "wrong 2FA or recovery code")
+	case errors.As(err, &le) && le.Code == CodeInvalidTFA:
+		return LoginResult{}, failed(CodeInvalidTFA, le.Text)
+	case errors.As(err, &le):
+		return LoginResult{}, a.refusal(le.Code, at)
+	}
+	return LoginResult{}, tfaError(err)
 }
 
 // captchaRequired applies the captcha policy to a password login.
@@ -261,73 +290,53 @@ func (a *Authenticator) keyLogin(ctx context.Context, req LoginRequest) (store.A
 
 // tfaOutcome is what the second factor of a login came to.
 type tfaOutcome struct {
-	passed   bool // a TOTP code or recovery code was right
-	disabled bool // and 2FA is now off (recovery code, or Disable2FA)
+	passed bool // a TOTP code or recovery code was right (or will be checked by turnOff)
+	// turnOff, if not nil, turns 2FA off as the login asked (a recovery
+	// code, or Disable2FA with a right code): a credential change, made
+	// with the login's session (see startSessionChanging). A recovery
+	// code is checked and used up by that same write.
+	turnOff func(context.Context) error
 }
 
 // secondFactor checks a password login's second factor, if the account has
-// one on: no code is 101, a wrong, reused or malformed code 6. A right
-// recovery code turns 2FA off, as Octeth does; so does Disable2FA=true
-// with a right code, and only then. Turning 2FA off ends the account's
-// other sessions. With 2FA off, a TFACode is ignored, but a recovery code
-// is 6: it cannot be checked, and accepting it would let one code log in
-// many times.
+// one on: no code is 101, a wrong, reused or malformed code 6. A recovery
+// code turns 2FA off, as Octeth does; so does Disable2FA=true with a right
+// code, and only then. With 2FA off, a TFACode is ignored, but a recovery
+// code is 6: it cannot be checked, and accepting it would let one code log
+// in many times.
 func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, req LoginRequest, ev Event) (tfaOutcome, error) {
 	ref := acct.Ref()
 	on, err := a.tfa.Enabled(ctx, ref)
 	if err != nil {
 		return tfaOutcome{}, storeFailure(err)
 	}
-	invalid := &LoginError{Code: CodeInvalidTFA, Text: "wrong 2FA code"}
 	if on && req.Disable2FA && a.validBypass(req) {
 		ev.Kind, ev.Reason = EventTFABypassed, "Disable2FAToken"
 		a.emit(ctx, ev)
 		return tfaOutcome{}, nil
 	}
-	if !on {
-		if req.TFARecoveryCode != "" {
-			// A recovery code that cannot be checked is not accepted: of
-			// many logins racing with one code, the first turns 2FA off,
-			// and the rest must not pass on the strength of that code.
-			invalid.Text = "recovery code without 2FA"
-			return tfaOutcome{}, invalid
-		}
-		return tfaOutcome{}, nil // a TOTP code with 2FA off is ignored
-	}
-	var out tfaOutcome
 	switch {
+	case !on && req.TFARecoveryCode != "":
+		// A recovery code that cannot be checked is not accepted: of
+		// many logins racing with one code, the first turns 2FA off,
+		// and the rest must not pass on the strength of that code.
+		return tfaOutcome{}, &LoginError{Code: CodeInvalidTFA, Text: "recovery code without 2FA"}
+	case !on:
+		return tfaOutcome{}, nil // a TOTP code with 2FA off is ignored
 	case req.TFARecoveryCode != "":
-		err = a.tfa.Recover(ctx, ref, req.TFARecoveryCode)
-		out = tfaOutcome{passed: err == nil, disabled: err == nil}
-		invalid.Text = "wrong recovery code"
-	case req.TFACode != "":
-		err = a.tfa.Verify(ctx, ref, req.TFACode)
-		out.passed = err == nil
-		if err == nil && req.Disable2FA {
-			err = a.tfa.Disable(ctx, ref)
-			out.disabled = err == nil
-		}
-	default:
+		code := req.TFARecoveryCode
+		return tfaOutcome{passed: true, turnOff: func(ctx context.Context) error { return a.tfa.Recover(ctx, ref, code) }}, nil
+	case req.TFACode == "":
 		ev.Kind, ev.Reason = EventLoginFailed, "2FA code required"
 		a.emit(ctx, ev)
-		return out, &LoginError{Code: CodeTFARequired}
+		return tfaOutcome{}, &LoginError{Code: CodeTFARequired}
 	}
-	switch {
-	case errors.Is(err, totp.ErrInvalidCode), errors.Is(err, totp.ErrNotEnabled):
-		return tfaOutcome{}, invalid
-	case err != nil:
-		return tfaOutcome{}, storeFailure(err)
+	if err := a.tfa.Verify(ctx, ref, req.TFACode); err != nil {
+		return tfaOutcome{}, err
 	}
-	if req.TFARecoveryCode != "" {
-		ev.Kind, ev.Reason = EventRecoveryUsed, ""
-		a.emit(ctx, ev)
-	}
-	if out.disabled {
-		ev.Kind, ev.Reason = EventTFADisabled, "at login"
-		a.emit(ctx, ev)
-		if _, err := a.EndAllSessions(ctx, ref); err != nil {
-			return tfaOutcome{}, err
-		}
+	out := tfaOutcome{passed: true}
+	if req.Disable2FA {
+		out.turnOff = func(ctx context.Context) error { return a.tfa.Disable(ctx, ref) }
 	}
 	return out, nil
 }

@@ -127,7 +127,8 @@ var errBadResetToken = because(ErrInvalidCredential, "password reset token inval
 
 // ResetPassword sets a new password with a reset token: the token is used
 // up (of concurrent resets with one token, exactly one succeeds), the
-// password hashed, and every session of the account ended. A token that
+// password hashed, and every session of the account ended in the same
+// write as the new password. A token that
 // does not work is an error wrapping [ErrInvalidCredential], and counts
 // against the client's address ([*ThrottledError] past a few).
 func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, token, password string, client *Request) error {
@@ -149,8 +150,7 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 	if !strings.HasPrefix(token, ResetTokenPrefix) || len(token) > maxCredentialBytes {
 		return bad()
 	}
-	setter, ok := a.store.(store.PasswordSetter)
-	if !ok {
+	if a.passwords == nil {
 		return errAccountsReadOnly
 	}
 	// The hash first: what can fail without the token's fault fails before
@@ -175,10 +175,16 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 	if err != nil {
 		return err
 	}
-	if err := setter.SetPasswordHash(ctx, acct.Ref(), hash); err != nil {
-		return storeFailure(err)
+	// No session goes on: the one who reset is not signed in.
+	_, err = a.changeCredentials(ctx, Principal{}, acct, func(ctx context.Context) error {
+		if err := a.passwords.SetPassword(ctx, acct.Ref(), hash); err != nil {
+			return storeFailure(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	a.emit(ctx, Event{Kind: EventPasswordReset, Account: acct.Ref(), Username: acct.Username, ClientIP: ipKey(client.clientIP())})
-	_, err = a.EndAllSessions(ctx, acct.Ref())
-	return err
+	return nil
 }

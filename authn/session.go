@@ -27,17 +27,27 @@ type SessionOptions struct {
 	// key (its SHA-256): the session ends when the key is revoked or
 	// expires. Zero for other logins.
 	APIKeyHash store.Hash
-	// SwitchedBy is, for a session an administrator made to act as a user
-	// (User.Switch), that administrator; SwitchPrivilege what they chose.
-	SwitchedBy      store.AccountRef
+	// SwitchedBy is, for a session an administrator makes to act as a
+	// user (User.Switch), the administrator's principal: it must ride on
+	// a session, and the new session ends with that one (logout, expiry,
+	// a credential change of the administrator's). SwitchPrivilege is
+	// what they chose.
+	SwitchedBy      Principal
 	SwitchPrivilege string
 }
+
+// errSwitchNeedsSession refuses a switched session for an administrator
+// who has no session for it to end with.
+var errSwitchNeedsSession = because(ErrForbidden, "switching needs an administrator's session")
 
 // StartSession makes a new session for acct and returns its ID, which the
 // client sends as SessionID (or carries in the cookie: see
 // [Authenticator.SetSessionCookie]). Every login gets a fresh ID, so a
 // session ID planted before login is worth nothing after it. The store
-// keeps only the ID's SHA-256.
+// keeps only the ID's SHA-256, and the account's credential generation
+// ([store.Account].Generation) as acct has it: acct must have been read
+// from the store just before, or the session is refused as made before
+// the account's latest credential change.
 func (a *Authenticator) StartSession(ctx context.Context, acct store.Account, opts SessionOptions) (Secret, error) {
 	if !acct.Scope.Valid() || acct.ID <= 0 {
 		return Secret{}, errors.New("authn: StartSession needs a stored account")
@@ -45,24 +55,36 @@ func (a *Authenticator) StartSession(ctx context.Context, acct store.Account, op
 	if acct.Disabled {
 		return Secret{}, errAccountDisabled
 	}
+	now := a.cfg.Now()
+	s := store.Session{
+		Account:         acct.Ref(),
+		TFA:             opts.TFA,
+		Method:          opts.Method,
+		APIKeyHash:      opts.APIKeyHash,
+		SwitchPrivilege: opts.SwitchPrivilege,
+		Generation:      acct.Generation,
+		CreatedAt:       now,
+		LastSeenAt:      now,
+		ExpiresAt:       a.sessionExpiry(now, now),
+	}
+	if sw := opts.SwitchedBy; sw.Authenticated() {
+		if !sw.HasSession() {
+			return Secret{}, errSwitchNeedsSession
+		}
+		s.SwitchedBy, s.Parent = sw.Account(), sw.session
+	}
+	return a.createSession(ctx, s)
+}
+
+// createSession stores s under a new random ID (s.Hash is set here) and
+// returns the ID.
+func (a *Authenticator) createSession(ctx context.Context, s store.Session) (Secret, error) {
 	raw, err := a.random(32)
 	if err != nil {
 		return Secret{}, err
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw)
-	now := a.cfg.Now()
-	s := store.Session{
-		Hash:            hashCredential(id),
-		Account:         acct.Ref(),
-		TFA:             opts.TFA,
-		Method:          opts.Method,
-		APIKeyHash:      opts.APIKeyHash,
-		SwitchedBy:      opts.SwitchedBy,
-		SwitchPrivilege: opts.SwitchPrivilege,
-		CreatedAt:       now,
-		LastSeenAt:      now,
-		ExpiresAt:       a.sessionExpiry(now, now),
-	}
+	s.Hash = hashCredential(id)
 	if err := a.store.CreateSession(ctx, s); err != nil {
 		// The write may have landed though its answer was lost: take it
 		// back, so that no session is left that nobody holds the ID of.
@@ -110,24 +132,14 @@ func (a *Authenticator) resolveSessionID(ctx context.Context, r *Request) (Princ
 	return a.principalForSession(ctx, r, h, MethodSession)
 }
 
-// principalForSession resolves a session by its hash: it must exist, be
-// neither idle too long nor past its lifetime, and belong to an enabled
-// account. A stale last-seen time is written back; otherwise the request
-// only reads.
+// principalForSession resolves a session by its hash: it must be live
+// (see [Authenticator.liveSession]), its API key, if it was made with one,
+// still valid, and, if it is a switched session, the administrator's
+// session that made it live too. A stale last-seen time is written back;
+// otherwise the request only reads.
 func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h store.Hash, m Method) (Principal, error) {
-	s, err := a.store.Session(ctx, h)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return Principal{}, errUnknownSession
-	case err != nil:
-		return Principal{}, storeFailure(err)
-	}
 	now := r.now()
-	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= a.cfg.SessionIdleTimeout || now.Sub(s.CreatedAt) >= a.cfg.SessionLifetime {
-		a.emit(ctx, Event{Kind: EventSessionExpired, Account: s.Account, Method: m, Time: now})
-		return Principal{}, errSessionExpired
-	}
-	acct, err := a.activeAccount(ctx, s.Account)
+	s, acct, err := a.liveSession(ctx, h, now, m)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -137,18 +149,12 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 		}
 	}
 	if s.SwitchedBy.ID != 0 {
-		// A switched session lasts no longer than its administrator.
-		if _, err := a.activeAccount(ctx, s.SwitchedBy); err != nil {
+		if err := a.parentAlive(ctx, s, now, m); err != nil {
 			return Principal{}, err
 		}
 	}
-	if now.Sub(s.LastSeenAt) >= a.cfg.TouchInterval {
-		switch err := a.store.TouchSession(ctx, h, now, a.sessionExpiry(s.CreatedAt, now)); {
-		case errors.Is(err, store.ErrNotFound): // ended since we read it
-			return Principal{}, errUnknownSession
-		case err != nil:
-			return Principal{}, storeFailure(err)
-		}
+	if err := a.touch(ctx, s, now); err != nil {
+		return Principal{}, err
 	}
 	return Principal{
 		Scope:           acct.Scope,
@@ -162,6 +168,82 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 		SwitchPrivilege: s.SwitchPrivilege,
 		session:         h,
 	}, nil
+}
+
+// errCredentialsChanged refuses a session made before its account's
+// latest credential change (a new password, 2FA on or off, a new email
+// address).
+var errCredentialsChanged = because(ErrInvalidCredential, "session ended by a credential change")
+
+// liveSession reads the session h and its account. The session must
+// exist, be neither idle too long nor past its lifetime, belong to an
+// enabled account, and have been made under the account's current
+// credential generation; one made before a credential change is deleted
+// as it is met.
+func (a *Authenticator) liveSession(ctx context.Context, h store.Hash, now time.Time, m Method) (store.Session, store.Account, error) {
+	s, err := a.store.Session(ctx, h)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return s, store.Account{}, errUnknownSession
+	case err != nil:
+		return s, store.Account{}, storeFailure(err)
+	}
+	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= a.cfg.SessionIdleTimeout || now.Sub(s.CreatedAt) >= a.cfg.SessionLifetime {
+		a.emit(ctx, Event{Kind: EventSessionExpired, Account: s.Account, Method: m, Time: now})
+		return s, store.Account{}, errSessionExpired
+	}
+	acct, err := a.activeAccount(ctx, s.Account)
+	if err != nil {
+		return s, acct, err
+	}
+	if s.Generation != acct.Generation {
+		// Dead since the change; deleting it only tidies, so a failure
+		// to delete changes no answer.
+		_ = a.store.DeleteSession(ctx, h)
+		a.emit(ctx, Event{Kind: EventSessionExpired, Account: s.Account, Method: m, Time: now, Reason: "credentials changed"})
+		return s, acct, errCredentialsChanged
+	}
+	return s, acct, nil
+}
+
+// errSwitchEnded refuses a switched session whose administrator's session
+// has ended.
+var errSwitchEnded = because(ErrInvalidCredential, "the administrator's session that switched has ended")
+
+// parentAlive checks that the administrator's session that made the
+// switched session s is live, and keeps it so while the administrator
+// works through s: a switched session ends with the session that made it
+// (logout, expiry, the administrator's credential change or account
+// disabled), never later.
+func (a *Authenticator) parentAlive(ctx context.Context, s store.Session, now time.Time, m Method) error {
+	if s.Parent == (store.Hash{}) {
+		return errSwitchEnded // made before sessions recorded their parent
+	}
+	parent, _, err := a.liveSession(ctx, s.Parent, now, m)
+	switch {
+	case errors.Is(err, ErrInvalidCredential):
+		return errSwitchEnded
+	case err != nil:
+		return err
+	case parent.Account != s.SwitchedBy:
+		return errSwitchEnded
+	}
+	return a.touch(ctx, parent, now)
+}
+
+// touch writes a session's last-seen time when it has gone stale (older
+// than the touch interval), so that most requests only read.
+func (a *Authenticator) touch(ctx context.Context, s store.Session, now time.Time) error {
+	if now.Sub(s.LastSeenAt) < a.cfg.TouchInterval {
+		return nil
+	}
+	switch err := a.store.TouchSession(ctx, s.Hash, now, a.sessionExpiry(s.CreatedAt, now)); {
+	case errors.Is(err, store.ErrNotFound): // ended since we read it
+		return errUnknownSession
+	case err != nil:
+		return storeFailure(err)
+	}
+	return nil
 }
 
 // errSessionKeyGone refuses a session made with an API key that has since

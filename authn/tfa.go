@@ -23,38 +23,66 @@ func (a *Authenticator) SetupTFA(ctx context.Context, p Principal) (totp.Enrollm
 }
 
 // EnableTFA turns 2FA on for p's account once code matches its pending
-// secret, ends the account's other sessions, and returns the recovery
-// codes, shown once. A wrong code is [totp.ErrInvalidCode] (and an event),
-// no pending secret [totp.ErrNotSetUp].
-func (a *Authenticator) EnableTFA(ctx context.Context, p Principal, code string) ([]string, error) {
+// secret and returns the recovery codes, shown once. It is a credential
+// change: the account's other sessions end in the same write, and p's
+// session goes on under the returned ID (see [Authenticator.SetPassword]).
+// A wrong code is [totp.ErrInvalidCode] (and an event), no pending secret
+// [totp.ErrNotSetUp].
+func (a *Authenticator) EnableTFA(ctx context.Context, p Principal, code string) ([]string, Secret, error) {
 	if err := requirePasswordSession(p); err != nil {
-		return nil, err
+		return nil, Secret{}, err
 	}
-	codes, err := a.tfa.Enable(ctx, p.Account(), code)
+	acct, err := a.activeAccount(ctx, p.Account())
+	if err != nil {
+		return nil, Secret{}, err
+	}
+	var codes []string
+	next, err := a.changeCredentials(ctx, p, acct, func(ctx context.Context) error {
+		codes, err = a.tfa.Enable(ctx, p.Account(), code)
+		return err
+	})
 	switch {
 	case errors.Is(err, totp.ErrInvalidCode):
 		a.emit(ctx, Event{Kind: EventLoginFailed, Account: p.Account(), Username: p.Username, Reason: "wrong 2FA code at enable"})
-		return nil, err
+		return nil, Secret{}, err
 	case err != nil:
-		return nil, err
+		return nil, Secret{}, tfaError(err)
 	}
 	a.emit(ctx, Event{Kind: EventTFAEnabled, Account: p.Account(), Username: p.Username})
-	if _, err := a.EndOtherSessions(ctx, p); err != nil {
-		return nil, err
-	}
-	return codes, nil
+	return codes, next, nil
 }
 
-// DisableTFA turns 2FA off for p's account and ends its other sessions.
-// The caller checks the password and a code first, as *.TFA.Disable does.
-func (a *Authenticator) DisableTFA(ctx context.Context, p Principal) error {
+// DisableTFA turns 2FA off for p's account, a credential change like
+// [Authenticator.EnableTFA]'s. The caller checks the password and a code
+// first, as *.TFA.Disable does.
+func (a *Authenticator) DisableTFA(ctx context.Context, p Principal) (Secret, error) {
 	if err := requirePasswordSession(p); err != nil {
-		return err
+		return Secret{}, err
 	}
-	if err := a.tfa.Disable(ctx, p.Account()); err != nil {
-		return storeFailure(err)
+	acct, err := a.activeAccount(ctx, p.Account())
+	if err != nil {
+		return Secret{}, err
+	}
+	next, err := a.changeCredentials(ctx, p, acct, func(ctx context.Context) error {
+		return a.tfa.Disable(ctx, p.Account())
+	})
+	if err != nil {
+		return Secret{}, tfaError(err)
 	}
 	a.emit(ctx, Event{Kind: EventTFADisabled, Account: p.Account(), Username: p.Username})
-	_, err := a.EndOtherSessions(ctx, p)
-	return err
+	return next, nil
+}
+
+// tfaError passes keyward's own errors (and package totp's) on, and makes
+// any other (the store's) a store failure.
+func tfaError(err error) error {
+	if err == nil || classify(err) != failClosed {
+		return err
+	}
+	for _, known := range []error{totp.ErrInvalidCode, totp.ErrNotEnabled, totp.ErrNotSetUp, totp.ErrAlreadyEnabled} {
+		if errors.Is(err, known) {
+			return err
+		}
+	}
+	return storeFailure(err)
 }

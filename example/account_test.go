@@ -17,7 +17,7 @@ func TestSeedAdminUpdate(t *testing.T) {
 	ta := newTestApp(t, authn.APIConfig{})
 	sid := ta.adminSession()
 	other := ta.adminSession()
-	mustOK(t, ta.send(urlencoded("SessionID", sid, "APIKey", staticKey, "Command", "Admin.Update", "AdminID", "1",
+	up := mustOK(t, ta.send(urlencoded("SessionID", sid, "APIKey", staticKey, "Command", "Admin.Update", "AdminID", "1",
 		"Name", "John Doe", "Username", "johndoe", "EmailAddress", "john.doe@example.com", "Password", "newpassword123")))
 
 	// The new names and password work; the old ones do not.
@@ -25,9 +25,12 @@ func TestSeedAdminUpdate(t *testing.T) {
 	mustFail(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "johndoe", "Password", adminPassword)), 200, 3)
 	mustOK(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "johndoe", "Password", "newpassword123")))
 	mustOK(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "John.Doe@example.com", "Password", "newpassword123")))
-	// The password change ended the other session, not the calling one.
+	// The password change ended the other session; the calling one goes
+	// on under the new ID the answer gives (ASVS 3.2.1), and the old ID,
+	// which a thief may hold a copy of, is dead.
 	mustFail(t, ta.send(urlencoded("Command", "Users.Get", "SessionID", other)), 401, 401)
-	mustOK(t, ta.send(urlencoded("Command", "Users.Get", "SessionID", sid)))
+	mustFail(t, ta.send(urlencoded("Command", "Users.Get", "SessionID", sid)), 401, 401)
+	mustOK(t, ta.send(urlencoded("Command", "Users.Get", "SessionID", up.str("SessionID"))))
 }
 
 func TestAdminUpdateErrors(t *testing.T) {
@@ -140,10 +143,12 @@ func TestUserUpdate(t *testing.T) {
 	mustFail(t, ta.send(urlencoded("Command", "User.Update", "APIKey", key, "EmailAddress", "evil@example.com", "CurrentPassword", userPassword)), 403, 403)
 	// Names alone are fine with a key.
 	mustOK(t, ta.send(urlencoded("Command", "User.Update", "APIKey", key, "FirstName", "Ada")))
-	// A new email and password: other sessions end, this one stays.
-	mustOK(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "EmailAddress", "ada@example.com", "Password", "a-new-password", "CurrentPassword", userPassword)))
+	// A new email and password: other sessions end, this one goes on
+	// under a new ID.
+	up := mustOK(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "EmailAddress", "ada@example.com", "Password", "a-new-password", "CurrentPassword", userPassword)))
 	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", other)), 401, 401)
-	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)))
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)), 401, 401)
+	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", up.str("SessionID"))))
 	mustOK(t, ta.send(urlencoded("Command", "User.Login", "Username", "ada@example.com", "Password", "a-new-password")))
 	// Admins have Admin.Update, not this.
 	mustFail(t, ta.send(urlencoded("Command", "User.Update", "SessionID", ta.adminSession(), "FirstName", "x")), 403, 403)
@@ -163,9 +168,10 @@ func TestPasswordChange(t *testing.T) {
 	key, _ := ta.userKey()
 	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "APIKey", key, "CurrentPassword", userPassword, "NewPassword", "a-new-password")), 403, 403)
 	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "APIKey", key, "CurrentPassword", "wrong", "NewPassword", "a-new-password")), 403, 403)
-	mustOK(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", userPassword, "NewPassword", "a-new-password")))
+	changed := mustOK(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "CurrentPassword", userPassword, "NewPassword", "a-new-password")))
 	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", other)), 401, 401)
-	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)))
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)), 401, 401)
+	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", changed.str("SessionID"))))
 	mustFail(t, ta.send(urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", userPassword)), 200, 3)
 	mustOK(t, ta.send(urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", "a-new-password")))
 }

@@ -32,6 +32,9 @@ type options struct {
 	// cookie and etoken keys several instances share.
 	DB, Redis, Prefix string
 	Keys              []authn.KeyPair
+	// wrapStore, when set, wraps the store (tests: a store whose calls
+	// can be made to fail).
+	wrapStore func(store.Store) store.Store
 }
 
 // app is the example server: keyward in front of a tiny list service.
@@ -63,6 +66,9 @@ func newApp(ctx context.Context, o options) (*app, error) {
 	st, mem, closeStore, err := openStore(ctx, o)
 	if err != nil {
 		return nil, err
+	}
+	if o.wrapStore != nil {
+		st = o.wrapStore(st)
 	}
 	a := &app{mem: mem, closeStore: closeStore, lists: newLists()}
 	if err := a.build(ctx, st, o); err != nil {
@@ -128,7 +134,7 @@ func (a *app) build(ctx context.Context, st store.Store, o options) error {
 		if err != nil {
 			return err
 		}
-		if err := setter.SetPasswordHash(ctx, s.acct.Ref(), hash); err != nil {
+		if err := setter.SetPassword(ctx, s.acct.Ref(), hash); err != nil {
 			return err
 		}
 		a.created = append(a.created, s.acct.Username)

@@ -45,6 +45,7 @@ func (ta *testApp) enrollUser() (secret string, codes []string, sid string) {
 	if err := json.Unmarshal(enable.fields["RecoveryCodes"], &codes); err != nil || len(codes) != 10 {
 		ta.t.Fatalf("RecoveryCodes %s", enable.fields["RecoveryCodes"])
 	}
+	sid = enable.str("SessionID") // the session goes on under a new ID
 	ta.clock.Advance(30 * time.Second)
 	return secret, codes, sid
 }
@@ -197,9 +198,12 @@ func TestTFACommands(t *testing.T) {
 	setup := mustOK(t, ta.send(urlencoded("Command", "User.TFA.Setup", "SessionID", sid)))
 	secret := setup.str("TFASecret")
 	mustFail(t, ta.send(urlencoded("Command", "User.TFA.Enable", "SessionID", sid, "TFACode", "000000")), 200, 6)
-	mustOK(t, ta.send(urlencoded("Command", "User.TFA.Enable", "SessionID", sid, "TFACode", ta.code(secret, 0))))
-	// Turning it on ended the other session, not this one.
+	enabled := mustOK(t, ta.send(urlencoded("Command", "User.TFA.Enable", "SessionID", sid, "TFACode", ta.code(secret, 0))))
+	// Turning it on ended the other session; this one goes on under a
+	// new ID.
 	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", other)), 401, 401)
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)), 401, 401)
+	sid = enabled.str("SessionID")
 	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)))
 	mustFail(t, ta.send(urlencoded("Command", "User.TFA.Setup", "SessionID", sid)), 200, 1)
 
@@ -216,8 +220,10 @@ func TestTFACommands(t *testing.T) {
 	mustFail(t, ta.send(urlencoded("Command", "User.TFA.Disable", "SessionID", sid, "Password", userPassword, "TFACode", "000000")), 200, 6)
 	other = ta.userLoginWithCode(secret)
 	ta.clock.Advance(30 * time.Second)
-	mustOK(t, ta.send(urlencoded("Command", "User.TFA.Disable", "SessionID", sid, "Password", userPassword, "TFACode", ta.code(secret, 0))))
+	disabled := mustOK(t, ta.send(urlencoded("Command", "User.TFA.Disable", "SessionID", sid, "Password", userPassword, "TFACode", ta.code(secret, 0))))
 	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", other)), 401, 401)
+	mustFail(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)), 401, 401)
+	sid = disabled.str("SessionID")
 	mustOK(t, ta.userLogin())
 	mustFail(t, ta.send(urlencoded("Command", "User.TFA.Disable", "SessionID", sid, "Password", userPassword, "TFACode", "123456")), 200, 2)
 }

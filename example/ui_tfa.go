@@ -68,7 +68,8 @@ func (u *ui) tfaSetup(w http.ResponseWriter, r *http.Request, p authn.Principal)
 
 // tfaEnable serves POST /2fa/enable: a right code of the pending secret
 // turns 2FA on, ends the account's other sessions, and shows the recovery
-// codes, once.
+// codes, once. The browser's own session goes on under a new ID, in a new
+// cookie.
 func (u *ui) tfaEnable(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 	form, ok := u.parseForm(w, r)
 	if !ok {
@@ -76,7 +77,7 @@ func (u *ui) tfaEnable(w http.ResponseWriter, r *http.Request, p authn.Principal
 	}
 	ctx := r.Context()
 	v := tfaView{base: u.signedInBase(p, "tfa", "Set up two-factor authentication")}
-	codes, err := u.auth.EnableTFA(ctx, p, form.Get("code"))
+	codes, next, err := u.auth.EnableTFA(ctx, p, form.Get("code"))
 	switch {
 	case errors.Is(err, totp.ErrInvalidCode):
 		v.Confirm = true
@@ -91,6 +92,10 @@ func (u *ui) tfaEnable(w http.ResponseWriter, r *http.Request, p authn.Principal
 		http.Redirect(w, r, "/2fa", http.StatusSeeOther)
 		return
 	case err != nil:
+		u.fail(w, err)
+		return
+	}
+	if err := u.auth.SetSessionCookie(w, r, next); err != nil {
 		u.fail(w, err)
 		return
 	}

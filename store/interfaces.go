@@ -30,13 +30,22 @@ type AccountCreator interface {
 	CreateAccount(ctx context.Context, a Account) (Account, error)
 }
 
-// PasswordSetter replaces an account's password hash, for upgrades on login
-// and password changes. Optional: without it, hashes with old parameters
-// keep working and are not upgraded.
+// PasswordSetter writes password hashes. Optional: without it, hashes
+// with old parameters keep working and are not upgraded, and passwords
+// cannot be changed or reset through keyward.
 type PasswordSetter interface {
-	// SetPasswordHash stores hash as the account's password hash, or
-	// returns ErrNotFound.
-	SetPasswordHash(ctx context.Context, ref AccountRef, hash string) error
+	// SetPassword stores hash as the account's password hash and raises
+	// its [Account.Generation] by one, in one atomic step: a new password
+	// ends every session made under the old one. An absent account is
+	// ErrNotFound.
+	SetPassword(ctx context.Context, ref AccountRef, hash string) error
+	// RehashPassword replaces the account's password hash with hash, a
+	// hash of the same password with other parameters, if the stored
+	// hash is still old; the Generation stays, since the password is
+	// the same. A stored hash other than old (the password changed
+	// since it was read) is ErrConflict and is left as it is; an absent
+	// account is ErrNotFound.
+	RehashPassword(ctx context.Context, ref AccountRef, old, hash string) error
 }
 
 // APIKeyFinder finds API keys on the request path.
@@ -159,6 +168,11 @@ type TFAStates interface {
 	// LastStep never goes down: the stored value becomes the greater of
 	// the two, so a put from a read made before an [TFAUses.AdvanceTFAStep]
 	// cannot reopen a used code.
+	//
+	// A put that turns Enabled on or off (against the stored state; none
+	// stored is off) raises the account's [Account.Generation] by one in
+	// the same atomic step, ending every session made before: so TFAStates
+	// lives in the store that keeps the accounts' generations.
 	PutTFA(ctx context.Context, t TFA) error
 }
 
@@ -190,9 +204,16 @@ type TFAUses interface {
 // out, and those commands answer that the account cannot be changed here.
 type AccountUpdater interface {
 	// UpdateAccount sets the Username, Email, Name, FirstName and LastName
-	// of the account a.Ref() names to a's; other fields are left as they
-	// are. A username or email address another account of the scope has
-	// (after NormalizeLogin) is ErrConflict; an absent account ErrNotFound.
+	// of the account a.Ref() names to a's, and its password hash to
+	// a.PasswordHash if that is not empty; other fields are left as they
+	// are. When the email address changes (compared after
+	// [NormalizeLogin]) or a password hash is given, the account's
+	// [Account.Generation] goes up by one in the same atomic step: a new
+	// address is where a password reset goes, so it ends the account's
+	// sessions as a new password does. A username or email address
+	// another account of the scope has (after NormalizeLogin) is
+	// ErrConflict; an absent account ErrNotFound. Either way nothing
+	// changes.
 	UpdateAccount(ctx context.Context, a Account) error
 }
 

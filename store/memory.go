@@ -59,8 +59,9 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	return &Memory{
 		now: now,
 		accounts: memoryAccounts{
-			byRef:   make(map[AccountRef]Account),
-			byLogin: make(map[loginKey]int64),
+			byRef:       make(map[AccountRef]Account),
+			byLogin:     make(map[loginKey]int64),
+			generations: make(map[AccountRef]int64),
 		},
 		keys: memoryKeys{
 			byHash:  make(map[Hash]APIKey),

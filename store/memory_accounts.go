@@ -17,7 +17,20 @@ type memoryAccounts struct {
 	// of a scope to its account's ID. Usernames and email addresses share
 	// it, so a login names at most one account.
 	byLogin map[loginKey]int64
+	// generations holds the accounts' credential generations, apart from
+	// the accounts: a 2FA change raises the generation of an account this
+	// store keeps the 2FA state of, even one it does not keep (a host's).
+	generations map[AccountRef]int64
 }
+
+// withGeneration returns a with its generation. s.mu must be held.
+func (s *memoryAccounts) withGeneration(a Account) Account {
+	a.Generation = s.generations[a.Ref()]
+	return a
+}
+
+// raiseLocked raises ref's generation by one. s.mu must be held.
+func (s *memoryAccounts) raiseLocked(ref AccountRef) { s.generations[ref]++ }
 
 // loginKey is a normalized username or email address within a scope.
 type loginKey struct {
@@ -31,6 +44,7 @@ func (m *Memory) Account(_ context.Context, ref AccountRef) (Account, error) {
 	s := &m.accounts
 	s.mu.RLock()
 	a, ok := s.byRef[ref]
+	a.Generation = s.generations[ref]
 	s.mu.RUnlock()
 	if !ok {
 		return Account{}, ErrNotFound
@@ -53,7 +67,7 @@ func (m *Memory) AccountByLogin(_ context.Context, scope scopes.Scope, login str
 	if !ok {
 		return Account{}, ErrNotFound
 	}
-	return s.byRef[AccountRef{Scope: scope, ID: id}], nil
+	return s.withGeneration(s.byRef[AccountRef{Scope: scope, ID: id}]), nil
 }
 
 // CreateAccount stores a with the next free ID (1, 2, ... across scopes)
@@ -95,12 +109,12 @@ func (m *Memory) CreateAccount(_ context.Context, a Account) (Account, error) {
 	if email != "" {
 		s.byLogin[emailKey] = a.ID
 	}
-	return a, nil
+	return s.withGeneration(a), nil
 }
 
-// SetPasswordHash stores hash as the account's password hash, or returns
-// [ErrNotFound].
-func (m *Memory) SetPasswordHash(_ context.Context, ref AccountRef, hash string) error {
+// SetPassword stores hash as the account's password hash and raises its
+// generation, or returns [ErrNotFound].
+func (m *Memory) SetPassword(_ context.Context, ref AccountRef, hash string) error {
 	s := &m.accounts
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,12 +124,34 @@ func (m *Memory) SetPasswordHash(_ context.Context, ref AccountRef, hash string)
 	}
 	a.PasswordHash = hash
 	s.byRef[ref] = a
+	s.raiseLocked(ref)
 	return nil
 }
 
-// UpdateAccount sets the account's username, email address and names, or
-// returns [ErrNotFound], or [ErrConflict] when another account of the scope
-// has the username or email address.
+// RehashPassword replaces the account's password hash with hash if it is
+// still old: [ErrConflict] if it is not, [ErrNotFound] if there is no
+// account. The generation stays.
+func (m *Memory) RehashPassword(_ context.Context, ref AccountRef, old, hash string) error {
+	s := &m.accounts
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.byRef[ref]
+	switch {
+	case !ok:
+		return ErrNotFound
+	case a.PasswordHash != old:
+		return ErrConflict
+	}
+	a.PasswordHash = hash
+	s.byRef[ref] = a
+	return nil
+}
+
+// UpdateAccount sets the account's username, email address and names, and
+// its password hash if a.PasswordHash is not empty, raising its generation
+// when the email address or the password changes; or returns
+// [ErrNotFound], or [ErrConflict] when another account of the scope has
+// the username or email address.
 func (m *Memory) UpdateAccount(_ context.Context, a Account) error {
 	username, email := NormalizeLogin(a.Username), NormalizeLogin(a.Email)
 	if username == "" {
@@ -148,6 +184,12 @@ func (m *Memory) UpdateAccount(_ context.Context, a Account) error {
 	s.byLogin[userKey] = a.ID
 	if email != "" {
 		s.byLogin[emailKey] = a.ID
+	}
+	if a.PasswordHash != "" || NormalizeLogin(old.Email) != email {
+		s.raiseLocked(a.Ref())
+	}
+	if a.PasswordHash != "" {
+		old.PasswordHash = a.PasswordHash
 	}
 	old.Username, old.Email, old.Name, old.FirstName, old.LastName = a.Username, a.Email, a.Name, a.FirstName, a.LastName
 	s.byRef[a.Ref()] = old

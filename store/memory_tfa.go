@@ -41,8 +41,8 @@ func (m *Memory) TFA(_ context.Context, ref AccountRef) (TFA, error) {
 }
 
 // PutTFA stores t if the stored Version (0 for none) is t.Version, with
-// the next Version and the greater LastStep; otherwise it is
-// [ErrConflict].
+// the next Version and the greater LastStep, and raises the account's
+// generation if Enabled changes; otherwise it is [ErrConflict].
 func (m *Memory) PutTFA(_ context.Context, t TFA) error {
 	s := &m.tfa
 	s.mu.Lock()
@@ -53,6 +53,13 @@ func (m *Memory) PutTFA(_ context.Context, t TFA) error {
 	}
 	if ok {
 		t.LastStep = max(t.LastStep, old.LastStep)
+	}
+	if t.Enabled != old.Enabled {
+		// The lock order is 2FA states, then accounts: readers of the
+		// account never see the new state with the old generation.
+		m.accounts.mu.Lock()
+		m.accounts.raiseLocked(t.Account)
+		m.accounts.mu.Unlock()
 	}
 	t.Version++
 	s.byRef[t.Account] = cloneTFA(t)

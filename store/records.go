@@ -50,6 +50,20 @@ type Account struct {
 	Disabled bool
 	// CreatedAt is when the account was made.
 	CreatedAt time.Time
+	// Generation is the account's credential generation. It goes up by
+	// one in the same atomic write as every change of what the account
+	// proves itself with: a new password ([PasswordSetter.SetPassword]),
+	// a new email address with or without one
+	// ([AccountUpdater.UpdateAccount]), 2FA turned on or off
+	// ([TFAStates.PutTFA]). A session records the Generation it was made
+	// under (Session.Generation), and a session of another generation is
+	// refused: so one write ends every session made before the change,
+	// with no scan, and a change that is not written ends none.
+	//
+	// A store keeps it for every account it keeps the password or 2FA
+	// state of, and returns it with the account. Callers never set it:
+	// CreateAccount and UpdateAccount ignore the value given.
+	Generation int64
 }
 
 // Ref returns the account's scope and ID.
@@ -120,6 +134,13 @@ type Session struct {
 	// administrator chose: "Default" or "Full". Empty otherwise. The store
 	// keeps it verbatim.
 	SwitchPrivilege string
+	// Parent is, for a switched session, the Hash of the administrator's
+	// session that made it: the switched session ends with that one
+	// (logout, expiry, a credential change). Zero otherwise.
+	Parent Hash
+	// Generation is the account's [Account.Generation] when the session
+	// was made. Once the account's has moved on, the session is refused.
+	Generation int64
 	// CreatedAt is the login's time; LastSeenAt the last request's, to
 	// within the authenticator's touch interval.
 	CreatedAt  time.Time

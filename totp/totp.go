@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -305,28 +306,36 @@ func normalizeCode(code string, n int) (string, bool) {
 }
 
 // Recover logs in with a recovery code in place of a TOTP code: the code
-// is consumed (atomically: of concurrent uses of one code, one succeeds)
-// and 2FA is turned off for the account, as Octeth does, with
-// [TOTP.Disable]: a change that overtakes it (a RegenerateRecoveryCodes
-// from a read before the code was used) does not leave 2FA on. A wrong,
-// malformed or used code is [ErrInvalidCode].
+// is used up and 2FA is turned off for the account, as Octeth does, in one
+// write (a put compared on the state's Version, so a change that overtook
+// the read is seen, and of concurrent uses of one code exactly one
+// succeeds). That write is a credential change: it raises the account's
+// generation ([store.Account].Generation). A wrong, malformed or used code
+// is [ErrInvalidCode], and changes nothing.
 func (t *TOTP) Recover(ctx context.Context, ref store.AccountRef, code string) error {
-	st, err := t.enabledState(ctx, ref)
-	if err != nil {
-		return err
-	}
 	norm, ok := ParseRecoveryCode(code)
 	if !ok {
 		return ErrInvalidCode
 	}
-	used, err := t.st.UseRecoveryCode(ctx, ref, hashRecoveryCode(st.RecoverySalt, norm))
-	if err != nil {
-		return err
+	return t.update(ctx, ref, func(st store.TFA, found bool) (store.TFA, error) {
+		if !found || !st.Enabled {
+			return st, ErrNotEnabled
+		}
+		if !hasCode(st.RecoveryCodes, hashRecoveryCode(st.RecoverySalt, norm)) {
+			return st, ErrInvalidCode
+		}
+		return store.TFA{Account: ref, LastStep: st.LastStep}, nil
+	})
+}
+
+// hasCode reports whether h is among codes, comparing every one in
+// constant time.
+func hasCode(codes []store.Hash, h store.Hash) bool {
+	found := 0
+	for _, c := range codes {
+		found |= subtle.ConstantTimeCompare(c[:], h[:])
 	}
-	if !used {
-		return ErrInvalidCode
-	}
-	return t.Disable(ctx, ref)
+	return found == 1
 }
 
 // Disable turns 2FA off for the account and forgets its secret and

@@ -614,23 +614,23 @@ func TestOvertakenChangesAreNotLost(t *testing.T) {
 			}
 		}},
 		{"RecoverOvertakenByRegenerate", func(t *testing.T, f *fixture) {
-			// The code is used; a Regenerate from a read made before then
-			// writes first; the recovery login still turns 2FA off.
+			// A Regenerate writes between the recovery login's read and
+			// its write: the login is judged on the state it would
+			// replace, where its old code is no longer a code. It fails,
+			// and 2FA stays on with the new codes, one of which works.
 			_, old := f.enroll()
 			tp, hs := f.overtake()
 			var fresh []string
 			var err error
 			hs.hook = func() { fresh, err = f.tp.RegenerateRecoveryCodes(ctx, ref) }
-			if err := tp.Recover(ctx, ref, old[0]); err != nil {
-				t.Fatalf("Recover overtaken by a Regenerate: %v", err)
+			if err := tp.Recover(ctx, ref, old[0]); !errors.Is(err, ErrInvalidCode) {
+				t.Fatalf("Recover with a code a Regenerate replaced: %v, want ErrInvalidCode", err)
 			}
 			must(t, err)
-			if st := f.tfaState(); st.Enabled || len(st.RecoveryCodes) != 0 {
-				t.Fatalf("a recovery login left 2FA on: %s", describe(st))
+			if st := f.tfaState(); !st.Enabled || len(st.RecoveryCodes) != RecoveryCodeCount {
+				t.Fatalf("a failed recovery changed 2FA: %s", describe(st))
 			}
-			if err := f.tp.Recover(ctx, ref, fresh[0]); !errors.Is(err, ErrNotEnabled) {
-				t.Fatalf("a regenerated code after the recovery login: %v", err)
-			}
+			must(t, f.tp.Recover(ctx, ref, fresh[0]))
 		}},
 		{"DisableOvertakenByRegenerate", func(t *testing.T, f *fixture) {
 			f.enroll()

@@ -1,11 +1,21 @@
 // Package redisstore keeps keyward's per-request state in Redis: sessions,
 // one-time claims (etoken nonces, TOTP steps), attempt counters, captcha
-// challenges, one-time tokens (password reset links), and, if the Redis
-// persists its data, second factors. Several
-// app instances that share one Redis behave as one: a session made on one
-// is valid on all, a claim is won once across all, and failures count
-// across all. Accounts and API keys stay in SQL (package sqlstore) or in a
-// host's own tables.
+// challenges and one-time tokens (password reset links). Several app
+// instances that share one Redis behave as one: a session made on one is
+// valid on all, a claim is won once across all, and failures count across
+// all. Accounts, API keys and second factors stay in SQL (package
+// sqlstore) or in a host's own tables.
+//
+// Second factors are not kept here, for two reasons. A second factor is a
+// credential: turning it on or off must raise the account's credential
+// generation ([store.Account].Generation) in the same atomic write, which
+// ends every session made before, and the generations live with the
+// accounts, in SQL; Redis cannot take part in that write. And a Redis
+// without persistence, as caches often run, would drop 2FA enrollments
+// silently at a restart: accounts would go back to logging in with a
+// password alone. (Earlier versions could keep second factors here, under
+// {prefix}t:<scope>:<id>; move such states to the SQL store before
+// upgrading, or their accounts' 2FA is off.)
 //
 // [New] takes a go-redis [redis.UniversalClient], so a single server,
 // Sentinel and Cluster all work; [Open] connects to one server by URL.
@@ -42,7 +52,9 @@
 //
 // keyward finds the optional interfaces (AccountCreator, TFAUses, ...) by
 // type assertion, so set every field the struct has, and leave out of the
-// struct an interface nothing implements. Example_composed shows it run.
+// struct an interface nothing implements. Take the account interfaces and
+// the 2FA ones from one store: a 2FA change raises the generation that
+// that store's Accounts reads. Example_composed shows it run.
 //
 // # Keys
 //
@@ -55,7 +67,6 @@
 //	{prefix}n:<key>              an attempt counter (hash: count, window end)
 //	{prefix}h:<id>               a captcha challenge
 //	{prefix}o:<hash in hex>      a one-time token
-//	{prefix}t:<scope>:<id>       an account's second factor (hash)
 //
 // A session and the index it is listed in share the hash tag {sNN}, so a
 // Cluster keeps them in one slot and one script changes both. The tag comes
@@ -75,9 +86,16 @@
 // of it plus [Config.ExpiryMargin]. No operation reads in Go and then
 // writes what it decided: multi-key and read-then-write steps are scripts.
 //
+// # Deadlines
+//
+// Every call honours its context's deadline, also when Redis stops
+// answering, provided the client has ContextTimeoutEnabled in its options:
+// [Open] sets it, and a client given to [New] needs it too (see [New]).
+//
 // # Errors
 //
 // A missing or expired record is [store.ErrNotFound], a taken session
-// hash, challenge ID or token hash [store.ErrConflict]. Anything else (Redis down, a context
-// deadline) is a plain error, on which keyward fails closed.
+// hash, challenge ID or token hash [store.ErrConflict]. Anything else
+// (Redis down, a context deadline) is a plain error, on which keyward
+// fails closed.
 package redisstore

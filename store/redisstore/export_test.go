@@ -22,8 +22,5 @@ func EncodeSession(sess store.Session) string { return encodeSession(sess) }
 // EncodeTime returns t as stored.
 func EncodeTime(t time.Time) string { return encodeTime(t) }
 
-// TFAKey returns the key of the account's 2FA state.
-func TFAKey(s *Store, ref store.AccountRef) string { return s.tfaKey(ref) }
-
 // EncodeInt returns v as stored.
 func EncodeInt(v int64) string { return encodeInt(v) }

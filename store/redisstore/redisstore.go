@@ -14,8 +14,8 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// The interfaces [Store] implements. Accounts and API keys are not among
-// them: keep those in SQL (see the package documentation).
+// The interfaces [Store] implements. Accounts, API keys and second factors
+// are not among them: keep those in SQL (see the package documentation).
 var (
 	_ store.SessionFinder = (*Store)(nil)
 	_ store.SessionWriter = (*Store)(nil)
@@ -23,8 +23,6 @@ var (
 	_ store.Counters      = (*Store)(nil)
 	_ store.Challenges    = (*Store)(nil)
 	_ store.Tokens        = (*Store)(nil)
-	_ store.TFAStates     = (*Store)(nil)
-	_ store.TFAUses       = (*Store)(nil)
 )
 
 // DefaultKeyPrefix is the key prefix of a [Config] that names none.
@@ -82,10 +80,10 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // Store keeps sessions, one-time claims, attempt counters, captcha
-// challenges, one-time tokens and second factors in Redis. It implements
+// challenges and one-time tokens in Redis. It implements
 // [store.SessionFinder], [store.SessionWriter], [store.Claims],
-// [store.Counters], [store.Challenges], [store.Tokens], [store.TFAStates]
-// and [store.TFAUses]; accounts and API keys belong in SQL.
+// [store.Counters], [store.Challenges] and [store.Tokens]; accounts, API
+// keys and second factors belong in SQL.
 //
 // Store is safe for concurrent use, and any number of processes may share
 // one Redis: every operation that changes more than one value, or decides
@@ -103,6 +101,15 @@ type Store struct {
 // New returns a store on client, which may be a single server, a Sentinel
 // failover client or a Cluster client. It does no I/O. [Store.Close] does
 // not close client.
+//
+// Make client with ContextTimeoutEnabled set in its options, as [Open]
+// does: keyward gives every store call on the request path a deadline, and
+// without that option go-redis leaves it out of the socket's deadlines,
+// waiting for a Redis that has stopped answering as long as its own
+// ReadTimeout and WriteTimeout allow (5 seconds by default in go-redis
+// v9.23), and longer where a write that failed is retried. A stalled
+// Redis then holds each request for seconds past its deadline instead of
+// failing it (503) in time.
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
@@ -124,11 +131,16 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 // "rediss://..." for TLS, "unix:///path/to.sock"), checks that it answers,
 // and returns a store that closes the connection on [Store.Close]. For
 // Sentinel or Cluster, make the client yourself and call [New].
+//
+// The client honours every call's context deadline (ContextTimeoutEnabled,
+// whatever rawURL says), so that a Redis that stops answering fails the
+// call at its deadline.
 func Open(ctx context.Context, rawURL string, cfg Config) (*Store, error) {
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
+	opts.ContextTimeoutEnabled = true
 	client := redis.NewClient(opts)
 	s, err := New(client, cfg)
 	if err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -264,15 +265,18 @@ func TestRedisTTLOutlastsTheStoreClock(t *testing.T) {
 func sameSession(a, b store.Session) bool {
 	return a.Hash == b.Hash && a.Account == b.Account && a.TFA == b.TFA && a.Method == b.Method &&
 		a.APIKeyHash == b.APIKeyHash && a.SwitchedBy == b.SwitchedBy && a.SwitchPrivilege == b.SwitchPrivilege &&
+		a.Generation == b.Generation && a.Parent == b.Parent &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.LastSeenAt.Equal(b.LastSeenAt) && a.ExpiresAt.Equal(b.ExpiresAt)
 }
 
 func TestSessionEncoding(t *testing.T) {
 	t.Parallel()
-	// Sessions nobody switched into are stored as before switched sessions
-	// existed, so that a session written by either version reads the same
-	// in the other; a switched session, and a method that could be
-	// mistaken for a switch part, read back as they were written.
+	// Sessions at generation 0 that nobody switched into are stored as
+	// before switched sessions and generations existed, so that a session
+	// written by either version reads the same in the other; a switched
+	// session, one with a generation or a parent, and a method that could
+	// be mistaken for a switch or generation part, read back as they were
+	// written.
 	ctx := context.Background()
 	c := redisClient(t)
 	clock := clocktest.New()
@@ -294,7 +298,26 @@ func TestSessionEncoding(t *testing.T) {
 		t.Fatalf("a session the previous version wrote: %+v, %v; want %+v", got, err, old)
 	}
 
+	withGen := func(name string, gen int64, parent store.Hash, method string, switched bool) store.Session {
+		sess := newSession(name, user(42), now, time.Hour)
+		sess.Generation, sess.Parent, sess.Method = gen, parent, method
+		if switched {
+			sess.SwitchedBy, sess.SwitchPrivilege = store.AccountRef{Scope: scopes.Admin, ID: 7}, "Default"
+		}
+		return sess
+	}
+	parent := store.HashOf([]byte("the administrator's session"))
+	pipe := store.Hash{0: '|', 1: 0, 2: 1, 31: '|'} // bytes the decoder looks for
 	for _, sess := range []store.Session{
+		withGen("generation", 3, store.Hash{}, "password", false),
+		withGen("parent", 0, parent, "switch", false),
+		withGen("both", 1<<40, parent, "switch", true),
+		withGen("largest", math.MaxInt64, pipe, "password", false),
+		withGen("negative", -1, pipe, "|", true),
+		withGen("0x01 method", 0, store.Hash{}, "\x01x", false),
+		withGen("0x01 method, switched", 0, store.Hash{}, "\x01x", true),
+		withGen("0x01 method at a generation", 9, store.Hash{}, "\x01\x00", false),
+		withGen("NUL 0x01 method at a generation", 9, parent, "\x00\x01", false),
 		func() store.Session {
 			sw := newSession("switched", user(42), now, time.Hour)
 			sw.SwitchedBy, sw.SwitchPrivilege = store.AccountRef{Scope: scopes.Admin, ID: 1}, "Full"
@@ -321,8 +344,17 @@ func TestSessionEncoding(t *testing.T) {
 			t.Fatalf("session %q after a touch: %+v, %v; want %+v", sess.Method, got, err, sess)
 		}
 	}
-	if n, err := s.DeleteAccountSessions(ctx, user(42), store.Hash{}); err != nil || n != 3 {
-		t.Fatalf("DeleteAccountSessions = %d, %v; want the 3 made through the store", n, err)
+	if n, err := s.DeleteAccountSessions(ctx, user(42), store.Hash{}); err != nil || n != 12 {
+		t.Fatalf("DeleteAccountSessions = %d, %v; want the 12 made through the store", n, err)
+	}
+	// A session at generation 0 with no parent is encoded as before
+	// generations; one with either has the generation part after the
+	// owner.
+	plain := newSession("plain", user(42), now, time.Hour)
+	gen := plain
+	gen.Generation, gen.Parent = 2, parent
+	if got, want := redisstore.EncodeSession(gen), redisstore.EncodeSession(plain); !strings.HasPrefix(got, want[:strings.IndexByte(want, '|')+1]+"\x01"+redisstore.EncodeInt(2)+string(parent[:])) {
+		t.Fatalf("a session at generation 2 is encoded\n%q", got)
 	}
 }
 
@@ -465,35 +497,5 @@ func TestSharedAcrossInstances(t *testing.T) {
 	must(t, second.DeleteSession(ctx, sess.Hash))
 	if _, err := first.Session(ctx, sess.Hash); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a session ended on one instance, on the other: %v", err)
-	}
-}
-
-func TestTFAStateWithoutVersion(t *testing.T) {
-	t.Parallel()
-	// A 2FA state that a keyward without versions wrote has no v field:
-	// it reads as version 0, as an absent state does, and a put at
-	// version 0 replaces it (not refused: that would lock the account's
-	// 2FA state for good). Then it is versioned like any other.
-	ctx := context.Background()
-	c := redisClient(t)
-	s := newStore(t, c, redisstore.Config{})
-	ref := user(7)
-	code := store.HashOf([]byte("old code"))
-	must(t, c.HSet(ctx, redisstore.TFAKey(s, ref), "e", "1", "s", "secret", "p", "",
-		"l", redisstore.EncodeInt(500), "a", "salt", "r", string(code[:])).Err())
-	old, err := s.TFA(ctx, ref)
-	if err != nil || !old.Enabled || string(old.Secret) != "secret" || old.LastStep != 500 ||
-		len(old.RecoveryCodes) != 1 || old.RecoveryCodes[0] != code || old.Version != 0 {
-		t.Fatalf("a state without a version: %+v, %v", old, err)
-	}
-	next := old
-	next.RecoveryCodes = []store.Hash{store.HashOf([]byte("new code"))}
-	must(t, s.PutTFA(ctx, next))
-	got, err := s.TFA(ctx, ref)
-	if err != nil || got.Version != 1 || got.RecoveryCodes[0] != next.RecoveryCodes[0] || got.LastStep != 500 {
-		t.Fatalf("after a put at version 0: %+v, %v", got, err)
-	}
-	if err := s.PutTFA(ctx, old); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a second put at version 0: %v, want store.ErrConflict", err)
 	}
 }

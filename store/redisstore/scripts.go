@@ -13,7 +13,6 @@ type scripts struct {
 	claim, increment, putUnlessLive                            *redis.Script
 	createSession, touchSession, deleteSession, deleteSessions *redis.Script
 	gcSessions                                                 *redis.Script
-	putTFA, advanceStep, useCode                               *redis.Script
 }
 
 func newScripts() scripts {
@@ -26,9 +25,6 @@ func newScripts() scripts {
 		deleteSession:  redis.NewScript(sessionLib + deleteSessionLua),
 		deleteSessions: redis.NewScript(sessionLib + deleteSessionsLua),
 		gcSessions:     redis.NewScript(sessionLib + gcSessionsLua),
-		putTFA:         redis.NewScript(putTFALua),
-		advanceStep:    redis.NewScript(advanceStepLua),
-		useCode:        redis.NewScript(useCodeLua),
 	}
 }
 
@@ -70,8 +66,8 @@ return 1
 // sessionLib is shared by the session scripts. A session's value is its
 // expiry, last-seen and creation times (20 digits each), its TFA flag (one
 // byte), its API key hash (32 bytes), then "scope:id|" and the rest
-// (switch part, method), which the scripts keep as it is: see
-// [encodeSession]. Its bucket's index is two sorted sets of entries
+// (generation part, switch part, method), which the scripts keep as it
+// is: see [encodeSession]. Its bucket's index is two sorted sets of entries
 // "scope:id:hexhash": KEYS[2] ("owners") all with score 0, to find an
 // account's entries by lexical range, and KEYS[3] ("expiry") scored by
 // the session's expiry in Unix milliseconds rounded up, to forget the
@@ -172,48 +168,4 @@ return n
 const gcSessionsLua = `
 gc(KEYS[1], KEYS[2], ARGV[1])
 return redis.call('ZCARD', KEYS[2])
-`
-
-// putTFALua stores the 2FA state KEYS[1] (a hash: e enabled, s secret, p
-// pending secret, l last step, a recovery salt, r recovery codes, v
-// version) if its version is the expected one, keeping the greater last
-// step. A state at version 0 has no v: it is absent, or was written before
-// versions. ARGV: e, s, p, l (encoded), a, r, the expected version
-// (encoded, or empty for 0), the next version (encoded). Returns 1 if
-// stored, 0 if the version differs.
-const putTFALua = `
-if (redis.call('HGET', KEYS[1], 'v') or '') ~= ARGV[7] then return 0 end
-local step = ARGV[4]
-local old = redis.call('HGET', KEYS[1], 'l')
-if old and old > step then step = old end
-redis.call('HSET', KEYS[1], 'e', ARGV[1], 's', ARGV[2], 'p', ARGV[3], 'l', step, 'a', ARGV[5], 'r', ARGV[6], 'v', ARGV[8])
-return 1
-`
-
-// advanceStepLua raises the last step of the 2FA state KEYS[1] to ARGV[1]
-// (encoded) if that is greater. Returns 1 if it did, 0 if not, -1 if
-// there is no state.
-const advanceStepLua = `
-local step = redis.call('HGET', KEYS[1], 'l')
-if not step then return -1 end
-if ARGV[1] > step then
-	redis.call('HSET', KEYS[1], 'l', ARGV[1])
-	return 1
-end
-return 0
-`
-
-// useCodeLua removes the first copy of the 32-byte recovery code hash
-// ARGV[1] from the 2FA state KEYS[1]. Returns 1 if it was there, 0 if
-// not, -1 if there is no state.
-const useCodeLua = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local codes = redis.call('HGET', KEYS[1], 'r') or ''
-for i = 1, #codes, 32 do
-	if string.sub(codes, i, i + 31) == ARGV[1] then
-		redis.call('HSET', KEYS[1], 'r', string.sub(codes, 1, i - 1) .. string.sub(codes, i + 32))
-		return 1
-	end
-end
-return 0
 `

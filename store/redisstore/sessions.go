@@ -58,25 +58,40 @@ func ownerString(ref store.AccountRef) string {
 	return strconv.Itoa(int(ref.Scope)) + ":" + strconv.FormatInt(ref.ID, 10)
 }
 
-// switchMark starts the switch part of an encoded session; see
-// [encodeSession].
-const switchMark = '\x00'
+// genMark starts the generation part of an encoded session, and
+// switchMark its switch part; see [encodeSession].
+const (
+	genMark    = '\x01'
+	switchMark = '\x00'
+)
+
+// genPart is the length of the generation part: its mark, the generation
+// (20 digits, see encodeInt) and the parent's hash (32 bytes).
+const genPart = 1 + timeWidth + len(store.Hash{})
 
 // encodeSession returns the value stored for sess: expiry, last-seen and
 // creation times (20 digits each, see encodeTime), the TFA flag ('0' or
-// '1'), the API key hash (32 bytes), the owner "scope:id", '|', then, for
-// a switched session, the switch part, and last the method. The scripts
+// '1'), the API key hash (32 bytes), the owner "scope:id", '|', then the
+// generation part, then the switch part, and last the method. The scripts
 // read the expiry and the owner at these places, and keep the rest as it
 // is.
 //
-// The switch part is a NUL byte, then "scope:id:n:" of the administrator
-// who switched and the length n of the privilege, then the privilege. A
-// session nobody switched into has none, and is encoded as before switched
-// sessions existed, so that values written by either version read the
-// same in the other. (An empty switch part is written before a method
-// that itself starts with NUL, so that the method is not read as one.)
+// The generation part is the byte 0x01, the session's generation (20
+// digits) and its parent's hash (32 bytes). The switch part is a NUL byte,
+// then "scope:id:n:" of the administrator who switched and the length n
+// of the privilege, then the privilege.
+//
+// A session at generation 0 has no generation part, and one nobody
+// switched into no switch part, so that such a session is encoded as
+// earlier versions did, and values written by either read the same in
+// the other. (An empty part is written before a method that itself starts
+// with its mark, so that the method is not read as one: the generation
+// part before a method that starts with 0x01 when there is no switch
+// part, the switch part before one that starts with NUL.) An earlier
+// version reads a session with a generation part with that part in its
+// method.
 func encodeSession(sess store.Session) string {
-	b := make([]byte, 0, sessionHeader+24+len(sess.Method)+48+len(sess.SwitchPrivilege))
+	b := make([]byte, 0, sessionHeader+24+genPart+len(sess.Method)+48+len(sess.SwitchPrivilege))
 	b = appendInt(b, timeInt(sess.ExpiresAt))
 	b = appendInt(b, timeInt(sess.LastSeenAt))
 	b = appendInt(b, timeInt(sess.CreatedAt))
@@ -90,8 +105,15 @@ func encodeSession(sess store.Session) string {
 	b = append(b, ':')
 	b = strconv.AppendInt(b, sess.Account.ID, 10)
 	b = append(b, '|')
-	if sess.SwitchedBy != (store.AccountRef{}) || sess.SwitchPrivilege != "" ||
-		(sess.Method != "" && sess.Method[0] == switchMark) {
+	switched := sess.SwitchedBy != (store.AccountRef{}) || sess.SwitchPrivilege != "" ||
+		(sess.Method != "" && sess.Method[0] == switchMark)
+	if sess.Generation != 0 || sess.Parent != (store.Hash{}) ||
+		(!switched && sess.Method != "" && sess.Method[0] == genMark) {
+		b = append(b, genMark)
+		b = appendInt(b, sess.Generation)
+		b = append(b, sess.Parent[:]...)
+	}
+	if switched {
 		b = append(b, switchMark)
 		b = strconv.AppendInt(b, int64(sess.SwitchedBy.Scope), 10)
 		b = append(b, ':')
@@ -105,9 +127,28 @@ func encodeSession(sess store.Session) string {
 	return string(b)
 }
 
-// decodeSwitch reads the switch part at the start of rest, the encoded
-// session after its owner's '|', into sess, and returns what follows it:
-// the method. A rest without a switch part is all method.
+// decodeGeneration reads the generation part at the start of rest, the
+// encoded session after its owner's '|', into sess, and returns what
+// follows it. A rest without a generation part is returned as it is.
+func decodeGeneration(sess *store.Session, rest string) (string, bool) {
+	if rest == "" || rest[0] != genMark {
+		return rest, true
+	}
+	if len(rest) < genPart {
+		return "", false
+	}
+	g, err := decodeInt(rest[1 : 1+timeWidth])
+	if err != nil {
+		return "", false
+	}
+	sess.Generation = g
+	copy(sess.Parent[:], rest[1+timeWidth:genPart])
+	return rest[genPart:], true
+}
+
+// decodeSwitch reads the switch part at the start of rest, what follows
+// the generation part, into sess, and returns what follows it: the
+// method. A rest without a switch part is all method.
 func decodeSwitch(sess *store.Session, rest string) (string, bool) {
 	if rest == "" || rest[0] != switchMark {
 		return rest, true
@@ -162,6 +203,10 @@ func decodeSession(h store.Hash, v string) (store.Session, error) {
 	}
 	copy(sess.APIKeyHash[:], v[3*timeWidth+1:sessionHeader])
 	owner, rest, ok := strings.Cut(v[sessionHeader:], "|")
+	if !ok {
+		return bad()
+	}
+	rest, ok = decodeGeneration(&sess, rest)
 	if !ok {
 		return bad()
 	}

@@ -23,7 +23,7 @@ func scanAccount(r row) (store.Account, error) {
 		created sql.NullInt64
 	)
 	err := r.Scan(&a.ID, &scope, &a.Username, &a.Email, &a.Name, &a.FirstName, &a.LastName,
-		&a.PasswordHash, &a.Disabled, &created)
+		&a.PasswordHash, &a.Disabled, &created, &a.Generation)
 	if err != nil {
 		return store.Account{}, err
 	}
@@ -32,8 +32,8 @@ func scanAccount(r row) (store.Account, error) {
 	return a, nil
 }
 
-// Account returns the account with the given scope and ID, or
-// [store.ErrNotFound].
+// Account returns the account with the given scope and ID, with its
+// generation, or [store.ErrNotFound]. It is one prepared SELECT.
 func (s *Store) Account(ctx context.Context, ref store.AccountRef) (store.Account, error) {
 	a, err := scanAccount(s.hot.account.QueryRowContext(ctx, ref.ID, int64(ref.Scope)))
 	if err != nil {
@@ -43,8 +43,8 @@ func (s *Store) Account(ctx context.Context, ref store.AccountRef) (store.Accoun
 }
 
 // AccountByLogin returns the account of the scope whose username or email
-// address equals login after [store.NormalizeLogin], or
-// [store.ErrNotFound]. A login that is empty after normalization matches
+// address equals login after [store.NormalizeLogin], with its generation,
+// or [store.ErrNotFound]. It is one prepared SELECT. A login that is empty after normalization matches
 // no account; so does one that the database could not have stored (on
 // PostgreSQL, one with a NUL byte or invalid UTF-8).
 func (s *Store) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
@@ -77,9 +77,11 @@ func logins(a store.Account) []string {
 	return l
 }
 
-// CreateAccount stores a with a new ID and returns it; a.ID is ignored, and
-// a zero CreatedAt is set to now. IDs come from one sequence across
-// scopes.
+// CreateAccount stores a with a new ID and returns it, with its
+// generation; a.ID and a.Generation are ignored, and a zero CreatedAt is
+// set to now. IDs come from one sequence across scopes. A new account is at
+// generation 0, unless a 2FA change was made under its scope and ID before
+// it was created here (see [Store.PutTFA]).
 //
 // a's username, and its email address if not empty, must not equal after
 // [store.NormalizeLogin] the username or email address of another account
@@ -101,12 +103,32 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Accou
 		if err != nil {
 			return err
 		}
-		return s.insertLogins(ctx, tx, a)
+		if err := s.insertLogins(ctx, tx, a); err != nil {
+			return err
+		}
+		a.Generation, err = s.generationIn(ctx, tx, a.Ref())
+		return err
 	})
 	if err != nil {
 		return store.Account{}, err
 	}
 	return a, nil
+}
+
+// generationIn returns the account's generation, read within tx.
+func (s *Store) generationIn(ctx context.Context, tx *sql.Tx, ref store.AccountRef) (int64, error) {
+	var g int64
+	err := tx.QueryRowContext(ctx, s.q.generation, int64(ref.Scope), ref.ID).Scan(&g)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return g, err
+}
+
+// raiseGeneration raises the account's generation by one, within tx.
+func (s *Store) raiseGeneration(ctx context.Context, tx *sql.Tx, ref store.AccountRef) error {
+	_, err := tx.ExecContext(ctx, s.q.raiseGeneration, int64(ref.Scope), ref.ID)
+	return err
 }
 
 // insertLogins adds a's logins; one taken is a unique violation.
@@ -119,30 +141,13 @@ func (s *Store) insertLogins(ctx context.Context, tx *sql.Tx, a store.Account) e
 	return nil
 }
 
-// SetPasswordHash stores hash as the account's password hash, or returns
-// [store.ErrNotFound].
-func (s *Store) SetPasswordHash(ctx context.Context, ref store.AccountRef, hash string) error {
-	n, err := s.exec(ctx, "set password hash", s.q.setPassword, ref.ID, int64(ref.Scope), hash)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
-}
-
-// UpdateAccount sets the account's username, email address and names, or
-// returns [store.ErrNotFound], or [store.ErrConflict] when another account
-// of the scope has the username or email address; a refused update changes
-// nothing.
-func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
-	if store.NormalizeLogin(a.Username) == "" {
-		return errors.New("sqlstore: account has no username")
-	}
-	return s.inTx(ctx, "update account", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q.updateAccount, a.ID, int64(a.Scope), a.Username, a.Email,
-			a.Name, a.FirstName, a.LastName)
+// SetPassword stores hash as the account's password hash and raises its
+// generation by one, or returns [store.ErrNotFound]. One transaction: the
+// UPDATE of the hash, then the upsert that raises the generation, whose
+// row lock orders concurrent raises so that none is lost.
+func (s *Store) SetPassword(ctx context.Context, ref store.AccountRef, hash string) error {
+	return s.inTx(ctx, "set password", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q.setPassword, ref.ID, int64(ref.Scope), hash)
 		if err != nil {
 			return err
 		}
@@ -151,9 +156,63 @@ func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
 		} else if n == 0 {
 			return store.ErrNotFound
 		}
+		return s.raiseGeneration(ctx, tx, ref)
+	})
+}
+
+// RehashPassword replaces the account's password hash with hash if it is
+// still old, leaving the generation as it is: one UPDATE whose WHERE
+// compares the hash on the locked row. A hash that has changed is
+// [store.ErrConflict]; an absent account [store.ErrNotFound].
+func (s *Store) RehashPassword(ctx context.Context, ref store.AccountRef, old, hash string) error {
+	n, err := s.exec(ctx, "rehash password", s.q.rehashPassword, ref.ID, int64(ref.Scope), old, hash)
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		return nil
+	}
+	var one int
+	switch err := s.db.QueryRowContext(ctx, s.q.accountExists, ref.ID, int64(ref.Scope)).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case err != nil:
+		return s.fail("rehash password", err)
+	}
+	return store.ErrConflict
+}
+
+// UpdateAccount sets the account's username, email address and names, and
+// its password hash if a.PasswordHash is not empty; or returns
+// [store.ErrNotFound], or [store.ErrConflict] when another account of the
+// scope has the username or email address. One transaction: it reads the
+// old email address under the account's row lock, writes the account and
+// its logins, and raises the generation when the address changes (after
+// [store.NormalizeLogin]) or a hash is given. A refused update changes
+// nothing, the generation included.
+func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
+	if store.NormalizeLogin(a.Username) == "" {
+		return errors.New("sqlstore: account has no username")
+	}
+	return s.inTx(ctx, "update account", func(tx *sql.Tx) error {
+		var oldEmail string
+		if err := tx.QueryRowContext(ctx, s.q.lockEmail, a.ID, int64(a.Scope)).Scan(&oldEmail); err != nil {
+			return err // no row: ErrNotFound
+		}
+		_, err := tx.ExecContext(ctx, s.q.updateAccount, a.ID, int64(a.Scope), a.Username, a.Email,
+			a.Name, a.FirstName, a.LastName, a.PasswordHash)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, s.q.deleteLogins, a.ID, int64(a.Scope)); err != nil {
 			return err
 		}
-		return s.insertLogins(ctx, tx, a)
+		if err := s.insertLogins(ctx, tx, a); err != nil {
+			return err
+		}
+		if a.PasswordHash != "" || store.NormalizeLogin(oldEmail) != store.NormalizeLogin(a.Email) {
+			return s.raiseGeneration(ctx, tx, a.Ref())
+		}
+		return nil
 	})
 }

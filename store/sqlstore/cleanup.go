@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 )
@@ -27,8 +26,10 @@ func (s *Store) Cleanup(ctx context.Context) (int64, error) {
 	return total, nil
 }
 
-// cleanupLoop calls Cleanup every interval until ctx ends, then closes
-// s.cleanupDone. A failed cleanup is logged and tried again next time.
+// cleanupLoop calls Cleanup every interval until ctx ends, each call under
+// a timeout of its own ([Config.CleanupTimeout]), then closes
+// s.cleanupDone. A failed cleanup, one that ran out of time included, is
+// logged and tried again next time.
 func (s *Store) cleanupLoop(ctx context.Context, interval time.Duration) {
 	defer close(s.cleanupDone)
 	tick := time.NewTicker(interval)
@@ -39,9 +40,17 @@ func (s *Store) cleanupLoop(ctx context.Context, interval time.Duration) {
 			return
 		case <-tick.C:
 		}
-		if _, err := s.Cleanup(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := s.cleanupOnce(ctx); err != nil && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "store cleanup failed",
 				slog.String("tables", s.prefix+"*"), slog.Any("error", err))
 		}
 	}
+}
+
+// cleanupOnce runs one Cleanup under the store's cleanup timeout.
+func (s *Store) cleanupOnce(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cleanupTimeout)
+	defer cancel()
+	_, err := s.Cleanup(ctx)
+	return err
 }

@@ -36,7 +36,25 @@
 // Version 2 of the schema added the API keys' note, bound address and
 // usage columns, the sessions' switch columns, and the tokens table; a
 // database at version 1 is brought up to it by [Open], its rows reading as
-// keys never used and sessions nobody switched into.
+// keys never used and sessions nobody switched into. Version 3 added the
+// 2FA states' version. Version 4 added credential generations: the table
+// {prefix}generations, one row per account whose credentials have changed
+// (none is generation 0), and the sessions' generation and parent
+// columns; the sessions of version 3 read as made at generation 0, so they
+// live until their account's first credential change.
+//
+// # Credential generations
+//
+// An account's generation ([store.Account].Generation) goes up by one in
+// the same transaction as every change of its credentials: [Store.SetPassword],
+// [Store.UpdateAccount] with a new email address or a password hash, and
+// [Store.PutTFA] turning 2FA on or off. The raise is one upsert,
+// INSERT ... ON CONFLICT DO UPDATE SET generation = generation + 1, whose
+// row lock orders concurrent raises, so none is lost. Generations are kept
+// by scope and ID apart from the accounts table, so a 2FA change raises the
+// generation of an account a host keeps in its own table too. [Store.Account]
+// and [Store.AccountByLogin] read the account and its generation in one
+// statement (a LEFT JOIN), prepared once.
 //
 // # Time and atomicity
 //
@@ -56,9 +74,17 @@
 //   - CreateSession, PutChallenge, PutToken: the same upsert, replacing
 //     only an expired row; CreateAccount and CreateAPIKey: a unique index.
 //   - AdvanceTFAStep: UPDATE ... WHERE last_step < step; UseRecoveryCode:
-//     DELETE of the code's row; PutTFA: an UPDATE ... WHERE version = the
-//     caller's (an upsert at version 0) that keeps the greater step, then
-//     the codes, in one transaction.
+//     DELETE of the code's row; PutTFA: in one transaction, whether 2FA
+//     was on (read under the row's lock: SELECT ... FOR UPDATE on
+//     PostgreSQL), an UPDATE ... WHERE version = the caller's (an upsert
+//     at version 0) that keeps the greater step, the codes, and the
+//     generation's raise if 2FA was turned on or off.
+//   - SetPassword: the hash's UPDATE and the generation's raise, in one
+//     transaction; RehashPassword: UPDATE ... WHERE password_hash = the
+//     old hash, which leaves the generation alone.
+//   - UpdateAccount: in one transaction, the old email address (read
+//     under the row's lock), the account's and its logins' writes, and
+//     the generation's raise if the address changed or a hash was given.
 //   - TakeChallenge, TakeToken: DELETE ... RETURNING.
 //   - DeleteAccountSessions: one DELETE through the index on the
 //     sessions' account, which reads no other account's sessions.
@@ -75,6 +101,16 @@
 // store's writes take turns before they reach SQLite, so they never fail
 // with SQLITE_BUSY. A *sql.DB given to [Open] should be opened with the
 // same parameters.
+//
+// # Deadlines
+//
+// Every call honours its context's deadline, also when the database stops
+// answering: [OpenPostgres] keeps pgx's way of ending a call whose context
+// ends (a deadline of now on the connection's socket, then the connection
+// closed), which returns at once, rather than a cancel request, which a
+// stalled server would not answer either (see [Open] for a pool of your
+// own). The background cleanup runs each time under
+// [Config.CleanupTimeout].
 //
 // # Errors
 //

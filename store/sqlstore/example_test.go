@@ -32,10 +32,11 @@ func ExampleOpenSQLite() {
 	// The store keeps the hash of the session ID, never the ID.
 	now := time.Now()
 	session := store.Session{
-		Hash:      store.HashOf([]byte("the session ID the client holds")),
-		Account:   alice.Ref(),
-		Method:    "password",
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
+		Hash:       store.HashOf([]byte("the session ID the client holds")),
+		Account:    alice.Ref(),
+		Method:     "password",
+		Generation: found.Generation, // made under the account's current generation
+		CreatedAt:  now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
 	}
 	fmt.Println("create session:", s.CreateSession(ctx, session))
 	got, err := s.Session(ctx, session.Hash)
@@ -46,7 +47,14 @@ func ExampleOpenSQLite() {
 	again, _ := s.Claim(ctx, "etoken nonce", 2*time.Second)
 	fmt.Println("claims:", first, again)
 
-	// A password change ends the account's sessions.
+	// A password change raises the account's credential generation in
+	// the same transaction: the authenticator refuses every session made
+	// under the old one.
+	fmt.Println("set password:", s.SetPassword(ctx, alice.Ref(), "$argon2id$..."))
+	alice, err = s.Account(ctx, alice.Ref())
+	fmt.Println("generation:", got.Generation, "->", alice.Generation, err)
+
+	// Logging out everywhere ends the account's sessions.
 	n, err := s.DeleteAccountSessions(ctx, alice.Ref(), store.Hash{})
 	fmt.Println("ended:", n, err)
 	_, err = s.Session(ctx, session.Hash)
@@ -56,6 +64,8 @@ func ExampleOpenSQLite() {
 	// create session: <nil>
 	// session of: true <nil>
 	// claims: true false
+	// set password: <nil>
+	// generation: 0 -> 1 <nil>
 	// ended: 1 <nil>
 	// after: true
 }

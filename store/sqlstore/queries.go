@@ -11,12 +11,17 @@ import (
 // queries holds every statement the store runs, with the table prefix in
 // place. One text serves both dialects: SQLite reads $1 as the first
 // argument, as PostgreSQL does, and both have ON CONFLICT and RETURNING.
-// Every time a statement compares is an argument from the store's clock,
-// never the database's.
+// The one difference is the row locks a transaction takes on PostgreSQL
+// before it decides on what it read (SELECT ... FOR UPDATE): SQLite has no
+// such clause and no need of it, since a transaction there holds the
+// database's write lock from its BEGIN IMMEDIATE. Every time a statement
+// compares is an argument from the store's clock, never the database's.
 type queries struct {
 	// Accounts.
-	account, accountByLogin, insertAccount, insertLogin, deleteLogins string
-	setPassword, updateAccount                                        string
+	account, accountByLogin, insertAccount, insertLogin, deleteLogins    string
+	setPassword, rehashPassword, accountExists, lockEmail, updateAccount string
+	// Credential generations.
+	generation, raiseGeneration string
 	// API keys.
 	keyByHash, recordKeyUse, dropExpiredKey, insertKey, keysOf, revokeKey string
 	// Sessions.
@@ -24,7 +29,7 @@ type queries struct {
 	// Claims and counters.
 	claim, increment, count, reset string
 	// Second factors.
-	tfa, tfaExists, insertTFA, updateTFA, deleteCodes, insertCode, advanceStep, useCode string
+	tfa, tfaExists, lockTFA, insertTFA, updateTFA, deleteCodes, insertCode, advanceStep, useCode string
 	// Captcha challenges.
 	putChallenge, challenge, takeChallenge string
 	// One-time tokens.
@@ -34,28 +39,55 @@ type queries struct {
 }
 
 const (
-	accountCols = `a.id, a.scope, a.username, a.email, a.name, a.first_name, a.last_name, a.password_hash, a.disabled, a.created_at`
-	keyCols     = `id, hash, prefix, account_scope, account_id, label, expires_at, created_at, last_used_at, note, bound_ip, last_used_ip, request_count`
-	keyLive     = `(expires_at IS NULL OR expires_at > $%d)`
+	// accountCols are read from {p}accounts a LEFT JOIN {p}generations g:
+	// an account without a generation row is at generation 0.
+	accountCols = `a.id, a.scope, a.username, a.email, a.name, a.first_name, a.last_name, a.password_hash, a.disabled, a.created_at,
+		COALESCE(g.generation, 0)`
+	withGeneration = ` LEFT JOIN {p}generations g ON g.scope = a.scope AND g.account_id = a.id`
+	keyCols        = `id, hash, prefix, account_scope, account_id, label, expires_at, created_at, last_used_at, note, bound_ip, last_used_ip, request_count`
+	keyLive        = `(expires_at IS NULL OR expires_at > $%d)`
 )
 
-// newQueries returns the statements for tables named with prefix, which
-// [validPrefix] has accepted.
-func newQueries(prefix string) queries {
+// newQueries returns the statements of the dialect for tables named with
+// prefix, which [validPrefix] has accepted.
+func newQueries(d Dialect, prefix string) queries {
 	p := func(sql string) string { return strings.ReplaceAll(sql, "{p}", prefix) }
 	live := func(n string) string { return strings.Replace(keyLive, "%d", n, 1) }
+	forUpdate := ""
+	if d == Postgres {
+		forUpdate = " FOR UPDATE"
+	}
 	return queries{
-		account: p(`SELECT ` + accountCols + ` FROM {p}accounts a WHERE a.id = $1 AND a.scope = $2`),
-		accountByLogin: p(`SELECT ` + accountCols + ` FROM {p}logins l JOIN {p}accounts a ON a.id = l.account_id
-			WHERE l.scope = $1 AND l.login = $2`),
+		// One statement each, on the request path: the account and its
+		// generation are read at one instant.
+		account: p(`SELECT ` + accountCols + ` FROM {p}accounts a` + withGeneration + `
+			WHERE a.id = $1 AND a.scope = $2`),
+		accountByLogin: p(`SELECT ` + accountCols + ` FROM {p}logins l JOIN {p}accounts a ON a.id = l.account_id` +
+			withGeneration + ` WHERE l.scope = $1 AND l.login = $2`),
 		insertAccount: p(`INSERT INTO {p}accounts
 			(scope, username, email, name, first_name, last_name, password_hash, disabled, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`),
 		insertLogin:  p(`INSERT INTO {p}logins (scope, login, account_id) VALUES ($1, $2, $3)`),
 		deleteLogins: p(`DELETE FROM {p}logins WHERE account_id = $1 AND scope = $2`),
 		setPassword:  p(`UPDATE {p}accounts SET password_hash = $3 WHERE id = $1 AND scope = $2`),
-		updateAccount: p(`UPDATE {p}accounts SET username = $3, email = $4, name = $5, first_name = $6, last_name = $7
+		// A compare-and-set on the locked row: a hash changed since the
+		// caller read it is left alone (no row changed).
+		rehashPassword: p(`UPDATE {p}accounts SET password_hash = $4 WHERE id = $1 AND scope = $2 AND password_hash = $3`),
+		accountExists:  p(`SELECT 1 FROM {p}accounts WHERE id = $1 AND scope = $2`),
+		// The email address an update replaces, read under the row's lock
+		// so that no other update changes it before this one writes.
+		lockEmail: p(`SELECT email FROM {p}accounts WHERE id = $1 AND scope = $2` + forUpdate),
+		// An empty $8 keeps the password hash.
+		updateAccount: p(`UPDATE {p}accounts SET username = $3, email = $4, name = $5, first_name = $6, last_name = $7,
+				password_hash = CASE WHEN $8 = '' THEN password_hash ELSE $8 END
 			WHERE id = $1 AND scope = $2`),
+
+		generation: p(`SELECT generation FROM {p}generations WHERE scope = $1 AND account_id = $2`),
+		// One statement: the row lock orders concurrent raises, and each
+		// adds one to what the last one left. An account without a row is
+		// at 0, so its first raise makes it 1.
+		raiseGeneration: p(`INSERT INTO {p}generations (scope, account_id, generation) VALUES ($1, $2, 1)
+			ON CONFLICT (scope, account_id) DO UPDATE SET generation = {p}generations.generation + 1`),
 
 		keyByHash: p(`SELECT ` + keyCols + ` FROM {p}api_keys WHERE hash = $1 AND ` + live("2")),
 		// One statement: the row lock orders concurrent uses, each adds
@@ -77,22 +109,23 @@ func newQueries(prefix string) queries {
 		revokeKey: p(`DELETE FROM {p}api_keys WHERE id = $1 AND account_scope = $2 AND account_id = $3 AND ` + live("4")),
 
 		session: p(`SELECT account_scope, account_id, tfa, method, api_key_hash, created_at, last_seen_at, expires_at,
-				switched_by_scope, switched_by_id, switch_privilege
+				switched_by_scope, switched_by_id, switch_privilege, generation, parent
 			FROM {p}sessions WHERE hash = $1 AND expires_at > $2`),
 		touchSession: p(`UPDATE {p}sessions SET last_seen_at = $2, expires_at = $3 WHERE hash = $1 AND expires_at > $4`),
 		// A hash held by an expired session is free: the upsert replaces
 		// it, and leaves a live one alone (no row changed: ErrConflict).
 		createSession: p(`INSERT INTO {p}sessions
 			(hash, account_scope, account_id, tfa, method, api_key_hash, created_at, last_seen_at, expires_at,
-				switched_by_scope, switched_by_id, switch_privilege)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				switched_by_scope, switched_by_id, switch_privilege, generation, parent)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (hash) DO UPDATE SET account_scope = excluded.account_scope,
 				account_id = excluded.account_id, tfa = excluded.tfa, method = excluded.method,
 				api_key_hash = excluded.api_key_hash, created_at = excluded.created_at,
 				last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at,
 				switched_by_scope = excluded.switched_by_scope, switched_by_id = excluded.switched_by_id,
-				switch_privilege = excluded.switch_privilege
-			WHERE {p}sessions.expires_at <= $13`),
+				switch_privilege = excluded.switch_privilege, generation = excluded.generation,
+				parent = excluded.parent
+			WHERE {p}sessions.expires_at <= $15`),
 		deleteSession: p(`DELETE FROM {p}sessions WHERE hash = $1`),
 		// Through the (account_scope, account_id) index: other accounts'
 		// sessions are not read.
@@ -121,6 +154,10 @@ func newQueries(prefix string) queries {
 				ON c.account_scope = t.account_scope AND c.account_id = t.account_id
 			WHERE t.account_scope = $1 AND t.account_id = $2 ORDER BY c.pos`),
 		tfaExists: p(`SELECT 1 FROM {p}tfa WHERE account_scope = $1 AND account_id = $2`),
+		// Whether 2FA is on before a put, read under the state's row lock
+		// so that no other put changes it before this one writes; none
+		// (no row) is off.
+		lockTFA: p(`SELECT enabled FROM {p}tfa WHERE account_scope = $1 AND account_id = $2` + forUpdate),
 		// PutTFA's compare-and-set, one statement each, deciding on the
 		// locked row: a row changed means the version matched. At version
 		// 0 ($8 is 0) the state is new (inserted), or a row from before

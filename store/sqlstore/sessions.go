@@ -17,17 +17,21 @@ func (s *Store) Session(ctx context.Context, h store.Hash) (store.Session, error
 		sess              store.Session
 		scope             int64
 		keyHash           []byte
+		parent            []byte
 		created, lastSeen sql.NullInt64
 		expires           int64
 		switchedScope     int64
 	)
 	err := s.hot.session.QueryRowContext(ctx, h[:], nanos(s.now())).Scan(
 		&scope, &sess.Account.ID, &sess.TFA, &sess.Method, &keyHash, &created, &lastSeen, &expires,
-		&switchedScope, &sess.SwitchedBy.ID, &sess.SwitchPrivilege)
+		&switchedScope, &sess.SwitchedBy.ID, &sess.SwitchPrivilege, &sess.Generation, &parent)
 	if err != nil {
 		return store.Session{}, s.fail("session", err)
 	}
 	if sess.APIKeyHash, err = toHash(keyHash); err != nil {
+		return store.Session{}, s.fail("session", err)
+	}
+	if sess.Parent, err = toHash(parent); err != nil {
 		return store.Session{}, s.fail("session", err)
 	}
 	sess.Hash = h
@@ -61,7 +65,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	n, err := s.exec(ctx, "create session", s.q.createSession, sess.Hash[:], int64(sess.Account.Scope),
 		sess.Account.ID, sess.TFA, sess.Method, sess.APIKeyHash[:], nullNanos(sess.CreatedAt),
 		nullNanos(sess.LastSeenAt), nanos(sess.ExpiresAt), int64(sess.SwitchedBy.Scope), sess.SwitchedBy.ID,
-		sess.SwitchPrivilege, nanos(s.now()))
+		sess.SwitchPrivilege, sess.Generation, sess.Parent[:], nanos(s.now()))
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -61,6 +63,10 @@ const DefaultTablePrefix = "keyward_"
 // [Config.CleanupInterval] is zero.
 const DefaultCleanupInterval = 5 * time.Minute
 
+// DefaultCleanupTimeout is how long one background cleanup may take when
+// [Config.CleanupTimeout] is zero.
+const DefaultCleanupTimeout = 30 * time.Second
+
 // maxPrefixLen keeps every table and index name within PostgreSQL's 63
 // bytes: the longest suffix is "recovery_codes" or "challenges_expires".
 const maxPrefixLen = 32
@@ -87,6 +93,12 @@ type Config struct {
 	// [DefaultCleanupInterval]. Negative: no goroutine; call
 	// [Store.Cleanup] yourself.
 	CleanupInterval time.Duration
+	// CleanupTimeout bounds each cleanup of the background goroutine: a
+	// database that stops answering fails that cleanup (logged, and tried
+	// again at the next interval) instead of holding a connection, and on
+	// SQLite the store's turn to write, for as long as it stalls. Default
+	// (zero): [DefaultCleanupTimeout]. Negative is an error.
+	CleanupTimeout time.Duration
 	// Logger receives the errors of background cleanup. Default (nil):
 	// [slog.Default].
 	Logger *slog.Logger
@@ -105,6 +117,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CleanupInterval == 0 {
 		c.CleanupInterval = DefaultCleanupInterval
+	}
+	if c.CleanupTimeout < 0 {
+		return c, fmt.Errorf("sqlstore: cleanup timeout %v is negative", c.CleanupTimeout)
+	}
+	if c.CleanupTimeout == 0 {
+		c.CleanupTimeout = DefaultCleanupTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -163,10 +181,11 @@ type Store struct {
 	// waiting write gives up when its context ends.
 	writeTurn chan struct{}
 
-	stopCleanup context.CancelFunc
-	cleanupDone chan struct{} // closed when the cleanup goroutine ends; nil if none
-	closeOnce   sync.Once
-	closeErr    error
+	cleanupTimeout time.Duration
+	stopCleanup    context.CancelFunc
+	cleanupDone    chan struct{} // closed when the cleanup goroutine ends; nil if none
+	closeOnce      sync.Once
+	closeErr       error
 }
 
 // Open returns a store over db, a database the caller opened with the
@@ -181,6 +200,13 @@ type Store struct {
 // with SQLITE_BUSY:
 //
 //	db, err := sql.Open("sqlite", "app.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+//
+// For PostgreSQL, keep pgx's default context watcher
+// (pgconn.DeadlineContextWatcherHandler with no DeadlineDelay), as
+// [OpenPostgres] does: a call then returns by its context's deadline even
+// when the server stops answering. A handler that sends a cancel request
+// first, or waits a DeadlineDelay, holds a stalled call (and the request
+// that made it) until that delay has passed.
 func Open(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	return open(ctx, db, false, cfg)
 }
@@ -240,11 +266,25 @@ const postgresConns = 10
 //
 // The tables go in the connection's current schema (the first of its
 // search_path); add search_path=myschema to dsn to choose another.
+//
+// Every call returns by its context's deadline, even when the server or
+// the network stops answering: when a context ends, the connection's
+// socket gets a deadline of now, so the read or write it is blocked in
+// returns at once, and the connection is closed (see [Open]).
 func OpenPostgres(ctx context.Context, dsn string, cfg Config) (*Store, error) {
-	db, err := sql.Open("pgx", dsn)
+	pgCfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open PostgreSQL: %w", err)
 	}
+	// pgx's default, set here so that no change of it can make a stalled
+	// call outlast its deadline. A cancel request instead (pgconn's
+	// CancelRequestContextWatcherHandler) would go to a server that does
+	// not answer either, and the call would return only at the handler's
+	// DeadlineDelay.
+	pgCfg.BuildContextWatcherHandler = func(conn *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: conn.Conn(), DeadlineDelay: 0}
+	}
+	db := stdlib.OpenDB(*pgCfg)
 	db.SetMaxOpenConns(postgresConns)
 	db.SetMaxIdleConns(postgresConns)
 	if cfg.Dialect == 0 {
@@ -284,8 +324,9 @@ func open(ctx context.Context, db *sql.DB, owned bool, cfg Config) (*Store, erro
 		prefix:  cfg.TablePrefix,
 		now:     cfg.Now,
 		log:     cfg.Logger,
-		q:       newQueries(cfg.TablePrefix),
+		q:       newQueries(cfg.Dialect, cfg.TablePrefix),
 	}
+	s.cleanupTimeout = cfg.CleanupTimeout
 	if s.dialect == SQLite {
 		s.writeTurn = make(chan struct{}, 1)
 	}

@@ -216,6 +216,135 @@ func TestMigrationFromVersion2(t *testing.T) {
 	}
 }
 
+func TestMigrationFromVersion3(t *testing.T) {
+	t.Parallel()
+	// A database of schema version 3 has no generations: after the
+	// upgrade its accounts are at generation 0 and its sessions were made
+	// at generation 0 by nobody's switch, so they stay valid until the
+	// account's first credential change, which raises it to 1.
+	ctx := context.Background()
+	for _, d := range dialects() {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			db := d.open(t)()
+			dialect := map[string]sqlstore.Dialect{"SQLite": sqlstore.SQLite, "PostgreSQL": sqlstore.Postgres}[d.name]
+			const prefix = "v3_"
+			must(t, sqlstore.MigrateTo(ctx, db, dialect, prefix, 3))
+			clock := clocktest.New()
+			now := clock.Now()
+			var id int64
+			must(t, db.QueryRow(`INSERT INTO v3_accounts
+				(scope, username, email, name, first_name, last_name, password_hash, disabled, created_at)
+				VALUES ($1, 'alice', 'alice@example.com', '', '', '', 'old hash', $2, $3) RETURNING id`,
+				int64(scopes.User), false, now.UnixNano()).Scan(&id))
+			_, err := db.Exec(`INSERT INTO v3_logins (scope, login, account_id) VALUES ($1, 'alice', $2), ($1, 'alice@example.com', $2)`,
+				int64(scopes.User), id)
+			must(t, err)
+			alice := store.AccountRef{Scope: scopes.User, ID: id}
+			sessHash := store.HashOf([]byte("old session"))
+			_, err = db.Exec(`INSERT INTO v3_sessions
+				(hash, account_scope, account_id, tfa, method, api_key_hash, created_at, last_seen_at, expires_at)
+				VALUES ($1, $2, $3, $4, 'password', $5, $6, $6, $7)`,
+				sessHash[:], int64(scopes.User), id, false, make([]byte, 32), now.UnixNano(), now.Add(time.Hour).UnixNano())
+			must(t, err)
+
+			s, err := sqlstore.Open(ctx, db, sqlstore.Config{TablePrefix: prefix, Now: clock.Now, CleanupInterval: -1})
+			must(t, err)
+			closeStore(t, s)
+			if got := migrationRows(t, db, prefix); len(got) != sqlstore.SchemaVersion() || sqlstore.SchemaVersion() < 4 {
+				t.Fatalf("after Open: versions %v, want 1..%d", got, sqlstore.SchemaVersion())
+			}
+			a, err := s.AccountByLogin(ctx, scopes.User, "alice")
+			if err != nil || a.ID != id || a.PasswordHash != "old hash" || a.Generation != 0 {
+				t.Fatalf("a version 3 account after the upgrade: %+v, %v", a, err)
+			}
+			sess, err := s.Session(ctx, sessHash)
+			if err != nil || sess.Account != alice || sess.Generation != 0 || sess.Parent != (store.Hash{}) {
+				t.Fatalf("a version 3 session after the upgrade: %+v, %v", sess, err)
+			}
+			must(t, s.SetPassword(ctx, alice, "new hash"))
+			if a, err := s.Account(ctx, alice); err != nil || a.Generation != 1 || a.PasswordHash != "new hash" {
+				t.Fatalf("after SetPassword: %+v, %v; want generation 1", a, err)
+			}
+			// New sessions keep their generation and parent.
+			next := store.Session{Hash: store.HashOf([]byte("new session")), Account: alice, Method: "switch",
+				Generation: 1, Parent: sessHash, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+			must(t, s.CreateSession(ctx, next))
+			if got, err := s.Session(ctx, next.Hash); err != nil || got.Generation != 1 || got.Parent != sessHash {
+				t.Fatalf("a new session: %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestGenerationsAcrossPools(t *testing.T) {
+	t.Parallel()
+	// Two pools on one database act as two processes. Goroutines on both
+	// change one account's password and turn its 2FA on and off (read,
+	// flip, put, and read again on a conflict): each change raises the
+	// generation once, in its own transaction, and no raise is lost.
+	ctx := context.Background()
+	for _, d := range dialects() {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			newPool := d.open(t)
+			var stores [2]*sqlstore.Store
+			for i := range stores {
+				s, err := sqlstore.Open(ctx, newPool(), sqlstore.Config{CleanupInterval: -1})
+				must(t, err)
+				closeStore(t, s)
+				stores[i] = s
+			}
+			alice, err := stores[0].CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "alice"})
+			must(t, err)
+			ref := alice.Ref()
+			const perStore = 10
+			var wg sync.WaitGroup
+			var changes atomic.Int64
+			for _, s := range stores {
+				for g := range perStore {
+					wg.Go(func() {
+						if g%2 == 0 {
+							if err := s.SetPassword(ctx, ref, fmt.Sprint("hash ", g)); err != nil {
+								t.Error(err)
+								return
+							}
+							changes.Add(1)
+							return
+						}
+						for {
+							st, err := s.TFA(ctx, ref)
+							switch {
+							case errors.Is(err, store.ErrNotFound):
+								st = store.TFA{Account: ref}
+							case err != nil:
+								t.Error(err)
+								return
+							}
+							st.Enabled = !st.Enabled
+							err = s.PutTFA(ctx, st)
+							if err == nil {
+								changes.Add(1)
+								return
+							}
+							if !errors.Is(err, store.ErrConflict) {
+								t.Error(err)
+								return
+							}
+						}
+					})
+				}
+			}
+			wg.Wait()
+			got, err := stores[1].Account(ctx, ref)
+			must(t, err)
+			if got.Generation != changes.Load() {
+				t.Fatalf("generation %d after %d credential changes across two pools", got.Generation, changes.Load())
+			}
+		})
+	}
+}
+
 func TestTFACompareAndSetAcrossPools(t *testing.T) {
 	t.Parallel()
 	// Two pools on one database act as two processes. Goroutines on both
@@ -599,6 +728,9 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := sqlstore.Open(ctx, db, sqlstore.Config{Dialect: 7}); err == nil {
 		t.Error("Open with an unknown dialect succeeded")
+	}
+	if _, err := sqlstore.Open(ctx, db, sqlstore.Config{CleanupTimeout: -time.Second}); err == nil {
+		t.Error("Open with a negative cleanup timeout succeeded")
 	}
 	if _, err := sqlstore.Open(ctx, nil, sqlstore.Config{}); err == nil {
 		t.Error("Open of a nil *sql.DB succeeded")

@@ -45,13 +45,21 @@ func (s *Store) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error
 
 // PutTFA stores t as the account's 2FA state and recovery codes,
 // replacing what was there, if the stored version is t.Version (0 for an
-// account without state), and returns [store.ErrConflict] otherwise. One
-// transaction: its first statement compares the version and writes the
-// state on the locked row (bumping the version, keeping the greater
-// LastStep), so of concurrent puts from one read exactly one changes the
-// row and the others, ordered after it by the row lock, find the version
-// moved on; then the codes are replaced. A conflict rolls back, changing
-// nothing.
+// account without state), and returns [store.ErrConflict] otherwise; a
+// put that turns 2FA on or off raises the account's generation. One
+// transaction: it reads whether 2FA is on under the state's row lock (on
+// PostgreSQL; on SQLite the transaction holds the database's write lock),
+// then compares the version and writes the state on the locked row
+// (bumping the version, keeping the greater LastStep), so of concurrent
+// puts from one read exactly one changes the row and the others, ordered
+// after it by the lock, find the version moved on; then the codes are
+// replaced, and the generation raised if Enabled changed. A conflict rolls
+// back, changing nothing, the generation included.
+//
+// The generation is raised whether or not this store keeps the account:
+// generations have a table of their own, so a host that keeps its
+// accounts in its own table and their second factors here reads the
+// generation from here.
 func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 	scope, id := int64(t.Account.Scope), t.Account.ID
 	put := s.q.updateTFA
@@ -59,6 +67,11 @@ func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 		put = s.q.insertTFA
 	}
 	return s.inTx(ctx, "put 2FA state", func(tx *sql.Tx) error {
+		var wasEnabled bool // no state: off
+		err := tx.QueryRowContext(ctx, s.q.lockTFA, scope, id).Scan(&wasEnabled)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, put, scope, id, t.Enabled, t.Secret, t.PendingSecret,
 			t.LastStep, t.RecoverySalt, t.Version)
 		if err != nil {
@@ -78,6 +91,9 @@ func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 			if _, err := tx.ExecContext(ctx, s.q.insertCode, scope, id, i, h[:]); err != nil {
 				return err
 			}
+		}
+		if t.Enabled != wasEnabled {
+			return s.raiseGeneration(ctx, tx, t.Account)
 		}
 		return nil
 	})

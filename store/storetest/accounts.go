@@ -37,11 +37,18 @@ func accountCreatorCases() []testCase {
 	}
 }
 
-// passwordSetterCases checks [store.PasswordSetter].
+// passwordSetterCases checks [store.PasswordSetter], reading back with
+// [store.Accounts].
 func passwordSetterCases() []testCase {
+	all := passwordSetter | accounts | accountCreator
 	return []testCase{
 		{"AbsentAccount", passwordSetter, setterAbsent},
-		{"SetsOnlyThatAccount", passwordSetter | accounts | accountCreator, setterSets},
+		{"SetsOnlyThatAccount", all, setterSets},
+		{"SetPasswordRaisesGeneration", all, setterRaises},
+		{"RehashKeepsGeneration", all, setterRehashKeeps},
+		{"RehashOfChangedHashIsConflict", all, setterRehashConflict},
+		{"ConcurrentSetPasswordLosesNoRaise", all, setterConcurrentRaises},
+		{"ConcurrentRehashNeverUndoesSetPassword", all, setterConcurrentRehash},
 	}
 }
 
@@ -119,7 +126,8 @@ func accountsByRef(t *testing.T, e *env) {
 	want := user("carol", "carol@example.com")
 	want.Disabled = true // a store that drops the flag lets a disabled account log in
 	want.CreatedAt = e.now().Add(-24 * time.Hour)
-	want.ID = 1 << 40 // ignored
+	want.ID = 1 << 40         // ignored
+	want.Generation = 1 << 40 // ignored: the store keeps it
 	got := e.createAccount(t, want)
 	want.ID = got.ID
 	sameAccount(t, "CreateAccount result", got, want)
@@ -127,6 +135,9 @@ func accountsByRef(t *testing.T, e *env) {
 	found, err := e.accounts.Account(e.ctx, got.Ref())
 	ok(t, "Account", err)
 	sameAccount(t, "Account", found, want)
+	if found.Generation == want.Generation {
+		t.Fatalf("CreateAccount stored the Generation it was given, %d", found.Generation)
+	}
 
 	_, err = e.accounts.Account(e.ctx, store.AccountRef{Scope: scopes.Admin, ID: got.ID})
 	wantNotFound(t, "Account with the user's ID in admin scope", err)
@@ -341,30 +352,42 @@ func creatorConcurrent(t *testing.T, e *env) {
 }
 
 func setterAbsent(t *testing.T, e *env) {
-	err := e.setter.SetPasswordHash(e.ctx, store.AccountRef{Scope: scopes.User, ID: 424242}, "hash")
-	wantNotFound(t, "SetPasswordHash of an absent account", err)
+	nobody := store.AccountRef{Scope: scopes.User, ID: 424242}
+	wantNotFound(t, "SetPassword of an absent account", e.setter.SetPassword(e.ctx, nobody, "hash"))
+	wantNotFound(t, "RehashPassword of an absent account", e.setter.RehashPassword(e.ctx, nobody, "", "hash"))
+	wantNotFound(t, "RehashPassword of an absent account", e.setter.RehashPassword(e.ctx, nobody, "hash", "new"))
 }
 
 func setterSets(t *testing.T, e *env) {
 	alice := e.createAccount(t, user("alice", "alice@example.com"))
 	bob := e.createAccount(t, user("bob", "bob@example.com"))
-	ok(t, "SetPasswordHash", e.setter.SetPasswordHash(e.ctx, alice.Ref(), "new hash"))
+	ok(t, "SetPassword", e.setter.SetPassword(e.ctx, alice.Ref(), "new hash"))
 
 	alice.PasswordHash = "new hash"
 	got, err := e.accounts.Account(e.ctx, alice.Ref())
 	ok(t, "Account(alice)", err)
-	sameAccount(t, "Account(alice) after SetPasswordHash", got, alice)
+	sameAccount(t, "Account(alice) after SetPassword", got, alice)
 	got, err = e.accounts.AccountByLogin(e.ctx, scopes.User, "alice@example.com")
 	ok(t, "AccountByLogin(alice)", err)
-	sameAccount(t, "AccountByLogin(alice) after SetPasswordHash", got, alice)
+	sameAccount(t, "AccountByLogin(alice) after SetPassword", got, alice)
 	got, err = e.accounts.Account(e.ctx, bob.Ref())
 	ok(t, "Account(bob)", err)
-	sameAccount(t, "Account(bob) after alice's SetPasswordHash", got, bob)
+	sameAccount(t, "Account(bob) after alice's SetPassword", got, bob)
 
 	// No admin was created, so the user's ID names nobody in admin scope.
-	err = e.setter.SetPasswordHash(e.ctx, store.AccountRef{Scope: scopes.Admin, ID: alice.ID}, "x")
-	wantNotFound(t, "SetPasswordHash with the user's ID in admin scope", err)
+	err = e.setter.SetPassword(e.ctx, store.AccountRef{Scope: scopes.Admin, ID: alice.ID}, "x")
+	wantNotFound(t, "SetPassword with the user's ID in admin scope", err)
 	got, err = e.accounts.Account(e.ctx, alice.Ref())
 	ok(t, "Account(alice)", err)
-	sameAccount(t, "Account(alice) after a SetPasswordHash in the other scope", got, alice)
+	sameAccount(t, "Account(alice) after a SetPassword in the other scope", got, alice)
+
+	// A rehash replaces the hash too, of this account alone.
+	ok(t, "RehashPassword", e.setter.RehashPassword(e.ctx, alice.Ref(), "new hash", "rehashed"))
+	alice.PasswordHash = "rehashed"
+	got, err = e.accounts.Account(e.ctx, alice.Ref())
+	ok(t, "Account(alice)", err)
+	sameAccount(t, "Account(alice) after RehashPassword", got, alice)
+	got, err = e.accounts.Account(e.ctx, bob.Ref())
+	ok(t, "Account(bob)", err)
+	sameAccount(t, "Account(bob) after alice's RehashPassword", got, bob)
 }

@@ -18,6 +18,7 @@ func sessionCases() []testCase {
 		{"WriterDeleteAbsent", sessionWriter, sessionsDeleteAbsent},
 		{"CreateAndGet", both, sessionsCreateAndGet},
 		{"SwitchedSessionKeepsItsAdministrator", both, sessionsSwitched},
+		{"KeepsGenerationAndParent", both, sessionsGenerationAndParent},
 		{"HashTaken", both, sessionsHashTaken},
 		{"ConcurrentSameHash", both, sessionsConcurrentSameHash},
 		{"ExpiresAtExactTime", both, sessionsExpire},
@@ -43,6 +44,7 @@ func (e *env) createSession(t *testing.T, name string, owner store.AccountRef, e
 		TFA:        true,
 		Method:     "apikey",
 		APIKeyHash: hash("key of " + name),
+		Generation: 7,
 		CreatedAt:  e.now(),
 		LastSeenAt: e.now(),
 		ExpiresAt:  expires,
@@ -63,6 +65,7 @@ func (e *env) findSession(t *testing.T, what string, want store.Session) {
 	if got.Hash != want.Hash || got.Account != want.Account || got.TFA != want.TFA ||
 		got.Method != want.Method || got.APIKeyHash != want.APIKeyHash ||
 		got.SwitchedBy != want.SwitchedBy || got.SwitchPrivilege != want.SwitchPrivilege ||
+		got.Parent != want.Parent || got.Generation != want.Generation ||
 		!got.CreatedAt.Equal(want.CreatedAt) ||
 		!got.LastSeenAt.Equal(want.LastSeenAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
 		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
@@ -118,11 +121,12 @@ func sessionsSwitched(t *testing.T, e *env) {
 	alice := e.owner(t, scopes.User, "alice")
 	root := e.owner(t, scopes.Admin, "root")
 	exp := e.now().Add(time.Hour)
-	// Sessions an administrator made to act as alice, one per privilege,
-	// beside alice's own and root's own.
+	// Sessions an administrator made from root's own session to act as
+	// alice, one per privilege, beside alice's own.
+	rootOwn := e.createSession(t, "root's own", root, exp)
 	full := store.Session{
 		Hash: hash("switched full"), Account: alice, Method: "switch",
-		SwitchedBy: root, SwitchPrivilege: "Full",
+		SwitchedBy: root, SwitchPrivilege: "Full", Parent: rootOwn.Hash, Generation: 3,
 		CreatedAt: e.now(), LastSeenAt: e.now(), ExpiresAt: exp,
 	}
 	def := full
@@ -130,7 +134,6 @@ func sessionsSwitched(t *testing.T, e *env) {
 	ok(t, "CreateSession of a switched session (Full)", e.sessWriter.CreateSession(e.ctx, full))
 	ok(t, "CreateSession of a switched session (Default)", e.sessWriter.CreateSession(e.ctx, def))
 	own := e.createSession(t, "alice's own", alice, exp)
-	rootOwn := e.createSession(t, "root's own", root, exp)
 	e.findSession(t, "a switched session (Full)", full)
 	e.findSession(t, "a switched session (Default)", def)
 	e.findSession(t, "alice's own session", own)
@@ -141,8 +144,9 @@ func sessionsSwitched(t *testing.T, e *env) {
 	ok(t, "TouchSession of a switched session", e.sessFinder.TouchSession(e.ctx, full.Hash, full.LastSeenAt, full.ExpiresAt))
 	e.findSession(t, "a switched session after a touch", full)
 
-	// The sessions are alice's: ending root's leaves them, and ending
-	// alice's ends them.
+	// The sessions are alice's: ending root's leaves them (the
+	// authenticator refuses them by their parent), and ending alice's
+	// ends them.
 	e.deleteAccountSessions(t, root, store.Hash{}, 1)
 	e.findSession(t, "a switched session after its administrator's sessions ended", full)
 	e.goneSession(t, "root's own session", rootOwn.Hash)

@@ -23,9 +23,15 @@
 // its own fake clock. Cases use only the interfaces, so they test behaviour
 // any caller could see, never a store's internals. Expiry is tested by
 // moving the fake clock, never by sleeping; one-time claims, counters, API
-// key usage, challenges, tokens, TFA steps, recovery codes and versioned
-// TFA puts are hammered by 100 goroutines at once, so run the suite with
-// -race.
+// key usage, challenges, tokens, TFA steps, recovery codes, versioned TFA
+// puts and credential generations are hammered by 100 goroutines at once,
+// so run the suite with -race.
+//
+// Credential generations ([store.Account].Generation) are checked where
+// they change: SetPassword, UpdateAccount and PutTFA must raise them by
+// exactly one with each credential change, and never on a refused change,
+// a rehash or a login; sessions must keep theirs. The cases read them back
+// through [store.Accounts], so they run on a store that keeps accounts too.
 //
 // Cases that need accounts to exist create them with
 // [store.AccountCreator]; against a read-only [store.Accounts] over a host's

@@ -87,6 +87,36 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		}},
 		{mutant: "tfaCheckThenPut", wantFail: []string{"TFA/ConcurrentCreateExactlyOne", "TFA/ConcurrentPutExactlyOne"}},
 		{mutant: "tfaUseBumpsVersion", wantFail: []string{"TFA/UsesKeepVersion"}},
+		{mutant: "setPasswordKeepsGeneration", wantFail: []string{
+			"PasswordSetter/SetPasswordRaisesGeneration", "PasswordSetter/ConcurrentSetPasswordLosesNoRaise",
+			"PasswordSetter/ConcurrentRehashNeverUndoesSetPassword",
+		}},
+		{mutant: "setPasswordRaisesIfChanged", wantFail: []string{"PasswordSetter/SetPasswordRaisesGeneration"}},
+		{mutant: "setPasswordRaiseReadThenWrite", wantFail: []string{"PasswordSetter/ConcurrentSetPasswordLosesNoRaise"}},
+		{mutant: "rehashRaisesGeneration", wantFail: []string{"PasswordSetter/RehashKeepsGeneration"}},
+		{mutant: "rehashIgnoresOld", wantFail: []string{
+			"PasswordSetter/RehashOfChangedHashIsConflict", "PasswordSetter/ConcurrentRehashNeverUndoesSetPassword",
+		}},
+		{mutant: "rehashCheckThenSet", wantFail: []string{"PasswordSetter/ConcurrentRehashNeverUndoesSetPassword"}},
+		{mutant: "updateIgnoresEmail", wantFail: []string{"AccountUpdater/EmailChangeRaisesGeneration"}},
+		{mutant: "updateComparesEmailVerbatim", wantFail: []string{"AccountUpdater/EmailChangeRaisesGeneration"}},
+		{mutant: "updateRaisesOnAnyChange", wantFail: []string{"AccountUpdater/EmailChangeRaisesGeneration"}},
+		{mutant: "updateDropsHash", wantFail: []string{"AccountUpdater/PasswordHashRaisesGeneration"}},
+		{mutant: "updateRaisesTwice", wantFail: []string{"AccountUpdater/PasswordHashRaisesGeneration"}},
+		{mutant: "updateRaisesOnRefusal", wantFail: []string{"AccountUpdater/RefusedUpdateDoesNotRaise"}},
+		{mutant: "tfaKeepsGeneration", wantFail: []string{
+			"TFA/EnabledFlipRaisesGeneration", "TFA/ConcurrentFlipsRaiseOnce", "TFA/RaisesWithoutAccountRecord",
+		}},
+		{mutant: "tfaRaisesEveryPut", wantFail: []string{"TFA/EnabledFlipRaisesGeneration"}},
+		{mutant: "tfaRaisesOnConflict", wantFail: []string{"TFA/RefusedPutDoesNotRaise", "TFA/ConcurrentFlipsRaiseOnce"}},
+		{mutant: "tfaRaisesOnlyKeptAccounts", wantFail: []string{"TFA/RaisesWithoutAccountRecord"}},
+		{mutant: "tfaUseRaises", wantFail: []string{"TFA/EnabledFlipRaisesGeneration"}},
+		{mutant: "sessionDropsGeneration", wantFail: []string{"Sessions/KeepsGenerationAndParent", "Sessions/CreateAndGet"}},
+		{mutant: "sessionDropsParent", wantFail: []string{
+			"Sessions/KeepsGenerationAndParent", "Sessions/SwitchedSessionKeepsItsAdministrator",
+		}},
+		{mutant: "sessionReuseKeepsGeneration", wantFail: []string{"Sessions/KeepsGenerationAndParent"}},
+		{mutant: "generationFromCaller", wantFail: []string{"Accounts/ByRef", "AccountUpdater/EmailChangeRaisesGeneration"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mutant, func(t *testing.T) {
@@ -153,7 +183,8 @@ func TestMutantChild(t *testing.T) {
 // newMutant returns the store called name, deciding expiry with now.
 func newMutant(name string, now func() time.Time) any {
 	m := store.NewMemory(store.MemoryConfig{Now: now})
-	b := &broken{Memory: m, now: now, name: name, keys: make(map[store.Hash]store.APIKey), sessions: make(map[store.Hash]store.Session)}
+	b := &broken{Memory: m, now: now, name: name, keys: make(map[store.Hash]store.APIKey),
+		sessions: make(map[store.Hash]store.Session), offsets: make(map[store.AccountRef]int64)}
 	switch name {
 	case "none":
 		return m
@@ -181,12 +212,21 @@ func newMutant(name string, now func() time.Time) any {
 		return &racyTokens{Memory: m, now: now, byHash: make(map[store.Hash]store.Token)}
 	case "tfaCheckThenPut":
 		return &racyTFA{Memory: m}
+	case "setPasswordRaiseReadThenWrite":
+		return &racyRaise{broken: b}
+	case "rehashCheckThenSet":
+		return &racyRehash{Memory: m}
 	case "caseSensitiveLogin", "loginInAnyScope", "emptyLoginMatches", "dropsDisabled",
 		"emailIgnored", "setsEveryPassword", "revokeAnyOwner", "keysNewestFirst",
 		"sharedKeyList", "keyValidAtExpiry", "recordUseIgnored", "recordUseNegative",
 		"sessionValidAtExpiry", "sessionDropsSwitch", "touchRevives", "deleteIgnoresKeep",
 		"claimAlwaysWins", "claimZeroTTL", "slidingWindow", "tokenTakeKeeps", "tokenReplacesLive",
-		"tfaIgnoresVersion", "tfaUseBumpsVersion":
+		"tfaIgnoresVersion", "tfaUseBumpsVersion",
+		"setPasswordKeepsGeneration", "setPasswordRaisesIfChanged", "rehashRaisesGeneration", "rehashIgnoresOld",
+		"updateIgnoresEmail", "updateComparesEmailVerbatim", "updateRaisesOnAnyChange", "updateDropsHash",
+		"updateRaisesTwice", "updateRaisesOnRefusal", "tfaKeepsGeneration", "tfaRaisesEveryPut",
+		"tfaRaisesOnConflict", "tfaRaisesOnlyKeptAccounts", "tfaUseRaises",
+		"sessionDropsGeneration", "sessionDropsParent", "sessionReuseKeepsGeneration", "generationFromCaller":
 		return b
 	}
 	return nil
@@ -204,6 +244,38 @@ type broken struct {
 	keys     map[store.Hash]store.APIKey
 	sessions map[store.Hash]store.Session
 	keyLists map[store.AccountRef][]store.APIKey
+	// offsets are added to the generations the Memory reports: -1 for
+	// each raise the bug forgets, +1 for each it makes up.
+	offsets map[store.AccountRef]int64
+}
+
+// shift adds n to the generation b reports for ref.
+func (b *broken) shift(ref store.AccountRef, n int64) {
+	b.mu.Lock()
+	b.offsets[ref] += n
+	b.mu.Unlock()
+}
+
+// withOffset returns a with the generation b reports.
+func (b *broken) withOffset(a store.Account, err error) (store.Account, error) {
+	if err != nil {
+		return a, err
+	}
+	b.mu.Lock()
+	a.Generation += b.offsets[a.Ref()]
+	b.mu.Unlock()
+	return a, nil
+}
+
+// generation returns the generation the Memory keeps for ref, if it
+// keeps the account.
+func (b *broken) generation(ctx context.Context, ref store.AccountRef) (int64, bool) {
+	a, err := b.Memory.Account(ctx, ref)
+	return a.Generation, err == nil
+}
+
+func (b *broken) Account(ctx context.Context, ref store.AccountRef) (store.Account, error) {
+	return b.withOffset(b.Memory.Account(ctx, ref))
 }
 
 func (b *broken) CreateAccount(ctx context.Context, a store.Account) (store.Account, error) {
@@ -214,6 +286,10 @@ func (b *broken) CreateAccount(ctx context.Context, a store.Account) (store.Acco
 		a.Email = ""
 	}
 	got, err := b.Memory.CreateAccount(ctx, a)
+	if err == nil && b.name == "generationFromCaller" {
+		// Writes the account's Generation as given.
+		b.shift(got.Ref(), a.Generation)
+	}
 	if err == nil {
 		b.mu.Lock()
 		b.accounts = append(b.accounts, got)
@@ -226,6 +302,10 @@ func (b *broken) CreateAccount(ctx context.Context, a store.Account) (store.Acco
 }
 
 func (b *broken) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
+	return b.withOffset(b.accountByLogin(ctx, scope, login))
+}
+
+func (b *broken) accountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
 	switch b.name {
 	case "caseSensitiveLogin":
 		if login != store.NormalizeLogin(login) {
@@ -246,14 +326,90 @@ func (b *broken) AccountByLogin(ctx context.Context, scope scopes.Scope, login s
 	return b.Memory.AccountByLogin(ctx, scope, login)
 }
 
-func (b *broken) SetPasswordHash(ctx context.Context, ref store.AccountRef, hash string) error {
-	if err := b.Memory.SetPasswordHash(ctx, ref, hash); err != nil || b.name != "setsEveryPassword" {
+func (b *broken) SetPassword(ctx context.Context, ref store.AccountRef, hash string) error {
+	old, _ := b.Memory.Account(ctx, ref)
+	if err := b.Memory.SetPassword(ctx, ref, hash); err != nil {
 		return err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, a := range b.accounts {
-		_ = b.Memory.SetPasswordHash(ctx, a.Ref(), hash)
+	switch b.name {
+	case "setPasswordKeepsGeneration":
+		b.shift(ref, -1)
+	case "setPasswordRaisesIfChanged":
+		// Raises only when the hash differs: a reset to the same
+		// password leaves the sessions of whoever knew it.
+		if old.PasswordHash == hash {
+			b.shift(ref, -1)
+		}
+	case "setsEveryPassword":
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, a := range b.accounts {
+			_ = b.Memory.SetPassword(ctx, a.Ref(), hash)
+		}
+	}
+	return nil
+}
+
+func (b *broken) RehashPassword(ctx context.Context, ref store.AccountRef, old, hash string) error {
+	switch b.name {
+	case "rehashIgnoresOld":
+		// Writes the new hash over whatever is there, without a raise.
+		if _, ok := b.generation(ctx, ref); !ok {
+			return store.ErrNotFound
+		}
+		if err := b.Memory.SetPassword(ctx, ref, hash); err != nil {
+			return err
+		}
+		b.shift(ref, -1)
+		return nil
+	case "rehashRaisesGeneration":
+		if err := b.Memory.RehashPassword(ctx, ref, old, hash); err != nil {
+			return err
+		}
+		b.shift(ref, 1)
+		return nil
+	}
+	return b.Memory.RehashPassword(ctx, ref, old, hash)
+}
+
+func (b *broken) UpdateAccount(ctx context.Context, a store.Account) error {
+	old, _ := b.Memory.Account(ctx, a.Ref())
+	if b.name == "updateDropsHash" {
+		a.PasswordHash = ""
+	}
+	err := b.Memory.UpdateAccount(ctx, a)
+	if err != nil {
+		if b.name == "updateRaisesOnRefusal" && errors.Is(err, store.ErrConflict) {
+			b.shift(a.Ref(), 1)
+		}
+		return err
+	}
+	emailChanged := store.NormalizeLogin(old.Email) != store.NormalizeLogin(a.Email)
+	raised := a.PasswordHash != "" || emailChanged
+	switch b.name {
+	case "generationFromCaller":
+		// Writes the account's Generation as given (then raises it).
+		shown, _ := b.Account(ctx, a.Ref())
+		if raised {
+			a.Generation++
+		}
+		b.shift(a.Ref(), a.Generation-shown.Generation)
+	case "updateIgnoresEmail":
+		if raised && a.PasswordHash == "" {
+			b.shift(a.Ref(), -1)
+		}
+	case "updateComparesEmailVerbatim":
+		if !raised && old.Email != a.Email {
+			b.shift(a.Ref(), 1)
+		}
+	case "updateRaisesOnAnyChange":
+		if !raised {
+			b.shift(a.Ref(), 1)
+		}
+	case "updateRaisesTwice":
+		if a.PasswordHash != "" && emailChanged {
+			b.shift(a.Ref(), 1)
+		}
 	}
 	return nil
 }
@@ -328,9 +484,23 @@ func (b *broken) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id in
 }
 
 func (b *broken) CreateSession(ctx context.Context, s store.Session) error {
-	if b.name == "sessionDropsSwitch" {
+	switch b.name {
+	case "sessionDropsSwitch":
 		// A store whose schema predates switched sessions.
 		s.SwitchedBy, s.SwitchPrivilege = store.AccountRef{}, ""
+	case "sessionDropsGeneration":
+		s.Generation = 0
+	case "sessionDropsParent":
+		s.Parent = store.Hash{}
+	case "sessionReuseKeepsGeneration":
+		// An upsert over an expired session that forgets the new
+		// columns: the old generation and parent stay.
+		b.mu.Lock()
+		prev, ok := b.sessions[s.Hash]
+		b.mu.Unlock()
+		if _, err := b.Memory.Session(ctx, s.Hash); ok && errors.Is(err, store.ErrNotFound) {
+			s.Generation, s.Parent = prev.Generation, prev.Parent
+		}
 	}
 	err := b.Memory.CreateSession(ctx, s)
 	if err == nil {
@@ -414,7 +584,40 @@ func (b *broken) PutTFA(ctx context.Context, t store.TFA) error {
 			t.Version = cur.Version
 		}
 	}
-	return b.Memory.PutTFA(ctx, t)
+	was, _ := b.Memory.TFA(ctx, t.Account) // none: off
+	err := b.Memory.PutTFA(ctx, t)
+	if err != nil {
+		if b.name == "tfaRaisesOnConflict" && errors.Is(err, store.ErrConflict) {
+			// Raises before it compares the version.
+			b.shift(t.Account, 1)
+		}
+		return err
+	}
+	flipped := was.Enabled != t.Enabled
+	switch b.name {
+	case "tfaKeepsGeneration":
+		if flipped {
+			b.shift(t.Account, -1)
+		}
+	case "tfaRaisesEveryPut":
+		if !flipped {
+			b.shift(t.Account, 1)
+		}
+	case "tfaRaisesOnlyKeptAccounts":
+		// Raises a column of the account's record: none, no raise.
+		if _, kept := b.generation(ctx, t.Account); flipped && !kept {
+			b.shift(t.Account, -1)
+		}
+	}
+	return nil
+}
+
+func (b *broken) AdvanceTFAStep(ctx context.Context, ref store.AccountRef, step int64) (bool, error) {
+	adv, err := b.Memory.AdvanceTFAStep(ctx, ref, step)
+	if b.name == "tfaUseRaises" && adv {
+		b.shift(ref, 1)
+	}
+	return adv, err
 }
 
 func (b *broken) UseRecoveryCode(ctx context.Context, ref store.AccountRef, h store.Hash) (bool, error) {
@@ -605,6 +808,60 @@ func (r *racyTFA) PutTFA(ctx context.Context, t store.TFA) error {
 		// Writes whatever was stored meanwhile.
 		t.Version = version()
 		if err := r.Memory.PutTFA(ctx, t); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+}
+
+// racyRaise raises the generation by reading it and then writing one
+// more, in two steps: concurrent password changes lose raises. (The
+// Memory raises right; racyRaise hides the raises its own count lost.)
+type racyRaise struct {
+	*broken
+	racy, exact map[store.AccountRef]int64
+}
+
+func (r *racyRaise) SetPassword(ctx context.Context, ref store.AccountRef, hash string) error {
+	if err := r.Memory.SetPassword(ctx, ref, hash); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.racy == nil {
+		r.racy, r.exact = make(map[store.AccountRef]int64), make(map[store.AccountRef]int64)
+	}
+	r.exact[ref]++
+	read := r.racy[ref]
+	r.mu.Unlock()
+	time.Sleep(10 * time.Millisecond) // widen the window between read and write
+	r.mu.Lock()
+	r.racy[ref] = read + 1
+	r.offsets[ref] = r.racy[ref] - r.exact[ref]
+	r.mu.Unlock()
+	return nil
+}
+
+// racyRehash compares the hash and then writes, in two steps: a rehash
+// that passed the check lands after a password change and undoes it.
+type racyRehash struct {
+	*store.Memory
+}
+
+func (r *racyRehash) RehashPassword(ctx context.Context, ref store.AccountRef, old, hash string) error {
+	a, err := r.Memory.Account(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if a.PasswordHash != old {
+		return store.ErrConflict
+	}
+	time.Sleep(10 * time.Millisecond) // widen the window between check and write
+	for {
+		// Writes over whatever was stored meanwhile, without a raise.
+		cur, err := r.Memory.Account(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if err := r.Memory.RehashPassword(ctx, ref, cur.PasswordHash, hash); !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}

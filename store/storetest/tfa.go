@@ -30,6 +30,10 @@ func tfaCases() []testCase {
 		{"ConcurrentCreateExactlyOne", both, tfaConcurrentCreate},
 		{"ConcurrentPutExactlyOne", both, tfaConcurrentPut},
 		{"UsesKeepVersion", both, tfaUsesKeepVersion},
+		{"EnabledFlipRaisesGeneration", both | accounts | accountCreator, tfaFlipsRaise},
+		{"RefusedPutDoesNotRaise", tfaStates | accounts | accountCreator, tfaConflictKeeps},
+		{"ConcurrentFlipsRaiseOnce", tfaStates | accounts | accountCreator, tfaConcurrentFlipsRaiseOnce},
+		{"RaisesWithoutAccountRecord", tfaStates | accounts | accountCreator, tfaRaisesWithoutAccount},
 	}
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
@@ -17,6 +18,9 @@ func accountUpdaterCases() []testCase {
 		{"OldLoginsStopNewOnesWork", all, updaterLogins},
 		{"TakenLoginIsConflict", all, updaterConflict},
 		{"KeepingOwnLoginIsFine", all, updaterKeepOwn},
+		{"EmailChangeRaisesGeneration", all, updaterEmailRaises},
+		{"PasswordHashRaisesGeneration", all, updaterHashRaises},
+		{"RefusedUpdateDoesNotRaise", all, updaterRefusedKeeps},
 	}
 }
 
@@ -29,7 +33,9 @@ func updaterChangesNames(t *testing.T, e *env) {
 	a := e.createAccount(t, store.Account{Scope: scopes.Admin, Username: "admin", Email: "admin@example.com", Name: "Admin", PasswordHash: "hash", Disabled: false})
 	upd := a
 	upd.Username, upd.Email, upd.Name, upd.FirstName, upd.LastName = "johndoe", "john.doe@example.com", "John Doe", "John", "Doe"
-	upd.PasswordHash, upd.Disabled = "ignored", true // not the updater's to change
+	upd.PasswordHash = ""       // none given: the hash stays
+	upd.Disabled = true         // not the updater's to change
+	upd.CreatedAt = time.Time{} // nor this
 	ok(t, "UpdateAccount", e.updater.UpdateAccount(e.ctx, upd))
 	got, err := e.accounts.Account(e.ctx, a.Ref())
 	ok(t, "Account", err)

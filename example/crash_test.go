@@ -1,0 +1,506 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/internal/clocktest"
+	"github.com/keyward/keyward/internal/storefault"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Crash-point tests: every credential change is all or nothing. For each
+// command that changes what an account proves itself with, the test counts
+// the store calls the command makes, then runs it once per call n and per
+// mode, failing the n-th call before it is applied or after it (applied,
+// the answer lost), each time on a fresh account, and checks:
+//
+//   - the answer is a success or a 503, nothing else;
+//   - a success means the change is in force;
+//   - a change in force means the account's other sessions are dead (and
+//     the caller's old session too: it goes on under a new ID, which
+//     works when the answer was a success);
+//   - no change means the old credential still works and no session
+//     ended.
+
+// crashEnv is the example on a store whose calls a test can fail.
+type crashEnv struct {
+	*testApp
+	fault *storefault.Store
+	mail  *mailbox
+	seq   int
+}
+
+// mailbox is a Mailer that keeps the reset tokens, by email address.
+type mailbox struct {
+	mu     sync.Mutex
+	tokens map[string]chan string
+}
+
+func (m *mailbox) box(email string) chan string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tokens[email] == nil {
+		m.tokens[email] = make(chan string, 4)
+	}
+	return m.tokens[email]
+}
+
+func (m *mailbox) SendPasswordReset(_ context.Context, acct store.Account, token authn.Secret) error {
+	m.box(acct.Email) <- token.Reveal()
+	return nil
+}
+
+// newCrashEnv starts the example on memory, or with shared on the
+// PostgreSQL and Redis of sharedDeployment, behind a fault store.
+func newCrashEnv(t *testing.T, shared bool) *crashEnv {
+	t.Helper()
+	e := &crashEnv{mail: &mailbox{tokens: map[string]chan string{}}}
+	wrap := func(o *options) {
+		o.wrapStore = func(s store.Store) store.Store {
+			e.fault = storefault.New(s)
+			return e.fault
+		}
+		o.Mailer = e.mail
+		o.Throttle = authn.ThrottleConfig{PerUserIP: 1000, PerIP: 100000, CaptchaAfter: 1000}
+	}
+	if !shared {
+		e.testApp = newTestAppWith(t, wrap)
+		return e
+	}
+	o := sharedDeployment(t)
+	wrap(&o)
+	clock := clocktest.New()
+	o.Now = clock.Now
+	e.testApp = instance(t, o)
+	e.clock = clock
+	return e
+}
+
+// crashAccount is a fresh account of one crash point, with what the case
+// readied for it.
+type crashAccount struct {
+	scope                    scopes.Scope
+	ref                      store.AccountRef
+	username, email          string
+	password, newPassword    string
+	newEmail                 string
+	a, b                     string   // the caller's session and another
+	secret                   string   // the TOTP secret, when 2FA is on
+	codes                    []string // its recovery codes
+	token                    string   // a password reset token
+	key, keySession          string   // an API key and a session made with it
+	keyID                    int64
+	otherSessions, sessionOK []string
+}
+
+// newAccount makes a fresh account of the scope with a password.
+func (e *crashEnv) newAccount(t *testing.T, scope scopes.Scope) *crashAccount {
+	t.Helper()
+	ctx := context.Background()
+	e.seq++
+	acct := &crashAccount{
+		scope:       scope,
+		username:    fmt.Sprintf("crash%d-%s", e.seq, scope),
+		email:       fmt.Sprintf("crash%d-%s@example.com", e.seq, scope),
+		newEmail:    fmt.Sprintf("moved%d-%s@example.com", e.seq, scope),
+		password:    "the-old-password-" + strconv.Itoa(e.seq),
+		newPassword: "the-new-password-" + strconv.Itoa(e.seq),
+	}
+	st := e.auth.Store()
+	created, err := st.(store.AccountCreator).CreateAccount(ctx, store.Account{Scope: scope, Username: acct.username, Email: acct.email, Name: "Crash Test", FirstName: "Crash", LastName: "Test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct.ref = created.Ref()
+	hash, err := e.auth.HashPassword(ctx, acct.password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.(store.PasswordSetter).SetPassword(ctx, acct.ref, hash); err != nil {
+		t.Fatal(err)
+	}
+	return acct
+}
+
+// startSessions gives the account its two sessions: a, the caller's, and
+// b, another (a phone, or an attacker's stolen copy).
+func (e *crashEnv) startSessions(t *testing.T, acct *crashAccount) {
+	t.Helper()
+	ctx := context.Background()
+	for _, sid := range []*string{&acct.a, &acct.b} {
+		fresh, err := e.auth.Store().Account(ctx, acct.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := e.auth.StartSession(ctx, fresh, authn.SessionOptions{Method: "password", TFA: acct.secret != ""})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*sid = id.Reveal()
+	}
+}
+
+// alive reports whether the session ID authenticates the account.
+func (e *crashEnv) alive(t *testing.T, acct *crashAccount, sid string) bool {
+	t.Helper()
+	var got authn.Principal
+	h := e.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = authn.PrincipalFrom(r.Context())
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/?SessionID="+url.QueryEscape(sid), nil))
+	switch {
+	case rec.Code == 401:
+		return false
+	case rec.Code == 200 && got.Account() == acct.ref:
+		return true
+	}
+	t.Fatalf("session check: HTTP %d %s, principal %+v", rec.Code, rec.Body, got)
+	return false
+}
+
+// works reports whether password is the account's password.
+func (e *crashEnv) works(acct *crashAccount, password string) bool {
+	_, err := e.auth.CheckPassword(context.Background(), acct.scope, acct.username, password)
+	return err == nil
+}
+
+// tfaOn reports whether the account has 2FA on.
+func (e *crashEnv) tfaOn(t *testing.T, acct *crashAccount) bool {
+	t.Helper()
+	on, err := e.auth.TOTP().Enabled(context.Background(), acct.ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return on
+}
+
+// enable2FA turns 2FA on for the account directly, before its sessions
+// are made, and moves the clock past the code it used.
+func (e *crashEnv) enable2FA(t *testing.T, acct *crashAccount) {
+	t.Helper()
+	ctx := context.Background()
+	fresh, err := e.auth.Store().Account(ctx, acct.ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := e.auth.TOTP().Setup(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct.secret = en.Secret
+	if acct.codes, err = e.auth.TOTP().Enable(ctx, acct.ref, e.code(acct.secret, 0)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(30 * time.Second)
+}
+
+// crashCase is one credential change.
+type crashCase struct {
+	name  string
+	scope scopes.Scope
+	// prepare readies a fresh account before its sessions are made.
+	prepare func(t *testing.T, e *crashEnv, acct *crashAccount)
+	// run sends the command; the caller, if any, is session a.
+	run func(e *crashEnv, acct *crashAccount) envelope
+	// inForce and oldWorks read, with no fault armed, whether the change
+	// is in force and whether the old credential still works.
+	inForce, oldWorks func(t *testing.T, e *crashEnv, acct *crashAccount) bool
+	// rotates says the caller rides on session a, which goes on under a
+	// new ID; otherwise a is one more session that must end with the
+	// change. login says a success answers a new session of the account.
+	rotates, login bool
+	// others returns the sessions the change must end (default a and b).
+	others func(acct *crashAccount) []string
+	// write is the store call that writes the change: the one call whose
+	// lost answer may leave a 503 with the change in force.
+	write string
+}
+
+func passwordInForce(t *testing.T, e *crashEnv, acct *crashAccount) bool {
+	return e.works(acct, acct.newPassword)
+}
+
+func passwordOld(t *testing.T, e *crashEnv, acct *crashAccount) bool {
+	return e.works(acct, acct.password) && !e.works(acct, acct.newPassword)
+}
+
+func emailInForce(t *testing.T, e *crashEnv, acct *crashAccount) bool {
+	t.Helper()
+	got, err := e.auth.Store().AccountByLogin(context.Background(), acct.scope, acct.newEmail)
+	return err == nil && got.Ref() == acct.ref
+}
+
+func emailOld(t *testing.T, e *crashEnv, acct *crashAccount) bool {
+	t.Helper()
+	got, err := e.auth.Store().AccountByLogin(context.Background(), acct.scope, acct.email)
+	return err == nil && got.Ref() == acct.ref && e.works(acct, acct.password)
+}
+
+func tfaOff(t *testing.T, e *crashEnv, acct *crashAccount) bool { return !e.tfaOn(t, acct) }
+func tfaOn(t *testing.T, e *crashEnv, acct *crashAccount) bool  { return e.tfaOn(t, acct) }
+
+func crashCases() []crashCase {
+	user, admin := scopes.User, scopes.Admin
+	adminUpdate := func(e *crashEnv, acct *crashAccount, email, password string) envelope {
+		return e.send(urlencoded("Command", "Admin.Update", "SessionID", acct.a, "AdminID", strconv.FormatInt(acct.ref.ID, 10),
+			"Name", "Crash Test", "Username", acct.username, "EmailAddress", email, "Password", password))
+	}
+	return []crashCase{
+		{
+			name: "User.PasswordChange", scope: user, rotates: true, write: "SetPassword",
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return e.send(urlencoded("Command", "User.PasswordChange", "SessionID", acct.a, "CurrentPassword", acct.password, "NewPassword", acct.newPassword))
+			},
+			inForce: passwordInForce, oldWorks: passwordOld,
+		},
+		{
+			name: "User.PasswordReset", scope: user, write: "SetPassword",
+			prepare: func(t *testing.T, e *crashEnv, acct *crashAccount) {
+				mustOK(t, e.send(urlencoded("Command", "User.PasswordRemind", "EmailAddress", acct.email)))
+				select {
+				case acct.token = <-e.mail.box(acct.email):
+				case <-time.After(time.Minute): // a bound on a background send, not a measurement
+					t.Fatal("no reset mail")
+				}
+			},
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return e.send(urlencoded("Command", "User.PasswordReset", "Token", acct.token, "NewPassword", acct.newPassword))
+			},
+			inForce: passwordInForce, oldWorks: passwordOld,
+		},
+		{
+			name: "User.Update/Password", scope: user, rotates: true, write: "UpdateAccount",
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return e.send(urlencoded("Command", "User.Update", "SessionID", acct.a, "CurrentPassword", acct.password, "Password", acct.newPassword))
+			},
+			inForce: passwordInForce, oldWorks: passwordOld,
+		},
+		{
+			name: "User.Update/EmailAddress", scope: user, rotates: true, write: "UpdateAccount",
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return e.send(urlencoded("Command", "User.Update", "SessionID", acct.a, "CurrentPassword", acct.password, "EmailAddress", acct.newEmail))
+			},
+			inForce: emailInForce, oldWorks: emailOld,
+		},
+		{
+			name: "Admin.Update/Password", scope: admin, rotates: true, write: "UpdateAccount",
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return adminUpdate(e, acct, acct.email, acct.newPassword)
+			},
+			inForce: passwordInForce, oldWorks: passwordOld,
+		},
+		{
+			name: "Admin.Update/EmailAddress", scope: admin, rotates: true, write: "UpdateAccount",
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return adminUpdate(e, acct, acct.newEmail, "")
+			},
+			inForce: emailInForce, oldWorks: emailOld,
+		},
+		{
+			name: "User.TFA.Enable", scope: user, rotates: true, write: "PutTFA",
+			prepare: func(t *testing.T, e *crashEnv, acct *crashAccount) {
+				fresh, err := e.auth.Store().Account(context.Background(), acct.ref)
+				if err != nil {
+					t.Fatal(err)
+				}
+				en, err := e.auth.TOTP().Setup(context.Background(), fresh)
+				if err != nil {
+					t.Fatal(err)
+				}
+				acct.secret = en.Secret
+			},
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return e.send(urlencoded("Command", "User.TFA.Enable", "SessionID", acct.a, "TFACode", e.code(acct.secret, 0)))
+			},
+			inForce: tfaOn, oldWorks: tfaOff,
+		},
+		{
+			name: "Admin.TFA.Disable", scope: admin, rotates: true, write: "PutTFA",
+			prepare: func(t *testing.T, e *crashEnv, acct *crashAccount) { e.enable2FA(t, acct) },
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return e.send(urlencoded("Command", "Admin.TFA.Disable", "SessionID", acct.a, "Password", acct.password, "TFACode", e.code(acct.secret, 0)))
+			},
+			inForce: tfaOff, oldWorks: tfaOn,
+		},
+		{
+			name: "User.Login/TFARecoveryCode", scope: user, login: true, write: "PutTFA",
+			prepare: func(t *testing.T, e *crashEnv, acct *crashAccount) { e.enable2FA(t, acct) },
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return e.send(urlencoded("Command", "User.Login", "Username", acct.username, "Password", acct.password, "TFARecoveryCode", acct.codes[3], "DisableCaptcha", "true"))
+			},
+			inForce: tfaOff, oldWorks: tfaOn,
+		},
+		{
+			name: "Admin.Login/Disable2FA", scope: admin, login: true, write: "PutTFA",
+			prepare: func(t *testing.T, e *crashEnv, acct *crashAccount) { e.enable2FA(t, acct) },
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return e.send(urlencoded("Command", "Admin.Login", "Username", acct.username, "Password", acct.password, "TFACode", e.code(acct.secret, 0), "Disable2FA", "true", "DisableCaptcha", "true"))
+			},
+			inForce: tfaOff, oldWorks: tfaOn,
+		},
+		{
+			name: "User.APIKey.Delete", scope: user, write: "RevokeAPIKey",
+			prepare: func(t *testing.T, e *crashEnv, acct *crashAccount) {
+				key, rec, err := e.auth.CreateAPIKey(context.Background(), acct.ref, authn.APIKeyOptions{Label: "crash"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				acct.key, acct.keyID = key.Reveal(), rec.ID
+				login := mustOK(t, e.send(urlencoded("Command", "User.Login", "apikey", acct.key)))
+				acct.keySession = login.str("SessionID")
+			},
+			run: func(e *crashEnv, acct *crashAccount) envelope {
+				return e.send(urlencoded("Command", "User.APIKey.Delete", "SessionID", acct.a, "APIKeyID", strconv.FormatInt(acct.keyID, 10)))
+			},
+			inForce:  func(t *testing.T, e *crashEnv, acct *crashAccount) bool { return !e.keyWorks(t, acct) },
+			oldWorks: func(t *testing.T, e *crashEnv, acct *crashAccount) bool { return e.keyWorks(t, acct) },
+			// Revoking a key ends the sessions made with it; the
+			// account's other sessions, and the caller's, go on.
+			others: func(acct *crashAccount) []string { return []string{acct.keySession} },
+		},
+	}
+}
+
+// keyWorks reports whether the account's API key authenticates it.
+func (e *crashEnv) keyWorks(t *testing.T, acct *crashAccount) bool {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.auth.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, httptest.NewRequest("GET", "/?APIKey="+url.QueryEscape(acct.key), nil))
+	switch rec.Code {
+	case 200:
+		return true
+	case 401:
+		return false
+	}
+	t.Fatalf("key check: HTTP %d %s", rec.Code, rec.Body)
+	return false
+}
+
+// point readies a fresh account for a crash point of c.
+func (e *crashEnv) point(t *testing.T, c crashCase) *crashAccount {
+	t.Helper()
+	acct := e.newAccount(t, c.scope)
+	if c.prepare != nil {
+		c.prepare(t, e, acct)
+	}
+	e.startSessions(t, acct)
+	return acct
+}
+
+// others returns the sessions c's change must end.
+func (c crashCase) ended(acct *crashAccount) []string {
+	switch {
+	case c.others != nil:
+		return c.others(acct)
+	case c.rotates:
+		return []string{acct.b}
+	}
+	return []string{acct.a, acct.b}
+}
+
+// check asserts the invariants on one outcome. lostWrite says the fault
+// was the change's own write, applied with its answer lost.
+func (c crashCase) check(t *testing.T, e *crashEnv, acct *crashAccount, got envelope, where string, lostWrite bool) {
+	t.Helper()
+	ok := got.status == 200 && got.Success
+	if !ok && got.status != 503 {
+		t.Errorf("%s: answered HTTP %d %d %q; want a success or 503", where, got.status, got.Code, got.Text)
+		return
+	}
+	inForce := c.inForce(t, e, acct)
+	if ok && !inForce {
+		t.Errorf("%s: answered success, but the change is not in force", where)
+	}
+	if !ok && inForce && !lostWrite {
+		t.Errorf("%s: answered 503, but the change is in force", where)
+	}
+	if !inForce {
+		if !c.oldWorks(t, e, acct) {
+			t.Errorf("%s: the change is not in force, and the old credential does not work", where)
+		}
+		for _, sid := range append(c.ended(acct), acct.a) {
+			if !e.alive(t, acct, sid) {
+				t.Errorf("%s: nothing changed, but a session ended", where)
+			}
+		}
+		return
+	}
+	for _, sid := range c.ended(acct) {
+		if e.alive(t, acct, sid) {
+			t.Errorf("%s: the change is in force, but another session still works", where)
+		}
+	}
+	if c.rotates {
+		if e.alive(t, acct, acct.a) {
+			t.Errorf("%s: the change is in force, but the caller's old session ID still works", where)
+		}
+		if ok && !e.alive(t, acct, got.str("SessionID")) {
+			t.Errorf("%s: the caller's new session does not work: %s", where, got.fields["SessionID"])
+		}
+	}
+	if c.login && ok && !e.alive(t, acct, got.str("SessionID")) {
+		t.Errorf("%s: the login's session does not work", where)
+	}
+}
+
+// runCrashPoints runs every case at every crash point and returns how many
+// store calls each case makes.
+func runCrashPoints(t *testing.T, e *crashEnv) map[string]int {
+	counts := map[string]int{}
+	for _, c := range crashCases() {
+		t.Run(c.name, func(t *testing.T) {
+			// The calls of a clean run, which must succeed.
+			acct := e.point(t, c)
+			e.fault.Arm(0, 0)
+			got := c.run(e, acct)
+			calls := e.fault.Disarm()
+			mustOK(t, got)
+			c.check(t, e, acct, got, "no fault", false)
+			counts[c.name] = len(calls)
+			t.Logf("%d store calls: %v", len(calls), calls)
+			for n := 1; n <= len(calls); n++ {
+				for _, mode := range []storefault.Mode{storefault.Before, storefault.After} {
+					acct := e.point(t, c)
+					e.fault.Arm(n, mode)
+					got := c.run(e, acct)
+					made := e.fault.Disarm()
+					failed := callName(made, n)
+					where := fmt.Sprintf("call %d (%s) failed %s", n, failed, mode)
+					c.check(t, e, acct, got, where, mode == storefault.After && failed == c.write)
+				}
+			}
+		})
+	}
+	return counts
+}
+
+// callName names the n-th call of calls, if it was made.
+func callName(calls []string, n int) string {
+	if n <= len(calls) {
+		return calls[n-1]
+	}
+	return "not reached"
+}
+
+func TestCrashPointsMemory(t *testing.T) {
+	t.Parallel()
+	counts := runCrashPoints(t, newCrashEnv(t, false))
+	t.Logf("crash points per command (calls x 2 modes): %v", counts)
+}
+
+func TestCrashPointsPostgresRedis(t *testing.T) {
+	t.Parallel()
+	counts := runCrashPoints(t, newCrashEnv(t, true))
+	t.Logf("crash points per command (calls x 2 modes): %v", counts)
+}
