@@ -75,9 +75,17 @@
 //
 // A store error refuses the request with 503 ([ErrStoreUnavailable]); an
 // error the middleware does not know is treated the same way. Nothing is
-// let through because something could not be checked. The one write that
-// is not on the request path is API key usage (counts and last use), which
-// is bookkeeping, not a check: it is written in the background.
+// let through because something could not be checked. Every store call on
+// the request path has a deadline ([Config].StoreTimeout), so a store that
+// stalls is a 503 in time, not a request that hangs. The one write that is
+// not on the request path is API key usage (counts and last use), which is
+// bookkeeping, not a check: it is written in the background.
+//
+// A credential change (a new password, a new email address, 2FA on or
+// off) is one write that also raises the account's credential generation,
+// and a session made under an older one is refused: the change and the
+// end of every other session happen together or not at all. The caller's
+// session goes on under a new ID (see [Authenticator.SetPassword]).
 //
 // # Errors
 //

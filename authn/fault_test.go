@@ -6,25 +6,22 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/keyward/keyward/internal/clocktest"
+	"github.com/keyward/keyward/internal/netfault"
+	"github.com/keyward/keyward/internal/testservers"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
+	"github.com/keyward/keyward/store/redisstore"
 	"github.com/keyward/keyward/store/sqlstore"
 )
 
@@ -38,15 +35,19 @@ type faultEnv struct {
 	clock *clocktest.Clock
 }
 
-func newFaultEnv(t *testing.T, st *sqlstore.Store, clock *clocktest.Clock) *faultEnv {
+func newFaultEnv(t *testing.T, st store.Store, clock *clocktest.Clock, edit ...func(*Config)) *faultEnv {
 	t.Helper()
 	ctx := context.Background()
-	a, err := New(Config{Store: st, Now: clock.Now, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler), CaptchaPolicy: CaptchaNever})
+	cfg := Config{Store: st, Now: clock.Now, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler), CaptchaPolicy: CaptchaNever}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hash, _ := a.HashPassword(ctx, alicePassword)
-	acct, err := st.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "alice", PasswordHash: hash})
+	acct, err := st.(store.AccountCreator).CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "alice", PasswordHash: hash})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,15 +64,21 @@ func newFaultEnv(t *testing.T, st *sqlstore.Store, clock *clocktest.Clock) *faul
 
 // wantClosed fails t unless every kind of request is refused with 503:
 // the middleware's credentials and a login, which must not answer
-// "invalid credentials" when it could not look.
-func (f *faultEnv) wantClosed(t *testing.T, ctx context.Context) {
+// "invalid credentials" when it could not look. With keyOpen, an API key
+// request must pass instead: its key and account are in a part of the
+// store that still answers.
+func (f *faultEnv) wantClosed(t *testing.T, ctx context.Context, keyOpen ...bool) {
 	t.Helper()
-	h := f.a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("a request reached the handler") }))
+	h := f.a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	for _, q := range []string{"SessionID=" + f.sid, "APIKey=" + f.key} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, get(q).WithContext(ctx))
-		if rec.Code != 503 {
-			t.Errorf("%s: status %d, want 503", q[:6], rec.Code)
+		want := 503
+		if q[:6] == "APIKey" && len(keyOpen) > 0 && keyOpen[0] {
+			want = 200
+		}
+		if rec.Code != want {
+			t.Errorf("%s: status %d, want %d", q[:6], rec.Code, want)
 		}
 	}
 	rec := httptest.NewRecorder()
@@ -96,92 +103,11 @@ func TestFaultClosedPoolSQLite(t *testing.T) {
 	f.wantClosed(t, context.Background())
 }
 
-// proxy is a TCP proxy on loopback that a test can stall (bytes stop
-// flowing, connections hang) or drop (every connection closed, new ones
-// refused), to break a real database connection.
-type proxy struct {
-	ln      net.Listener
-	target  string
-	stalled atomic.Bool
-	mu      sync.Mutex
-	conns   []net.Conn
-	dropped bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	t.Cleanup(p.drop)
-	go p.serve()
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.dropped {
-			p.mu.Unlock()
-			c.Close()
-			up.Close()
-			return
-		}
-		p.conns = append(p.conns, c, up)
-		p.mu.Unlock()
-		go p.pipe(up, c)
-		go p.pipe(c, up)
-	}
-}
-
-// pipe copies src to dst, throwing the bytes away while stalled.
-func (p *proxy) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !p.stalled.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				dst.Close()
-			}
-			return
-		}
-	}
-}
-
-func (p *proxy) drop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.dropped = true
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
-
 // postgresThroughProxy opens a store on PostgreSQL, in a schema of its own,
-// through a proxy, or skips when KEYWARD_TEST_POSTGRES is unset.
-func postgresThroughProxy(t *testing.T, clock *clocktest.Clock) (*sqlstore.Store, *proxy) {
+// through a proxy that can stall or drop the connection.
+func postgresThroughProxy(t *testing.T, clock *clocktest.Clock) (*sqlstore.Store, *netfault.Proxy) {
 	t.Helper()
-	dsn := os.Getenv("KEYWARD_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("set KEYWARD_TEST_POSTGRES (postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL fault tests")
-	}
+	dsn := testservers.Postgres(t)
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -195,11 +121,11 @@ func postgresThroughProxy(t *testing.T, clock *clocktest.Clock) (*sqlstore.Store
 	rand.Read(b)
 	schema := "kwfault_" + hex.EncodeToString(b)
 	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("KEYWARD_TEST_POSTGRES is set but PostgreSQL does not answer: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	p := startProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
+	p := netfault.Start(t, u.Host, nil)
+	u.Host = p.Addr()
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
@@ -217,29 +143,190 @@ func TestFaultDroppedPostgres(t *testing.T) {
 	clock := clocktest.New()
 	st, p := postgresThroughProxy(t, clock)
 	f := newFaultEnv(t, st, clock)
-	p.drop()
+	p.Drop()
 	f.wantClosed(t, context.Background())
 }
 
-// A store that hangs: the request's deadline is respected, and the answer
-// is 503, not a wait forever.
+// stallTimeout is the StoreTimeout of the stall tests: short, so that
+// they are quick, and the only deadline there is (the requests carry
+// none), so that an answer at all proves the Authenticator's deadline
+// ended the wait.
+const stallTimeout = 300 * time.Millisecond
+
+// A PostgreSQL that stops answering: every request is refused with 503
+// once StoreTimeout has passed, instead of hanging; once the database
+// answers again, so do the requests.
 func TestFaultStalledPostgres(t *testing.T) {
 	t.Parallel()
 	clock := clocktest.New()
 	st, p := postgresThroughProxy(t, clock)
-	f := newFaultEnv(t, st, clock)
-	p.stalled.Store(true)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
+	f := newFaultEnv(t, st, clock, func(c *Config) { c.StoreTimeout = stallTimeout })
+	f.stallAndRecover(t, p, false)
+}
+
+// sqlAndRedis is the deployment of the example: accounts, keys and second
+// factors in SQL, what requests read and write most in Redis.
+type sqlAndRedis struct {
+	store.Accounts
+	store.AccountCreator
+	store.PasswordSetter
+	store.AccountUpdater
+	store.APIKeyFinder
+	store.APIKeyManager
+	store.TFAStates
+	store.TFAUses
+	store.SessionFinder
+	store.SessionWriter
+	store.Claims
+	store.Counters
+	store.Challenges
+	store.Tokens
+}
+
+// A Redis that stops answering, under sessions, claims and counters: the
+// same 503 in time, and recovery.
+func TestFaultStalledRedis(t *testing.T) {
+	t.Parallel()
+	clock := clocktest.New()
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "keyward.db"), sqlstore.Config{Now: clock.Now, CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	u, err := url.Parse(testservers.Redis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := netfault.Start(t, u.Host, nil)
+	u.Host = p.Addr()
+	b := make([]byte, 6)
+	rand.Read(b)
+	rds, err := redisstore.Open(context.Background(), u.String(), redisstore.Config{KeyPrefix: "kwfault_" + hex.EncodeToString(b) + ":", Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rds.Close() })
+	both := sqlAndRedis{st, st, st, st, st, st, st, st, rds, rds, rds, rds, rds, rds}
+	f := newFaultEnv(t, both, clock, func(c *Config) { c.StoreTimeout = stallTimeout })
+	// Keys and accounts are in SQL: an API key goes on working.
+	f.stallAndRecover(t, p, true)
+}
+
+// stallAndRecover stalls p under f's store: every request that needs it
+// is refused with 503, by the store deadline alone (the requests have
+// none), and works again once p flows. keyOpen says API keys do not need
+// it.
+func (f *faultEnv) stallAndRecover(t *testing.T, p *netfault.Proxy, keyOpen bool) {
+	t.Helper()
+	f.wantOpen(t)
+	p.Stall(true)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		f.wantClosed(t, ctx)
+		start := time.Now()
+		f.wantClosed(t, context.Background(), keyOpen)
+		t.Logf("the requests on a stalled store were answered in %v (StoreTimeout %v; each refused request waits for one call)", time.Since(start), stallTimeout)
 	}()
 	select {
 	case <-done:
-	case <-time.After(time.Minute): // a generous bound, not a measurement
-		t.Fatal("requests on a stalled store did not return after their deadline")
+	case <-time.After(time.Minute): // a hang detector, not a measurement
+		t.Fatal("requests on a stalled store did not return")
+	}
+	p.Stall(false)
+	f.wantOpen(t)
+}
+
+// wantOpen fails t unless the session, the key and a login all work.
+func (f *faultEnv) wantOpen(t *testing.T) {
+	t.Helper()
+	h := f.a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for _, q := range []string{"SessionID=" + f.sid, "APIKey=" + f.key} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, get(q))
+		if rec.Code != 200 {
+			t.Errorf("%s: status %d, want 200", q[:6], rec.Code)
+		}
+	}
+	rec := httptest.NewRecorder()
+	f.api.ServeHTTP(rec, postForm("Command=User.Login&Username=alice&Password="+alicePassword))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"Success":true`) {
+		t.Errorf("login: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// deadlineProbe is a store that records, for each call, how far off the
+// context's deadline was.
+type deadlineProbe struct {
+	store.Store
+	mu      sync.Mutex
+	missing []string
+	longest time.Duration
+}
+
+func (d *deadlineProbe) note(ctx context.Context, op string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dl, ok := ctx.Deadline()
+	if !ok {
+		d.missing = append(d.missing, op)
+		return
+	}
+	d.longest = max(d.longest, time.Until(dl))
+}
+
+func (d *deadlineProbe) Session(ctx context.Context, h store.Hash) (store.Session, error) {
+	d.note(ctx, "Session")
+	return d.Store.Session(ctx, h)
+}
+
+func (d *deadlineProbe) Account(ctx context.Context, ref store.AccountRef) (store.Account, error) {
+	d.note(ctx, "Account")
+	return d.Store.Account(ctx, ref)
+}
+
+func (d *deadlineProbe) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
+	d.note(ctx, "AccountByLogin")
+	return d.Store.AccountByLogin(ctx, scope, login)
+}
+
+func (d *deadlineProbe) APIKeyByHash(ctx context.Context, h store.Hash) (store.APIKey, error) {
+	d.note(ctx, "APIKeyByHash")
+	return d.Store.APIKeyByHash(ctx, h)
+}
+
+func (d *deadlineProbe) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	d.note(ctx, "Increment")
+	return d.Store.Increment(ctx, key, window)
+}
+
+func (d *deadlineProbe) CreateSession(ctx context.Context, s store.Session) error {
+	d.note(ctx, "CreateSession")
+	return d.Store.CreateSession(ctx, s)
+}
+
+// Every store call on the request path carries a deadline of at most
+// StoreTimeout, though the request itself has none.
+func TestStoreCallsHaveDeadline(t *testing.T) {
+	t.Parallel()
+	probe := &deadlineProbe{}
+	env := newTestEnv(t, func(c *Config) {
+		probe.Store = c.Store
+		c.Store = probe
+		c.StoreTimeout = 7 * time.Second
+		c.CaptchaPolicy = CaptchaNever
+	})
+	h := env.a.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	key, _ := env.key(env.alice)
+	for _, q := range []string{"SessionID=" + env.session(env.alice), "APIKey=" + key} {
+		h.ServeHTTP(httptest.NewRecorder(), get(q))
+	}
+	rec := httptest.NewRecorder()
+	NewAPI(env.a, APIConfig{}).ServeHTTP(rec, postForm("Command=User.Login&Username=alice&Password="+alicePassword))
+	if !strings.Contains(rec.Body.String(), `"Success":true`) {
+		t.Fatalf("login: %s", rec.Body)
+	}
+	if len(probe.missing) > 0 || probe.longest == 0 || probe.longest > 7*time.Second {
+		t.Fatalf("calls without a deadline: %v; the latest deadline %v away, want at most 7s", probe.missing, probe.longest)
 	}
 }
 

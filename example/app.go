@@ -32,6 +32,9 @@ type options struct {
 	// cookie and etoken keys several instances share.
 	DB, Redis, Prefix string
 	Keys              []authn.KeyPair
+	// StoreTimeout bounds each store call (authn.Config.StoreTimeout);
+	// zero is keyward's default.
+	StoreTimeout time.Duration
 	// wrapStore, when set, wraps the store (tests: a store whose calls
 	// can be made to fail).
 	wrapStore func(store.Store) store.Store
@@ -81,11 +84,12 @@ func newApp(ctx context.Context, o options) (*app, error) {
 // build seeds the accounts, then makes the authenticator and the APIs.
 func (a *app) build(ctx context.Context, st store.Store, o options) error {
 	cfg := authn.Config{
-		Store:  st,
-		Keys:   o.Keys,
-		Logger: o.Logger,
-		Now:    o.Now,
-		Argon2: o.Argon2,
+		Store:        st,
+		StoreTimeout: o.StoreTimeout,
+		Keys:         o.Keys,
+		Logger:       o.Logger,
+		Now:          o.Now,
+		Argon2:       o.Argon2,
 		// The example serves plain http on loopback, where a Secure
 		// __Host- cookie would never be sent back. Behind TLS, leave this
 		// false.

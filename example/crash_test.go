@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/internal/clocktest"
+	"github.com/keyward/keyward/internal/netfault"
 	"github.com/keyward/keyward/internal/storefault"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
@@ -35,10 +36,62 @@ import (
 // crashEnv is the example on a store whose calls a test can fail.
 type crashEnv struct {
 	*testApp
-	fault *storefault.Store
+	fault injector
 	mail  *mailbox
 	seq   int
 }
+
+// injector fails the n-th of the store operations it counts.
+type injector interface {
+	// arm starts counting; the n-th operation fails before it is
+	// applied, or after (applied, the answer lost); n 0 fails none.
+	arm(n int, after bool)
+	// disarm stops counting and names the operations counted.
+	disarm() []string
+	// lostWrite reports whether the failure of the operation named op,
+	// failed after, may leave the change in force with a 503: it is the
+	// change's own write, whose answer was lost.
+	lostWrite(op, write string) bool
+}
+
+// callFaults injects at store calls, through a storefault.Store.
+type callFaults struct{ s *storefault.Store }
+
+func (c callFaults) arm(n int, after bool) {
+	mode := storefault.Before
+	if after {
+		mode = storefault.After
+	}
+	c.s.Arm(n, mode)
+}
+func (c callFaults) disarm() []string                { return c.s.Disarm() }
+func (c callFaults) lostWrite(op, write string) bool { return op == write }
+
+// netFaults injects at writes on the wire, through proxies in front of
+// PostgreSQL and Redis that drop the connection carrying the n-th write
+// from the store client.
+type netFaults struct{ c *netfault.Counter }
+
+func (f netFaults) arm(n int, after bool) {
+	mode := netfault.Before
+	if after {
+		mode = netfault.After
+	}
+	f.c.Arm(n, mode)
+}
+
+func (f netFaults) disarm() []string {
+	writes := make([]string, f.c.Disarm())
+	for i := range writes {
+		writes[i] = "write " + strconv.Itoa(i+1)
+	}
+	return writes
+}
+
+// lostWrite: a write the server may have applied cannot be told from the
+// change's own on the wire, so any write dropped after it was passed on
+// may leave the change in force; one dropped before never may.
+func (netFaults) lostWrite(string, string) bool { return true }
 
 // mailbox is a Mailer that keeps the reset tokens, by email address.
 type mailbox struct {
@@ -67,8 +120,9 @@ func newCrashEnv(t *testing.T, shared bool) *crashEnv {
 	e := &crashEnv{mail: &mailbox{tokens: map[string]chan string{}}}
 	wrap := func(o *options) {
 		o.wrapStore = func(s store.Store) store.Store {
-			e.fault = storefault.New(s)
-			return e.fault
+			fs := storefault.New(s)
+			e.fault = callFaults{fs}
+			return fs
 		}
 		o.Mailer = e.mail
 		o.Throttle = authn.ThrottleConfig{PerUserIP: 1000, PerIP: 100000, CaptchaAfter: 1000}
@@ -79,6 +133,32 @@ func newCrashEnv(t *testing.T, shared bool) *crashEnv {
 	}
 	o := sharedDeployment(t)
 	wrap(&o)
+	clock := clocktest.New()
+	o.Now = clock.Now
+	e.testApp = instance(t, o)
+	e.clock = clock
+	return e
+}
+
+// newNetCrashEnv starts the example on the PostgreSQL and Redis of
+// sharedDeployment, each behind a proxy; the proxies count the store
+// clients' writes together and drop the connection of the one to fail.
+func newNetCrashEnv(t *testing.T) *crashEnv {
+	t.Helper()
+	e := &crashEnv{mail: &mailbox{tokens: map[string]chan string{}}}
+	o := sharedDeployment(t)
+	counter := &netfault.Counter{}
+	for _, u := range []*string{&o.DB, &o.Redis} {
+		parsed, err := url.Parse(*u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed.Host = netfault.Start(t, parsed.Host, counter).Addr()
+		*u = parsed.String()
+	}
+	e.fault = netFaults{counter}
+	o.Mailer = e.mail
+	o.Throttle = authn.ThrottleConfig{PerUserIP: 1000, PerIP: 100000, CaptchaAfter: 1000}
 	clock := clocktest.New()
 	o.Now = clock.Now
 	e.testApp = instance(t, o)
@@ -462,22 +542,25 @@ func runCrashPoints(t *testing.T, e *crashEnv) map[string]int {
 		t.Run(c.name, func(t *testing.T) {
 			// The calls of a clean run, which must succeed.
 			acct := e.point(t, c)
-			e.fault.Arm(0, 0)
+			e.fault.arm(0, false)
 			got := c.run(e, acct)
-			calls := e.fault.Disarm()
+			calls := e.fault.disarm()
 			mustOK(t, got)
 			c.check(t, e, acct, got, "no fault", false)
 			counts[c.name] = len(calls)
-			t.Logf("%d store calls: %v", len(calls), calls)
+			t.Logf("%d counted operations: %v", len(calls), calls)
 			for n := 1; n <= len(calls); n++ {
-				for _, mode := range []storefault.Mode{storefault.Before, storefault.After} {
+				for _, after := range []bool{false, true} {
 					acct := e.point(t, c)
-					e.fault.Arm(n, mode)
+					e.fault.arm(n, after)
 					got := c.run(e, acct)
-					made := e.fault.Disarm()
+					made := e.fault.disarm()
 					failed := callName(made, n)
-					where := fmt.Sprintf("call %d (%s) failed %s", n, failed, mode)
-					c.check(t, e, acct, got, where, mode == storefault.After && failed == c.write)
+					where := fmt.Sprintf("%s (%d) failed before it was applied", failed, n)
+					if after {
+						where = fmt.Sprintf("%s (%d) failed after it was applied", failed, n)
+					}
+					c.check(t, e, acct, got, where, after && e.fault.lostWrite(failed, c.write))
 				}
 			}
 		})
@@ -503,4 +586,12 @@ func TestCrashPointsPostgresRedis(t *testing.T) {
 	t.Parallel()
 	counts := runCrashPoints(t, newCrashEnv(t, true))
 	t.Logf("crash points per command (calls x 2 modes): %v", counts)
+}
+
+// The same on the wire: the connection to PostgreSQL or Redis dropped at
+// each write a command makes, before or after passing it on.
+func TestCrashPointsNetwork(t *testing.T) {
+	t.Parallel()
+	counts := runCrashPoints(t, newNetCrashEnv(t))
+	t.Logf("crash points per command (writes x 2 modes): %v", counts)
 }

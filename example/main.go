@@ -59,6 +59,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defaultPrefix = "keyward_"
 	}
 	prefix := fs.String("prefix", defaultPrefix, "table and key prefix, so deployments can share a database (env KEYWARD_PREFIX)")
+	storeTimeout := fs.Duration("store-timeout", 0, "deadline of each store call; a store that does not answer in time gets the request a 503 (env KEYWARD_STORE_TIMEOUT, a Go duration; default 2s)")
+	if v := getenv("KEYWARD_STORE_TIMEOUT"); v != "" {
+		if err := fs.Set("store-timeout", v); err != nil {
+			return fmt.Errorf("KEYWARD_STORE_TIMEOUT: %w", err)
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -86,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Redis:         *rds,
 		Prefix:        *prefix,
 		Keys:          keys,
+		StoreTimeout:  *storeTimeout,
 	}
 	random := map[string]bool{}
 	for _, pw := range []struct {

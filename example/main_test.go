@@ -700,3 +700,27 @@ func newTestAppThrottle(t *testing.T, th authn.ThrottleConfig) *testApp {
 	}
 	return &testApp{app: a, t: t, h: a.Handler(), clock: clock}
 }
+
+// The store deadline comes from -store-timeout or KEYWARD_STORE_TIMEOUT; a
+// value that is not a positive duration stops the example with a message.
+func TestRunStoreTimeout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"env not a duration", nil, "soon", "KEYWARD_STORE_TIMEOUT"},
+		{"flag not a duration", []string{"-store-timeout", "2"}, "", "store-timeout"},
+		{"negative", []string{"-store-timeout", "-1s"}, "", "negative StoreTimeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"KEYWARD_STORE_TIMEOUT": tc.env}
+			err := run(t.Context(), append([]string{"-addr", "127.0.0.1:0"}, tc.args...), func(k string) string { return env[k] }, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run: %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}

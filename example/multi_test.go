@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/internal/clocktest"
+	"github.com/keyward/keyward/internal/testservers"
 )
 
 // sharedDeployment returns options for instances sharing one PostgreSQL
@@ -25,10 +25,7 @@ import (
 // skips when the servers are not configured.
 func sharedDeployment(t *testing.T) options {
 	t.Helper()
-	pg, rd := os.Getenv("KEYWARD_TEST_POSTGRES"), os.Getenv("KEYWARD_TEST_REDIS")
-	if pg == "" || rd == "" {
-		t.Skip("set KEYWARD_TEST_POSTGRES and KEYWARD_TEST_REDIS to run the two-instance tests (bash .ci/run does)")
-	}
+	pg, rd := testservers.Postgres(t), testservers.Redis(t)
 	b := make([]byte, 6)
 	rand.Read(b)
 	run := "kwmulti_" + hex.EncodeToString(b)
@@ -39,7 +36,7 @@ func sharedDeployment(t *testing.T) options {
 	}
 	t.Cleanup(func() { admin.Close() })
 	if _, err := admin.Exec("CREATE SCHEMA " + run); err != nil {
-		t.Fatalf("KEYWARD_TEST_POSTGRES is set but PostgreSQL does not answer: %v", err)
+		t.Fatalf("PostgreSQL at %s: %v", pg, err)
 	}
 	t.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + run + " CASCADE") })
 	u, err := url.Parse(pg)
@@ -64,7 +61,7 @@ func sharedDeployment(t *testing.T) options {
 		client.Close()
 	})
 	if err := client.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("KEYWARD_TEST_REDIS is set but Redis does not answer: %v", err)
+		t.Fatalf("Redis at %s: %v", rd, err)
 	}
 	keys := []authn.KeyPair{{Hash: bytes.Repeat([]byte{1}, 32), Block: bytes.Repeat([]byte{2}, 32)}}
 	return options{

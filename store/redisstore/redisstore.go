@@ -110,6 +110,15 @@ type Store struct {
 // v9.23), and longer where a write that failed is retried. A stalled
 // Redis then holds each request for seconds past its deadline instead of
 // failing it (503) in time.
+//
+// Make it with MaxRetries -1 too, as Open does: most of the store's
+// operations are not idempotent (a claim, a take, an increment), and
+// go-redis retries a command whose connection broke after it was sent.
+// When the first run was applied and only its answer lost, the retry
+// applies it again and answers for the second run: a reset token taken
+// by the first is "invalid" to the second, an etoken "already used". With
+// no retries the call fails, the request is refused (503), and the
+// client, not the driver, decides to try again.
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
@@ -134,13 +143,15 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 //
 // The client honours every call's context deadline (ContextTimeoutEnabled,
 // whatever rawURL says), so that a Redis that stops answering fails the
-// call at its deadline.
+// call at its deadline, and never retries a command (MaxRetries -1): see
+// [New] for why.
 func Open(ctx context.Context, rawURL string, cfg Config) (*Store, error) {
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries = -1
 	client := redis.NewClient(opts)
 	s, err := New(client, cfg)
 	if err == nil {
