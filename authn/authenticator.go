@@ -33,6 +33,7 @@ type Authenticator struct {
 
 	adminKeyHash store.Hash // SHA-256 of cfg.AdminAPIKey, if set
 	hasAdminKey  bool
+	logKey       []byte // keys the hashes of unknown names in events
 
 	usage   usageRecorder
 	mailing chan struct{} // bounds the reset mails being sent at once
@@ -65,6 +66,9 @@ func New(cfg Config) (*Authenticator, error) {
 			maxNameBytes:  256,
 			maxValueBytes: cfg.MaxParamBytes,
 		},
+	}
+	if a.logKey, err = newLogKey(cfg.Keys[0]); err != nil {
+		return nil, fmt.Errorf("authn: %w", err)
 	}
 	a.passwords, _ = optionalWithDeadline(cfg.Store, cfg.StoreTimeout, newTimedPasswords)
 	a.updater, _ = optionalWithDeadline(cfg.Store, cfg.StoreTimeout, newTimedUpdater)

@@ -16,6 +16,9 @@ import (
 // is a local proxy and trusted the same way. The zero Addr means the
 // address could not be read.
 func (a *Authenticator) ClientIP(r *http.Request) netip.Addr {
+	if r == nil {
+		return netip.Addr{}
+	}
 	return a.clientIPFrom(r.RemoteAddr, r.Header["X-Forwarded-For"])
 }
 

@@ -77,10 +77,19 @@ func (api *API) adminUpdate(c *Call) (Fields, error) {
 		return nil, err
 	}
 	// A new username, email address or password takes the account over:
-	// not with a key alone (seed 003 sends its session with the key).
+	// not with a key alone (seed 003 sends its session with the key), and
+	// not with a session alone either. It needs proof: the static admin
+	// key in the same request (seed 003 sends it beside the session), a
+	// password login on this session within the re-authentication window,
+	// or CurrentPassword.
 	if v.password != "" || store.NormalizeLogin(v.username) != store.NormalizeLogin(acct.Username) || !strings.EqualFold(v.email, acct.Email) {
 		if err := requirePasswordSession(c.Principal); err != nil {
 			return nil, err
+		}
+		if !withStaticAdminKey(c.Principal) {
+			if err := api.reauthenticated(c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	before := acct
@@ -91,6 +100,17 @@ func (api *API) adminUpdate(c *Call) (Fields, error) {
 	}
 	api.a.emit(c.Context(), Event{Kind: EventAccountUpdated, Account: acct.Ref(), Username: acct.Username})
 	return api.withSession(c, next, Fields{}), nil
+}
+
+// withStaticAdminKey reports whether p came with the static admin API key
+// ([Config].AdminAPIKey), the deployment's own proof of being the
+// administrator.
+func withStaticAdminKey(p Principal) bool {
+	switch p.Method {
+	case MethodAdminKey:
+		return p.APIKeyID == 0 // stored keys have IDs
+	}
+	return false
 }
 
 // updateAccount stores acct's names and email address and, if password is
@@ -343,5 +363,41 @@ func (api *API) checkPasswordParam(c *Call, acct store.Account, param string) er
 	if errors.Is(err, ErrInvalidCredential) {
 		return errInvalidCredentials
 	}
+	if err == nil {
+		c.Principal.PasswordAt = api.a.cfg.Now() // proven, for the rest of the command
+	}
 	return err
+}
+
+// CodeReauthRequired answers a sensitive command (2FA, API keys, a new
+// password, email address or username) from a session that signed in
+// with its password longer ago than [Config].ReauthWindow, and sent no
+// CurrentPassword: nothing changed; send CurrentPassword, or sign in
+// again. It is the same in every command and profile.
+const CodeReauthRequired = 102
+
+// errReauthRequired is CodeReauthRequired's answer.
+var errReauthRequired = Fail(CodeReauthRequired, "Re-authentication required: send CurrentPassword, or sign in again")
+
+// reauthenticated lets a sensitive command go on: the caller rides on a
+// session made with the password, and either signed in with it within
+// [Config].ReauthWindow or sends it now as CurrentPassword, checked and
+// counted as a login attempt (3 if it is wrong). Otherwise the answer is
+// CodeReauthRequired, and nothing changes. A principal that is no password
+// session (a key) is refused before any password is looked at.
+func (api *API) reauthenticated(c *Call) error {
+	err := api.a.RequireRecentPassword(c.Principal)
+	if !errors.Is(err, ErrReauthenticate) {
+		return err
+	}
+	if pw, perr := c.Param("CurrentPassword"); perr != nil {
+		return perr
+	} else if pw == "" {
+		return errReauthRequired
+	}
+	acct, err := api.a.activeAccount(c.Context(), c.Principal.Account())
+	if err != nil {
+		return err
+	}
+	return api.checkCurrentPassword(c, acct)
 }

@@ -35,24 +35,11 @@ const (
 	CodeInvalidBoundIP  = 5
 )
 
-// errNeedsPasswordSession refuses key and 2FA management to anything but a
-// session made with a password: a leaked key, used directly or through a
-// key login, must not be able to mint keys that outlive its revocation or
-// change the second factor.
-var errNeedsPasswordSession = because(ErrForbidden, "keys and 2FA are managed from a password login")
-
-func requirePasswordSession(p Principal) error {
-	if !p.HasSession() || p.Login != "password" {
-		return errNeedsPasswordSession
-	}
-	return nil
-}
-
 // createKey is User.APIKey.Create: Label (up to 100 bytes), Note (up to
 // 1,000), BoundIPAddress (an address or a prefix the key is bound to) and
 // ExpiresAt (RFC 3339), all optional. It answers the key, once, and its ID.
 func (api *API) createKey(c *Call) (Fields, error) {
-	if err := requirePasswordSession(c.Principal); err != nil {
+	if err := api.reauthenticated(c); err != nil {
 		return nil, err
 	}
 	label, err := c.Param("Label")

@@ -42,7 +42,7 @@ func (api *API) passwordRemind(scope scopes.Scope) func(c *Call) (Fields, error)
 		if len(email) > maxNameBytes {
 			return nil, because(ErrBadRequest, "email address too long")
 		}
-		if err := api.a.RemindPassword(c.Context(), scope, email, c.req); err != nil {
+		if err := api.a.RemindPassword(c.Context(), scope, email, c.HTTP); err != nil {
 			return nil, err
 		}
 		return Fields{}, nil
@@ -72,7 +72,7 @@ func (api *API) passwordReset(scope scopes.Scope) func(c *Call) (Fields, error) 
 		if err := checkNewPassword(pw); err != nil {
 			return nil, err
 		}
-		err = api.a.ResetPassword(c.Context(), scope, token, pw, c.req)
+		err = api.a.ResetPassword(c.Context(), scope, token, pw, c.HTTP)
 		if errors.Is(err, ErrInvalidCredential) {
 			return nil, Fail(CodeInvalidResetToken, "Invalid or expired token")
 		}

@@ -34,6 +34,9 @@ func (api *API) registerTFA() {
 // tfaSetup is *.TFA.Setup: a new pending secret, as TFASecret (base32),
 // TFAURL (otpauth://) and QRCode (base64 PNG). 2FA is not on until Enable.
 func (api *API) tfaSetup(c *Call) (Fields, error) {
+	if err := api.reauthenticated(c); err != nil {
+		return nil, err
+	}
 	e, err := api.a.SetupTFA(c.Context(), c.Principal)
 	switch {
 	case errors.Is(err, totp.ErrAlreadyEnabled):
@@ -47,6 +50,9 @@ func (api *API) tfaSetup(c *Call) (Fields, error) {
 // tfaEnable is *.TFA.Enable with TFACode: 2FA goes on, the account's other
 // sessions end, and the recovery codes are answered, once.
 func (api *API) tfaEnable(c *Call) (Fields, error) {
+	if err := api.reauthenticated(c); err != nil {
+		return nil, err
+	}
 	code, err := c.Param("TFACode")
 	if err != nil {
 		return nil, err
@@ -87,16 +93,18 @@ func (api *API) tfaDisable(c *Call) (Fields, error) {
 // tfaRegenerate is *.TFA.RecoveryCodes.Regenerate with TFACode: ten new
 // recovery codes replace the old ones, answered once.
 func (api *API) tfaRegenerate(c *Call) (Fields, error) {
-	if err := requirePasswordSession(c.Principal); err != nil {
+	if err := api.reauthenticated(c); err != nil {
 		return nil, err
 	}
-	t := api.a.tfa
 	if err := api.checkOwnCode(c); err != nil {
 		return nil, err
 	}
-	codes, err := t.RegenerateRecoveryCodes(c.Context(), c.Principal.Account())
+	codes, err := api.a.RegenerateRecoveryCodes(c.Context(), c.Principal)
+	if errors.Is(err, totp.ErrNotEnabled) {
+		return nil, errTFANotEnabled
+	}
 	if err != nil {
-		return nil, storeFailure(err)
+		return nil, err
 	}
 	return Fields{"RecoveryCodes": codes}, nil
 }

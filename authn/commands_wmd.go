@@ -17,7 +17,9 @@ const wmdTimeLayout = "2006-01-02 15:04:05"
 // if 2FA is on), sets the session cookie and answers the etoken, as seed
 // 004 shows. A failure says "Invalid name or password (n/m)": the
 // throttle's count of attempts of this name from this address, and its
-// limit. WMD has no captcha parameter: the throttle alone protects.
+// limit. WMD has no captcha parameter: the throttle alone protects. A name
+// that is both a user's and an administrator's logs in to the one whose
+// password it is (the user, if it is both's): see [LoginRequest].EitherScope.
 func (api *API) wmdAuth(c *Call) (Fields, error) {
 	logout, err := c.Param("logout")
 	if err != nil {
@@ -36,12 +38,10 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 		}
 	}
 	ctx := c.Context()
-	scope, err := api.wmdScope(c, user)
-	if err != nil {
-		return nil, err
-	}
+	// WMD has one kind of account with an admin flag, keyward two scopes:
+	// the login is of whichever the password is right for.
 	res, err := api.a.Login(ctx, LoginRequest{
-		Scope: scope, Username: user, Password: pass, TFACode: tfa,
+		EitherScope: true, Username: user, Password: pass, TFACode: tfa,
 		NoCaptcha: true, ClientIP: api.a.ClientIP(c.HTTP),
 	})
 	var le *LoginError
@@ -75,31 +75,6 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 		"lastsignin":  api.a.cfg.Now().UTC().Format(wmdTimeLayout),
 		"etoken":      etoken.Reveal(),
 	}, nil
-}
-
-// wmdScope picks the scope a WMD login is for: WMD has one kind of
-// account with an admin flag, keyward two scopes. A user of the name wins;
-// else an administrator of it; else the user scope, where the login fails
-// like any unknown name.
-//
-// Both scopes are looked up whatever the name, so that the time taken does
-// not tell users, administrators and unknown names apart. A name that is
-// both a user's and an administrator's logs in as the user.
-func (api *API) wmdScope(c *Call, user string) (scopes.Scope, error) {
-	found := [2]bool{}
-	for i, s := range []scopes.Scope{scopes.User, scopes.Admin} {
-		_, err := api.a.store.AccountByLogin(c.Context(), s, user)
-		switch {
-		case err == nil:
-			found[i] = true
-		case !errors.Is(err, store.ErrNotFound):
-			return 0, storeFailure(err)
-		}
-	}
-	if !found[0] && found[1] {
-		return scopes.Admin, nil
-	}
-	return scopes.User, nil
 }
 
 // wmdLogout ends the session the request rides on, and drops the cookie.

@@ -121,6 +121,11 @@ type Config struct {
 	// than SessionIdleTimeout.
 	TouchInterval time.Duration
 
+	// ReauthWindow is how long after a password login a session may make
+	// sensitive changes (2FA, API keys, a new password, email address or
+	// username) without the password given again. Default 10 minutes.
+	ReauthWindow time.Duration
+
 	// DisableAPIKeyUsage turns off the recording of API keys' use (request
 	// count, last use and its address). Default false: recorded, in
 	// memory, and written to the store in the background at most once a
@@ -301,6 +306,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("authn: negative session duration")
 	case c.TouchInterval >= c.SessionIdleTimeout:
 		return c, errors.New("authn: TouchInterval must be less than SessionIdleTimeout")
+	}
+	if c.ReauthWindow == 0 {
+		c.ReauthWindow = 10 * time.Minute
+	}
+	if c.ReauthWindow < 0 {
+		return c, errors.New("authn: negative ReauthWindow")
 	}
 	if c.AdminAPIKey != "" {
 		if c.AdminAPIKeyAccountID <= 0 {

@@ -90,11 +90,16 @@ func (a *Authenticator) startSessionChanging(ctx context.Context, acct store.Acc
 // p's account. Every other session of the account ends in the same write;
 // p's own session, if it rode on one, goes on under the returned ID (the
 // zero Secret if it had none), which the caller hands to the client (see
-// [Authenticator.SetSessionCookie] for a browser). The store must
-// implement [store.PasswordSetter].
+// [Authenticator.SetSessionCookie] for a browser). It needs the password
+// proven recently ([Authenticator.RequireRecentPassword]; a password
+// change checks the current one with [Authenticator.Reauthenticate]
+// first). The store must implement [store.PasswordSetter].
 func (a *Authenticator) SetPassword(ctx context.Context, p Principal, password string) (Secret, error) {
 	if a.passwords == nil {
 		return Secret{}, errAccountsReadOnly
+	}
+	if err := a.RequireRecentPassword(p); err != nil {
+		return Secret{}, err
 	}
 	hash, err := a.HashPassword(ctx, password)
 	if err != nil {

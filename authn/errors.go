@@ -30,6 +30,12 @@ var (
 	// ErrStoreUnavailable means the store failed; the request is refused,
 	// never let through: 503.
 	ErrStoreUnavailable = errors.New("authn: store unavailable")
+	// ErrReauthenticate means a sensitive change (2FA, API keys, a new
+	// password, email address or username) came from a session whose
+	// password was not proven within [Config].ReauthWindow: 403 here, and
+	// ErrorCode 102 from an [API]. Send the password again, or sign in
+	// again.
+	ErrReauthenticate = errors.New("authn: re-authentication required")
 	// ErrUnknownCommand means the API has no command of the name given:
 	// 404.
 	ErrUnknownCommand = errors.New("authn: unknown command")
@@ -89,6 +95,7 @@ var errorTable = [...]errorClass{
 	{ErrUnauthenticated, http.StatusUnauthorized, "Authentication required"},
 	{ErrNoCredential, http.StatusUnauthorized, "Authentication required"},
 	{ErrCrossOrigin, http.StatusForbidden, "Cross-origin request refused"},
+	{ErrReauthenticate, http.StatusForbidden, "Re-authentication required: send CurrentPassword, or sign in again"},
 	{ErrForbidden, http.StatusForbidden, "Not allowed for this account"},
 	{ErrUnknownCommand, http.StatusNotFound, "Unknown command"},
 	{ErrThrottled, http.StatusTooManyRequests, "Too many failed attempts; try again later"},

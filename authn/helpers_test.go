@@ -80,6 +80,25 @@ func (l *eventLog) kinds() []EventKind {
 	return ks
 }
 
+// reset forgets the events recorded so far.
+func (l *eventLog) reset() {
+	l.mu.Lock()
+	l.events = nil
+	l.mu.Unlock()
+}
+
+// last returns the last event of the kind, or the zero Event.
+func (l *eventLog) last(kind EventKind) Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.events) - 1; i >= 0; i-- {
+		if l.events[i].Kind == kind {
+			return l.events[i]
+		}
+	}
+	return Event{}
+}
+
 // newTestEnv builds a testEnv; edit, if not nil, changes the Config first.
 func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 	t.Helper()

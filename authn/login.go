@@ -31,6 +31,15 @@ const (
 type LoginRequest struct {
 	// Scope is the scope logged in to: User.Login or Admin.Login.
 	Scope scopes.Scope
+	// EitherScope logs in to whichever scope the name and password are
+	// right for, as a dialect with one kind of account does (WMD's c=auth,
+	// whose answer flags administrators): the name is looked up as a
+	// user's and as an administrator's, and the password checked against
+	// both, always both (a missing one against a dummy hash), so the time
+	// taken tells nothing. If both are right, the user wins. Attempts
+	// count against the administrator when the name is both. Scope is
+	// ignored. Password logins only.
+	EitherScope bool
 	// Username (or email address) and Password; or APIKey alone.
 	Username, Password string
 	// APIKey logs in with a key of the scope (for Admin.Login, the static
@@ -122,10 +131,13 @@ func (a *Authenticator) refusal(code int, at attempt) *LoginError {
 // account's count from this address. Other errors (the store) fail
 // closed. The caller sets the cookie or sends the session ID.
 func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	byKey := req.APIKey != ""
+	if req.EitherScope && !byKey {
+		req.Scope = scopes.User // until the password says otherwise
+	}
 	if !req.Scope.Valid() {
 		return LoginResult{}, errors.New("authn: Login needs a scope")
 	}
-	byKey := req.APIKey != ""
 	switch {
 	case !byKey && req.Username == "":
 		return LoginResult{}, a.refusal(CodeMissingUsername, attempt{})
@@ -133,21 +145,29 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		return LoginResult{}, a.refusal(CodeMissingPassword, attempt{})
 	}
 	ip := ipKey(req.ClientIP)
-	ev := Event{Account: store.AccountRef{Scope: req.Scope}, Username: truncate(req.Username, 64), ClientIP: ip}
+	ev := Event{Account: store.AccountRef{Scope: req.Scope}, ClientIP: ip}
 	// The account is looked up first, so that its username and its email
 	// address count as one; the password is checked later, after the
 	// throttle and the captcha.
-	var acct store.Account
-	var found bool
+	var cands candidates
 	who := ""
 	if !byKey {
 		var err error
-		if acct, found, err = a.lookupLogin(ctx, req.Scope, req.Username); err != nil {
+		if cands, err = a.lookupCandidates(ctx, req); err != nil {
 			return LoginResult{}, err
 		}
-		who = throttleKey(req.Scope, acct, found, req.Username)
+		acct, scope, found := cands.throttled()
+		who = throttleKey(scope, acct, found, req.Username)
+		ev.Username = a.logName(scope, acct, found, req.Username)
+		if found {
+			ev.Account = acct.Ref()
+		}
 	}
 	at, err := a.begin(ctx, who, ip)
+	if err == nil && !byKey && at.accountOver && !a.canAskCaptcha(req) {
+		a.takeBack(ctx, at.pair, at.ip, at.account) // refused: it counts nowhere
+		err = a.accountThrottled(at)
+	}
 	var throttled *ThrottledError
 	if errors.As(err, &throttled) {
 		ev.Kind, ev.Reason = EventLockedOut, "too many failed attempts"
@@ -179,7 +199,10 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		}
 	}
 
-	var keyHash store.Hash
+	var (
+		acct    store.Account
+		keyHash store.Hash
+	)
 	method := "password"
 	if byKey {
 		method = "apikey"
@@ -189,7 +212,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		acct, err = a.keyLogin(ctx, req)
 		keyHash = hashCredential(req.APIKey) // the session ends with the key
 	} else {
-		acct, err = a.verifyPassword(ctx, acct, found, req.Password)
+		acct, err = a.verify(ctx, cands, req.Password)
 	}
 	if errors.Is(err, ErrInvalidCredential) {
 		return LoginResult{}, failed(CodeInvalidCredentials, reasonOf(err))
@@ -197,6 +220,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 	if err != nil {
 		return LoginResult{}, err
 	}
+	req.Scope = acct.Scope // of either scope: the one the password was right for
 	ev.Account, ev.Username = acct.Ref(), acct.Username
 
 	var tfa tfaOutcome
@@ -212,7 +236,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 	if res.TFAEnabled, err = a.tfa.Enabled(ctx, acct.Ref()); err != nil {
 		return LoginResult{}, storeFailure(err)
 	}
-	if err := a.succeed(ctx, at); err != nil {
+	if err := a.settle(ctx, at, true); err != nil {
 		return LoginResult{}, err
 	}
 	// The session is the last thing made: nothing after it can fail and
@@ -254,17 +278,30 @@ func (a *Authenticator) tfaRefusal(ctx context.Context, err error, at attempt, f
 		return LoginResult{}, failed(CodeInvalidTFA, "wrong 2FA or recovery code")
 	case errors.As(err, &le) && le.Code == CodeInvalidTFA:
 		return LoginResult{}, failed(CodeInvalidTFA, le.Text)
+	case errors.As(err, &le) && le.Code == CodeTFARequired:
+		// The password was right and no code came: not a failure. It
+		// neither counts nor resets.
+		_ = a.settle(ctx, at, false)
+		return LoginResult{}, a.refusal(le.Code, at)
 	case errors.As(err, &le):
 		return LoginResult{}, a.refusal(le.Code, at)
 	}
 	return LoginResult{}, tfaError(err)
 }
 
-// captchaRequired applies the captcha policy to a password login.
+// canAskCaptcha reports whether a password login can be asked for a
+// captcha at all: not in a dialect without one, nor under [CaptchaNever].
+func (a *Authenticator) canAskCaptcha(req LoginRequest) bool {
+	return !req.NoCaptcha && a.cfg.CaptchaPolicy != CaptchaNever
+}
+
+// captchaRequired applies the captcha policy to a password login. Past
+// the account's limit of failures every policy that can ask for one does,
+// whatever DisableCaptcha says, from every address.
 func (a *Authenticator) captchaRequired(req LoginRequest, at attempt) bool {
-	afterFailures := at.failures >= int64(a.cfg.Throttle.CaptchaAfter)
+	afterFailures := at.failures >= int64(a.cfg.Throttle.CaptchaAfter) || at.accountOver
 	switch {
-	case req.NoCaptcha || a.cfg.CaptchaPolicy == CaptchaNever:
+	case !a.canAskCaptcha(req):
 		return false
 	case a.cfg.CaptchaPolicy == CaptchaAlways:
 		return true
@@ -339,14 +376,6 @@ func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, re
 		out.turnOff = func(ctx context.Context) error { return a.tfa.Disable(ctx, ref) }
 	}
 	return out, nil
-}
-
-// truncate bounds a client-given string for the log.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // validBypass reports whether the login carries a valid Disable2FAToken:

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/scopes"
 )
 
 // loginAPI is an API on env with a helper to log in from an address.
@@ -391,5 +393,33 @@ func TestLoginEvents(t *testing.T) {
 	want := []string{"login_failed alice 192.0.2.80 wrong password", "login_ok alice 192.0.2.80 password"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
+// A name that names no account is never logged as typed (it is often a
+// password typed into the wrong box): events carry a short keyed hash of
+// it, the same for the same name. A real account's username is logged.
+func TestUnknownNamesLoggedHashed(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever })
+	typed := "Hunter2-my-actual-password"
+	var names []string
+	for _, login := range []string{typed, " " + strings.ToUpper(typed), "alice"} {
+		env.events.reset()
+		_, err := env.a.Login(context.Background(), LoginRequest{Scope: scopes.User, Username: login, Password: "wrong"})
+		if err == nil {
+			t.Fatal("a wrong password logged in")
+		}
+		e := env.events.last(EventLoginFailed)
+		names = append(names, e.Username)
+	}
+	if strings.Contains(env.logBuf.String(), strings.ToLower(typed)) || strings.Contains(env.logBuf.String(), "Hunter2") {
+		t.Fatalf("the unknown name is in the log: %s", env.logBuf.String())
+	}
+	if !strings.HasPrefix(names[0], "?") || names[0] != names[1] || len(names[0]) > 20 {
+		t.Fatalf("unknown names logged as %q and %q, want one short keyed hash", names[0], names[1])
+	}
+	if names[2] != "alice" {
+		t.Fatalf("a real account logged as %q", names[2])
 	}
 }

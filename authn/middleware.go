@@ -116,7 +116,7 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request, resolvers []R
 			// An API key and a session of one account (seed 003 sends
 			// both): the key decides, and the session it came with is
 			// there for what needs one (logout, a password change).
-			found.session, found.Login, found.TFA = p.session, p.Login, p.TFA
+			found.session, found.Login, found.TFA, found.PasswordAt = p.session, p.Login, p.TFA, p.PasswordAt
 		}
 	}
 	return found, nil

@@ -77,6 +77,11 @@ type Principal struct {
 	// SwitchPrivilege is what the administrator chose ("Default" or
 	// "Full"); empty unless SwitchedBy is set.
 	SwitchPrivilege string
+	// PasswordAt is when the caller last proved the account's password:
+	// the login, for a session made with the password; the request
+	// itself, after [Authenticator.Reauthenticate]. Zero otherwise.
+	// Sensitive changes need it within [Config].ReauthWindow.
+	PasswordAt time.Time
 
 	// session is the hash of the session the request rode on, if any, so
 	// that logout can end it without the client sending it again.

@@ -3,10 +3,75 @@ package authn
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/totp"
 )
+
+// Sensitive changes (2FA on, off or new recovery codes, API keys, a new
+// password, email address or username) need the account's password
+// proven within [Config].ReauthWindow: a session made with the password
+// that recently, or the password given again in the request
+// ([Authenticator.Reauthenticate]). A stolen session, or one left open on a
+// shared computer, cannot enroll its holder's authenticator or make itself
+// a key, without the password.
+
+// errNeedsPasswordSession refuses a sensitive change to anything but a
+// session made with a password: a leaked key, used directly or through a
+// key login, must not be able to mint keys that outlive its revocation or
+// change the second factor; nor may a switched session.
+var errNeedsPasswordSession = because(ErrForbidden, "keys, 2FA and credentials are managed from a password login")
+
+// requirePasswordSession refuses p unless it rode on a session made with a
+// password, however long ago.
+func requirePasswordSession(p Principal) error {
+	if !p.HasSession() || p.Login != "password" {
+		return errNeedsPasswordSession
+	}
+	return nil
+}
+
+// RequireRecentPassword returns nil if p may make a sensitive change now:
+// p rode on a session made with a password, and proved the password within
+// [Config].ReauthWindow ([Principal].PasswordAt). A principal that is not
+// such a session is an error wrapping [ErrForbidden]; one whose proof is
+// older is [ErrReauthenticate]: send the password again
+// ([Authenticator.Reauthenticate]), or sign in again.
+func (a *Authenticator) RequireRecentPassword(p Principal) error {
+	if err := requirePasswordSession(p); err != nil {
+		return err
+	}
+	if p.PasswordAt.IsZero() || a.cfg.Now().Sub(p.PasswordAt) >= a.cfg.ReauthWindow {
+		return ErrReauthenticate
+	}
+	return nil
+}
+
+// Reauthenticate checks password against p's account, counted and
+// throttled as a login attempt of the account from r's client, and returns
+// p with PasswordAt set to now: proof, for this request, that the caller
+// knows the password (see [Authenticator.RequireRecentPassword]). A wrong
+// password is an error wrapping [ErrInvalidCredential]; too many wrong
+// ones, [*ThrottledError].
+func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p Principal, password string) (Principal, error) {
+	if !p.Authenticated() {
+		return p, because(ErrUnauthenticated, "re-authentication without a principal")
+	}
+	acct, err := a.activeAccount(ctx, p.Account())
+	if err != nil {
+		return p, err
+	}
+	req := &Request{HTTP: r, a: a}
+	if r == nil {
+		req = &Request{a: a, ipOnce: true}
+	}
+	if err := a.checkOwnPasswordValue(ctx, req, acct, password); err != nil {
+		return p, err
+	}
+	p.PasswordAt = a.cfg.Now()
+	return p, nil
+}
 
 // reauth counts a second proof from a signed-in principal (its password,
 // a 2FA code) as a login attempt of its account from its address: counted
@@ -24,7 +89,7 @@ func (a *Authenticator) reauth(ctx context.Context, r *Request, acct store.Accou
 		}
 		return err
 	}
-	return a.succeed(ctx, at)
+	return a.settle(ctx, at, true)
 }
 
 // checkOwnPasswordValue checks password against the principal's own

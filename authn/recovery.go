@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"strings"
 	"time"
 
@@ -50,7 +51,7 @@ var errNoMailer = errors.New("authn: password recovery needs Config.Mailer")
 // background, the same whether or not the address has an account. Each
 // client address and each email address may ask a few times an hour
 // ([*ThrottledError] after that).
-func (a *Authenticator) RemindPassword(ctx context.Context, scope scopes.Scope, email string, client *Request) error {
+func (a *Authenticator) RemindPassword(ctx context.Context, scope scopes.Scope, email string, r *http.Request) error {
 	if a.cfg.Mailer == nil {
 		return errNoMailer
 	}
@@ -61,7 +62,7 @@ func (a *Authenticator) RemindPassword(ctx context.Context, scope scopes.Scope, 
 		window time.Duration
 		max    int64
 	}{
-		{counterKey("remind-ip", ipKey(client.clientIP())), t.Window, remindsPerIP},
+		{counterKey("remind-ip", ipKey(a.ClientIP(r))), t.Window, remindsPerIP},
 		{counterKey("remind-email", scope.String(), store.NormalizeLogin(email)), remindEmailWindow, remindsPerEmail},
 	} {
 		n, reset, err := a.store.Increment(ctx, limit.key, limit.window)
@@ -128,23 +129,21 @@ var errBadResetToken = because(ErrInvalidCredential, "password reset token inval
 // ResetPassword sets a new password with a reset token: the token is used
 // up (of concurrent resets with one token, exactly one succeeds), the
 // password hashed, and every session of the account ended in the same
-// write as the new password. A token that
-// does not work is an error wrapping [ErrInvalidCredential], and counts
-// against the client's address ([*ThrottledError] past a few).
-func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, token, password string, client *Request) error {
-	key := counterKey("reset-ip", ipKey(client.clientIP()))
-	n, reset, err := a.store.Count(ctx, key)
-	if err != nil {
-		return storeFailure(err)
-	}
-	if n >= badResetsPerIP {
-		return &ThrottledError{RetryAfter: reset.Sub(a.cfg.Now())}
+// write as the new password. Every try counts against the address of r's
+// client before the token is looked at, and a success is taken back: a
+// token that does not work is an error wrapping [ErrInvalidCredential],
+// and past a few of them every try is [*ThrottledError].
+func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, token, password string, r *http.Request) error {
+	clientIP := ipKey(a.ClientIP(r))
+	// Counted before the token is checked, as login attempts are, so
+	// that of any number of concurrent tries from one address at most
+	// the limit are checked; a success is taken back.
+	key := counterKey("reset-ip", clientIP)
+	if _, err := a.count(ctx, key, a.cfg.Throttle.Window, badResetsPerIP); err != nil {
+		return err
 	}
 	bad := func() error {
-		if _, _, err := a.store.Increment(ctx, key, a.cfg.Throttle.Window); err != nil {
-			return storeFailure(err)
-		}
-		a.emit(ctx, Event{Kind: EventRefused, Account: store.AccountRef{Scope: scope}, Reason: "bad password reset token", ClientIP: ipKey(client.clientIP())})
+		a.emit(ctx, Event{Kind: EventRefused, Account: store.AccountRef{Scope: scope}, Reason: "bad password reset token", ClientIP: clientIP})
 		return errBadResetToken
 	}
 	if !strings.HasPrefix(token, ResetTokenPrefix) || len(token) > maxCredentialBytes {
@@ -185,6 +184,7 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 	if err != nil {
 		return err
 	}
-	a.emit(ctx, Event{Kind: EventPasswordReset, Account: acct.Ref(), Username: acct.Username, ClientIP: ipKey(client.clientIP())})
+	a.takeBack(ctx, key)
+	a.emit(ctx, Event{Kind: EventPasswordReset, Account: acct.Ref(), Username: acct.Username, ClientIP: clientIP})
 	return nil
 }

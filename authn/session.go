@@ -156,6 +156,10 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 	if err := a.touch(ctx, s, now); err != nil {
 		return Principal{}, err
 	}
+	var passwordAt time.Time
+	if s.Method == "password" {
+		passwordAt = s.CreatedAt
+	}
 	return Principal{
 		Scope:           acct.Scope,
 		AccountID:       acct.ID,
@@ -166,6 +170,7 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 		Login:           s.Method,
 		SwitchedBy:      s.SwitchedBy,
 		SwitchPrivilege: s.SwitchPrivilege,
+		PasswordAt:      passwordAt,
 		session:         h,
 	}, nil
 }

@@ -141,6 +141,12 @@ func (t timedStore) Count(ctx context.Context, key string) (int64, time.Time, er
 	return t.s.Count(ctx, key)
 }
 
+func (t timedStore) Decrement(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Decrement(ctx, key)
+}
+
 func (t timedStore) Reset(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()

@@ -8,11 +8,13 @@ import (
 )
 
 // SetupTFA makes a new pending TOTP secret for p's account, as
-// *.TFA.Setup does: 2FA is not on until [Authenticator.EnableTFA]. It needs
-// a session made with a password (a key must not change the second
-// factor); an account with 2FA on is [totp.ErrAlreadyEnabled].
+// *.TFA.Setup does: 2FA is not on until [Authenticator.EnableTFA]. Like
+// every change of the second factor it needs the password proven recently
+// ([Authenticator.RequireRecentPassword]): a key, or a stolen session, must
+// not enroll its holder's authenticator. An account with 2FA on is
+// [totp.ErrAlreadyEnabled].
 func (a *Authenticator) SetupTFA(ctx context.Context, p Principal) (totp.Enrollment, error) {
-	if err := requirePasswordSession(p); err != nil {
+	if err := a.RequireRecentPassword(p); err != nil {
 		return totp.Enrollment{}, err
 	}
 	acct, err := a.activeAccount(ctx, p.Account())
@@ -29,7 +31,7 @@ func (a *Authenticator) SetupTFA(ctx context.Context, p Principal) (totp.Enrollm
 // A wrong code is [totp.ErrInvalidCode] (and an event), no pending secret
 // [totp.ErrNotSetUp].
 func (a *Authenticator) EnableTFA(ctx context.Context, p Principal, code string) ([]string, Secret, error) {
-	if err := requirePasswordSession(p); err != nil {
+	if err := a.RequireRecentPassword(p); err != nil {
 		return nil, Secret{}, err
 	}
 	acct, err := a.activeAccount(ctx, p.Account())
@@ -56,7 +58,7 @@ func (a *Authenticator) EnableTFA(ctx context.Context, p Principal, code string)
 // [Authenticator.EnableTFA]'s. The caller checks the password and a code
 // first, as *.TFA.Disable does.
 func (a *Authenticator) DisableTFA(ctx context.Context, p Principal) (Secret, error) {
-	if err := requirePasswordSession(p); err != nil {
+	if err := a.RequireRecentPassword(p); err != nil {
 		return Secret{}, err
 	}
 	acct, err := a.activeAccount(ctx, p.Account())
@@ -71,6 +73,21 @@ func (a *Authenticator) DisableTFA(ctx context.Context, p Principal) (Secret, er
 	}
 	a.emit(ctx, Event{Kind: EventTFADisabled, Account: p.Account(), Username: p.Username})
 	return next, nil
+}
+
+// RegenerateRecoveryCodes replaces the recovery codes of p's account
+// (2FA on) with new ones, returned once. It needs the password proven
+// recently, and the caller checks a TOTP code first, as
+// *.TFA.RecoveryCodes.Regenerate does. 2FA off is [totp.ErrNotEnabled].
+func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, p Principal) ([]string, error) {
+	if err := a.RequireRecentPassword(p); err != nil {
+		return nil, err
+	}
+	codes, err := a.tfa.RegenerateRecoveryCodes(ctx, p.Account())
+	if err != nil {
+		return nil, tfaError(err)
+	}
+	return codes, nil
 }
 
 // tfaError passes keyward's own errors (and package totp's) on, and makes

@@ -100,6 +100,11 @@ type attempt struct {
 	failures int64
 	// n is this attempt's number in the pair's window, for WMD's "(n/m)".
 	n int64
+	// accountOver says the account is past its limit: a password login
+	// needs a captcha, from every address; accountReset is when that
+	// window ends.
+	accountOver  bool
+	accountReset time.Time
 }
 
 // counterKey makes a store key of fixed size from its parts: a username can
@@ -114,11 +119,19 @@ func counterKey(kind string, parts ...string) string {
 }
 
 // begin counts a login attempt before its credentials are checked, and
-// refuses it if a limit is reached. Every counter is raised here,
-// atomically, before anything is checked: of any number of concurrent
-// attempts no more than the limits get through, however they are spread
-// over usernames and addresses. The limits count attempts (a success
-// resets only the username's count from its address).
+// refuses it if a limit is reached. Each counter is raised before
+// anything is checked, atomically, so that of any number of concurrent
+// attempts no more than the limits get through.
+//
+// The counters are raised in order: the username from this address (the
+// pair), the address, the account. An attempt refused by a limit (429) is
+// taken back from every counter it raised, the refusing one included, so
+// it counts nowhere: whoever is refused cannot raise another's count. The
+// account's limit refuses nothing: past it every address must answer a
+// captcha ([attempt].accountOver), so that failures from many addresses
+// never lock the owner out. [Authenticator.settle] takes the counts of a
+// success and of a 2FA-required answer back too, so the counters hold
+// failures (and attempts still being checked).
 //
 // who names the account: its scope and ID when the login names an account
 // that exists, so that its username and its email address share one
@@ -127,36 +140,62 @@ func counterKey(kind string, parts ...string) string {
 func (a *Authenticator) begin(ctx context.Context, who, ip string) (attempt, error) {
 	t := a.cfg.Throttle
 	at := attempt{ip: counterKey("ip", ip)}
-	if err := a.count(ctx, at.ip, t.Window, t.PerIP, nil); err != nil {
+	if who != "" {
+		at.pair = counterKey("pair", who, ip)
+		n, err := a.count(ctx, at.pair, t.Window, t.PerUserIP)
+		if err != nil {
+			return at, err
+		}
+		at.n, at.failures = n, n-1
+	}
+	if _, err := a.count(ctx, at.ip, t.Window, t.PerIP); err != nil {
+		if errors.Is(err, ErrThrottled) {
+			a.takeBack(ctx, at.pair)
+		}
 		return at, err
 	}
 	if who == "" {
 		return at, nil
 	}
 	at.account = counterKey("account", who)
-	if err := a.count(ctx, at.account, t.AccountWindow, t.PerAccount, nil); err != nil {
-		return at, err
+	n, reset, err := a.store.Increment(ctx, at.account, t.AccountWindow)
+	if err != nil {
+		return at, storeFailure(err)
 	}
-	at.pair = counterKey("pair", who, ip)
-	err := a.count(ctx, at.pair, t.Window, t.PerUserIP, &at.n)
-	at.failures = at.n - 1
-	return at, err
+	at.accountOver, at.accountReset = n > int64(t.PerAccount), reset
+	return at, nil
 }
 
-// count raises a counter and refuses past max; n, if not nil, gets the
-// count.
-func (a *Authenticator) count(ctx context.Context, key string, window time.Duration, max int, n *int64) error {
+// count raises a counter and returns its count; past max it takes the
+// raise back and refuses ([*ThrottledError]).
+func (a *Authenticator) count(ctx context.Context, key string, window time.Duration, max int) (int64, error) {
 	got, reset, err := a.store.Increment(ctx, key, window)
 	if err != nil {
-		return storeFailure(err)
-	}
-	if n != nil {
-		*n = got
+		return 0, storeFailure(err)
 	}
 	if got > int64(max) {
-		return &ThrottledError{RetryAfter: reset.Sub(a.cfg.Now())}
+		a.takeBack(ctx, key)
+		return got, &ThrottledError{RetryAfter: reset.Sub(a.cfg.Now())}
 	}
-	return nil
+	return got, nil
+}
+
+// takeBack takes one attempt back from each counter named, for an attempt
+// that must not count. A store that fails here leaves the attempt counted,
+// which errs on the safe side: the answer does not change.
+func (a *Authenticator) takeBack(ctx context.Context, keys ...string) {
+	for _, k := range keys {
+		if k != "" {
+			_ = a.store.Decrement(ctx, k)
+		}
+	}
+}
+
+// accountThrottled refuses a login past the account's limit where no
+// captcha can be asked (a dialect without one, or [CaptchaNever]): there,
+// and only there, the account's limit is a hard 429.
+func (a *Authenticator) accountThrottled(at attempt) error {
+	return &ThrottledError{RetryAfter: at.accountReset.Sub(a.cfg.Now())}
 }
 
 // throttleKey names what a login counts against: the account, if the
@@ -168,14 +207,21 @@ func throttleKey(scope scopes.Scope, acct store.Account, found bool, login strin
 	return "login " + scope.String() + " " + store.NormalizeLogin(login)
 }
 
-// succeed records that the attempt succeeded: the username's count from
-// this address starts again.
-func (a *Authenticator) succeed(ctx context.Context, at attempt) error {
-	if at.pair == "" {
+// settle records how an attempt ended that was not a failure. A success
+// starts the username's count from this address again and takes the
+// attempt back from the address's and the account's counts; a login that
+// only learned that 2FA is required (the password right, no code sent)
+// neither counts nor resets: its attempt is taken back from all three.
+func (a *Authenticator) settle(ctx context.Context, at attempt, success bool) error {
+	if !success {
+		a.takeBack(ctx, at.pair, at.ip, at.account)
 		return nil
 	}
-	if err := a.store.Reset(ctx, at.pair); err != nil {
-		return storeFailure(err)
+	if at.pair != "" {
+		if err := a.store.Reset(ctx, at.pair); err != nil {
+			return storeFailure(err)
+		}
 	}
+	a.takeBack(ctx, at.ip, at.account)
 	return nil
 }

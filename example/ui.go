@@ -55,7 +55,7 @@ type ui struct {
 
 // pageNames are the templates in templates/, each rendered inside
 // layout.html.
-var pageNames = [...]string{"login", "home", "tfa", "keys", "error"}
+var pageNames = [...]string{"login", "home", "tfa", "keys", "reauth", "error"}
 
 // newUI parses the templates and makes the keys of the pending-login token.
 func newUI(a *app) (*ui, error) {

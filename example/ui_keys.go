@@ -69,6 +69,9 @@ func (u *ui) createKey(w http.ResponseWriter, r *http.Request, p authn.Principal
 	if !ok {
 		return
 	}
+	if p, ok = u.proven(w, r, p, form, "create an API key", "label"); !ok {
+		return
+	}
 	label := form.Get("label")
 	key, _, err := u.auth.CreateAPIKey(r.Context(), p.Account(), authn.APIKeyOptions{Label: label})
 	switch {

@@ -45,7 +45,11 @@ func (u *ui) tfaPage(w http.ResponseWriter, r *http.Request, p authn.Principal) 
 // tfaSetup serves POST /2fa/setup: a new pending secret, shown once, as a
 // QR code and as text. 2FA is not on until a code of it is confirmed.
 func (u *ui) tfaSetup(w http.ResponseWriter, r *http.Request, p authn.Principal) {
-	if _, ok := u.parseForm(w, r); !ok {
+	form, ok := u.parseForm(w, r)
+	if !ok {
+		return
+	}
+	if p, ok = u.proven(w, r, p, form, "set up two-factor authentication"); !ok {
 		return
 	}
 	e, err := u.auth.SetupTFA(r.Context(), p)
@@ -73,6 +77,9 @@ func (u *ui) tfaSetup(w http.ResponseWriter, r *http.Request, p authn.Principal)
 func (u *ui) tfaEnable(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 	form, ok := u.parseForm(w, r)
 	if !ok {
+		return
+	}
+	if p, ok = u.proven(w, r, p, form, "turn two-factor authentication on", "code"); !ok {
 		return
 	}
 	ctx := r.Context()

@@ -124,6 +124,13 @@ type Counters interface {
 	Count(ctx context.Context, key string) (count int64, resetAt time.Time, err error)
 	// Reset deletes key's counter. An absent counter is not an error.
 	Reset(ctx context.Context, key string) error
+	// Decrement takes back one Increment: it subtracts one from key's
+	// counter if the counter exists, its window has not ended, and its
+	// count is above zero; otherwise it does nothing (an absent or ended
+	// counter is not an error, and is not brought back). The window's end
+	// does not move. Concurrent increments and decrements are never
+	// lost.
+	Decrement(ctx context.Context, key string) error
 }
 
 // Store is everything the authenticator needs. [Memory] implements it; so

@@ -70,6 +70,21 @@ func (m *Memory) Reset(_ context.Context, key string) error {
 	return nil
 }
 
+// Decrement subtracts one from key's counter if it exists, its window has
+// not ended, and its count is above zero; otherwise it does nothing.
+func (m *Memory) Decrement(_ context.Context, key string) error {
+	now := m.now()
+	s := &m.counters
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.byKey[key]
+	if ok && c.resetAt.After(now) && c.count > 0 {
+		c.count--
+		s.byKey[key] = c
+	}
+	return nil
+}
+
 // expiryOf returns when the window of key's counter ends, if there is one.
 func (s *memoryCounters) expiryOf(key string) (time.Time, bool) {
 	c, ok := s.byKey[key]

@@ -267,3 +267,7 @@ func (s *Store) PutToken(ctx context.Context, t store.Token) error {
 func (s *Store) TakeToken(ctx context.Context, h store.Hash) (store.Token, error) {
 	return call(s, "TakeToken", func() (store.Token, error) { return s.inner.TakeToken(ctx, h) })
 }
+
+func (s *Store) Decrement(ctx context.Context, key string) error {
+	return call0(s, "Decrement", func() error { return s.inner.Decrement(ctx, key) })
+}

@@ -72,3 +72,15 @@ func (s *Store) Reset(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// Decrement subtracts one from key's counter if it exists, its window has
+// not ended (now is before its end), and its count is above zero;
+// otherwise it does nothing. One script decides and subtracts, so
+// concurrent increments and decrements are never lost; the window's end
+// and the key's TTL stay as they are.
+func (s *Store) Decrement(ctx context.Context, key string) error {
+	if err := s.s.decrement.Run(ctx, s.c, []string{s.counterKey(key)}, encodeTime(s.now())).Err(); err != nil {
+		return fail("decrement", err)
+	}
+	return nil
+}

@@ -239,6 +239,9 @@ func TestRedisTTLOutlastsTheStoreClock(t *testing.T) {
 	must(t, err)
 	_, _, err = s.Increment(ctx, "ip", 10*time.Minute)
 	must(t, err)
+	_, _, err = s.Increment(ctx, "ip", 10*time.Minute)
+	must(t, err)
+	must(t, s.Decrement(ctx, "ip")) // leaves the counter's TTL as it is
 	tok := store.Token{Hash: store.HashOf([]byte("t")), Account: user(1), Purpose: "password-reset", ExpiresAt: clock.Now().Add(30 * time.Minute)}
 	must(t, s.PutToken(ctx, tok))
 	for key, want := range map[string]time.Duration{
@@ -432,6 +435,7 @@ func TestFailsClosed(t *testing.T) {
 	_, checks["Claim"] = s.Claim(ctx, "k", time.Minute)
 	_, _, checks["Increment"] = s.Increment(ctx, "k", time.Minute)
 	_, _, checks["Count"] = s.Count(ctx, "k")
+	checks["Decrement"] = s.Decrement(ctx, "k")
 	_, checks["TakeChallenge"] = s.TakeChallenge(ctx, "c")
 	_, checks["TakeToken"] = s.TakeToken(ctx, h)
 	checks["PutToken"] = s.PutToken(ctx, store.Token{Hash: h, Account: user(1), ExpiresAt: time.Now().Add(time.Hour)})

@@ -10,7 +10,7 @@ import "github.com/redis/go-redis/v9"
 // Times are compared as the 20-digit strings of [encodeTime], whose order
 // is the instants' order.
 type scripts struct {
-	claim, increment, putUnlessLive                            *redis.Script
+	claim, increment, decrement, putUnlessLive                 *redis.Script
 	createSession, touchSession, deleteSession, deleteSessions *redis.Script
 	gcSessions                                                 *redis.Script
 }
@@ -19,6 +19,7 @@ func newScripts() scripts {
 	return scripts{
 		claim:          redis.NewScript(claimLua),
 		increment:      redis.NewScript(incrementLua),
+		decrement:      redis.NewScript(decrementLua),
 		putUnlessLive:  redis.NewScript(putUnlessLiveLua),
 		createSession:  redis.NewScript(sessionLib + createSessionLua),
 		touchSession:   redis.NewScript(sessionLib + touchSessionLua),
@@ -50,6 +51,20 @@ end
 redis.call('HSET', KEYS[1], 'c', 1, 'r', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, ARGV[2]}
+`
+
+// decrementLua takes one from the count of the counter KEYS[1] (a hash: c
+// the count, r the window's end) if its window has not ended and the count
+// is above zero. HINCRBY leaves the key's TTL and the window's end as they
+// are; an absent or ended counter is left alone, not brought back.
+// ARGV: now (encoded). Returns 1 if it took one, 0 otherwise.
+const decrementLua = `
+local v = redis.call('HMGET', KEYS[1], 'c', 'r')
+if not v[2] or v[2] <= ARGV[1] then return 0 end
+local c = tonumber(v[1])
+if not c or c <= 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'c', -1)
+return 1
 `
 
 // putUnlessLiveLua stores a record whose value starts with its expiry (a

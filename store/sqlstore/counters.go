@@ -48,3 +48,14 @@ func (s *Store) Reset(ctx context.Context, key string) error {
 	_, err := s.exec(ctx, "reset counter", s.q.reset, []byte(key))
 	return err
 }
+
+// Decrement subtracts one from key's counter if it exists, its window has
+// not ended (now is before its end), and its count is above zero;
+// otherwise it does nothing. The window's end stays.
+//
+// It is one UPDATE whose WHERE holds all three conditions: the row's lock
+// orders it with concurrent increments and decrements, and none is lost.
+func (s *Store) Decrement(ctx context.Context, key string) error {
+	_, err := s.exec(ctx, "decrement", s.q.decrement, []byte(key), nanos(s.now()))
+	return err
+}

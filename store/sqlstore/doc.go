@@ -67,7 +67,8 @@
 //   - Claim: INSERT ... ON CONFLICT DO UPDATE ... WHERE the old claim has
 //     ended; a row changed means this call won.
 //   - Increment: one upsert whose CASE starts a new window or counts in
-//     the current one, RETURNING the count and window end.
+//     the current one, RETURNING the count and window end; Decrement:
+//     UPDATE ... SET n = n - 1 WHERE the window has not ended and n > 0.
 //   - RecordAPIKeyUse: one UPDATE that adds to request_count and, by a
 //     CASE on the row's old last_used_at, moves the last use and its
 //     address forward together, never back.

@@ -27,7 +27,7 @@ type queries struct {
 	// Sessions.
 	session, touchSession, createSession, deleteSession, deleteAccountSessions string
 	// Claims and counters.
-	claim, increment, count, reset string
+	claim, increment, count, reset, decrement string
 	// Second factors.
 	tfa, tfaExists, lockTFA, insertTFA, updateTFA, deleteCodes, insertCode, advanceStep, useCode string
 	// Captcha challenges.
@@ -146,6 +146,12 @@ func newQueries(d Dialect, prefix string) queries {
 			RETURNING n, reset_at`),
 		count: p(`SELECT n, reset_at FROM {p}counters WHERE k = $1 AND reset_at > $2`),
 		reset: p(`DELETE FROM {p}counters WHERE k = $1`),
+		// One statement: the row lock orders it with concurrent increments
+		// and decrements, and its WHERE is checked on the row as it is when
+		// the lock is held (PostgreSQL rechecks it on the newest version).
+		// An ended or absent counter matches no row: nothing is written,
+		// and reset_at is not touched.
+		decrement: p(`UPDATE {p}counters SET n = n - 1 WHERE k = $1 AND reset_at > $2 AND n > 0`),
 
 		// One statement, so the state and its codes are read at one
 		// instant; one row per code, or one row with NULL for none.

@@ -808,6 +808,7 @@ func TestFailsClosed(t *testing.T) {
 			_, checks["Session, closed pool"] = s.Session(ctx, h)
 			_, checks["APIKeyByHash, closed pool"] = s.APIKeyByHash(ctx, h)
 			_, _, checks["Increment, closed pool"] = s.Increment(ctx, "k", time.Minute)
+			checks["Decrement, closed pool"] = s.Decrement(ctx, "k")
 			checks["RecordAPIKeyUse, closed pool"] = s.RecordAPIKeyUse(ctx, 1, time.Now(), "", 1)
 			checks["PutToken, closed pool"] = s.PutToken(ctx, store.Token{Hash: h, Account: store.AccountRef{Scope: scopes.User, ID: 1}})
 			_, checks["TakeToken, closed pool"] = s.TakeToken(ctx, h)

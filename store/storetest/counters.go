@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,14 @@ func counterCases() []testCase {
 		{"NonPositiveWindowIsAnError", counters, countersNonPositive},
 		{"ConcurrentIncrements", counters, countersConcurrent},
 		{"ConcurrentIncrementsAfterWindowEnds", counters, countersConcurrentAfterWindow},
+		{"DecrementTakesBackOne", counters, countersDecrement},
+		{"DecrementNeverBelowZero", counters, countersDecrementFloor},
+		{"DecrementOfAbsentCounterKeepsItAbsent", counters, countersDecrementAbsent},
+		{"DecrementOfEndedWindowDoesNotRevive", counters, countersDecrementEnded},
+		{"DecrementKeepsWindowEnd", counters, countersDecrementKeepsEnd},
+		{"ConcurrentIncrementDecrementPairs", counters, countersConcurrentPairs},
+		{"ConcurrentDecrements", counters, countersConcurrentDecrements},
+		{"ConcurrentDecrementsStopAtZero", counters, countersConcurrentDecrementsFloor},
 	}
 }
 
@@ -167,4 +176,160 @@ func countersConcurrentAfterWindow(t *testing.T, e *env) {
 	e.clock.Advance(time.Minute)
 	// Restarting an ended window must be as atomic as counting in one.
 	e.raceIncrements(t, "ip:198.51.100.7", time.Minute, e.now().Add(time.Minute))
+}
+
+// decrement calls Decrement and fails t if it returns an error.
+func (e *env) decrement(t *testing.T, key string) {
+	t.Helper()
+	ok(t, "Decrement("+quote(key)+")", e.counters.Decrement(e.ctx, key))
+}
+
+func countersDecrement(t *testing.T, e *env) {
+	end := e.now().Add(time.Minute)
+	for i := int64(1); i <= 3; i++ {
+		e.increment(t, "user:alice", time.Minute, i, end)
+	}
+	e.increment(t, "user:bob", time.Minute, 1, end)
+	e.clock.Advance(10 * time.Second)
+	e.decrement(t, "user:alice")
+	e.count(t, "after one Decrement", "user:alice", 2, end)
+	e.increment(t, "user:alice", time.Minute, 3, end) // counts on from the count taken back
+	e.decrement(t, "user:alice")
+	e.decrement(t, "user:alice")
+	e.count(t, "after two more", "user:alice", 1, end)
+	e.count(t, "another key", "user:bob", 1, end) // keys are independent
+}
+
+func countersDecrementFloor(t *testing.T, e *env) {
+	end := e.now().Add(time.Minute)
+	e.increment(t, "k", time.Minute, 1, end)
+	for range 3 {
+		e.decrement(t, "k")
+	}
+	// The counter is still there, at zero, in its window.
+	e.count(t, "after more Decrements than Increments", "k", 0, end)
+	e.increment(t, "k", time.Minute, 1, end)
+	e.increment(t, "k", time.Minute, 2, end)
+}
+
+func countersDecrementAbsent(t *testing.T, e *env) {
+	e.decrement(t, "nobody")
+	e.count(t, "absent counter after Decrement", "nobody", 0, time.Time{})
+	e.clock.Advance(5 * time.Second)
+	e.increment(t, "nobody", 2*time.Minute, 1, e.now().Add(2*time.Minute)) // a fresh window from now
+	// A reset counter is absent too.
+	e.increment(t, "k", time.Hour, 1, e.now().Add(time.Hour))
+	e.increment(t, "k", time.Hour, 2, e.now().Add(time.Hour))
+	ok(t, "Reset", e.counters.Reset(e.ctx, "k"))
+	e.clock.Advance(5 * time.Second)
+	e.decrement(t, "k")
+	e.count(t, "reset counter after Decrement", "k", 0, time.Time{})
+	e.increment(t, "k", 2*time.Minute, 1, e.now().Add(2*time.Minute))
+}
+
+func countersDecrementEnded(t *testing.T, e *env) {
+	end := e.now().Add(time.Minute)
+	e.increment(t, "ip:192.0.2.9", time.Minute, 1, end)
+	e.increment(t, "ip:192.0.2.9", time.Minute, 2, end)
+	e.clock.Advance(time.Minute) // now is resetAt: the window has ended
+	e.decrement(t, "ip:192.0.2.9")
+	e.count(t, "ended counter after Decrement", "ip:192.0.2.9", 0, time.Time{})
+	e.clock.Advance(10 * time.Second)
+	next := e.now().Add(time.Minute)
+	e.increment(t, "ip:192.0.2.9", time.Minute, 1, next) // starts again at 1, from now
+	e.count(t, "in the next window", "ip:192.0.2.9", 1, next)
+	e.clock.Advance(5 * time.Minute) // long after the end
+	e.decrement(t, "ip:192.0.2.9")
+	e.count(t, "long-ended counter after Decrement", "ip:192.0.2.9", 0, time.Time{})
+	e.increment(t, "ip:192.0.2.9", time.Minute, 1, e.now().Add(time.Minute))
+}
+
+func countersDecrementKeepsEnd(t *testing.T, e *env) {
+	end := e.now().Add(time.Minute)
+	for i := int64(1); i <= 3; i++ {
+		e.increment(t, "user:carol", time.Minute, i, end)
+	}
+	e.clock.Advance(30 * time.Second)
+	e.decrement(t, "user:carol")
+	e.count(t, "after a Decrement half way", "user:carol", 2, end)
+	e.clock.Advance(29 * time.Second) // a second before the end
+	e.decrement(t, "user:carol")
+	e.count(t, "after a Decrement a second before the end", "user:carol", 1, end)
+	e.clock.Advance(time.Second) // the original end
+	e.count(t, "at the original end", "user:carol", 0, time.Time{})
+	e.increment(t, "user:carol", time.Minute, 1, e.now().Add(time.Minute))
+}
+
+// raceDecrements runs [concurrency] concurrent decrements of key and fails
+// t if any returns an error.
+func (e *env) raceDecrements(t *testing.T, key string) {
+	t.Helper()
+	errs := make(chan error, concurrency)
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() { errs <- e.counters.Decrement(e.ctx, key) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Decrement failed: %v", err)
+		}
+	}
+}
+
+func countersConcurrentPairs(t *testing.T, e *env) {
+	const key, base = "ip:203.0.113.5", 3
+	end := e.now().Add(time.Hour)
+	for i := int64(1); i <= base; i++ {
+		e.increment(t, key, time.Hour, i, end)
+	}
+	// Each goroutine takes back its own increment, as the throttle does,
+	// so the count never reaches zero and no Decrement is refused.
+	errs := make(chan error, concurrency)
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			n, reset, err := e.counters.Increment(e.ctx, key, time.Hour)
+			switch {
+			case err != nil:
+				errs <- err
+			case n <= base || n > base+concurrency || !reset.Equal(end):
+				errs <- fmt.Errorf("Increment = %d, %v; want a count in %d..%d and %v", n, reset, base+1, base+concurrency, end)
+			default:
+				errs <- e.counters.Decrement(e.ctx, key)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Increment and Decrement: %v", err)
+		}
+	}
+	e.count(t, "after the pairs", key, base, end)
+}
+
+func countersConcurrentDecrements(t *testing.T, e *env) {
+	const key, base = "ip:203.0.113.6", 3
+	end := e.now().Add(time.Hour)
+	e.raceIncrements(t, key, time.Hour, end)
+	for i := int64(concurrency + 1); i <= concurrency+base; i++ {
+		e.increment(t, key, time.Hour, i, end)
+	}
+	e.raceDecrements(t, key) // concurrency of them: exactly concurrency less
+	e.count(t, "after the race", key, base, end)
+	e.increment(t, key, time.Hour, base+1, end)
+}
+
+func countersConcurrentDecrementsFloor(t *testing.T, e *env) {
+	const key = "ip:203.0.113.7"
+	end := e.now().Add(time.Hour)
+	for i := int64(1); i <= 3; i++ {
+		e.increment(t, key, time.Hour, i, end)
+	}
+	e.raceDecrements(t, key) // far more than the count
+	e.count(t, "after the race", key, 0, end)
+	e.increment(t, key, time.Hour, 1, end)
 }

@@ -49,7 +49,8 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		},
 		{mutant: "ownClock", wantFail: []string{
 			"APIKeys/ExpiresAtExactTime", "Sessions/ExpiresAtExactTime", "Sessions/TouchExtends",
-			"Claims/ClaimableAgainAtTTL", "Counters/WindowEndsAtResetAt", "Tokens/ExpireAtExactTime",
+			"Claims/ClaimableAgainAtTTL", "Counters/WindowEndsAtResetAt", "Counters/DecrementOfEndedWindowDoesNotRevive",
+			"Tokens/ExpireAtExactTime",
 		}},
 		{mutant: "caseSensitiveLogin", wantFail: []string{"Accounts/ByLoginIgnoresCaseAndSpace"}},
 		{mutant: "loginInAnyScope", wantFail: []string{"Accounts/ScopesAreSeparate"}},
@@ -78,6 +79,19 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{mutant: "claimZeroTTL", wantFail: []string{"Claims/NonPositiveTTLIsAnError"}},
 		{mutant: "slidingWindow", wantFail: []string{"Counters/CountsWithinWindow"}},
 		{mutant: "incrementReadThenWrite", wantFail: []string{"Counters/ConcurrentIncrements"}},
+		{mutant: "decrementIgnored", wantFail: []string{"Counters/DecrementTakesBackOne", "Counters/ConcurrentDecrements"}},
+		{mutant: "decrementBelowZero", wantFail: []string{
+			"Counters/DecrementNeverBelowZero", "Counters/ConcurrentDecrementsStopAtZero",
+		}},
+		{mutant: "decrementUpserts", wantFail: []string{
+			"Counters/DecrementOfAbsentCounterKeepsItAbsent", "Counters/DecrementOfEndedWindowDoesNotRevive",
+		}},
+		{mutant: "decrementRevives", wantFail: []string{"Counters/DecrementOfEndedWindowDoesNotRevive"}},
+		{mutant: "decrementMovesWindow", wantFail: []string{"Counters/DecrementKeepsWindowEnd"}},
+		{mutant: "decrementReadThenWrite", wantFail: []string{
+			"Counters/ConcurrentIncrementDecrementPairs", "Counters/ConcurrentDecrements",
+			"Counters/ConcurrentDecrementsStopAtZero",
+		}},
 		{mutant: "tokenTakeKeeps", wantFail: []string{"Tokens/TakeIsSingleUse", "Tokens/ConcurrentTakeExactlyOne"}},
 		{mutant: "tokenTakeCheckThenDelete", wantFail: []string{"Tokens/ConcurrentTakeExactlyOne"}},
 		{mutant: "tokenReplacesLive", wantFail: []string{"Tokens/HashTakenWhileLive"}},
@@ -206,6 +220,9 @@ func newMutant(name string, now func() time.Time) any {
 		return &racyClaims{Memory: m, now: now, until: make(map[string]time.Time)}
 	case "incrementReadThenWrite":
 		return &racyCounters{Memory: m}
+	case "decrementIgnored", "decrementBelowZero", "decrementUpserts", "decrementRevives",
+		"decrementMovesWindow", "decrementReadThenWrite":
+		return &brokenDecrement{Memory: m, now: now, name: name, byKey: make(map[string]mapCounter)}
 	case "recordUseReadThenWrite", "recordUseLastWriteWins":
 		return &racyKeyUse{Memory: m, lastWriteWins: name == "recordUseLastWriteWins"}
 	case "tokenTakeCheckThenDelete":
@@ -685,6 +702,119 @@ func (r *racyCounters) Increment(ctx context.Context, key string, window time.Du
 	r.counts[key] = n + 1
 	r.mu.Unlock()
 	return n + 1, reset, err
+}
+
+// brokenDecrement keeps counters of its own beside a [store.Memory], right
+// but for the bug in Decrement its name says.
+type brokenDecrement struct {
+	*store.Memory
+	now  func() time.Time
+	name string
+
+	mu    sync.Mutex
+	byKey map[string]mapCounter
+}
+
+// mapCounter is one of brokenDecrement's counters, with the length of the
+// window it was started with.
+type mapCounter struct {
+	n       int64
+	resetAt time.Time
+	window  time.Duration
+}
+
+func (b *brokenDecrement) Increment(_ context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	if window <= 0 {
+		return 0, time.Time{}, errors.New("window is not positive")
+	}
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.byKey[key]
+	if !ok || !c.resetAt.After(now) {
+		c = mapCounter{resetAt: now.Add(window), window: window}
+	}
+	c.n++
+	b.byKey[key] = c
+	return c.n, c.resetAt, nil
+}
+
+func (b *brokenDecrement) Count(_ context.Context, key string) (int64, time.Time, error) {
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.byKey[key]
+	if !ok || !c.resetAt.After(now) {
+		return 0, time.Time{}, nil
+	}
+	return c.n, c.resetAt, nil
+}
+
+func (b *brokenDecrement) Reset(_ context.Context, key string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.byKey, key)
+	return nil
+}
+
+func (b *brokenDecrement) Decrement(_ context.Context, key string) error {
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.byKey[key]
+	live := ok && c.resetAt.After(now)
+	switch b.name {
+	case "decrementIgnored":
+		return nil
+	case "decrementBelowZero":
+		// Checks the window but not the count.
+		if live {
+			c.n--
+			b.byKey[key] = c
+		}
+		return nil
+	case "decrementUpserts":
+		// An upsert with a default window: an absent or ended counter
+		// comes back at zero.
+		if !live {
+			b.byKey[key] = mapCounter{resetAt: now.Add(time.Minute), window: time.Minute}
+			return nil
+		}
+	case "decrementRevives":
+		// Checks the count but not the window, then starts a window
+		// for what it wrote: an ended counter comes back, one lower.
+		if ok && !live && c.n > 0 {
+			c.n--
+			c.resetAt = now.Add(c.window)
+			b.byKey[key] = c
+			return nil
+		}
+	case "decrementMovesWindow":
+		// Writes the counter back with a window from now.
+		if live && c.n > 0 {
+			c.n--
+			c.resetAt = now.Add(c.window)
+			b.byKey[key] = c
+		}
+		return nil
+	case "decrementReadThenWrite":
+		// Reads, then writes one less, in two steps: what others wrote
+		// between is lost.
+		if !live || c.n <= 0 {
+			return nil
+		}
+		b.mu.Unlock()
+		time.Sleep(10 * time.Millisecond) // widen the window between read and write
+		b.mu.Lock()
+		c.n--
+		b.byKey[key] = c
+		return nil
+	}
+	if live && c.n > 0 {
+		c.n--
+		b.byKey[key] = c
+	}
+	return nil
 }
 
 // racyKeyUse keeps API key usage beside the store: it reads the count and
