@@ -44,6 +44,9 @@ type Authenticator struct {
 // New checks cfg, fills in its defaults and returns an Authenticator. An
 // impossible setting is an error, never a silent fallback.
 func New(cfg Config) (*Authenticator, error) {
+	if err := cfg.keysSurviveRestarts(); err != nil {
+		return nil, err
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -77,7 +80,11 @@ func New(cfg Config) (*Authenticator, error) {
 		a.adminKeyHash = sha256.Sum256([]byte(cfg.AdminAPIKey))
 		a.hasAdminKey = true
 	}
-	a.tfa, err = totp.New(totp.Config{Store: a.store, Issuer: cfg.TFAIssuer, Keys: cfg.TFAKeys, Now: cfg.Now, Rand: cfg.Rand})
+	sealKeys, err := tfaSealKeys(cfg.Keys, cfg.TFAKeys)
+	if err != nil {
+		return nil, err
+	}
+	a.tfa, err = totp.New(totp.Config{Store: a.store, Issuer: cfg.TFAIssuer, Keys: sealKeys, Now: cfg.Now, Rand: cfg.Rand})
 	if err != nil {
 		return nil, fmt.Errorf("authn: %w", err)
 	}

@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -99,14 +98,4 @@ func (a *Authenticator) logName(scope scopes.Scope, acct store.Account, found bo
 	mac.Write([]byte{0})
 	mac.Write([]byte(store.NormalizeLogin(login)))
 	return "?" + hex.EncodeToString(mac.Sum(nil)[:8])
-}
-
-// logKeyLabel is the HKDF label of the key logName's hashes are made with.
-const logKeyLabel = "keyward log names v1"
-
-// newLogKey derives the key of logName from the first cookie key pair, so
-// that every instance sharing the keys writes one name the same way.
-func newLogKey(pair KeyPair) ([]byte, error) {
-	secret := append(append([]byte{}, pair.Hash...), pair.Block...)
-	return hkdf.Key(sha256.New, secret, nil, logKeyLabel, 32)
 }

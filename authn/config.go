@@ -61,11 +61,15 @@ type Config struct {
 	// (401); it never falls through to the next resolver.
 	Resolvers []Resolver
 
-	// Keys sign and encrypt the session cookie: the first pair encodes,
-	// every pair decodes, so a new pair goes first and an old one stays
-	// last until its cookies have expired. Default: one random pair, made
-	// at New, so cookies do not survive a restart and are not shared
-	// between instances; give real keys in production.
+	// Keys sign and encrypt the session cookie and the etoken: the first
+	// pair encodes, every pair decodes, so a new pair goes first and an
+	// old one stays last until its cookies have expired. Unless TFAKeys
+	// is set, keys derived from them seal TOTP secrets too (see
+	// TFAKeys): then a retired pair stays until every account with 2FA on
+	// has logged in with a code since. Default: one random pair, made at
+	// New, for the default in-memory store only: with any other Store,
+	// New refuses to run without Keys or TFAKeys, since second factors
+	// sealed with random keys could not be opened after a restart.
 	Keys []KeyPair
 
 	// AllowPlaintextHTTP drops the Secure attribute and the __Host- prefix
@@ -142,10 +146,18 @@ type Config struct {
 	// TFAIssuer names the service in authenticator apps when an account
 	// sets up 2FA. Default "keyward".
 	TFAIssuer string
-	// TFAKeys seal TOTP secrets at rest with AES-GCM (16, 24 or 32 bytes;
-	// the first seals, all open). Default none: secrets are stored as they
-	// are, readable by anyone who reads the store; give keys in
-	// production.
+	// TFAKeys seal TOTP secrets at rest with AES-GCM: 16, 24 or 32 bytes
+	// each; the first seals, all open. Default: one AES-256 key derived
+	// from each pair of Keys, in the same order (HKDF-SHA256 over the
+	// pair's Hash and Block, info "keyward totp seal v1"), so secrets are
+	// sealed with no setting at all, and rotate when Keys do. Give
+	// TFAKeys to keep second factors apart from the cookie keys; the keys
+	// derived from Keys then only open, so secrets sealed before still do.
+	// A secret stored plainly, or sealed with a key that is no longer
+	// first, still opens, and is sealed again with the first key at its
+	// owner's next login with a code. A secret whose key is gone no longer
+	// opens (logins with a code fail with 503): its owner can log in only
+	// with a recovery code.
 	TFAKeys [][]byte
 
 	// Disable2FASecret turns on Octeth 5.9's trusted 2FA bypass: a login
@@ -216,6 +228,26 @@ type KeyPair struct {
 	Hash []byte
 	// Block encrypts with AES: 16, 24 or 32 random bytes.
 	Block []byte
+}
+
+// errRandomKeys refuses a store that outlives the process with keys that
+// do not.
+var errRandomKeys = errors.New("authn: Config.Keys (or TFAKeys) is required with a store other than the default in-memory one: " +
+	"TOTP secrets are sealed with keys derived from Keys, and random keys, made anew at each start, could not open them after a restart " +
+	"(cookies and etokens would not survive one either, nor be shared between instances)")
+
+// keysSurviveRestarts refuses, before any default is filled in, a
+// configuration whose TOTP secrets would be sealed with random keys in a
+// store that outlives the process. Only the default store (nil, or a
+// [store.Memory] itself) forgets its secrets with its keys.
+func (c Config) keysSurviveRestarts() error {
+	if len(c.Keys) > 0 || len(c.TFAKeys) > 0 || c.Store == nil {
+		return nil
+	}
+	if _, inProcess := c.Store.(*store.Memory); inProcess {
+		return nil
+	}
+	return errRandomKeys
 }
 
 // withDefaults returns a copy of c with every zero field filled in, or an

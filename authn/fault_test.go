@@ -38,7 +38,7 @@ type faultEnv struct {
 func newFaultEnv(t *testing.T, st store.Store, clock *clocktest.Clock, edit ...func(*Config)) *faultEnv {
 	t.Helper()
 	ctx := context.Background()
-	cfg := Config{Store: st, Now: clock.Now, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler), CaptchaPolicy: CaptchaNever}
+	cfg := Config{Store: st, Keys: testKeys, Now: clock.Now, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler), CaptchaPolicy: CaptchaNever}
 	for _, e := range edit {
 		e(&cfg)
 	}

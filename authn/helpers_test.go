@@ -99,6 +99,10 @@ func (l *eventLog) last(kind EventKind) Event {
 	return Event{}
 }
 
+// testKeys are fixed cookie keys: a store that wraps the memory store is
+// not the default one, and needs keys that outlive the process.
+var testKeys = []KeyPair{{Hash: bytes.Repeat([]byte{0x11}, 32), Block: bytes.Repeat([]byte{0x22}, 32)}}
+
 // newTestEnv builds a testEnv; edit, if not nil, changes the Config first.
 func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 	t.Helper()
@@ -116,6 +120,7 @@ func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 		t.Fatal(err)
 	}
 	cfg := Config{
+		Keys:                 testKeys,
 		Store:                mem,
 		Now:                  clock.Now,
 		Argon2:               cheapArgon2,

@@ -65,12 +65,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("KEYWARD_STORE_TIMEOUT: %w", err)
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	throttleLimit := fs.Int("throttle-limit", 0, "for load tests only: allow this many login attempts per address, per account, and per account from one address, and this many failures before a captcha (env KEYWARD_THROTTLE_LIMIT; 0 keeps keyward's defaults, 100, 100, 6 and 3). It weakens brute-force protection: never in production")
+	if v := getenv("KEYWARD_THROTTLE_LIMIT"); v != "" {
+		if err := fs.Set("throttle-limit", v); err != nil {
+			return fmt.Errorf("KEYWARD_THROTTLE_LIMIT: %w", err)
+		}
+	}
+	genKeys := fs.Bool("genkeys", false, "print a fresh value for KEYWARD_KEYS and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of example:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), keysHelp)
+	}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil // the usage is printed
+	} else if err != nil {
 		return err
+	}
+	if *genKeys {
+		v, err := newKeysValue()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, v)
+		return nil
+	}
+	if *throttleLimit < 0 {
+		return fmt.Errorf("-throttle-limit %d: want 0 or more", *throttleLimit)
 	}
 	keys, err := parseKeys(getenv("KEYWARD_KEYS"))
 	if err != nil {
 		return err
+	}
+	if len(keys) == 0 && (*db != "" || *rds != "") {
+		return errors.New("-db and -redis keep sessions and second factors beyond this process, so they need keys that do too: " +
+			"set KEYWARD_KEYS (make a value with: go run ./example -genkeys). Instances that share a store must share it, " +
+			"or they refuse each other's cookies and etokens")
 	}
 
 	var api authn.APIConfig
@@ -93,6 +123,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Prefix:        *prefix,
 		Keys:          keys,
 		StoreTimeout:  *storeTimeout,
+		Throttle: authn.ThrottleConfig{PerIP: *throttleLimit, PerAccount: *throttleLimit,
+			PerUserIP: *throttleLimit, CaptchaAfter: *throttleLimit},
 	}
 	random := map[string]bool{}
 	for _, pw := range []struct {

@@ -27,6 +27,10 @@ const (
 	staticKey     = "static-admin-key-for-tests-0123456789"
 )
 
+// testKeys are the cookie keys of the tests' apps: a store wrapped for a
+// test is not the default one, and needs keys.
+var testKeys = []authn.KeyPair{{Hash: bytes.Repeat([]byte{0x33}, 32), Block: bytes.Repeat([]byte{0x44}, 32)}}
+
 // testApp is the example's app with fixed passwords, a fake clock and
 // cheap hashing.
 type testApp struct {
@@ -52,6 +56,7 @@ func newTestAppWith(t testing.TB, edit func(*options)) *testApp {
 		Logger:        slog.New(slog.DiscardHandler),
 		Now:           clock.Now,
 		Argon2:        authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Keys:          testKeys,
 		// Tests send many logins from one address; the throttle's own
 		// tests use its defaults.
 		Throttle: authn.ThrottleConfig{PerUserIP: 1000, PerIP: 10000, CaptchaAfter: 1000},
@@ -693,6 +698,7 @@ func newTestAppThrottle(t *testing.T, th authn.ThrottleConfig) *testApp {
 		Logger:        slog.New(slog.DiscardHandler),
 		Now:           clock.Now,
 		Argon2:        authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Keys:          testKeys,
 		Throttle:      th,
 	})
 	if err != nil {
@@ -722,5 +728,28 @@ func TestRunStoreTimeout(t *testing.T) {
 				t.Fatalf("run: %v, want an error naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// -genkeys prints a KEYWARD_KEYS value that the example takes; a store
+// that outlives the process without one stops the example with a message
+// saying what to set; -h documents it.
+func TestRunKeys(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	if err := run(t.Context(), []string{"-genkeys"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := parseKeys(strings.TrimSpace(out.String()))
+	if err != nil || len(keys) != 1 || len(keys[0].Hash) != 32 || len(keys[0].Block) != 32 {
+		t.Fatalf("-genkeys printed %q: %v", out.String(), err)
+	}
+	err = run(t.Context(), []string{"-addr", "127.0.0.1:0", "-db", "sqlite:" + t.TempDir() + "/k.db"}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "KEYWARD_KEYS") || !strings.Contains(err.Error(), "-genkeys") {
+		t.Fatalf("-db without KEYWARD_KEYS: %v", err)
+	}
+	var help strings.Builder
+	if err := run(t.Context(), []string{"-h"}, func(string) string { return "" }, io.Discard, &help); err != nil || !strings.Contains(help.String(), "KEYWARD_KEYS") {
+		t.Fatalf("-h: %v\n%s", err, help.String())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -97,6 +98,34 @@ func openStore(ctx context.Context, o options) (store.Store, *store.Memory, func
 	}
 	closers = append(closers, rds.Close)
 	return composed{base, base, base, base, base, base, base, base, rds, rds, rds, rds, rds, rds}, mem, closeAll, nil
+}
+
+// keysHelp ends -h: what KEYWARD_KEYS is and how to make it.
+const keysHelp = `
+Environment:
+  KEYWARD_KEYS  the cookie and etoken keys, from which the keys that seal
+                TOTP secrets are derived: key pairs "hash:block", each a
+                32-byte key in hex (64 hex digits), separated by commas.
+                The first pair encodes, all decode: put a new pair first
+                to rotate, and keep the old one until its cookies, and
+                the second factors sealed with it, have moved on.
+                Required with -db or -redis, and shared by all instances
+                of one store. Make one with: go run ./example -genkeys
+  KEYWARD_ADMIN_PASSWORD, KEYWARD_USER_PASSWORD  the seeded accounts'
+                passwords (random and printed once when unset)
+  ADMIN_API_KEY a static admin API key
+`
+
+// newKeysValue returns a fresh KEYWARD_KEYS value: one random pair.
+func newKeysValue() (string, error) {
+	var hash, block [32]byte
+	if _, err := rand.Read(hash[:]); err != nil {
+		return "", err
+	}
+	if _, err := rand.Read(block[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(hash[:]) + ":" + hex.EncodeToString(block[:]), nil
 }
 
 // parseKeys reads KEYWARD_KEYS: cookie and etoken key pairs, the first to

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -93,8 +94,12 @@ func Example_hostUsersTable() {
 	}
 
 	rest := store.NewMemory(store.MemoryConfig{})
+	keys := []authn.KeyPair{{Hash: make([]byte, 32), Block: make([]byte, 32)}}
+	rand.Read(keys[0].Hash)
+	rand.Read(keys[0].Block)
 	a, err := authn.New(authn.Config{
 		Store:  hostStore{members{db}, rest, rest, rest, rest, rest, rest, rest, rest, rest, rest},
+		Keys:   keys, // a real deployment's, from its secret store
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

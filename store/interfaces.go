@@ -189,12 +189,13 @@ type TFAStates interface {
 //
 // Neither method changes the state's Version, so a login never makes a
 // concurrent [TFAStates.PutTFA] fail. That is safe for the step, which
-// PutTFA never lowers. It is safe for recovery codes as long as a put
-// never writes back codes it read: a put from a read made before a
-// UseRecoveryCode would restore the used code. Package totp never does:
-// each of its puts either replaces the whole set with new codes (Enable,
-// RegenerateRecoveryCodes) or empties it (Disable, and Setup, which runs
-// with 2FA off, when codes have no use).
+// PutTFA never lowers. For recovery codes it is safe as long as codes are
+// used up only through puts compared on the Version (a put from a read
+// made before a UseRecoveryCode would restore the used code). Package
+// totp writes back codes it read only in such a put, and uses codes up
+// only through such puts (a recovery login is one), never through
+// UseRecoveryCode; a host that calls UseRecoveryCode itself must not mix
+// it with package totp's puts.
 type TFAUses interface {
 	// AdvanceTFAStep sets the account's LastStep to step if step is greater
 	// than it, and reports whether it did. An account without 2FA state is

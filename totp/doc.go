@@ -18,10 +18,15 @@
 // compare-and-set in the store, so of two logins racing with one code,
 // exactly one succeeds, on one process or many.
 //
-// Recovery codes are 10 per enrollment, XXXX-XXXX-XXXX of [A-Z0-9] (about
-// 62 bits each), shown once, kept as salted SHA-256 hashes, and used once:
-// consuming one is atomic in the store. Using one turns 2FA off, as Octeth
-// does; the account enrolls again.
+// Recovery codes are 10 per enrollment, XXXX-XXXXX-XXXX: 13 symbols of
+// the digits 2 to 9 and the letters but I, L, O and U (about 64 bits
+// each), so that no symbol can be mistaken for another. They are shown
+// once, kept as salted SHA-256 hashes, and used once: consuming one is
+// atomic in the store. Using one turns 2FA off, as Octeth does; the
+// account enrolls again. They are read leniently (any case, spaces and
+// dashes anywhere, U for V), and codes issued before this alphabet
+// (XXXX-XXXX-XXXX of [A-Z0-9]) are still accepted as they were: see
+// [ParseRecoveryCode].
 //
 // # Concurrent changes
 //
@@ -45,10 +50,23 @@
 // [Config].Keys set, secrets are sealed with AES-GCM before they reach the
 // store, bound to their account (a sealed secret copied to another account
 // does not open). Without keys they are stored as they are, so anyone who
-// reads the store can compute codes: give keys in production, and keep them
-// apart from the database. Keys rotate like cookie keys: the first seals,
-// every one opens, and secrets sealed with an older key (or none) are
-// resealed with the first at their next write.
+// reads the store can compute codes. Package authn always gives keys: its
+// Config.TFAKeys if set, otherwise keys derived from its cookie keys; a
+// host that uses this package on its own should give keys too, and keep
+// them apart from the database.
+//
+// Keys rotate like cookie keys: the first seals, every one opens. A secret
+// stored plainly (before there were keys) or sealed with a key that is no
+// longer the first still opens, and is sealed again with the first key at
+// its next use: a right code at [TOTP.Verify], or [TOTP.Enable] and
+// [TOTP.RegenerateRecoveryCodes]. At Verify that write is a
+// compare-and-set on the state's version that changes nothing else (not
+// Enabled, so no session ends), and it is best effort: if it fails or
+// another change overtook it, the login still succeeds and the next one
+// tries again. So an old key can be dropped once every account with 2FA
+// on has logged in with a code since the rotation; a secret sealed only
+// with a dropped key no longer opens, and its owner cannot log in with a
+// code until 2FA is reset (a recovery code still works).
 //
 // A *TOTP is safe for concurrent use.
 package totp

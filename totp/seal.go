@@ -70,27 +70,38 @@ func (s sealer) seal(ref store.AccountRef, secret []byte) ([]byte, error) {
 // open returns the secret sealed in b. A plain secret opens whether keys
 // are configured or not, so keys can be added to a running system.
 func (s sealer) open(ref store.AccountRef, b []byte) ([]byte, error) {
+	secret, _, err := s.openCurrent(ref, b)
+	return secret, err
+}
+
+// openCurrent is open, and also reports whether b is sealed as seal would
+// seal it now. It is not when keys are configured and b is plain (stored
+// before there were keys) or sealed with a key other than the first (one
+// that a rotation moved down the list): such a secret is to be sealed
+// again, so that the old key can be retired and no plain secret is left.
+// Without keys a plain secret is current.
+func (s sealer) openCurrent(ref store.AccountRef, b []byte) (secret []byte, current bool, err error) {
 	if len(b) == 0 {
-		return nil, errSealed
+		return nil, false, errSealed
 	}
 	switch b[0] {
 	case sealPlain:
-		return b[1:], nil
+		return b[1:], len(s.aeads) == 0, nil
 	case sealAESGCM:
 		if len(b) < 2 || len(s.aeads) == 0 {
-			return nil, errSealed
+			return nil, false, errSealed
 		}
 		// Try every key, newest first: a secret sealed before a rotation
 		// opens with the key that is now further down the list.
-		for _, aead := range s.aeads {
+		for i, aead := range s.aeads {
 			if len(b) < 2+aead.NonceSize() {
-				return nil, errSealed
+				return nil, false, errSealed
 			}
 			nonce, ct := b[2:2+aead.NonceSize()], b[2+aead.NonceSize():]
 			if secret, err := aead.Open(nil, nonce, ct, additionalData(ref)); err == nil {
-				return secret, nil
+				return secret, i == 0, nil
 			}
 		}
 	}
-	return nil, errSealed
+	return nil, false, errSealed
 }

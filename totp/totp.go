@@ -232,16 +232,57 @@ func (t *TOTP) Enable(ctx context.Context, ref store.AccountRef, code string) ([
 // Verify checks a login's code. A right code of a step not used before
 // succeeds once; a wrong, malformed or replayed code is [ErrInvalidCode];
 // an account without 2FA on is [ErrNotEnabled].
+//
+// After a right code, a secret stored plainly or sealed with a key that
+// is no longer the first is sealed again with the first key (see the
+// package documentation, Secrets at rest). That write is best effort: if
+// it fails, or another change to the state overtook it, the login still
+// succeeds, and the next one tries again.
 func (t *TOTP) Verify(ctx context.Context, ref store.AccountRef, code string) error {
 	st, err := t.enabledState(ctx, ref)
 	if err != nil {
 		return err
 	}
-	secret, err := t.sealer.open(ref, st.Secret)
+	secret, current, err := t.sealer.openCurrent(ref, st.Secret)
 	if err != nil {
 		return err
 	}
-	return t.use(ctx, ref, secret, code, st.LastStep)
+	if err := t.use(ctx, ref, secret, code, st.LastStep); err != nil {
+		return err
+	}
+	if !current {
+		t.resealUsed(ctx, ref, st, secret)
+	}
+	return nil
+}
+
+// resealUsed writes st back with secret sealed with the current key, after
+// a login that opened it with an older key or none. It is one put,
+// compared on the Version st was read at, with nothing else changed:
+//
+//   - Enabled is as read, so the put does not raise the account's
+//     generation and ends no session.
+//   - LastStep is as read, lower than the step the login just used; the
+//     store keeps the greater of the two, so no code is reopened.
+//   - The recovery codes are written back as read. A recovery login
+//     ([TOTP.Recover]) is a put of its own, so one that came after the
+//     read makes this put a conflict rather than be undone by it. (A
+//     [store.TFAUses.UseRecoveryCode], which does not change the Version,
+//     would be undone; package totp never calls it.)
+//
+// A conflict means another change overtook the read: that change wins,
+// and this put is dropped rather than redone (the next login reseals). Any
+// other error is dropped too. This is a fail-open trade-off on purpose:
+// the secret stays readable under its old seal a while longer, but a
+// login whose code was right is never refused because a housekeeping
+// write failed.
+func (t *TOTP) resealUsed(ctx context.Context, ref store.AccountRef, st store.TFA, secret []byte) {
+	sealed, err := t.sealer.seal(ref, secret)
+	if err != nil {
+		return
+	}
+	st.Account, st.Secret = ref, sealed
+	_ = t.st.PutTFA(ctx, st) // best effort, see above
 }
 
 // use accepts code if it matches secret at a step after last, and raises

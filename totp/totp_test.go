@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -202,8 +203,13 @@ func TestRecoveryCodes(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, c := range codes {
-		if len(c) != 14 || c[4] != '-' || c[9] != '-' || seen[c] {
+		// XXXX-XXXXX-XXXX, of the alphabet without look-alikes.
+		if len(c) != 15 || c[4] != '-' || c[10] != '-' || seen[c] ||
+			strings.Trim(strings.ReplaceAll(c, "-", ""), recoveryAlphabet) != "" {
 			t.Fatalf("code %q", c)
+		}
+		if strings.ContainsAny(c, "01ILOU") {
+			t.Fatalf("code %q has a look-alike", c)
 		}
 		if _, ok := ParseRecoveryCode(c); !ok {
 			t.Fatalf("code %q does not parse", c)
@@ -376,30 +382,118 @@ func TestNormalizeCode(t *testing.T) {
 func TestParseRecoveryCode(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		in, want string
-		ok       bool
+		name, in, want string
+		ok             bool
 	}{
-		{"ABCD-EFGH-2345", "ABCDEFGH2345", true},
-		{"abcd efgh 2345", "ABCDEFGH2345", true},
-		{"ABCDEFGH2345", "ABCDEFGH2345", true},
-		{"ABCD-EFGH-234", "", false},
-		{"ABCD-EFGH-23456", "", false},
-		{"ABCD_EFGH_2345", "", false},
-		{"ÀBCD-EFGH-2345", "", false},
-		{"", "", false},
+		{"as shown", "ABCD-EFGHJ-2345", "ABCDEFGHJ2345", true},
+		{"lower case, spaces", "abcd efghj 2345", "ABCDEFGHJ2345", true},
+		{"no dashes", "ABCDEFGHJ2345", "ABCDEFGHJ2345", true},
+		{"dashes anywhere", "-A-B-C-D-E-F-G-H-J-2-3-4-5-", "ABCDEFGHJ2345", true},
+		{"mixed case", "aBcD-eFgHj-2345", "ABCDEFGHJ2345", true},
+		{"U read as V", "UVWX-uvwxy-2345", "VVWXVVWXY2345", true},
+		{"one short", "ABCD-EFGH-2345", "ABCDEFGH2345", true}, // 12 symbols: an old code
+		{"one long", "ABCD-EFGHJK-2345", "", false},
+		{"zero, never issued", "0BCD-EFGHJ-2345", "", false},
+		{"O, never issued", "OBCD-EFGHJ-2345", "", false},
+		{"one, never issued", "1BCD-EFGHJ-2345", "", false},
+		{"I, never issued", "IBCD-EFGHJ-2345", "", false},
+		{"L, never issued", "lBCD-EFGHJ-2345", "", false},
+		{"underscores", "ABCD_EFGHJ_2345", "", false},
+		// attack row: a non-ASCII letter whose upper case is ASCII must
+		// not pass for it.
+		{"non-ASCII", "ÀBCD-EFGHJ-2345", "", false},
+		{"dotless i", "ıBCD-EFGHJ-2345", "", false},
+		{"empty", "", "", false},
+		{"only dashes", "---- ----- ----", "", false},
+		// attack row: a long input is refused before it is scanned.
+		{"padded", strings.Repeat(" ", 60) + "ABCDEFGHJ2345", "", false},
+
+		// Codes issued before the 30-symbol alphabet: 12 of [A-Z0-9],
+		// where 0, O, 1, I and L were all symbols, read as they were.
+		{"old code", "A4O9-I0VF-0R1L", "A4O9I0VF0R1L", true},
+		{"old code, lower case", "a4o9 i0vf 0r1l", "A4O9I0VF0R1L", true},
+		{"old code with U", "UUUU-UUUU-UUUU", "UUUUUUUUUUUU", true},
 	}
 	for _, tc := range tests {
-		got, ok := ParseRecoveryCode(tc.in)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("ParseRecoveryCode(%q) = %q, %v", tc.in, got, ok)
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := ParseRecoveryCode(tc.in)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("ParseRecoveryCode(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// Codes issued before the 30-symbol alphabet, stored as hashes of their
+// canonical form, still log in; their look-alikes are other codes, and do
+// not.
+func TestLegacyRecoveryCodes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.enroll()
+	st := f.tfaState()
+	old := []string{"A4O9-I0VF-0R1L", "OOOO-0000-1111", "ABCD-EFGH-2345"}
+	st.RecoveryCodes = nil
+	for _, c := range old {
+		st.RecoveryCodes = append(st.RecoveryCodes, hashRecoveryCode(st.RecoverySalt, strings.ReplaceAll(c, "-", "")))
+	}
+	must(t, f.mem.PutTFA(ctx, st))
+
+	for _, wrong := range []string{
+		"A4O9-10VF-0R1L", // I typed as 1: in the old alphabet, another code
+		"A409-I0VF-0R1L", // O typed as 0
+		"A4O9-I0VF-0RIL", // 1 typed as I
+		"OOOO-OOOO-1111",
+		"A4O9-I0VF-0R1L-2", // 13 symbols: read as a new code, and refused
+		"A4O9-I0VFV-0R1L",
+	} {
+		if err := f.tp.Recover(ctx, alice.Ref(), wrong); !errors.Is(err, ErrInvalidCode) {
+			t.Fatalf("Recover(%q): %v", wrong, err)
 		}
+	}
+	if !hasOnly(f.tfaState(), old) {
+		t.Fatal("a refused code changed the stored codes")
+	}
+	if err := f.tp.Recover(ctx, alice.Ref(), "a4o9 i0vf 0r1l"); err != nil {
+		t.Fatalf("an old code typed in lower case: %v", err)
+	}
+	if on, _ := f.tp.Enabled(ctx, alice.Ref()); on {
+		t.Fatal("2FA still on after a recovery login with an old code")
+	}
+}
+
+// New codes typed as people type them (lower case, spaces, U for V) are
+// the codes stored.
+func TestRecoveryCodeTypedLeniently(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, codes := f.enroll()
+	st := f.tfaState()
+	typed := func(c string) string {
+		return " " + strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(c, "-", "  "), "V", "U")) + " "
+	}
+	for _, c := range codes {
+		norm, ok := ParseRecoveryCode(typed(c))
+		if !ok || !slices.Contains(st.RecoveryCodes, hashRecoveryCode(st.RecoverySalt, norm)) {
+			t.Fatalf("%q typed as %q is not the code stored", c, typed(c))
+		}
+	}
+	if err := f.tp.Recover(context.Background(), alice.Ref(), typed(codes[2])); err != nil {
+		t.Fatalf("Recover(%q) for %q: %v", typed(codes[2]), codes[2], err)
 	}
 }
 
 // FuzzCodes: code and recovery-code parsing never panic, and what they
-// accept has the one canonical form.
+// accept has the one canonical form: 13 symbols of today's alphabet, or
+// 12 of [A-Z0-9] for a code issued before it, which parses to itself and
+// does not depend on case, spaces or dashes.
 func FuzzCodes(f *testing.F) {
-	for _, s := range []string{"123456", "123 456", "ABCD-EFGH-2345", "abcd efgh 2345", "", "\xff", "１２３４５６"} {
+	for _, s := range []string{
+		"123456", "123 456", "ABCD-EFGH-2345", "abcd efgh 2345", "", "\xff", "１２３４５６",
+		"ABCD-EFGHJ-2345", "abcd efghj 2345", "UUUU-uuuuu-UUUU", "0BCD-EFGHJ-2345", "A4O9-I0VF-0R1L",
+		"ıBCD-EFGHJ-2345", "ABCD-EFGHJK-2345",
+	} {
 		f.Add(s)
 	}
 	secret := []byte("12345678901234567890")
@@ -410,17 +504,136 @@ func FuzzCodes(f *testing.F) {
 				t.Fatalf("normalizeCode(%q) = %q", s, c)
 			}
 		}
-		if c, ok := ParseRecoveryCode(s); ok {
-			if len(c) != 12 || strings.Trim(c, recoveryAlphabet) != "" {
+		c, ok := ParseRecoveryCode(s)
+		if ok {
+			switch len(c) {
+			case recoveryLen:
+				if strings.Trim(c, recoveryAlphabet) != "" {
+					t.Fatalf("ParseRecoveryCode(%q) = %q, not of the alphabet", s, c)
+				}
+				if again, ok := ParseRecoveryCode(formatRecoveryCode(c)); !ok || again != c {
+					t.Fatalf("%q as shown, %q, parses to %q, %v", c, formatRecoveryCode(c), again, ok)
+				}
+			case legacyRecoveryLen:
+				if strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+					t.Fatalf("ParseRecoveryCode(%q) = %q, an old code not of [A-Z0-9]", s, c)
+				}
+				// Old codes are read exactly: nothing but case, spaces
+				// and dashes changes.
+				if strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(s)) != c {
+					t.Fatalf("old code %q read as %q", s, c)
+				}
+			default:
 				t.Fatalf("ParseRecoveryCode(%q) = %q", s, c)
 			}
-			again, ok := ParseRecoveryCode(c)
-			if !ok || again != c {
+			if again, ok := ParseRecoveryCode(c); !ok || again != c {
 				t.Fatalf("canonical form %q does not parse to itself", c)
+			}
+		}
+		// Case, spaces and dashes never change the answer.
+		// (ASCII only: ToUpper and ToLower may change the length of other
+		// text, or map it to ASCII.)
+		if len(s) <= 2*recoveryLen && isASCII(s) {
+			for _, v := range []string{strings.ToLower(s), strings.ToUpper(s), "-" + s + " ", strings.ReplaceAll(s, "-", " ")} {
+				if got, gotOK := ParseRecoveryCode(v); got != c || gotOK != ok {
+					t.Fatalf("ParseRecoveryCode(%q) = %q, %v; of %q: %q, %v", v, got, gotOK, s, c, ok)
+				}
 			}
 		}
 		_, _ = matchStep(secret, s, now, otp.DigitsSix)
 	})
+}
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzRecoveryCodeTyped: a code made from any random bytes, typed with any
+// mix of case, spaces, dashes and U for V, parses to the code; and one
+// symbol typed as another symbol (a typo, not a look-alike) does not.
+func FuzzRecoveryCodeTyped(f *testing.F) {
+	f.Add([]byte("seed"), uint64(0), uint8(0), uint8(1))
+	f.Add(bytes.Repeat([]byte{239}, 40), uint64(0xffffffffffffffff), uint8(12), uint8(29))
+	f.Add(bytes.Repeat([]byte{255}, 40), uint64(0x5555), uint8(3), uint8(7))
+	f.Fuzz(func(t *testing.T, seed []byte, mask uint64, at, other uint8) {
+		raw, err := randomSymbols(cycle(seed), recoveryLen)
+		if err != nil {
+			return // no byte of seed is below 240: no symbol to draw
+		}
+		if len(raw) != recoveryLen || strings.Trim(raw, recoveryAlphabet) != "" {
+			t.Fatalf("randomSymbols = %q", raw)
+		}
+		var typed strings.Builder
+		for i := 0; i < len(raw); i++ {
+			c, m := raw[i], mask>>(4*(i%16))
+			if c == 'V' && m&1 != 0 {
+				c = 'U'
+			}
+			if m&2 != 0 && 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			typed.WriteByte(c)
+			switch m >> 2 & 3 {
+			case 1:
+				typed.WriteByte(' ')
+			case 2:
+				typed.WriteByte('-')
+			}
+		}
+		if got, ok := ParseRecoveryCode(typed.String()); !ok || got != raw {
+			t.Fatalf("%q typed as %q parses to %q, %v", raw, typed.String(), got, ok)
+		}
+		if got, ok := ParseRecoveryCode(formatRecoveryCode(raw)); !ok || got != raw {
+			t.Fatalf("%q as shown parses to %q, %v", raw, got, ok)
+		}
+		// A typo: another symbol of the alphabet in one place.
+		i := int(at) % recoveryLen
+		sym := recoveryAlphabet[int(other)%len(recoveryAlphabet)]
+		if sym == raw[i] {
+			return
+		}
+		wrong := raw[:i] + string(sym) + raw[i+1:]
+		if got, ok := ParseRecoveryCode(wrong); ok && got == raw {
+			t.Fatalf("the typo %q parses to the code %q", wrong, raw)
+		}
+	})
+}
+
+// cycle reads b over and over, or fails at once if b is empty.
+func cycle(b []byte) io.Reader {
+	if len(b) == 0 {
+		return bytes.NewReader(nil)
+	}
+	return &cycleReader{b: b}
+}
+
+type cycleReader struct {
+	b []byte
+	n int
+	i int
+}
+
+// Read fills p from b, round and round, up to 64 rounds, then fails, so a
+// seed with no byte below 240 ends randomSymbols.
+func (r *cycleReader) Read(p []byte) (int, error) {
+	for i := range p {
+		if r.n >= 64*len(r.b) {
+			if i == 0 {
+				return 0, io.EOF
+			}
+			return i, nil
+		}
+		p[i] = r.b[r.i]
+		r.i = (r.i + 1) % len(r.b)
+		r.n++
+	}
+	return len(p), nil
 }
 
 func BenchmarkVerify(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Mode says when a counted write drops its connection.
@@ -21,8 +22,10 @@ const (
 	// Before drops the connection instead of passing the write on: the
 	// server never sees it.
 	Before Mode = iota + 1
-	// After passes the write on, then drops the connection: the server
-	// may apply it, and its answer is lost.
+	// After passes the write on, waits for the server's answer, and
+	// drops the connection instead of passing the answer back: the server
+	// has applied the write by the time the client learns that the
+	// connection broke, and its answer is lost.
 	After
 )
 
@@ -152,17 +155,34 @@ func (p *Proxy) serve() {
 			delete(p.conns, up)
 			p.mu.Unlock()
 		}
-		go p.pipe(up, c, p.counter, closeBoth)
-		go p.pipe(c, up, nil, closeBoth)
+		// loseAnswer is closed when a write failed After was passed on:
+		// the server's next answer is thrown away with the connection.
+		loseAnswer := make(chan struct{})
+		go p.pipe(up, c, p.counter, closeBoth, loseAnswer)
+		go p.pipe(c, up, nil, closeBoth, loseAnswer)
 	}
 }
 
-// pipe copies src to dst, throwing the bytes away while stalled; each
-// read from a client is one write, counted by counter if not nil.
-func (p *Proxy) pipe(dst, src net.Conn, counter *Counter, closeBoth func()) {
+// answerWait bounds how long a write failed After waits for the server's
+// answer before the connection is dropped anyway (a write that gets none).
+const answerWait = 10 * time.Second
+
+// pipe copies src to dst, throwing the bytes away while stalled. On the
+// client's side (counter not nil) each read is one write, counted; a write
+// failed After is passed on, and loseAnswer closed, so that the server's
+// side drops the connection at the answer instead of passing it back.
+func (p *Proxy) pipe(dst, src net.Conn, counter *Counter, closeBoth func(), loseAnswer chan struct{}) {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := src.Read(buf)
+		if n > 0 && counter == nil {
+			select {
+			case <-loseAnswer:
+				closeBoth() // the answer to the failed write: lost
+				return
+			default:
+			}
+		}
 		if n > 0 && !p.stalled.Load() {
 			fail := counter.next()
 			if fail == Before {
@@ -174,7 +194,8 @@ func (p *Proxy) pipe(dst, src net.Conn, counter *Counter, closeBoth func()) {
 				return
 			}
 			if fail == After {
-				closeBoth()
+				close(loseAnswer)
+				time.AfterFunc(answerWait, closeBoth)
 				return
 			}
 		}
