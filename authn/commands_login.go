@@ -66,6 +66,7 @@ func (api *API) login(scope scopes.Scope) func(c *Call) (Fields, error) {
 		}
 		ctx := c.Context()
 		req.ClientIP = api.a.ClientIP(c.HTTP)
+		req.Bypass = api.profile.bypass
 		res, err := api.a.Login(ctx, req)
 		var le *LoginError
 		if errors.As(err, &le) {

@@ -160,14 +160,15 @@ type Config struct {
 	// with a recovery code.
 	TFAKeys [][]byte
 
-	// Disable2FASecret turns on Octeth 5.9's trusted 2FA bypass: a login
-	// with Disable2FA=true and Disable2FAToken equal to the hex
-	// HMAC-SHA256 of "<command in lower case>.disable2fa" under this
-	// secret skips the 2FA step. For a host's own trusted front end that
-	// did the second factor itself. The token is the same for every
-	// account of a scope and never expires: whoever holds it skips 2FA
-	// for everyone until the secret is changed, so keep it on the server
-	// side only. Default none: no bypass.
+	// Disable2FASecret turns on the trusted 2FA bypass: a login with
+	// Disable2FA=true and a valid Disable2FAToken made with this secret
+	// skips the 2FA step. For a host's own trusted front end that did the
+	// second factor itself; keep the secret on the server side only. The
+	// token is bound to the account and the command and good for 5 to 10
+	// minutes ([Disable2FAToken], [BypassBound]), except for an [API] with
+	// the [OctethV5] profile, which takes Octeth 5.9's static token: the
+	// same for every account of a scope, forever ([BypassStatic]).
+	// Default none: no bypass.
 	Disable2FASecret []byte
 
 	// Mailer sends password reset tokens. Default nil: no password

@@ -2,13 +2,8 @@ package authn
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"net/netip"
-	"strings"
 
 	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/scopes"
@@ -51,10 +46,12 @@ type LoginRequest struct {
 	// Disable2FA turns 2FA off, if a valid code comes with it; or, with a
 	// valid Disable2FAToken, skips the 2FA step of this login.
 	Disable2FA bool
-	// Disable2FAToken is Octeth 5.9's trusted bypass: the hex HMAC-SHA256
-	// of "<command in lower case>.disable2fa" ("user.login.disable2fa")
-	// under [Config].Disable2FASecret.
+	// Disable2FAToken is the trusted bypass of a host's own front end,
+	// made with [Config].Disable2FASecret, in the form Bypass says.
 	Disable2FAToken string
+	// Bypass is the form of Disable2FAToken accepted: [BypassBound] (the
+	// default) or Octeth 5.9's [BypassStatic].
+	Bypass TFABypass
 	// CaptchaID and Captcha answer a captcha.
 	CaptchaID, Captcha string
 	// DisableCaptcha asks to skip the captcha (Octeth's API logins); the
@@ -376,17 +373,4 @@ func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, re
 		out.turnOff = func(ctx context.Context) error { return a.tfa.Disable(ctx, ref) }
 	}
 	return out, nil
-}
-
-// validBypass reports whether the login carries a valid Disable2FAToken:
-// a host's trusted front end vouching for this login. No secret
-// configured, no bypass. Compared in constant time.
-func (a *Authenticator) validBypass(req LoginRequest) bool {
-	if len(a.cfg.Disable2FASecret) == 0 || req.Disable2FAToken == "" || len(req.Disable2FAToken) > 128 {
-		return false
-	}
-	mac := hmac.New(sha256.New, a.cfg.Disable2FASecret)
-	mac.Write([]byte(strings.ToLower(req.Scope.String()) + ".login.disable2fa"))
-	want := hex.EncodeToString(mac.Sum(nil))
-	return subtle.ConstantTimeCompare([]byte(strings.ToLower(req.Disable2FAToken)), []byte(want)) == 1
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 )
 
 // Middleware authenticates every request before next sees it.
@@ -63,19 +64,44 @@ func (a *Authenticator) CheckOrigin(r *http.Request) error { return a.checkOrigi
 // commands change state on GET (Octeth's, WMD's) needs the check on GET
 // too. Requests from non-browser clients carry neither Sec-Fetch-Site nor
 // Origin and pass.
+//
+// One more than http.CrossOriginProtection: a request with neither
+// Sec-Fetch-Site nor Origin but a Referer came from a browser (an old
+// one, or one told to leave Origin out) that named the page it came from,
+// and that page's origin is checked as an Origin header would be. A
+// Referer that names no origin is refused.
 func (a *Authenticator) checkOrigin(r *http.Request) error {
-	if !isSafeMethod(r.Method) {
-		if a.cfg.CrossOrigin.Check(r) != nil {
+	post := r
+	if isSafeMethod(r.Method) {
+		c := *r
+		c.Method = http.MethodPost
+		post = &c
+	}
+	h := r.Header
+	if ref := h.Get("Referer"); ref != "" && h.Get("Sec-Fetch-Site") == "" && h.Get("Origin") == "" {
+		origin, ok := refererOrigin(ref)
+		if !ok {
 			return ErrCrossOrigin
 		}
-		return nil
+		c := *post
+		c.Header = h.Clone()
+		c.Header.Set("Origin", origin)
+		post = &c
 	}
-	post := *r
-	post.Method = http.MethodPost
-	if a.cfg.CrossOrigin.Check(&post) != nil {
+	if a.cfg.CrossOrigin.Check(post) != nil {
 		return ErrCrossOrigin
 	}
 	return nil
+}
+
+// refererOrigin returns the origin ("https://example.com:8443") of a
+// Referer, or false if it names none.
+func refererOrigin(ref string) (string, bool) {
+	u, err := url.Parse(ref)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", false
+	}
+	return u.Scheme + "://" + u.Host, true
 }
 
 // handOn returns the request for the next handler: its context carries req

@@ -687,3 +687,40 @@ func TestOversizedBody(t *testing.T) {
 		t.Fatalf("API with an oversized body: %d", rec.Code)
 	}
 }
+
+// CheckOrigin: http.CrossOriginProtection's answer, and a Referer judged
+// as an Origin when a browser sent neither Sec-Fetch-Site nor Origin.
+func TestCheckOrigin(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		ok      bool
+	}{
+		{"no browser headers: a script", nil, true},
+		{"same-origin fetch", map[string]string{"Sec-Fetch-Site": "same-origin"}, true},
+		{"cross-site fetch", map[string]string{"Sec-Fetch-Site": "cross-site"}, false},
+		{"same Origin", map[string]string{"Origin": "http://example.com"}, true},
+		{"other Origin", map[string]string{"Origin": "https://evil.example"}, false},
+		// The attack: a cross-site form post from a browser that sends
+		// only Referer.
+		{"Referer alone, other site", map[string]string{"Referer": "https://evil.example/x"}, false},
+		{"Referer alone, this site", map[string]string{"Referer": "http://example.com/login"}, true},
+		{"Referer alone, naming no origin", map[string]string{"Referer": "/relative"}, false},
+		{"Referer alone, another scheme", map[string]string{"Referer": "ftp://example.com/"}, false},
+		// Sec-Fetch-Site decides when present; Referer is not looked at.
+		{"same-origin fetch, odd Referer", map[string]string{"Sec-Fetch-Site": "same-origin", "Referer": "https://evil.example/"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "http://example.com/login", nil)
+			for k, v := range tc.headers {
+				r.Header.Set(k, v)
+			}
+			err := env.a.CheckOrigin(r)
+			if (err == nil) != tc.ok {
+				t.Fatalf("CheckOrigin: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}

@@ -9,7 +9,8 @@ type Profile uint8
 const (
 	// Seeds is the default: Octeth's documents in keyward's seeds. A
 	// general failure's ErrorCode is its HTTP status (400, 401, 403, 404,
-	// 429, 500, 503); ErrorCode and ErrorText are single values.
+	// 429, 500, 503); ErrorCode and ErrorText are single values. Its logins
+	// take the bound Disable2FAToken ([BypassBound]).
 	Seeds Profile = iota
 	// OctethV5 is Octeth 5.9's API: a missing, invalid or expired
 	// credential is 99998 and a scope not allowed 99999, both at HTTP
@@ -17,7 +18,8 @@ const (
 	// HTTP 400; an unexpected failure 100005 at HTTP 500; those three also
 	// carry Errors: [{"Code":...,"Message":...}]. ErrorCode and ErrorText
 	// are lists ([3]). Admin.Login answers a wrong or missing 2FA code with
-	// 101, User.Login with 6.
+	// 101, User.Login with 6. Its logins take Octeth 5.9's static
+	// Disable2FAToken ([BypassStatic]).
 	OctethV5
 )
 
@@ -38,6 +40,8 @@ type profileTable struct {
 	// Admin.Login and User.Login; 0 keeps the login's own (101 missing,
 	// 6 wrong).
 	adminTFA, userTFA int
+	// bypass is the form of Disable2FAToken the logins take.
+	bypass TFABypass
 }
 
 // table returns p's table, made anew from constants: no table is shared
@@ -62,6 +66,7 @@ func (p Profile) table() profileTable {
 		lists:    true,
 		adminTFA: CodeTFARequired,
 		userTFA:  CodeInvalidTFA,
+		bypass:   BypassStatic,
 	}
 }
 

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base32"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,4 +254,28 @@ func TestWMDNameOfBothScopes(t *testing.T) {
 			t.Fatal("a wrong password logged in")
 		}
 	}
+}
+
+// A TOTP secret is sealed at rest with no setting at all: the store holds
+// no byte of it that a dump would give away.
+func TestTOTPSecretsSealedAtRest(t *testing.T) {
+	t.Parallel()
+	onThrottledApps(t, func(t *testing.T, ta *testApp) {
+		ta.t = t
+		secret, _, _ := ta.enrollUser()
+		raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(secret, "="))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := ta.auth.Store().(store.TFAStates).TFA(context.Background(), ta.users[0].Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Secret) == 0 || bytes.Contains(st.Secret, raw) || bytes.Contains(st.Secret, []byte(secret)) {
+			t.Fatalf("the stored secret holds the secret: %x", st.Secret)
+		}
+		// And it still works: a login with a code.
+		ta.clock.Advance(30 * time.Second)
+		mustOK(t, ta.userLogin("TFACode", ta.code(secret, 0)))
+	})
 }

@@ -32,9 +32,10 @@ type options struct {
 	// cookie and etoken keys several instances share.
 	DB, Redis, Prefix string
 	Keys              []authn.KeyPair
-	// StoreTimeout bounds each store call (authn.Config.StoreTimeout);
-	// zero is keyward's default.
-	StoreTimeout time.Duration
+	// StoreTimeout bounds each store call (authn.Config.StoreTimeout), and
+	// ReauthWindow is authn.Config.ReauthWindow; zero is keyward's
+	// default.
+	StoreTimeout, ReauthWindow time.Duration
 	// wrapStore, when set, wraps the store (tests: a store whose calls
 	// can be made to fail).
 	wrapStore func(store.Store) store.Store
@@ -86,6 +87,7 @@ func (a *app) build(ctx context.Context, st store.Store, o options) error {
 	cfg := authn.Config{
 		Store:        st,
 		StoreTimeout: o.StoreTimeout,
+		ReauthWindow: o.ReauthWindow,
 		Keys:         o.Keys,
 		Logger:       o.Logger,
 		Now:          o.Now,

@@ -71,6 +71,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("KEYWARD_THROTTLE_LIMIT: %w", err)
 		}
 	}
+	reauthWindow := fs.Duration("reauth-window", 0, "how long after a password login a session may set up 2FA, make API keys or change credentials without the password again (env KEYWARD_REAUTH_WINDOW, a Go duration; default 10m)")
+	if v := getenv("KEYWARD_REAUTH_WINDOW"); v != "" {
+		if err := fs.Set("reauth-window", v); err != nil {
+			return fmt.Errorf("KEYWARD_REAUTH_WINDOW: %w", err)
+		}
+	}
 	genKeys := fs.Bool("genkeys", false, "print a fresh value for KEYWARD_KEYS and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage of example:\n")
@@ -123,6 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Prefix:        *prefix,
 		Keys:          keys,
 		StoreTimeout:  *storeTimeout,
+		ReauthWindow:  *reauthWindow,
 		Throttle: authn.ThrottleConfig{PerIP: *throttleLimit, PerAccount: *throttleLimit,
 			PerUserIP: *throttleLimit, CaptchaAfter: *throttleLimit},
 	}

@@ -720,6 +720,8 @@ func TestRunStoreTimeout(t *testing.T) {
 		{"env not a duration", nil, "soon", "KEYWARD_STORE_TIMEOUT"},
 		{"flag not a duration", []string{"-store-timeout", "2"}, "", "store-timeout"},
 		{"negative", []string{"-store-timeout", "-1s"}, "", "negative StoreTimeout"},
+		{"reauth window not a duration", []string{"-reauth-window", "ten"}, "", "reauth-window"},
+		{"reauth window negative", []string{"-reauth-window", "-1m"}, "", "negative ReauthWindow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"KEYWARD_STORE_TIMEOUT": tc.env}

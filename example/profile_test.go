@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/scopes"
 )
 
 // Every general error and the login codes, in both profiles: one table.
@@ -185,8 +186,45 @@ func TestUserCurrent(t *testing.T) {
 	}
 }
 
-// Octeth 5.9's trusted 2FA bypass: right, wrong and absent tokens.
+// The trusted 2FA bypass, bound (the seeds profile): a token good for one
+// account, one command and 5 to 10 minutes.
 func TestDisable2FAToken(t *testing.T) {
+	t.Parallel()
+	secret := []byte("a host's bypass secret, 32 bytes")
+	ta := newTestAppWith(t, func(o *options) { o.Disable2FASecret = secret })
+	ta.enrollUser()
+	login := func(kv ...string) envelope {
+		return ta.send(urlencoded(append([]string{"Command", "User.Login", "Username", "user@example.com", "Password", userPassword}, kv...)...))
+	}
+	token := func(scope scopes.Scope, who string) string {
+		return authn.Disable2FAToken(secret, scope, who, ta.clock.Now())
+	}
+	static := hmac.New(sha256.New, secret)
+	static.Write([]byte("user.login.disable2fa"))
+	mustFail(t, login("Disable2FA", "true"), 200, 101)                                                             // absent
+	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", token(scopes.User, "admin")), 200, 101)             // another account's
+	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", token(scopes.Admin, "user@example.com")), 200, 101) // another command's
+	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", strings.Repeat("0", 64)), 200, 101)                 // wrong
+	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", hex.EncodeToString(static.Sum(nil))), 200, 101)     // Octeth 5.9's static form
+	mustFail(t, login("Disable2FAToken", token(scopes.User, "user@example.com")), 200, 101)                        // without Disable2FA
+	tok := token(scopes.User, " User@Example.com")                                                                 // the login is compared normalized
+	mustOK(t, login("Disable2FA", "true", "Disable2FAToken", tok))
+	// Still on for the next login: the bypass skips a step, it turns nothing off.
+	mustFail(t, login(), 200, 101)
+	// Good in its window and the next; not after.
+	ta.clock.Advance(5 * time.Minute)
+	mustOK(t, login("Disable2FA", "true", "Disable2FAToken", tok))
+	ta.clock.Advance(5 * time.Minute)
+	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", tok), 200, 101)
+	// No secret configured: no bypass.
+	plain := newTestApp(t, authn.APIConfig{})
+	plain.enrollUser()
+	mustFail(t, plain.send(urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "Disable2FA", "true", "Disable2FAToken", authn.Disable2FAToken(secret, scopes.User, "user@example.com", plain.clock.Now()))), 200, 101)
+}
+
+// Octeth 5.9's trusted 2FA bypass (the octeth5 profile): one static token
+// per command.
+func TestDisable2FATokenOctethV5(t *testing.T) {
 	t.Parallel()
 	secret := []byte("a host's bypass secret, 32 bytes")
 	token := func(command string) string {
@@ -194,20 +232,16 @@ func TestDisable2FAToken(t *testing.T) {
 		m.Write([]byte(command + ".disable2fa"))
 		return hex.EncodeToString(m.Sum(nil))
 	}
-	ta := newTestAppWith(t, func(o *options) { o.Disable2FASecret = secret })
+	ta := newTestAppWith(t, func(o *options) { o.Disable2FASecret = secret; o.API.Profile = authn.OctethV5 })
 	ta.enrollUser()
 	login := func(kv ...string) envelope {
 		return ta.send(urlencoded(append([]string{"Command", "User.Login", "Username", "user@example.com", "Password", userPassword}, kv...)...))
 	}
-	mustFail(t, login("Disable2FA", "true"), 200, 101)                                             // absent
-	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", token("admin.login")), 200, 101)    // another command's
-	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", strings.Repeat("0", 64)), 200, 101) // wrong
-	mustFail(t, login("Disable2FAToken", token("user.login")), 200, 101)                           // without Disable2FA
+	// Octeth 5.9's User.Login answers a missing 2FA code with 6.
+	mustFail(t, login("Disable2FA", "true"), 200, 6)                                             // absent
+	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", token("admin.login")), 200, 6)    // another command's
+	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", strings.Repeat("0", 64)), 200, 6) // wrong
+	mustFail(t, login("Disable2FAToken", token("user.login")), 200, 6)                           // without Disable2FA
 	mustOK(t, login("Disable2FA", "true", "Disable2FAToken", token("user.login")))
-	// Still on for the next login: the bypass skips a step, it turns nothing off.
-	mustFail(t, login(), 200, 101)
-	// No secret configured: no bypass.
-	plain := newTestApp(t, authn.APIConfig{})
-	plain.enrollUser()
-	mustFail(t, plain.send(urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "Disable2FA", "true", "Disable2FAToken", token("user.login"))), 200, 101)
+	mustFail(t, login(), 200, 6)
 }

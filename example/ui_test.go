@@ -240,6 +240,8 @@ func TestUICrossSiteRefused(t *testing.T) {
 		"Sec-Fetch-Site": {"Sec-Fetch-Site": {"cross-site"}},
 		// Browsers without Sec-Fetch-Site still send Origin.
 		"Origin": {"Origin": {"https://evil.example"}},
+		// A browser that sends neither, only the page it came from.
+		"Referer": {"Referer": {"https://evil.example/phish.html"}},
 	} {
 		// Login CSRF: another site must not sign the browser in to the
 		// attacker's account.
