@@ -116,16 +116,46 @@ type Call struct {
 	req *Request
 }
 
-// Context returns the request's context.
-func (c *Call) Context() context.Context { return c.HTTP.Context() }
+// Context returns the request's context (the background context for a
+// Call without a request).
+func (c *Call) Context() context.Context {
+	if c.HTTP == nil {
+		return context.Background()
+	}
+	return c.HTTP.Context()
+}
 
 // Param returns a parameter's value, "" if absent; a repeated parameter is
-// an error wrapping [ErrBadRequest].
-func (c *Call) Param(name string) (string, error) { return c.Params.Get(name) }
+// an error wrapping [ErrBadRequest]. A Call a host makes itself, with HTTP
+// and no Params (to test a command), reads them from HTTP on first use.
+func (c *Call) Param(name string) (string, error) {
+	if c.Params == nil {
+		p, err := (&Request{HTTP: c.HTTP}).Params()
+		if err != nil {
+			return "", err
+		}
+		c.Params = p
+	}
+	return c.Params.Get(name)
+}
 
 // Header returns the answer's header map, to set cookies and the like. The
-// body is the API's to write.
-func (c *Call) Header() http.Header { return c.w.Header() }
+// body is the API's to write. A Call a host makes itself has a header map
+// of its own, which goes nowhere.
+func (c *Call) Header() http.Header {
+	if c.w == nil {
+		c.w = nowhere{http.Header{}}
+	}
+	return c.w.Header()
+}
+
+// nowhere is the writer of a Call that has none: it keeps a header and
+// throws everything else away.
+type nowhere struct{ h http.Header }
+
+func (n nowhere) Header() http.Header       { return n.h }
+func (nowhere) Write(b []byte) (int, error) { return len(b), nil }
+func (nowhere) WriteHeader(int)             {}
 
 // NewAPI returns an API on the authenticator. In the [Octeth] dialect its
 // built-in commands are
@@ -194,6 +224,10 @@ func (api *API) mustHandle(name string, cmd Command) {
 
 // ServeHTTP runs the command the request names.
 func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r == nil {
+		WriteJSONError(w, r, errNoRequest)
+		return
+	}
 	ctx := r.Context()
 	req, authenticated := api.requestState(r)
 	asXML := false

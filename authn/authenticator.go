@@ -66,7 +66,7 @@ func New(cfg Config) (*Authenticator, error) {
 		cookies:      newCookieCache(min(cookieCacheTTL, cfg.SessionLifetime)),
 		limits: paramLimits{
 			maxParams:     cfg.MaxParams,
-			maxNameBytes:  256,
+			maxNameBytes:  defaultLimits.maxNameBytes,
 			maxValueBytes: cfg.MaxParamBytes,
 		},
 	}

@@ -355,13 +355,13 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 1 << 20
+		c.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	if c.MaxParamBytes == 0 {
-		c.MaxParamBytes = 64 << 10
+		c.MaxParamBytes = defaultLimits.maxValueBytes
 	}
 	if c.MaxParams == 0 {
-		c.MaxParams = 1000
+		c.MaxParams = defaultLimits.maxParams
 	}
 	if c.MaxBodyBytes < 0 || c.MaxParamBytes < 0 || c.MaxParams < 0 {
 		return c, errors.New("authn: negative limit")

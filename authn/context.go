@@ -49,6 +49,9 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 // did not see, or whose parameters it did not need, has none: the second
 // result is false, and the handler reads r itself.
 func ParamsFrom(r *http.Request) (*Params, bool) {
+	if r == nil {
+		return nil, false
+	}
 	s, ok := r.Context().Value(stateKey{}).(*Request)
 	if !ok || !s.parsed || s.paramsErr != nil {
 		return nil, false

@@ -57,7 +57,12 @@ func (a *Authenticator) authenticate(req *Request, resolvers []Resolver, allMeth
 // [Config].CrossOrigin says of it as a POST, whatever its method. For a
 // host's own forms that are posted before there is a cookie to check (a
 // login page).
-func (a *Authenticator) CheckOrigin(r *http.Request) error { return a.checkOrigin(r) }
+func (a *Authenticator) CheckOrigin(r *http.Request) error {
+	if r == nil {
+		return errNoRequest
+	}
+	return a.checkOrigin(r)
+}
 
 // checkOrigin applies [Config].CrossOrigin to r as if r were a POST:
 // http.CrossOriginProtection lets every GET through, but an API whose

@@ -114,6 +114,13 @@ type paramLimits struct {
 	maxValueBytes int
 }
 
+// The limits of a [Config] that sets none, and of a [Request] a host made
+// without an Authenticator.
+var defaultLimits = paramLimits{maxParams: 1000, maxNameBytes: 256, maxValueBytes: 64 << 10}
+
+// defaultMaxBodyBytes is [Config].MaxBodyBytes when it is not set.
+const defaultMaxBodyBytes = 1 << 20
+
 var (
 	errTooManyParams   = because(ErrBadRequest, "too many parameters")
 	errParamTooLong    = because(ErrBadRequest, "parameter too long")

@@ -49,9 +49,17 @@ type Request struct {
 	clearCookie bool // the session cookie was bad: expire it in the answer
 }
 
+// errNoRequest is what a Request without an HTTP request answers.
+var errNoRequest = because(ErrBadRequest, "no HTTP request")
+
 // Params returns the request's parameters, reading the query string and a
-// form body on first use. The error wraps [ErrBadRequest].
+// form body on first use. The error wraps [ErrBadRequest]. A Request a
+// host makes itself ([Request]{HTTP: r}) reads them under the default
+// limits.
 func (r *Request) Params() (*Params, error) {
+	if r == nil || r.HTTP == nil {
+		return &Params{}, errNoRequest
+	}
 	if !r.parsed {
 		r.parsed = true
 		r.paramsErr = r.readParams()
@@ -70,7 +78,10 @@ func (r *Request) Param(name string) (string, error) {
 
 // readParams fills r.params from the query string and a form body.
 func (r *Request) readParams() error {
-	lim := r.a.limits
+	lim, maxBody := defaultLimits, int64(defaultMaxBodyBytes)
+	if r.a != nil {
+		lim, maxBody = r.a.limits, r.a.cfg.MaxBodyBytes
+	}
 	list := r.inline[:0]
 	var err error
 	if q := r.HTTP.URL.RawQuery; q != "" {
@@ -84,7 +95,7 @@ func (r *Request) readParams() error {
 			r.params.list = list
 			return err
 		}
-		body, err := readBody(r.HTTP.Body, r.a.cfg.MaxBodyBytes)
+		body, err := readBody(r.HTTP.Body, maxBody)
 		r.body = body
 		if errors.Is(err, errBodyTooLarge) && r.lenient {
 			// An upload to a host route, say. Its parameters are not read;

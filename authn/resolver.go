@@ -32,7 +32,7 @@ func DefaultResolvers() []Resolver {
 type builtin func(a *Authenticator, ctx context.Context, r *Request) (Principal, error)
 
 func (b builtin) Resolve(ctx context.Context, r *Request) (Principal, error) {
-	if r.a == nil {
+	if r == nil || r.a == nil || r.HTTP == nil {
 		return Principal{}, ErrNoCredential
 	}
 	return b(r.a, ctx, r)

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/base32"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/internal/clocktest"
+	"github.com/keyward/keyward/internal/storefault"
 	"github.com/keyward/keyward/store"
 )
 
@@ -278,4 +282,38 @@ func TestTOTPSecretsSealedAtRest(t *testing.T) {
 		ta.clock.Advance(30 * time.Second)
 		mustOK(t, ta.userLogin("TFACode", ta.code(secret, 0)))
 	})
+}
+
+// Reset tokens are counted before they are checked, as logins are: of 60
+// bad tokens sent at once from one address, at most the limit (10) are
+// looked up, and the rest are refused with 429.
+func TestResetTokensCountedFirst(t *testing.T) {
+	t.Parallel()
+	var fs *storefault.Store
+	ta := newTestAppWith(t, func(o *options) {
+		o.Mailer = &mailbox{tokens: map[string]chan string{}}
+		o.wrapStore = func(s store.Store) store.Store { fs = storefault.New(s); return fs }
+	})
+	fs.Arm(0, 0) // count, fail nothing
+	var wg sync.WaitGroup
+	var refused atomic.Int32
+	for i := range 60 {
+		wg.Go(func() {
+			token := fmt.Sprintf("kwr_%043d", i)
+			e := ta.send(from("192.0.2.60", urlencoded("Command", "User.PasswordReset", "Token", token, "NewPassword", "a-new-password")))
+			if e.status == 429 {
+				refused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	took := 0
+	for _, call := range fs.Disarm() {
+		if call == "TakeToken" {
+			took++
+		}
+	}
+	if took > 10 || refused.Load() < 50 {
+		t.Fatalf("%d tokens looked up, %d refused; want at most 10 and at least 50", took, refused.Load())
+	}
 }

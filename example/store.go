@@ -114,6 +114,8 @@ Environment:
   KEYWARD_ADMIN_PASSWORD, KEYWARD_USER_PASSWORD  the seeded accounts'
                 passwords (random and printed once when unset)
   ADMIN_API_KEY a static admin API key
+  GOMEMLIMIT    the Go runtime's soft memory limit; 100MiB when unset
+                (password hashes make much garbage under login bursts)
 `
 
 // newKeysValue returns a fresh KEYWARD_KEYS value: one random pair.

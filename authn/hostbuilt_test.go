@@ -1,0 +1,197 @@
+package authn_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Every exported function and method, called with the values a host can
+// build itself (zero structs, requests made with httptest, principals
+// filled in by hand, a Request holding only its HTTP request), returns
+// (an error, if it must), and never panics: a test over the package's
+// whole API, by reflection, so that a method added later is covered too.
+func TestHostBuiltValues(t *testing.T) {
+	t.Parallel()
+	a, err := authn.New(authn.Config{AllowPlaintextHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := authn.NewAPI(a, authn.APIConfig{})
+	handByHand := authn.Principal{Scope: scopes.User, AccountID: 1, Username: "someone"}
+	receivers := []any{
+		a, api,
+		&authn.Call{}, &authn.Call{HTTP: httptest.NewRequest("POST", "/", strings.NewReader("a=1"))},
+		&authn.Request{}, &authn.Request{HTTP: httptest.NewRequest("GET", "/?SessionID=x", nil)},
+		&authn.Params{}, authn.Principal{}, handByHand, authn.Secret{},
+		&authn.CommandError{}, &authn.LoginError{}, &authn.ThrottledError{},
+		authn.ResolverFunc(func(context.Context, *authn.Request) (authn.Principal, error) { return authn.Principal{}, nil }),
+		authn.Method(0), authn.FromAPIKey(), authn.FromAdminAPIKey(), authn.FromBearer(), authn.FromCookie(), authn.FromSessionID(),
+	}
+	funcs := map[string]any{
+		"Disable2FAToken": authn.Disable2FAToken, "Fail": authn.Fail, "HTTPStatus": authn.HTTPStatus,
+		"PublicText": authn.PublicText, "WithPrincipal": authn.WithPrincipal, "WriteJSONError": authn.WriteJSONError,
+		"NewAPI": authn.NewAPI, "DefaultArgon2": authn.DefaultArgon2, "ParamsFrom": authn.ParamsFrom,
+		"PrincipalFrom": authn.PrincipalFrom, "DefaultResolvers": authn.DefaultResolvers, "New": authn.New,
+	}
+	calls := 0
+	for _, recv := range receivers {
+		v := reflect.ValueOf(recv)
+		for i := range v.NumMethod() {
+			m := v.Type().Method(i)
+			calls += callAll(t, fmt.Sprintf("%T.%s", recv, m.Name), v.Method(i), handByHand)
+		}
+	}
+	for name, f := range funcs {
+		calls += callAll(t, name, reflect.ValueOf(f), handByHand)
+	}
+	t.Logf("%d calls", calls)
+}
+
+// callAll calls f once per choice of host-built argument, each argument
+// position in turn taking each of its type's values while the others take
+// their first, and serves a request through every handler it returns.
+func callAll(t *testing.T, name string, f reflect.Value, p authn.Principal) int {
+	t.Helper()
+	ft := f.Type()
+	choices := make([][]reflect.Value, ft.NumIn())
+	for i := range choices {
+		in := ft.In(i)
+		if ft.IsVariadic() && i == ft.NumIn()-1 {
+			in = in.Elem()
+		}
+		choices[i] = hostValues(in, p)
+		if len(choices[i]) == 0 {
+			t.Fatalf("%s: no host-built value of %v", name, in)
+		}
+	}
+	calls := 0
+	for pos := range max(1, len(choices)) {
+		n := 1
+		if pos < len(choices) {
+			n = len(choices[pos])
+		}
+		for k := range n {
+			args := make([]reflect.Value, len(choices))
+			for i := range args {
+				args[i] = choices[i][0]
+				if i == pos {
+					args[i] = choices[i][k]
+				}
+			}
+			calls++
+			call(t, name, f, args)
+		}
+	}
+	return calls
+}
+
+// call makes one call, failing t on a panic, and serves what it returns.
+func call(t *testing.T, name string, f reflect.Value, args []reflect.Value) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s%v panicked: %v", name, describe(args), r)
+		}
+	}()
+	var out []reflect.Value
+	if f.Type().IsVariadic() {
+		out = f.CallSlice(append(args[:len(args)-1:len(args)-1], reflect.Append(reflect.MakeSlice(f.Type().In(len(args)-1), 0, 1), args[len(args)-1])))
+	} else {
+		out = f.Call(args)
+	}
+	for _, o := range out {
+		serve(o.Interface())
+	}
+}
+
+// serve sends a request through a handler, or through a middleware in
+// front of one.
+func serve(v any) {
+	r := httptest.NewRequest("POST", "/?Command=User.Current&SessionID=x", strings.NewReader("APIKey=kw_x"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	switch h := v.(type) {
+	case http.Handler:
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	case func(http.Handler) http.Handler:
+		h(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), r)
+	}
+}
+
+func describe(args []reflect.Value) string {
+	var parts []string
+	for _, a := range args {
+		parts = append(parts, fmt.Sprintf("%#v", a.Interface()))
+	}
+	s := "(" + strings.Join(parts, ", ") + ")"
+	if len(s) > 300 {
+		s = s[:300] + "...)"
+	}
+	return s
+}
+
+// hostValues returns values of type t that a host can build, the first
+// the most ordinary.
+func hostValues(t reflect.Type, p authn.Principal) []reflect.Value {
+	get := httptest.NewRequest("GET", "/", nil)
+	post := httptest.NewRequest("POST", "/", strings.NewReader("x=1"))
+	var vals []any
+	switch t {
+	case reflect.TypeFor[context.Context]():
+		cancelled, cancel := context.WithCancel(context.Background())
+		cancel()
+		vals = []any{context.Background(), cancelled, authn.WithPrincipal(context.Background(), p)}
+	case reflect.TypeFor[*http.Request]():
+		vals = []any{get, post, (*http.Request)(nil)}
+	case reflect.TypeFor[http.ResponseWriter]():
+		vals = []any{httptest.NewRecorder()}
+	case reflect.TypeFor[http.Handler]():
+		vals = []any{http.NotFoundHandler(), http.Handler(nil)}
+	case reflect.TypeFor[authn.Principal]():
+		vals = []any{p, authn.Principal{}, authn.Principal{Scope: scopes.Admin, AccountID: 99, Method: authn.MethodCookie}}
+	case reflect.TypeFor[*authn.Request]():
+		vals = []any{&authn.Request{HTTP: get}, &authn.Request{}, (*authn.Request)(nil)}
+	case reflect.TypeFor[*authn.Authenticator]():
+		a, _ := authn.New(authn.Config{})
+		vals = []any{a}
+	case reflect.TypeFor[authn.Command]():
+		vals = []any{authn.Command{Scopes: []scopes.Scope{scopes.User}, Run: func(*authn.Call) (authn.Fields, error) { return nil, nil }}, authn.Command{}}
+	case reflect.TypeFor[authn.Config]():
+		vals = []any{authn.Config{}, authn.Config{Store: store.NewMemory(store.MemoryConfig{})}}
+	case reflect.TypeFor[time.Time]():
+		vals = []any{time.Now(), time.Time{}}
+	case reflect.TypeFor[error]():
+		vals = []any{authn.ErrBadRequest, fmt.Errorf("a host's: %w", authn.ErrForbidden), error(nil)}
+	default:
+		switch t.Kind() {
+		case reflect.String:
+			return []reflect.Value{reflect.ValueOf("").Convert(t), reflect.ValueOf("x").Convert(t), reflect.ValueOf(strings.Repeat("\xff", 300)).Convert(t)}
+		case reflect.Int, reflect.Int64, reflect.Uint8:
+			return []reflect.Value{reflect.Zero(t), reflect.ValueOf(1).Convert(t), reflect.ValueOf(-1).Convert(t)}
+		case reflect.Bool:
+			return []reflect.Value{reflect.ValueOf(false), reflect.ValueOf(true)}
+		case reflect.Slice:
+			return []reflect.Value{reflect.Zero(t), reflect.MakeSlice(t, 1, 1)}
+		case reflect.Struct, reflect.Interface, reflect.Pointer, reflect.Func, reflect.Map:
+			return []reflect.Value{reflect.Zero(t)}
+		}
+	}
+	out := make([]reflect.Value, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			out[i] = reflect.Zero(t)
+			continue
+		}
+		out[i] = reflect.ValueOf(v).Convert(t)
+	}
+	return out
+}
