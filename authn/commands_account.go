@@ -364,7 +364,7 @@ func (api *API) checkPasswordParam(c *Call, acct store.Account, param string) er
 		return errInvalidCredentials
 	}
 	if err == nil {
-		c.Principal.PasswordAt = api.a.cfg.Now() // proven, for the rest of the command
+		c.Principal.AuthenticatedAt = api.a.cfg.Now() // proven, for the rest of the command
 	}
 	return err
 }

@@ -146,8 +146,10 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request, resolvers []R
 		case !found.HasSession() && p.HasSession():
 			// An API key and a session of one account (seed 003 sends
 			// both): the key decides, and the session it came with is
-			// there for what needs one (logout, a password change).
-			found.session, found.Login, found.TFA, found.PasswordAt = p.session, p.Login, p.TFA, p.PasswordAt
+			// there for what needs one (logout, a password change), with
+			// its login's time: a key does not make a session's password
+			// proof fresh.
+			found.session, found.Login, found.TFA, found.AuthenticatedAt = p.session, p.Login, p.TFA, p.AuthenticatedAt
 		}
 	}
 	return found, nil

@@ -61,8 +61,12 @@ type Principal struct {
 	AccountID int64
 	// Username is the account's username when the request was resolved.
 	Username string
-	// AuthenticatedAt is when the credential was established: the login
-	// for a session, cookie or etoken; the request itself for an API key.
+	// AuthenticatedAt is when the caller last proved who it is: the login,
+	// for a session, cookie or etoken (also when a key came with it); the
+	// request itself, for an API key alone, and after
+	// [Authenticator.Reauthenticate]. For a session made with the
+	// password (Login "password"), sensitive changes need it within
+	// [Config].ReauthWindow.
 	AuthenticatedAt time.Time
 	// Login is how the session was made ("password", "apikey",
 	// "adminapikey", "switch"); empty for a request authenticated by a key
@@ -77,11 +81,6 @@ type Principal struct {
 	// SwitchPrivilege is what the administrator chose ("Default" or
 	// "Full"); empty unless SwitchedBy is set.
 	SwitchPrivilege string
-	// PasswordAt is when the caller last proved the account's password:
-	// the login, for a session made with the password; the request
-	// itself, after [Authenticator.Reauthenticate]. Zero otherwise.
-	// Sensitive changes need it within [Config].ReauthWindow.
-	PasswordAt time.Time
 
 	// session is the hash of the session the request rode on, if any, so
 	// that logout can end it without the client sending it again.

@@ -34,7 +34,7 @@ func requirePasswordSession(p Principal) error {
 
 // RequireRecentPassword returns nil if p may make a sensitive change now:
 // p rode on a session made with a password, and proved the password within
-// [Config].ReauthWindow ([Principal].PasswordAt). A principal that is not
+// [Config].ReauthWindow ([Principal].AuthenticatedAt). A principal that is not
 // such a session is an error wrapping [ErrForbidden]; one whose proof is
 // older is [ErrReauthenticate]: send the password again
 // ([Authenticator.Reauthenticate]), or sign in again.
@@ -42,7 +42,7 @@ func (a *Authenticator) RequireRecentPassword(p Principal) error {
 	if err := requirePasswordSession(p); err != nil {
 		return err
 	}
-	if p.PasswordAt.IsZero() || a.cfg.Now().Sub(p.PasswordAt) >= a.cfg.ReauthWindow {
+	if p.AuthenticatedAt.IsZero() || a.cfg.Now().Sub(p.AuthenticatedAt) >= a.cfg.ReauthWindow {
 		return ErrReauthenticate
 	}
 	return nil
@@ -50,7 +50,7 @@ func (a *Authenticator) RequireRecentPassword(p Principal) error {
 
 // Reauthenticate checks password against p's account, counted and
 // throttled as a login attempt of the account from r's client, and returns
-// p with PasswordAt set to now: proof, for this request, that the caller
+// p with AuthenticatedAt set to now: proof, for this request, that the caller
 // knows the password (see [Authenticator.RequireRecentPassword]). A wrong
 // password is an error wrapping [ErrInvalidCredential]; too many wrong
 // ones, [*ThrottledError].
@@ -69,7 +69,7 @@ func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p P
 	if err := a.checkOwnPasswordValue(ctx, req, acct, password); err != nil {
 		return p, err
 	}
-	p.PasswordAt = a.cfg.Now()
+	p.AuthenticatedAt = a.cfg.Now()
 	return p, nil
 }
 

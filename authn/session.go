@@ -149,16 +149,12 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 		}
 	}
 	if s.SwitchedBy.ID != 0 {
-		if err := a.parentAlive(ctx, s, now, m); err != nil {
+		if err := a.parentAlive(ctx, &s, now, m); err != nil {
 			return Principal{}, err
 		}
 	}
-	if err := a.touch(ctx, s, now); err != nil {
+	if err := a.touch(ctx, &s, now); err != nil {
 		return Principal{}, err
-	}
-	var passwordAt time.Time
-	if s.Method == "password" {
-		passwordAt = s.CreatedAt
 	}
 	return Principal{
 		Scope:           acct.Scope,
@@ -170,7 +166,6 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 		Login:           s.Method,
 		SwitchedBy:      s.SwitchedBy,
 		SwitchPrivilege: s.SwitchPrivilege,
-		PasswordAt:      passwordAt,
 		session:         h,
 	}, nil
 }
@@ -220,7 +215,7 @@ var errSwitchEnded = because(ErrInvalidCredential, "the administrator's session 
 // works through s: a switched session ends with the session that made it
 // (logout, expiry, the administrator's credential change or account
 // disabled), never later.
-func (a *Authenticator) parentAlive(ctx context.Context, s store.Session, now time.Time, m Method) error {
+func (a *Authenticator) parentAlive(ctx context.Context, s *store.Session, now time.Time, m Method) error {
 	if s.Parent == (store.Hash{}) {
 		return errSwitchEnded // made before sessions recorded their parent
 	}
@@ -233,12 +228,12 @@ func (a *Authenticator) parentAlive(ctx context.Context, s store.Session, now ti
 	case parent.Account != s.SwitchedBy:
 		return errSwitchEnded
 	}
-	return a.touch(ctx, parent, now)
+	return a.touch(ctx, &parent, now)
 }
 
 // touch writes a session's last-seen time when it has gone stale (older
 // than the touch interval), so that most requests only read.
-func (a *Authenticator) touch(ctx context.Context, s store.Session, now time.Time) error {
+func (a *Authenticator) touch(ctx context.Context, s *store.Session, now time.Time) error {
 	if now.Sub(s.LastSeenAt) < a.cfg.TouchInterval {
 		return nil
 	}

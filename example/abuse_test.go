@@ -200,6 +200,7 @@ func TestReauthentication(t *testing.T) {
 	ta := newTestApp(t, authn.APIConfig{})
 	user := ta.userSession()
 	admin := ta.adminSession()
+	userKey := mustOK(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", user))).str("APIKey")
 	ta.clock.Advance(11 * time.Minute)
 	adminID := strconv.FormatInt(ta.admin.ID, 10)
 	for _, tc := range []struct {
@@ -208,6 +209,8 @@ func TestReauthentication(t *testing.T) {
 	}{
 		{"User.TFA.Setup", []string{"Command", "User.TFA.Setup", "SessionID", user}},
 		{"User.APIKey.Create", []string{"Command", "User.APIKey.Create", "SessionID", user}},
+		// A key beside the stale session makes it no fresher.
+		{"User.TFA.Setup with a key", []string{"Command", "User.TFA.Setup", "SessionID", user, "APIKey", userKey}},
 		{"Admin.TFA.Setup", []string{"Command", "Admin.TFA.Setup", "SessionID", admin}},
 		{"Admin.Update email", []string{"Command", "Admin.Update", "SessionID", admin, "AdminID", adminID, "Name", "Administrator", "Username", "admin", "EmailAddress", "thief@example.com"}},
 		{"Admin.Update username", []string{"Command", "Admin.Update", "SessionID", admin, "AdminID", adminID, "Name", "Administrator", "Username", "thief", "EmailAddress", "admin@example.com"}},
@@ -223,8 +226,8 @@ func TestReauthentication(t *testing.T) {
 		t.Fatalf("2FA on: %v %v", on, err)
 	}
 	keys, _ := ta.auth.APIKeys(context.Background(), ta.users[0].Ref())
-	if len(keys) != 0 {
-		t.Fatalf("%d keys made", len(keys))
+	if len(keys) != 1 {
+		t.Fatalf("%d keys made", len(keys)-1)
 	}
 	mustOK(t, ta.send(urlencoded("Command", "Admin.Login", "Username", "admin", "Password", adminPassword)))
 
