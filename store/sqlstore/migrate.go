@@ -134,22 +134,24 @@ func migrationLock(prefix string) int64 {
 func (s *Store) migrateSQLite(ctx context.Context, ms []migration) (err error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("a connection: %w", err)
 	}
 	defer conn.Close()
 	var timeout int
 	if err := conn.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&timeout); err != nil {
-		return err
+		return fmt.Errorf("reading busy_timeout: %w", err)
 	}
-	if timeout == 0 {
-		// A connection of the caller's without one: waiting a while is
-		// better than failing the open.
-		if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 5000`); err != nil {
-			return err
-		}
+	// Another process's migration is waited for as long as it may take
+	// on a loaded machine, not the connection's usual timeout, which is
+	// put back afterwards.
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = `+strconv.Itoa(migrationBusyTimeout)); err != nil {
+		return fmt.Errorf("setting busy_timeout: %w", err)
 	}
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA busy_timeout = `+strconv.Itoa(timeout))
+	}()
 	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		return err
+		return fmt.Errorf("BEGIN IMMEDIATE: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -159,9 +161,15 @@ func (s *Store) migrateSQLite(ctx context.Context, ms []migration) (err error) {
 	if err := s.applyMigrations(ctx, conn, ms); err != nil {
 		return err
 	}
-	_, err = conn.ExecContext(ctx, `COMMIT`)
-	return err
+	if _, err = conn.ExecContext(ctx, `COMMIT`); err != nil {
+		return fmt.Errorf("COMMIT: %w", err)
+	}
+	return nil
 }
+
+// migrationBusyTimeout is how long, in milliseconds, opening a SQLite
+// database waits for another process's migration.
+const migrationBusyTimeout = 60_000
 
 // applyMigrations applies the migrations of ms not yet recorded, within
 // the transaction ex is in.
