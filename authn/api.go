@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keyward/keyward/authn/form"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -108,7 +109,7 @@ type Call struct {
 	// Principal is the caller: zero for public commands.
 	Principal Principal
 	// Params are the request's parameters.
-	Params *Params
+	Params *form.Params
 	// HTTP is the request.
 	HTTP *http.Request
 

@@ -66,7 +66,7 @@ func credential(r *Request, param, header string) (string, error) {
 	default:
 		return "", because(ErrBadRequest, "header "+header+" given more than once")
 	}
-	p, err := r.Param(param)
+	p, err := r.param(param)
 	if err != nil {
 		return "", err
 	}

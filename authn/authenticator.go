@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/keyward/keyward/authn/form"
 	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/totp"
@@ -23,7 +24,7 @@ type Authenticator struct {
 	store     store.Store
 	passwords store.PasswordSetter
 	updater   store.AccountUpdater
-	limits    paramLimits
+	limits    form.Limits
 	hasher    *hasher
 	codecs    []securecookie.Codec
 	// etokenCodecs are codecs on the same keys as codecs; the name the MAC
@@ -64,11 +65,7 @@ func New(cfg Config) (*Authenticator, error) {
 		codecs:       newCookieCodecs(cfg),
 		etokenCodecs: newETokenCodecs(cfg),
 		cookies:      newCookieCache(min(cookieCacheTTL, cfg.SessionLifetime)),
-		limits: paramLimits{
-			maxParams:     cfg.MaxParams,
-			maxNameBytes:  defaultLimits.maxNameBytes,
-			maxValueBytes: cfg.MaxParamBytes,
-		},
+		limits:       form.Limits{MaxParams: cfg.MaxParams, MaxValue: cfg.MaxParamBytes, MaxBody: cfg.MaxBodyBytes},
 	}
 	if a.logKey, err = newLogKey(cfg.Keys[0]); err != nil {
 		return nil, fmt.Errorf("authn: %w", err)

@@ -355,13 +355,13 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = defaultMaxBodyBytes
+		c.MaxBodyBytes = 1 << 20
 	}
 	if c.MaxParamBytes == 0 {
-		c.MaxParamBytes = defaultLimits.maxValueBytes
+		c.MaxParamBytes = 64 << 10
 	}
 	if c.MaxParams == 0 {
-		c.MaxParams = defaultLimits.maxParams
+		c.MaxParams = 1000
 	}
 	if c.MaxBodyBytes < 0 || c.MaxParamBytes < 0 || c.MaxParams < 0 {
 		return c, errors.New("authn: negative limit")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/authn/form"
 	"github.com/keyward/keyward/store"
 )
 
@@ -133,7 +134,7 @@ func TestHTTPStatusAndPublicText(t *testing.T) {
 	}{
 		{nil, http.StatusOK, ""},
 		{ErrBadRequest, 400, "Malformed request"},
-		{errBodyTooLarge, 400, "Malformed request: body too large"},
+		{form.ErrBodyTooLarge, 400, "Malformed request: body too large"},
 		{errConflictingCreds, 400, "Malformed request: credentials name different accounts"},
 		{ErrInvalidCredential, 401, "Authentication failure or session expired"},
 		{errSessionExpired, 401, "Authentication failure or session expired"},

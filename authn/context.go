@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"github.com/keyward/keyward/authn/form"
 	"net/http"
 )
 
@@ -48,7 +49,7 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 // handler after it need not read the body again. A request the middleware
 // did not see, or whose parameters it did not need, has none: the second
 // result is false, and the handler reads r itself.
-func ParamsFrom(r *http.Request) (*Params, bool) {
+func ParamsFrom(r *http.Request) (*form.Params, bool) {
 	if r == nil {
 		return nil, false
 	}

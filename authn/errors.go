@@ -3,6 +3,8 @@ package authn
 import (
 	"errors"
 	"net/http"
+
+	"github.com/keyward/keyward/authn/form"
 )
 
 // Errors of the request path. Resolvers, the middleware, [Authenticator.Require]
@@ -90,7 +92,7 @@ type errorClass struct {
 // middleware's JSON answer and the API's envelope both read it. The first
 // row that matches decides.
 var errorTable = [...]errorClass{
-	{ErrBadRequest, http.StatusBadRequest, "Malformed request"},
+	{ErrBadRequest, http.StatusBadRequest, "Malformed request"}, // first: classify's row for form's errors
 	{ErrInvalidCredential, http.StatusUnauthorized, "Authentication failure or session expired"},
 	{ErrUnauthenticated, http.StatusUnauthorized, "Authentication required"},
 	{ErrNoCredential, http.StatusUnauthorized, "Authentication required"},
@@ -107,8 +109,13 @@ var errorTable = [...]errorClass{
 // refused as if the store had failed.
 var failClosed = errorClass{nil, http.StatusServiceUnavailable, "Service unavailable"}
 
-// classify returns err's row of the table.
+// classify returns err's row of the table. Package form's refusals are
+// malformed requests.
 func classify(err error) errorClass {
+	var fe *form.Error
+	if errors.As(err, &fe) {
+		return errorTable[0]
+	}
 	for _, c := range errorTable {
 		if errors.Is(err, c.err) {
 			return c
@@ -137,7 +144,12 @@ func PublicText(err error) string {
 	}
 	c := classify(err)
 	var re *reasonError
-	if c.err == ErrBadRequest && errors.As(err, &re) && re.kind == ErrBadRequest {
+	var fe *form.Error
+	switch {
+	case c.err != ErrBadRequest:
+	case errors.As(err, &fe):
+		return c.text + ": " + fe.Reason
+	case errors.As(err, &re) && re.kind == ErrBadRequest:
 		return c.text + ": " + re.reason
 	}
 	return c.text

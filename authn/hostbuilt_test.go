@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/form"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -32,7 +33,7 @@ func TestHostBuiltValues(t *testing.T) {
 		a, api,
 		&authn.Call{}, &authn.Call{HTTP: httptest.NewRequest("POST", "/", strings.NewReader("a=1"))},
 		&authn.Request{}, &authn.Request{HTTP: httptest.NewRequest("GET", "/?SessionID=x", nil)},
-		&authn.Params{}, authn.Principal{}, handByHand, authn.Secret{},
+		&form.Params{}, authn.Principal{}, handByHand, authn.Secret{},
 		&authn.CommandError{}, &authn.LoginError{}, &authn.ThrottledError{},
 		authn.ResolverFunc(func(context.Context, *authn.Request) (authn.Principal, error) { return authn.Principal{}, nil }),
 		authn.Method(0), authn.FromAPIKey(), authn.FromAdminAPIKey(), authn.FromBearer(), authn.FromCookie(), authn.FromSessionID(),

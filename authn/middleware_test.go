@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/authn/form"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -503,7 +504,7 @@ func TestBodyStaysReadable(t *testing.T) {
 	body := "Command=List.Create&SubscriberListName=My+Test+List&SessionID=" + sid
 
 	var got string
-	var params *Params
+	var params *form.Params
 	h := env.a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got = string(b)

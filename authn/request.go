@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/keyward/keyward/authn/form"
 )
 
 // Request is a request as resolvers see it: the HTTP request and its
@@ -19,10 +21,10 @@ type Request struct {
 	a         *Authenticator
 	principal Principal
 
-	params    Params
+	params    form.Params
 	paramsErr error
-	body      []byte   // the form body read, kept for the next handler
-	inline    [2]Param // room for a short request's parameters
+	body      []byte        // the form body read, kept for the next handler
+	inline    [2]form.Param // room for a short request's parameters
 
 	nowTime time.Time  // the request's time, read from the clock once
 	ip      netip.Addr // the client's address, found once
@@ -53,12 +55,13 @@ type Request struct {
 var errNoRequest = because(ErrBadRequest, "no HTTP request")
 
 // Params returns the request's parameters, reading the query string and a
-// form body on first use. The error wraps [ErrBadRequest]. A Request a
-// host makes itself ([Request]{HTTP: r}) reads them under the default
-// limits.
-func (r *Request) Params() (*Params, error) {
+// form body on first use (see package form). The error is a
+// [*form.Error], or [ErrBadRequest] for a Request without an HTTP
+// request. A Request a host makes itself ([Request]{HTTP: r}) reads them
+// under the default limits.
+func (r *Request) Params() (*form.Params, error) {
 	if r == nil || r.HTTP == nil {
-		return &Params{}, errNoRequest
+		return &form.Params{}, errNoRequest
 	}
 	if !r.parsed {
 		r.parsed = true
@@ -67,8 +70,8 @@ func (r *Request) Params() (*Params, error) {
 	return &r.params, r.paramsErr
 }
 
-// Param returns one parameter's value, "" if absent; see [Params.Get].
-func (r *Request) Param(name string) (string, error) {
+// param returns one parameter's value, "" if absent; see [form.Params.Get].
+func (r *Request) param(name string) (string, error) {
 	p, err := r.Params()
 	if err != nil {
 		return "", err
@@ -78,48 +81,20 @@ func (r *Request) Param(name string) (string, error) {
 
 // readParams fills r.params from the query string and a form body.
 func (r *Request) readParams() error {
-	lim, maxBody := defaultLimits, int64(defaultMaxBodyBytes)
+	var lim form.Limits
 	if r.a != nil {
-		lim, maxBody = r.a.limits, r.a.cfg.MaxBodyBytes
+		lim = r.a.limits
 	}
-	list := r.inline[:0]
-	var err error
-	if q := r.HTTP.URL.RawQuery; q != "" {
-		if list, err = parseURLEncoded(list, q, lim); err != nil {
-			return err
-		}
+	params, body, err := form.Read(r.HTTP, r.inline[:0], lim)
+	r.params, r.body = params, body
+	if errors.Is(err, form.ErrBodyTooLarge) && r.lenient {
+		// An upload to a host route, say. Its parameters are not read;
+		// the next handler gets the whole body, and a credential in it is
+		// not seen: the request is no more privileged for it.
+		r.oversized = true
+		return nil
 	}
-	if r.HTTP.Body != nil && r.HTTP.Body != http.NoBody && hasBody(r.HTTP.Method) {
-		kind, boundary, err := bodyForm(r.HTTP.Header.Get("Content-Type"))
-		if err != nil || kind == formNone {
-			r.params.list = list
-			return err
-		}
-		body, err := readBody(r.HTTP.Body, maxBody)
-		r.body = body
-		if errors.Is(err, errBodyTooLarge) && r.lenient {
-			// An upload to a host route, say. Its parameters are not read;
-			// the next handler gets the whole body, and a credential in
-			// it is not seen: the request is no more privileged for it.
-			r.oversized = true
-			r.params.list = list
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch kind {
-		case formURLEncoded:
-			list, err = parseURLEncoded(list, string(body), lim)
-		case formMultipart:
-			list, err = parseMultipart(list, body, boundary, lim)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	r.params.list = list
-	return nil
+	return err
 }
 
 // now returns the request's time: the configured clock, read once per
@@ -143,10 +118,4 @@ func (r *Request) clientIP() netip.Addr {
 		}
 	}
 	return r.ip
-}
-
-// hasBody reports whether a request of this method may carry form
-// parameters in its body, as [http.Request.ParseForm] decides.
-func hasBody(method string) bool {
-	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch
 }

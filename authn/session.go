@@ -118,7 +118,7 @@ func sessionHash(id string) (store.Hash, bool) {
 }
 
 func (a *Authenticator) resolveSessionID(ctx context.Context, r *Request) (Principal, error) {
-	id, err := r.Param("SessionID")
+	id, err := r.param("SessionID")
 	if err != nil {
 		return Principal{}, err
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/authn/form"
 )
 
 func TestValidXMLName(t *testing.T) {
@@ -62,7 +64,7 @@ func TestProfileTables(t *testing.T) {
 		{OctethV5, ErrUnauthenticated, 200, 99998, false},
 		{OctethV5, ErrForbidden, 200, 99999, false},
 		{OctethV5, ErrUnknownCommand, 400, 100003, true},
-		{OctethV5, errBodyTooLarge, 400, 100000, true},
+		{OctethV5, form.ErrBodyTooLarge, 400, 100000, true},
 		{OctethV5, ErrInternal, 500, 100005, true},
 		{OctethV5, errDown, 500, 100005, true}, // anything unexpected
 		{OctethV5, ErrThrottled, 429, 429, false},

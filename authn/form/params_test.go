@@ -1,4 +1,4 @@
-package authn
+package form
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var testLimits = paramLimits{maxParams: 1000, maxNameBytes: 256, maxValueBytes: 64 << 10}
+var testLimits = Limits{}.withDefaults()
 
 func TestParseURLEncoded(t *testing.T) {
 	t.Parallel()
@@ -38,7 +38,7 @@ func TestParseURLEncoded(t *testing.T) {
 	for _, tc := range tests {
 		got, err := parseURLEncoded(nil, tc.in, testLimits)
 		if tc.bad {
-			if !errors.Is(err, ErrBadRequest) {
+			if !isFormError(err) {
 				t.Errorf("%q: err = %v, want a bad request", tc.in, err)
 			}
 			continue
@@ -47,6 +47,12 @@ func TestParseURLEncoded(t *testing.T) {
 			t.Errorf("%q = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
+}
+
+// isFormError reports whether err is this package's refusal.
+func isFormError(err error) bool {
+	var fe *Error
+	return errors.As(err, &fe)
 }
 
 func TestParamsGet(t *testing.T) {
@@ -62,7 +68,7 @@ func TestParamsGet(t *testing.T) {
 		t.Errorf("Get(absent) = %q, %v", v, err)
 	}
 	// A repeated name is ambiguous: an error, not the first or the last.
-	if _, err := p.Get("List"); !errors.Is(err, ErrBadRequest) {
+	if _, err := p.Get("List"); !isFormError(err) {
 		t.Errorf("Get(List) err = %v", err)
 	}
 	if vs := p.Values("LIST"); !slices.Equal(vs, []string{"1", "2"}) {
@@ -80,7 +86,7 @@ func TestParamsGet(t *testing.T) {
 
 func TestParamLimits(t *testing.T) {
 	t.Parallel()
-	lim := paramLimits{maxParams: 2, maxNameBytes: 4, maxValueBytes: 4}
+	lim := Limits{MaxParams: 2, MaxName: 4, MaxValue: 4}
 	tests := []struct {
 		in  string
 		err error
@@ -109,8 +115,8 @@ func FuzzParseURLEncoded(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := parseURLEncoded(nil, s, testLimits)
 		if err != nil {
-			if !errors.Is(err, ErrBadRequest) {
-				t.Fatalf("error %v does not wrap ErrBadRequest", err)
+			if !isFormError(err) {
+				t.Fatalf("error %v is not an *Error", err)
 			}
 			return
 		}
@@ -153,20 +159,20 @@ func FuzzParseMultipart(f *testing.F) {
 	f.Add("--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\nzz\r\n--XX--\r\n")
 	f.Add("--XX\r\nContent-Disposition: form-data\r\n\r\n1\r\n--XX--\r\n")
 	f.Add("--XX\r\n\r\n\r\n--XX")
-	lim := paramLimits{maxParams: 10, maxNameBytes: 32, maxValueBytes: 64}
+	lim := Limits{MaxParams: 10, MaxName: 32, MaxValue: 64}
 	f.Fuzz(func(t *testing.T, body string) {
 		got, err := parseMultipart(nil, []byte(body), "XX", lim)
 		if err != nil {
-			if !errors.Is(err, ErrBadRequest) {
-				t.Fatalf("error %v does not wrap ErrBadRequest", err)
+			if !isFormError(err) {
+				t.Fatalf("error %v is not an *Error", err)
 			}
 			return
 		}
-		if len(got) > lim.maxParams {
+		if len(got) > lim.MaxParams {
 			t.Fatalf("%d params", len(got))
 		}
 		for _, p := range got {
-			if p.Name == "" || len(p.Name) > lim.maxNameBytes || len(p.Value) > lim.maxValueBytes {
+			if p.Name == "" || len(p.Name) > lim.MaxName || len(p.Value) > lim.MaxValue {
 				t.Fatalf("accepted %q", p)
 			}
 		}
