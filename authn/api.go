@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/authn/form"
 	"net/http"
 	"runtime/debug"
@@ -302,7 +303,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		for k := range fields {
 			if reservedField(k) {
-				api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "command " + name + " set the field " + k})
+				api.a.Emit(ctx, event.Event{Kind: event.CommandFailed, Reason: "command " + name + " set the field " + k})
 				api.writeEnvelope(ctx, w, api.profile.generalAnswer(ErrInternal), asXML)
 				return
 			}
@@ -311,7 +312,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &cerr):
 		for k := range cerr.Fields {
 			if reservedField(k) { // a failure must not read as a success
-				api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "command " + name + " set the field " + k})
+				api.a.Emit(ctx, event.Event{Kind: event.CommandFailed, Reason: "command " + name + " set the field " + k})
 				api.writeEnvelope(ctx, w, api.profile.generalAnswer(ErrInternal), asXML)
 				return
 			}

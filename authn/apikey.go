@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -255,7 +256,7 @@ func (a *Authenticator) CreateAPIKey(ctx context.Context, owner store.AccountRef
 	if err != nil {
 		return Secret{}, store.APIKey{}, storeFailure(err)
 	}
-	a.emit(ctx, Event{Kind: EventKeyCreated, Account: owner, Time: now})
+	a.Emit(ctx, event.Event{Kind: event.KeyCreated, Account: owner, Time: now})
 	return Secret{value: key}, rec, nil
 }
 
@@ -269,7 +270,7 @@ func (a *Authenticator) RevokeAPIKey(ctx context.Context, owner store.AccountRef
 	case err != nil:
 		return storeFailure(err)
 	}
-	a.emit(ctx, Event{Kind: EventKeyRevoked, Account: owner})
+	a.Emit(ctx, event.Event{Kind: event.KeyRevoked, Account: owner})
 	return nil
 }
 

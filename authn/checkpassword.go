@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -112,6 +113,6 @@ func (a *Authenticator) upgradeHash(ctx context.Context, acct store.Account, pas
 		err = a.passwords.RehashPassword(ctx, acct.Ref(), acct.PasswordHash, hash)
 	}
 	if err != nil && !errors.Is(err, store.ErrConflict) {
-		a.emit(ctx, Event{Kind: EventStoreFailed, Account: acct.Ref(), Reason: "password hash upgrade failed"})
+		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Account: acct.Ref(), Reason: "password hash upgrade failed"})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -98,7 +99,7 @@ func (api *API) adminUpdate(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	api.a.emit(c.Context(), Event{Kind: EventAccountUpdated, Account: acct.Ref(), Username: acct.Username})
+	api.a.Emit(c.Context(), event.Event{Kind: event.AccountUpdated, Account: acct.Ref(), Username: acct.Username})
 	return api.withSession(c, next, Fields{}), nil
 }
 
@@ -150,7 +151,7 @@ func (api *API) updateAccount(c *Call, before, acct store.Account, password stri
 	}
 	next, err := api.a.changeCredentials(ctx, c.Principal, before, write)
 	if err == nil && password != "" {
-		api.a.emit(ctx, Event{Kind: EventPasswordChanged, Account: acct.Ref(), Username: acct.Username})
+		api.a.Emit(ctx, event.Event{Kind: event.PasswordChanged, Account: acct.Ref(), Username: acct.Username})
 	}
 	return next, err
 }
@@ -167,7 +168,7 @@ func (api *API) withSession(c *Call, next Secret, f Fields) Fields {
 			// The session is made and the change written; a cookie that
 			// cannot be made (it always can: the keys were checked at New)
 			// leaves the browser to sign in again.
-			api.a.emit(c.Context(), Event{Kind: EventCommandFailed, Account: c.Principal.Account(), Reason: "setting the session cookie", Err: err})
+			api.a.Emit(c.Context(), event.Event{Kind: event.CommandFailed, Account: c.Principal.Account(), Reason: "setting the session cookie", Err: err})
 		}
 	}
 	f["SessionID"] = next.Reveal()
@@ -304,7 +305,7 @@ func (api *API) userUpdate(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	api.a.emit(ctx, Event{Kind: EventAccountUpdated, Account: acct.Ref(), Username: acct.Username})
+	api.a.Emit(ctx, event.Event{Kind: event.AccountUpdated, Account: acct.Ref(), Username: acct.Username})
 	return api.withSession(c, next, Fields{"UserInfo": userInfo(acct)}), nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -127,7 +128,7 @@ type apiKeyInfo struct {
 // list flushes it first, so that it shows what is known.
 func (api *API) listKeys(c *Call) (Fields, error) {
 	if err := api.a.FlushAPIKeyUsage(c.Context()); err != nil {
-		api.a.emit(c.Context(), Event{Kind: EventStoreFailed, Reason: "recording API key usage", Err: err})
+		api.a.Emit(c.Context(), event.Event{Kind: event.StoreFailed, Reason: "recording API key usage", Err: err})
 	}
 	keys, err := api.a.APIKeys(c.Context(), c.Principal.Account())
 	if err != nil {

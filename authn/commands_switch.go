@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -64,6 +65,6 @@ func (api *API) userSwitch(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	api.a.emit(ctx, Event{Kind: EventUserSwitched, Account: user.Ref(), Username: user.Username, Actor: c.Principal.Account(), Reason: priv})
+	api.a.Emit(ctx, event.Event{Kind: event.UserSwitched, Account: user.Ref(), Username: user.Username, Actor: c.Principal.Account(), Reason: priv})
 	return Fields{"SessionID": sid.Reveal(), "etoken": etoken.Reveal(), "UserInfo": userInfo(user)}, nil
 }

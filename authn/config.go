@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/sessions"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/store"
 )
@@ -214,7 +215,7 @@ type Config struct {
 	Logger *slog.Logger
 	// OnEvent, when set, receives every [Event] too, with the request's
 	// context. It runs on the request's goroutine: keep it short.
-	OnEvent func(context.Context, Event)
+	OnEvent func(context.Context, event.Event)
 
 	// Now is the clock. Default time.Now.
 	Now func() time.Time

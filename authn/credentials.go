@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/store"
 )
 
@@ -118,7 +119,7 @@ func (a *Authenticator) SetPassword(ctx context.Context, p Principal, password s
 	if err != nil {
 		return Secret{}, err
 	}
-	a.emit(ctx, Event{Kind: EventPasswordChanged, Account: p.Account(), Username: p.Username})
+	a.Emit(ctx, event.Event{Kind: event.PasswordChanged, Account: p.Account(), Username: p.Username})
 	return next, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+
+	"github.com/keyward/keyward/authn/event"
 )
 
 // Fields are what a command answers, merged into the Octeth envelope beside
@@ -117,7 +119,7 @@ func (api *API) writeEnvelope(ctx context.Context, w http.ResponseWriter, a answ
 	}
 	if err != nil {
 		// A value that cannot be encoded is the command's bug.
-		api.a.emit(ctx, Event{Kind: EventCommandFailed, Reason: "answer does not encode", Err: err})
+		api.a.Emit(ctx, event.Event{Kind: event.CommandFailed, Reason: "answer does not encode", Err: err})
 		api.writeEnvelope(ctx, w, api.profile.generalAnswer(ErrInternal), asXML)
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/keyward/keyward/authn/event"
 )
 
 // ETokenPrefix starts every etoken, so that one is recognisable in an
@@ -163,6 +165,6 @@ func (a *Authenticator) handOnCookie(w http.ResponseWriter, r *Request) {
 		return
 	}
 	if err := a.SetSessionCookie(w, r.HTTP, Secret{value: r.etokenSession}); err != nil {
-		a.emit(r.HTTP.Context(), Event{Kind: EventStoreFailed, Reason: "setting the cookie from an etoken", Err: err})
+		a.Emit(r.HTTP.Context(), event.Event{Kind: event.StoreFailed, Reason: "setting the cookie from an etoken", Err: err})
 	}
 }

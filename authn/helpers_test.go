@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/internal/clocktest"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
@@ -61,19 +62,19 @@ func (s *syncBuffer) String() string {
 // eventLog records events from Config.OnEvent.
 type eventLog struct {
 	mu     sync.Mutex
-	events []Event
+	events []event.Event
 }
 
-func (l *eventLog) add(_ context.Context, e Event) {
+func (l *eventLog) add(_ context.Context, e event.Event) {
 	l.mu.Lock()
 	l.events = append(l.events, e)
 	l.mu.Unlock()
 }
 
-func (l *eventLog) kinds() []EventKind {
+func (l *eventLog) kinds() []event.Kind {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var ks []EventKind
+	var ks []event.Kind
 	for _, e := range l.events {
 		ks = append(ks, e.Kind)
 	}
@@ -87,8 +88,8 @@ func (l *eventLog) reset() {
 	l.mu.Unlock()
 }
 
-// last returns the last event of the kind, or the zero Event.
-func (l *eventLog) last(kind EventKind) Event {
+// last returns the last event of the kind, or the zero event.Event.
+func (l *eventLog) last(kind event.Kind) event.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := len(l.events) - 1; i >= 0; i-- {
@@ -96,7 +97,7 @@ func (l *eventLog) last(kind EventKind) Event {
 			return l.events[i]
 		}
 	}
-	return Event{}
+	return event.Event{}
 }
 
 // testKeys are fixed cookie keys: a store that wraps the memory store is

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyward/keyward/authn/event"
 )
 
 // keyUsage counts an API key's requests between flushes.
@@ -66,7 +68,7 @@ func (a *Authenticator) recordUse(id int64, at time.Time, r *http.Request, ip ne
 			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.TouchInterval)
 			defer cancel()
 			if err := a.FlushAPIKeyUsage(ctx); err != nil {
-				a.emit(ctx, Event{Kind: EventStoreFailed, Reason: "recording API key usage", Err: err})
+				a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "recording API key usage", Err: err})
 			}
 		}()
 	}

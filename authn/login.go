@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
@@ -142,7 +143,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		return LoginResult{}, a.refusal(CodeMissingPassword, attempt{})
 	}
 	ip := ipKey(req.ClientIP)
-	ev := Event{Account: store.AccountRef{Scope: req.Scope}, ClientIP: ip}
+	ev := event.Event{Account: store.AccountRef{Scope: req.Scope}, ClientIP: ip}
 	// The account is looked up first, so that its username and its email
 	// address count as one; the password is checked later, after the
 	// throttle and the captcha.
@@ -167,8 +168,8 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 	}
 	var throttled *ThrottledError
 	if errors.As(err, &throttled) {
-		ev.Kind, ev.Reason = EventLockedOut, "too many failed attempts"
-		a.emit(ctx, ev)
+		ev.Kind, ev.Reason = event.LockedOut, "too many failed attempts"
+		a.Emit(ctx, ev)
 		return LoginResult{}, err
 	}
 	if err != nil {
@@ -176,15 +177,15 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 	}
 	// failed logs a failure (begin has counted it) and answers code.
 	failed := func(code int, reason string) error {
-		ev.Kind, ev.Reason = EventLoginFailed, reason
-		a.emit(ctx, ev)
+		ev.Kind, ev.Reason = event.LoginFailed, reason
+		a.Emit(ctx, ev)
 		return a.refusal(code, at)
 	}
 
 	if !byKey && a.captchaRequired(req, at) {
 		if req.Captcha == "" {
-			ev.Kind, ev.Reason = EventLoginFailed, "captcha missing"
-			a.emit(ctx, ev)
+			ev.Kind, ev.Reason = event.CaptchaDemanded, "captcha missing"
+			a.Emit(ctx, ev)
 			return LoginResult{}, a.refusal(CodeMissingCaptcha, at)
 		}
 		ok, err := a.captcha.Check(ctx, captcha.Response{ID: req.CaptchaID, Answer: req.Captcha, RemoteIP: req.ClientIP.String()})
@@ -249,17 +250,17 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		}
 		res.TFADisabled, res.TFAEnabled = true, false
 		if req.TFARecoveryCode != "" {
-			ev.Kind, ev.Reason = EventRecoveryUsed, ""
-			a.emit(ctx, ev)
+			ev.Kind, ev.Reason = event.RecoveryUsed, ""
+			a.Emit(ctx, ev)
 		}
-		ev.Kind, ev.Reason = EventTFADisabled, "at login"
-		a.emit(ctx, ev)
+		ev.Kind, ev.Reason = event.TFADisabled, "at login"
+		a.Emit(ctx, ev)
 	}
 	if err != nil {
 		return LoginResult{}, err
 	}
-	ev.Kind, ev.Reason = EventLoginOK, method
-	a.emit(ctx, ev)
+	ev.Kind, ev.Reason = event.LoginOK, method
+	a.Emit(ctx, ev)
 	return res, nil
 }
 
@@ -338,15 +339,15 @@ type tfaOutcome struct {
 // code, and only then. With 2FA off, a TFACode is ignored, but a recovery
 // code is 6: it cannot be checked, and accepting it would let one code log
 // in many times.
-func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, req LoginRequest, ev Event) (tfaOutcome, error) {
+func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, req LoginRequest, ev event.Event) (tfaOutcome, error) {
 	ref := acct.Ref()
 	on, err := a.tfa.Enabled(ctx, ref)
 	if err != nil {
 		return tfaOutcome{}, storeFailure(err)
 	}
 	if on && req.Disable2FA && a.validBypass(req) {
-		ev.Kind, ev.Reason = EventTFABypassed, "Disable2FAToken"
-		a.emit(ctx, ev)
+		ev.Kind, ev.Reason = event.TFABypassed, "Disable2FAToken"
+		a.Emit(ctx, ev)
 		return tfaOutcome{}, nil
 	}
 	switch {
@@ -361,8 +362,8 @@ func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, re
 		code := req.TFARecoveryCode
 		return tfaOutcome{passed: true, turnOff: func(ctx context.Context) error { return a.tfa.Recover(ctx, ref, code) }}, nil
 	case req.TFACode == "":
-		ev.Kind, ev.Reason = EventLoginFailed, "2FA code required"
-		a.emit(ctx, ev)
+		ev.Kind, ev.Reason = event.LoginFailed, "2FA code required"
+		a.Emit(ctx, ev)
 		return tfaOutcome{}, &LoginError{Code: CodeTFARequired}
 	}
 	if err := a.tfa.Verify(ctx, ref, req.TFACode); err != nil {

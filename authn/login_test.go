@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -386,7 +387,7 @@ func TestLoginEvents(t *testing.T) {
 	l.call("192.0.2.80", aliceLogin+alicePassword)
 	var got []string
 	for _, e := range l.events.events {
-		if e.Kind == EventLoginFailed || e.Kind == EventLoginOK {
+		if e.Kind == event.LoginFailed || e.Kind == event.LoginOK {
 			got = append(got, string(e.Kind)+" "+e.Username+" "+e.ClientIP+" "+e.Reason)
 		}
 	}
@@ -410,7 +411,7 @@ func TestUnknownNamesLoggedHashed(t *testing.T) {
 		if err == nil {
 			t.Fatal("a wrong password logged in")
 		}
-		e := env.events.last(EventLoginFailed)
+		e := env.events.last(event.LoginFailed)
 		names = append(names, e.Username)
 	}
 	if strings.Contains(env.logBuf.String(), strings.ToLower(typed)) || strings.Contains(env.logBuf.String(), "Hunter2") {

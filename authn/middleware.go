@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/keyward/keyward/authn/event"
 )
 
 // Middleware authenticates every request before next sees it.
@@ -160,20 +162,20 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request, resolvers []R
 // stops sending it.
 func (a *Authenticator) refuse(w http.ResponseWriter, req *Request, err error, write func(http.ResponseWriter, *http.Request, error)) {
 	r := req.HTTP
-	e := Event{Kind: EventRefused, Reason: reasonOf(err)}
+	e := event.Event{Kind: event.Refused, Reason: reasonOf(err)}
 	switch c := classify(err); {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		e.Reason = "request cancelled or timed out"
 	case c.status >= 500:
 		// The server's fault: the cause goes to the log for operators.
-		e.Kind, e.Err = EventStoreFailed, err
+		e.Kind, e.Err = event.StoreFailed, err
 		if c.err == ErrInternal {
-			e.Kind = EventCommandFailed
+			e.Kind = event.CommandFailed
 		}
 	case e.Reason == "":
 		e.Reason = c.text
 	}
-	a.emit(r.Context(), e)
+	a.Emit(r.Context(), e)
 	if req.clearCookie {
 		a.ClearSessionCookie(w, r)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/authn/form"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
@@ -431,7 +432,7 @@ func TestSessionExpiryDecidedByAuthenticator(t *testing.T) {
 	if res := env.serve(get("SessionID=" + sid)); res.status != 401 || res.errText != "Authentication failure or session expired" {
 		t.Fatalf("status %d %q", res.status, res.errText)
 	}
-	if !slices.Contains(env.events.kinds(), EventSessionExpired) {
+	if !slices.Contains(env.events.kinds(), event.SessionExpired) {
 		t.Fatalf("no session_expired event: %v", env.events.kinds())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/totp"
 )
@@ -85,7 +86,7 @@ func (a *Authenticator) reauth(ctx context.Context, r *Request, acct store.Accou
 	}
 	if err := check(); err != nil {
 		if errors.Is(err, ErrInvalidCredential) || errors.Is(err, totp.ErrInvalidCode) {
-			a.emit(ctx, Event{Kind: EventLoginFailed, Account: acct.Ref(), Username: acct.Username, Reason: reasonOf(err), ClientIP: ipKey(r.clientIP())})
+			a.Emit(ctx, event.Event{Kind: event.LoginFailed, Account: acct.Ref(), Username: acct.Username, Reason: reasonOf(err), ClientIP: ipKey(r.clientIP())})
 		}
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -94,14 +95,14 @@ func (a *Authenticator) mailReset(ctx context.Context, scope scopes.Scope, email
 	case errors.Is(err, store.ErrNotFound):
 		return
 	case err != nil:
-		a.emit(ctx, Event{Kind: EventStoreFailed, Reason: "password reminder", Err: err})
+		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "password reminder", Err: err})
 		return
 	case acct.Disabled || !strings.EqualFold(strings.TrimSpace(acct.Email), strings.TrimSpace(email)):
 		return // a username is not an email address: only the address counts
 	}
 	raw, err := a.random(32)
 	if err != nil {
-		a.emit(ctx, Event{Kind: EventStoreFailed, Reason: "password reminder", Err: err})
+		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "password reminder", Err: err})
 		return
 	}
 	token := ResetTokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
@@ -112,14 +113,14 @@ func (a *Authenticator) mailReset(ctx context.Context, scope scopes.Scope, email
 		ExpiresAt: a.cfg.Now().Add(a.cfg.ResetTokenTTL),
 	})
 	if err != nil {
-		a.emit(ctx, Event{Kind: EventStoreFailed, Reason: "password reminder", Err: err})
+		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "password reminder", Err: err})
 		return
 	}
 	if err := a.cfg.Mailer.SendPasswordReset(ctx, acct, Secret{value: token}); err != nil {
-		a.emit(ctx, Event{Kind: EventCommandFailed, Account: acct.Ref(), Reason: "mailing a password reset", Err: err})
+		a.Emit(ctx, event.Event{Kind: event.CommandFailed, Account: acct.Ref(), Reason: "mailing a password reset", Err: err})
 		return
 	}
-	a.emit(ctx, Event{Kind: EventPasswordReminded, Account: acct.Ref(), Username: acct.Username})
+	a.Emit(ctx, event.Event{Kind: event.PasswordReminded, Account: acct.Ref(), Username: acct.Username})
 }
 
 // errBadResetToken is any token that does not reset: unknown, used,
@@ -143,7 +144,7 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 		return err
 	}
 	bad := func() error {
-		a.emit(ctx, Event{Kind: EventRefused, Account: store.AccountRef{Scope: scope}, Reason: "bad password reset token", ClientIP: clientIP})
+		a.Emit(ctx, event.Event{Kind: event.Refused, Account: store.AccountRef{Scope: scope}, Reason: "bad password reset token", ClientIP: clientIP})
 		return errBadResetToken
 	}
 	if !strings.HasPrefix(token, ResetTokenPrefix) || len(token) > maxCredentialBytes {
@@ -185,6 +186,6 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 		return err
 	}
 	a.takeBack(ctx, key)
-	a.emit(ctx, Event{Kind: EventPasswordReset, Account: acct.Ref(), Username: acct.Username, ClientIP: clientIP})
+	a.Emit(ctx, event.Event{Kind: event.PasswordReset, Account: acct.Ref(), Username: acct.Username, ClientIP: clientIP})
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -118,12 +119,12 @@ func TestResetOnceConcurrently(t *testing.T) {
 	if res := l.serve(get("SessionID=" + other)); res.status != 401 {
 		t.Fatalf("a session survived the reset: %d", res.status)
 	}
-	if !slicesContains(l.events.kinds(), EventPasswordReset) {
+	if !slicesContains(l.events.kinds(), event.PasswordReset) {
 		t.Fatal("no password_reset event")
 	}
 }
 
-func slicesContains(ks []EventKind, k EventKind) bool {
+func slicesContains(ks []event.Kind, k event.Kind) bool {
 	for _, x := range ks {
 		if x == k {
 			return true
@@ -216,9 +217,9 @@ func TestUserSwitch(t *testing.T) {
 	if res := l.serve(get("SessionID=" + own)); res.status != 200 {
 		t.Fatal("the user's own session ended")
 	}
-	var ev Event
+	var ev event.Event
 	for _, e := range l.events.events {
-		if e.Kind == EventUserSwitched {
+		if e.Kind == event.UserSwitched {
 			ev = e
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/store"
 )
 
@@ -189,7 +190,7 @@ func (a *Authenticator) liveSession(ctx context.Context, h store.Hash, now time.
 		return s, store.Account{}, storeFailure(err)
 	}
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= a.cfg.SessionIdleTimeout || now.Sub(s.CreatedAt) >= a.cfg.SessionLifetime {
-		a.emit(ctx, Event{Kind: EventSessionExpired, Account: s.Account, Method: m, Time: now})
+		a.Emit(ctx, event.Event{Kind: event.SessionExpired, Account: s.Account, Method: m.String(), Time: now})
 		return s, store.Account{}, errSessionExpired
 	}
 	acct, err := a.activeAccount(ctx, s.Account)
@@ -200,7 +201,7 @@ func (a *Authenticator) liveSession(ctx context.Context, h store.Hash, now time.
 		// Dead since the change; deleting it only tidies, so a failure
 		// to delete changes no answer.
 		_ = a.store.DeleteSession(ctx, h)
-		a.emit(ctx, Event{Kind: EventSessionExpired, Account: s.Account, Method: m, Time: now, Reason: "credentials changed"})
+		a.Emit(ctx, event.Event{Kind: event.SessionExpired, Account: s.Account, Method: m.String(), Time: now, Reason: "credentials changed"})
 		return s, acct, errCredentialsChanged
 	}
 	return s, acct, nil
@@ -285,7 +286,7 @@ func (a *Authenticator) EndSession(ctx context.Context, p Principal) error {
 	if err := a.store.DeleteSession(ctx, p.session); err != nil {
 		return storeFailure(err)
 	}
-	a.emit(ctx, Event{Kind: EventLogout, Account: p.Account(), Username: p.Username, Method: p.Method})
+	a.Emit(ctx, event.Event{Kind: event.Logout, Account: p.Account(), Username: p.Username, Method: p.Method.String()})
 	return nil
 }
 
@@ -307,7 +308,7 @@ func (a *Authenticator) endSessions(ctx context.Context, account store.AccountRe
 	if err != nil {
 		return n, storeFailure(err)
 	}
-	a.emit(ctx, Event{Kind: EventSessionsEnded, Account: account, Count: n})
+	a.Emit(ctx, event.Event{Kind: event.SessionsEnded, Account: account, Count: n})
 	return n, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/totp"
 )
 
@@ -45,12 +46,12 @@ func (a *Authenticator) EnableTFA(ctx context.Context, p Principal, code string)
 	})
 	switch {
 	case errors.Is(err, totp.ErrInvalidCode):
-		a.emit(ctx, Event{Kind: EventLoginFailed, Account: p.Account(), Username: p.Username, Reason: "wrong 2FA code at enable"})
+		a.Emit(ctx, event.Event{Kind: event.LoginFailed, Account: p.Account(), Username: p.Username, Reason: "wrong 2FA code at enable"})
 		return nil, Secret{}, err
 	case err != nil:
 		return nil, Secret{}, tfaError(err)
 	}
-	a.emit(ctx, Event{Kind: EventTFAEnabled, Account: p.Account(), Username: p.Username})
+	a.Emit(ctx, event.Event{Kind: event.TFAEnabled, Account: p.Account(), Username: p.Username})
 	return codes, next, nil
 }
 
@@ -71,7 +72,7 @@ func (a *Authenticator) DisableTFA(ctx context.Context, p Principal) (Secret, er
 	if err != nil {
 		return Secret{}, tfaError(err)
 	}
-	a.emit(ctx, Event{Kind: EventTFADisabled, Account: p.Account(), Username: p.Username})
+	a.Emit(ctx, event.Event{Kind: event.TFADisabled, Account: p.Account(), Username: p.Username})
 	return next, nil
 }
 
