@@ -18,9 +18,9 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// APIKeyPrefix starts every API key keyward makes, so that people and
+// apiKeyPrefix starts every API key keyward makes, so that people and
 // secret scanners can tell one when they see it.
-const APIKeyPrefix = "kw_"
+const apiKeyPrefix = "kw_"
 
 const (
 	// maxCredentialBytes bounds a credential before it is hashed or
@@ -28,7 +28,7 @@ const (
 	maxCredentialBytes = 512
 	// keyPrefixShown is how much of a key its listing shows: the marker
 	// and six characters (36 bits of its 256).
-	keyPrefixShown = len(APIKeyPrefix) + 6
+	keyPrefixShown = len(apiKeyPrefix) + 6
 	// maxLabelBytes bounds an API key's label.
 	maxLabelBytes = 100
 )
@@ -56,7 +56,7 @@ func (a *Authenticator) resolveAdminAPIKey(ctx context.Context, r *Request) (Pri
 }
 
 // credential returns the credential given as the parameter or the header:
-// ErrNoCredential if neither, a malformed request if they differ or the
+// errNoCredential if neither, a malformed request if they differ or the
 // header is repeated.
 func credential(r *Request, param, header string) (string, error) {
 	var h string
@@ -73,7 +73,7 @@ func credential(r *Request, param, header string) (string, error) {
 	}
 	switch {
 	case h == "" && p == "":
-		return "", ErrNoCredential
+		return "", errNoCredential
 	case h == "":
 		return p, nil
 	case p != "" && subtle.ConstantTimeCompare([]byte(h), []byte(p)) != 1:
@@ -106,7 +106,7 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 	now := r.now()
 	// The static key, if configured, is compared first, in constant time.
 	if a.hasAdminKey && subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 {
-		acct, err := a.activeAccount(ctx, store.AccountRef{Scope: scopes.Admin, ID: a.cfg.AdminAPIKeyAccountID})
+		acct, err := a.Account(ctx, store.AccountRef{Scope: scopes.Admin, ID: a.cfg.AdminAPIKeyAccountID})
 		if err != nil {
 			return Principal{}, err
 		}
@@ -123,17 +123,17 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 	case adminOnly && k.Account.Scope != scopes.Admin:
 		return Principal{}, because(ErrInvalidCredential, "user key given as admin key")
 	}
-	if k.BoundIP != "" && !boundAllows(k.BoundIP, r.clientIP()) {
+	if k.BoundIP != "" && !boundAllows(k.BoundIP, r.ClientIP()) {
 		return Principal{}, errKeyBound
 	}
-	acct, err := a.activeAccount(ctx, k.Account)
+	acct, err := a.Account(ctx, k.Account)
 	if err != nil {
 		return Principal{}, err
 	}
 	if !a.cfg.DisableAPIKeyUsage {
 		var known netip.Addr
 		if r.HTTP == nil {
-			known = r.clientIP() // a key login: the address is known
+			known = r.ClientIP() // a key login: the address is known
 		}
 		a.recordUse(k.ID, now, r.HTTP, known)
 	}
@@ -182,9 +182,12 @@ func ipString(ip netip.Addr) string {
 	return ip.String()
 }
 
-// activeAccount returns the account, or ErrInvalidCredential if it is gone
-// or disabled.
-func (a *Authenticator) activeAccount(ctx context.Context, ref store.AccountRef) (store.Account, error) {
+// Account returns the account if it can act: it exists and is not
+// disabled. Otherwise it is an error wrapping [ErrInvalidCredential]; a
+// store that fails, [ErrStoreUnavailable]. Read it just before a change
+// ([Authenticator.UpdateAccount]): it carries the account's credential
+// generation.
+func (a *Authenticator) Account(ctx context.Context, ref store.AccountRef) (store.Account, error) {
 	acct, err := a.store.Account(ctx, ref)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -235,14 +238,14 @@ func (a *Authenticator) CreateAPIKey(ctx context.Context, owner store.AccountRef
 	if !opts.ExpiresAt.IsZero() && !opts.ExpiresAt.After(now) {
 		return Secret{}, store.APIKey{}, because(ErrBadRequest, "expiry in the past")
 	}
-	if _, err := a.activeAccount(ctx, owner); err != nil {
+	if _, err := a.Account(ctx, owner); err != nil {
 		return Secret{}, store.APIKey{}, err
 	}
 	raw, err := a.random(32)
 	if err != nil {
 		return Secret{}, store.APIKey{}, err
 	}
-	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	key := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	rec, err := a.store.CreateAPIKey(ctx, store.APIKey{
 		Hash:      hashCredential(key),
 		Prefix:    key[:keyPrefixShown],

@@ -24,6 +24,7 @@ type Authenticator struct {
 	store     store.Store
 	passwords store.PasswordSetter
 	updater   store.AccountUpdater
+	creator   store.AccountCreator
 	limits    form.Limits
 	hasher    *hasher
 	codecs    []securecookie.Codec
@@ -52,7 +53,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := newHasher(cfg.Argon2, cfg.Rand, cfg.MaxConcurrentHashes)
+	h, err := newHasher(cfg.Passwords.argon2(), cfg.Rand, cfg.Passwords.MaxConcurrentHashes)
 	if err != nil {
 		return nil, err
 	}
@@ -64,33 +65,27 @@ func New(cfg Config) (*Authenticator, error) {
 		mailing:      make(chan struct{}, recoveryBackground),
 		codecs:       newCookieCodecs(cfg),
 		etokenCodecs: newETokenCodecs(cfg),
-		cookies:      newCookieCache(min(cookieCacheTTL, cfg.SessionLifetime)),
-		limits:       form.Limits{MaxParams: cfg.MaxParams, MaxValue: cfg.MaxParamBytes, MaxBody: cfg.MaxBodyBytes},
+		cookies:      newCookieCache(min(cookieCacheTTL, cfg.Sessions.Lifetime)),
+		limits:       cfg.Limits,
 	}
 	if a.logKey, err = newLogKey(cfg.Keys[0]); err != nil {
 		return nil, fmt.Errorf("authn: %w", err)
 	}
 	a.passwords, _ = optionalWithDeadline(cfg.Store, cfg.StoreTimeout, newTimedPasswords)
 	a.updater, _ = optionalWithDeadline(cfg.Store, cfg.StoreTimeout, newTimedUpdater)
+	a.creator, _ = optionalWithDeadline(cfg.Store, cfg.StoreTimeout, newTimedCreator)
 	a.usage.lastFlush.Store(cfg.Now().UnixNano()) // the first flush a TouchInterval from now
 	if cfg.AdminAPIKey != "" {
 		a.adminKeyHash = sha256.Sum256([]byte(cfg.AdminAPIKey))
 		a.hasAdminKey = true
 	}
-	sealKeys, err := tfaSealKeys(cfg.Keys, cfg.TFAKeys)
+	sealKeys, err := tfaSealKeys(cfg.Keys, cfg.TFA.Keys)
 	if err != nil {
 		return nil, err
 	}
-	a.tfa, err = totp.New(totp.Config{Store: a.store, Issuer: cfg.TFAIssuer, Keys: sealKeys, Now: cfg.Now, Rand: cfg.Rand})
+	a.tfa, err = totp.New(totp.Config{Store: a.store, Issuer: cfg.TFA.Issuer, Keys: sealKeys, Now: cfg.Now, Rand: cfg.Rand})
 	if err != nil {
 		return nil, fmt.Errorf("authn: %w", err)
 	}
 	return a, nil
 }
-
-// Store returns the store the Authenticator uses ([Config].Store), for a
-// host that adds accounts to the default in-memory one.
-func (a *Authenticator) Store() store.Store { return a.cfg.Store }
-
-// TOTP returns the second-factor manager.
-func (a *Authenticator) TOTP() *totp.TOTP { return a.tfa }

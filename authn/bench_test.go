@@ -45,7 +45,7 @@ func newBenchFixture(b *testing.B) *benchFixture {
 	b.Helper()
 	ctx := context.Background()
 	mem := store.NewMemory(store.MemoryConfig{})
-	a, err := New(Config{Store: mem, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler), ETokenValidity: time.Minute})
+	a, err := New(Config{Store: mem, Passwords: cheapPasswords, Logger: slog.New(slog.DiscardHandler), EToken: ETokenConfig{Validity: time.Minute}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func newBenchFixture(b *testing.B) *benchFixture {
 		if i == benchAccounts/2 {
 			f.apiKey, f.sessionID = key.Reveal(), sid.Reveal()
 			rec := httptest.NewRecorder()
-			if err := a.SetSessionCookie(rec, httptest.NewRequest("GET", "/", nil), sid); err != nil {
+			if err := a.setSessionCookie(rec, httptest.NewRequest("GET", "/", nil), sid); err != nil {
 				b.Fatal(err)
 			}
 			f.cookie = rec.Result().Cookies()[0]
@@ -103,7 +103,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 	// The same API key request with usage recording off, in the same run,
 	// to show what recording costs.
-	off, err := New(Config{Store: f.auth.store, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler), DisableAPIKeyUsage: true})
+	off, err := New(Config{Store: f.auth.store, Passwords: cheapPasswords, Logger: slog.New(slog.DiscardHandler), DisableAPIKeyUsage: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func benchETokens(b *testing.B, f *benchFixture, parallel bool) {
 	var pool []*http.Request
 	refill := func() {
 		for range batch {
-			tok, err := f.auth.IssueEToken(sid)
+			tok, err := f.auth.issueEToken(sid)
 			if err != nil {
 				panic(err)
 			}
@@ -223,7 +223,7 @@ func BenchmarkCookieDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var raw []byte
-		if err := securecookie.DecodeMulti(a.cfg.CookieName, f.cookie.Value, &raw, a.codecs...); err != nil {
+		if err := securecookie.DecodeMulti(a.cfg.Cookie.Name, f.cookie.Value, &raw, a.codecs...); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -291,7 +291,7 @@ func BenchmarkFloor(b *testing.B) {
 // BenchmarkRecordAPIKeyUse is what counting a key's use adds to a request:
 // the whole of it, the store write being in the background.
 func BenchmarkRecordAPIKeyUse(b *testing.B) {
-	a, err := New(Config{Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler)})
+	a, err := New(Config{Passwords: cheapPasswords, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

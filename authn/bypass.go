@@ -15,24 +15,8 @@ import (
 
 // The trusted 2FA bypass: a host's own front end that did the second
 // factor itself vouches for a login with Disable2FA=true and a
-// Disable2FAToken made with [Config].Disable2FASecret, and the login skips
+// Disable2FAToken made with [TFAConfig].Disable2FASecret, and the login skips
 // its 2FA step. Without a secret there is no bypass.
-
-// TFABypass is the form of Disable2FAToken a login accepts.
-type TFABypass uint8
-
-const (
-	// BypassBound, the default: a token good for one account, one
-	// command, and a few minutes, made by [Disable2FAToken]. A token that
-	// leaks skips 2FA for that account alone, and not for long.
-	BypassBound TFABypass = iota
-	// BypassStatic is Octeth 5.9's: the hex HMAC-SHA256 of "<command in
-	// lower case>.disable2fa" ("user.login.disable2fa") under the secret.
-	// It is the same for every account of a scope and never expires:
-	// whoever holds it skips 2FA for everyone until the secret changes.
-	// For Octeth 5.9 clients (the OctethV5 profile) only.
-	BypassStatic
-)
 
 // bypassWindow is how long a window of bound tokens lasts; a token is
 // good in its window and the next, so for 5 to 10 minutes.
@@ -42,10 +26,10 @@ const bypassWindow = 5 * time.Minute
 // version of its form.
 const bypassLabel = "keyward disable2fa v1"
 
-// Disable2FAToken returns the bound Disable2FAToken ([BypassBound]) that
+// Disable2FAToken returns the bound Disable2FAToken that
 // lets a login of the scope, as login (a username or email address, as
 // the login will send it), skip its 2FA step, made at now with secret
-// ([Config].Disable2FASecret): the hex HMAC-SHA256 under secret of
+// ([TFAConfig].Disable2FASecret): the hex HMAC-SHA256 under secret of
 //
 //	"keyward disable2fa v1" 0x00 "<scope>.login" 0x00 <login> 0x00 <window>
 //
@@ -69,23 +53,25 @@ func bypassToken(secret []byte, scope scopes.Scope, login string, window int64) 
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// validBypass reports whether the login carries a valid Disable2FAToken
-// of the form it accepts. No secret configured, no bypass. Compared in
-// constant time, every candidate.
+// validBypass reports whether the login carries a valid Disable2FAToken:
+// bound, or Octeth 5.9's static one with StaticBypass (the same for every
+// account of a scope and never expiring: whoever holds it skips 2FA for
+// everyone until the secret changes). No secret configured, no bypass.
+// Compared in constant time, every candidate.
 func (a *Authenticator) validBypass(req LoginRequest) bool {
-	if len(a.cfg.Disable2FASecret) == 0 || req.Disable2FAToken == "" || len(req.Disable2FAToken) > 128 {
+	if len(a.cfg.TFA.Disable2FASecret) == 0 || req.Disable2FAToken == "" || len(req.Disable2FAToken) > 128 {
 		return false
 	}
 	got := []byte(strings.ToLower(req.Disable2FAToken))
-	if req.Bypass == BypassStatic {
-		mac := hmac.New(sha256.New, a.cfg.Disable2FASecret)
+	if req.StaticBypass {
+		mac := hmac.New(sha256.New, a.cfg.TFA.Disable2FASecret)
 		mac.Write([]byte(strings.ToLower(req.Scope.String()) + ".login.disable2fa"))
 		return subtle.ConstantTimeCompare(got, []byte(hex.EncodeToString(mac.Sum(nil)))) == 1
 	}
 	window := a.cfg.Now().Unix() / int64(bypassWindow/time.Second)
 	ok := 0
 	for _, w := range []int64{window, window - 1} {
-		ok |= subtle.ConstantTimeCompare(got, []byte(bypassToken(a.cfg.Disable2FASecret, req.Scope, req.Username, w)))
+		ok |= subtle.ConstantTimeCompare(got, []byte(bypassToken(a.cfg.TFA.Disable2FASecret, req.Scope, req.Username, w)))
 	}
 	return ok == 1
 }

@@ -19,17 +19,17 @@ var (
 	errBadHash       = because(ErrInvalidCredential, "stored password hash unreadable")
 )
 
-// HashPassword returns an argon2id hash of password with the configured
+// hashPassword returns an argon2id hash of password with the configured
 // parameters, for a host that creates accounts or changes passwords. It
-// waits for a hashing slot under ctx (see [Config].MaxConcurrentHashes).
-func (a *Authenticator) HashPassword(ctx context.Context, password string) (string, error) {
+// waits for a hashing slot under ctx (see [PasswordConfig].MaxConcurrentHashes).
+func (a *Authenticator) hashPassword(ctx context.Context, password string) (string, error) {
 	if len(password) > maxPasswordBytes {
 		return "", because(ErrBadRequest, "password too long")
 	}
 	return a.hasher.hash(ctx, password)
 }
 
-// CheckPassword finds the account of the scope whose username or email
+// checkPassword finds the account of the scope whose username or email
 // address is login, and checks password against its hash.
 //
 // An unknown login, a wrong password, a disabled account and an account
@@ -44,7 +44,7 @@ func (a *Authenticator) HashPassword(ctx context.Context, password string) (stri
 // failure to replace it is logged and does not
 // fail the login, since the password was right and the old hash still
 // works.
-func (a *Authenticator) CheckPassword(ctx context.Context, scope scopes.Scope, login, password string) (store.Account, error) {
+func (a *Authenticator) checkPassword(ctx context.Context, scope scopes.Scope, login, password string) (store.Account, error) {
 	acct, found, err := a.lookupLogin(ctx, scope, login)
 	if err != nil {
 		return store.Account{}, err
@@ -102,7 +102,8 @@ func (a *Authenticator) verifyPassword(ctx context.Context, acct store.Account, 
 }
 
 // upgradeHash replaces acct's password hash with one made with the current
-// parameters, if the store can, and if the hash is still the one checked:
+// parameters, if the store can (it has [store.PasswordSetter] and does not
+// answer [store.ErrNotSupported]), and if the hash is still the one checked:
 // a password changed meanwhile is not overwritten with the old one.
 func (a *Authenticator) upgradeHash(ctx context.Context, acct store.Account, password string) {
 	if a.passwords == nil {
@@ -112,7 +113,7 @@ func (a *Authenticator) upgradeHash(ctx context.Context, acct store.Account, pas
 	if err == nil {
 		err = a.passwords.RehashPassword(ctx, acct.Ref(), acct.PasswordHash, hash)
 	}
-	if err != nil && !errors.Is(err, store.ErrConflict) {
+	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotSupported) {
 		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Account: acct.Ref(), Reason: "password hash upgrade failed"})
 	}
 }

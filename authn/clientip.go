@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// ClientIP returns the address a request came from, for throttling and the
+// clientAddr returns the address a request came from, for throttling and the
 // audit log: the peer's address (RemoteAddr), unless that peer is one of
 // [Config].TrustedProxies, in which case X-Forwarded-For is read from the
 // right, skipping trusted proxies, and the first address that is not one is
@@ -15,14 +15,14 @@ import (
 // trusted proxy's additions count. A peer on a unix socket (no IP address)
 // is a local proxy and trusted the same way. The zero Addr means the
 // address could not be read.
-func (a *Authenticator) ClientIP(r *http.Request) netip.Addr {
+func (a *Authenticator) clientAddr(r *http.Request) netip.Addr {
 	if r == nil {
 		return netip.Addr{}
 	}
 	return a.clientIPFrom(r.RemoteAddr, r.Header["X-Forwarded-For"])
 }
 
-// clientIPFrom is ClientIP of a peer address and X-Forwarded-For values.
+// clientIPFrom is clientAddr of a peer address and X-Forwarded-For values.
 func (a *Authenticator) clientIPFrom(remote string, hops []string) netip.Addr {
 	peer := remoteAddr(remote)
 	// A peer that is not an IP address came over a unix socket: only a
@@ -51,6 +51,9 @@ func (a *Authenticator) clientIPFrom(remote string, hops []string) netip.Addr {
 
 // trusted reports whether ip is one of the configured proxies.
 func (a *Authenticator) trusted(ip netip.Addr) bool {
+	if a == nil { // a Request a host made: no proxy is known
+		return false
+	}
 	for _, p := range a.cfg.TrustedProxies {
 		if p.Contains(ip) {
 			return true

@@ -11,44 +11,27 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/gorilla/sessions"
 
 	"github.com/keyward/keyward/authn/event"
+	"github.com/keyward/keyward/authn/form"
 	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/store"
 )
 
-// CaptchaPolicy says when a password login needs a captcha. Logins by API
-// key never do, and neither does a dialect without a captcha parameter
-// (WMD's): there the throttle alone protects.
-type CaptchaPolicy uint8
-
-const (
-	// CaptchaOcteth, the default: a captcha unless DisableCaptcha=true,
-	// and even then once the throttle's CaptchaAfter failures are
-	// reached, as Octeth does.
-	CaptchaOcteth CaptchaPolicy = iota
-	// CaptchaAlways: every password login.
-	CaptchaAlways
-	// CaptchaNever: no login; the throttle alone protects.
-	CaptchaNever
-	// CaptchaAfterFailures: only once the throttle's CaptchaAfter failures
-	// are reached, whatever DisableCaptcha says. For clients that send no
-	// captcha parameters at all (seed 003's Admin.Login).
-	CaptchaAfterFailures
-)
-
-// Config is everything an [Authenticator] can be told. The zero Config is a
-// working, secure configuration: an in-memory store, random cookie keys,
-// Secure __Host- cookies, OWASP argon2id parameters. Each field's comment
-// gives its default. [New] copies the Config; changing it afterwards changes
-// nothing.
+// Config is everything an [Authenticator] can be told, grouped by concern.
+// The zero Config is a working, secure configuration: an in-memory store,
+// random keys, Secure __Host- cookies, OWASP's argon2id parameters. Each
+// field's comment gives its default, and [New] fills them in, in one place
+// each. [New] copies the Config; changing it afterwards changes nothing.
 type Config struct {
-	// Store keeps accounts, keys, sessions, claims and counters.
-	// Default: a new [store.Memory] on Now, which forgets everything on
-	// restart and is not shared between instances.
+	// Store keeps accounts, keys, sessions, claims and counters; see
+	// package store for stores, and store.Combine and store.WithAccounts
+	// to compose them. Default: a new [store.Memory] on Now, which
+	// forgets everything on restart and is not shared between instances.
 	Store store.Store
 	// StoreTimeout bounds every store call on the request path, waiting
 	// for a pooled connection included: a store that does not answer in
@@ -57,166 +40,63 @@ type Config struct {
 	// deadlines of its own and never holds up a request.
 	StoreTimeout time.Duration
 
-	// Resolvers are tried in order on every request. Default:
-	// [DefaultResolvers]. A present but bad credential refuses the request
-	// (401); it never falls through to the next resolver.
-	Resolvers []Resolver
-
 	// Keys sign and encrypt the session cookie and the etoken: the first
 	// pair encodes, every pair decodes, so a new pair goes first and an
-	// old one stays last until its cookies have expired. Unless TFAKeys
-	// is set, keys derived from them seal TOTP secrets too (see
-	// TFAKeys): then a retired pair stays until every account with 2FA on
-	// has logged in with a code since. Default: one random pair, made at
-	// New, for the default in-memory store only: with any other Store,
-	// New refuses to run without Keys or TFAKeys, since second factors
-	// sealed with random keys could not be opened after a restart.
+	// old one stays last until its cookies have expired. Unless
+	// [TFAConfig].Keys are set, keys derived from them seal TOTP secrets
+	// too: then a retired pair stays until every account with 2FA on has
+	// logged in with a code since. Default: one random pair, made at New,
+	// for the default in-memory store only: with any other Store, New
+	// refuses to run without Keys or TFA.Keys, since second factors sealed
+	// with random keys could not be opened after a restart.
 	Keys []KeyPair
 
-	// AllowPlaintextHTTP drops the Secure attribute and the __Host- prefix
-	// from the session cookie, for development over plain http on
-	// loopback. Default false: the cookie is only ever sent over HTTPS.
-	AllowPlaintextHTTP bool
-
-	// CookieName is the session cookie's name. Default "__Host-keyward",
-	// or "keyward" with AllowPlaintextHTTP. A name starting "__Host-" with
-	// AllowPlaintextHTTP is an error, since browsers would drop it.
-	CookieName string
-
-	// CookieStore, when set, reads and writes the session cookie through a
-	// gorilla/sessions store of the host's (migrating an existing cookie,
-	// say), keeping the session ID under the key "keyward.sid". Default
-	// nil: keyward's own codec, which carries the bare session ID over
-	// securecookie and costs a fraction of a gob-encoded session.
-	CookieStore sessions.Store
-
-	// CrossOrigin protects unsafe requests authenticated by the session
-	// cookie (and every command of an [API], whatever its method).
-	// Requests with header or parameter credentials are not checked: a
-	// browser does not attach those by itself. Default:
-	// [http.NewCrossOriginProtection] with no trusted origins. It is
-	// shared, not copied: origins added to it later apply.
-	CrossOrigin *http.CrossOriginProtection
-
-	// ETokenValidity is how long an etoken may be redeemed after it is
-	// issued (WMD's $api_sl_token_expiry). Default 2 seconds.
-	ETokenValidity time.Duration
-	// ETokenReuse lets an etoken be used any number of times within its
-	// validity, as a short script sending it on every request may want.
-	// Default false: single use, claimed in the store across instances.
-	ETokenReuse bool
-	// ETokenSetsCookie sets the session cookie on the answer to a request
-	// that redeemed an etoken: a hand-off from a server to a browser.
-	// Default false.
-	ETokenSetsCookie bool
-	// StrictBearer refuses (401) an Authorization header that is not a
-	// keyward etoken. Default false: other schemes and other Bearer tokens
-	// are left to the host's own middleware.
-	StrictBearer bool
-
-	// SessionIdleTimeout ends a session not used for this long. Default 30
-	// minutes.
-	SessionIdleTimeout time.Duration
-	// SessionLifetime ends a session this long after login, used or not.
-	// Default 12 hours.
-	SessionLifetime time.Duration
-	// TouchInterval is how stale a session's last-seen time may get before
-	// a request writes it again, and how often API key usage is written,
-	// so that most requests only read. Default 1 minute; it must be less
-	// than SessionIdleTimeout.
-	TouchInterval time.Duration
-
-	// ReauthWindow is how long after a password login a session may make
-	// sensitive changes (2FA, API keys, a new password, email address or
-	// username) without the password given again. Default 10 minutes.
-	ReauthWindow time.Duration
-
-	// DisableAPIKeyUsage turns off the recording of API keys' use (request
-	// count, last use and its address). Default false: recorded, in
-	// memory, and written to the store in the background at most once a
-	// TouchInterval.
-	DisableAPIKeyUsage bool
+	// Credentials are keyward's own credentials the middleware tries, in
+	// this order, each named by the [Method] it makes: MethodEToken (a
+	// Bearer etoken), MethodAdminKey (AdminAPIKey or X-Admin-API-Key),
+	// MethodAPIKey (APIKey or X-API-Key), MethodSession (SessionID),
+	// MethodCookie (the session cookie). Default: all five, in that order.
+	Credentials []Method
+	// Resolvers are the host's own credentials, tried after Credentials.
+	// Default none.
+	Resolvers []Resolver
 
 	// AdminAPIKey is a static admin API key (Octeth's ADMIN_API_KEY),
 	// compared in constant time. Default "": none. It needs
-	// AdminAPIKeyAccountID.
-	AdminAPIKey string
-	// AdminAPIKeyAccountID is the admin account the static key acts as.
+	// AdminAPIKeyAccountID, the admin account it acts as.
+	AdminAPIKey          string
 	AdminAPIKeyAccountID int64
-
-	// TFAIssuer names the service in authenticator apps when an account
-	// sets up 2FA. Default "keyward".
-	TFAIssuer string
-	// TFAKeys seal TOTP secrets at rest with AES-GCM: 16, 24 or 32 bytes
-	// each; the first seals, all open. Default: one AES-256 key derived
-	// from each pair of Keys, in the same order (HKDF-SHA256 over the
-	// pair's Hash and Block, info "keyward totp seal v1"), so secrets are
-	// sealed with no setting at all, and rotate when Keys do. Give
-	// TFAKeys to keep second factors apart from the cookie keys; the keys
-	// derived from Keys then only open, so secrets sealed before still do.
-	// A secret stored plainly, or sealed with a key that is no longer
-	// first, still opens, and is sealed again with the first key at its
-	// owner's next login with a code. A secret whose key is gone no longer
-	// opens (logins with a code fail with 503): its owner can log in only
-	// with a recovery code.
-	TFAKeys [][]byte
-
-	// Disable2FASecret turns on the trusted 2FA bypass: a login with
-	// Disable2FA=true and a valid Disable2FAToken made with this secret
-	// skips the 2FA step. For a host's own trusted front end that did the
-	// second factor itself; keep the secret on the server side only. The
-	// token is bound to the account and the command and good for 5 to 10
-	// minutes ([Disable2FAToken], [BypassBound]), except for an [API] with
-	// the [OctethV5] profile, which takes Octeth 5.9's static token: the
-	// same for every account of a scope, forever ([BypassStatic]).
-	// Default none: no bypass.
-	Disable2FASecret []byte
-
-	// Mailer sends password reset tokens. Default nil: no password
-	// recovery (the *.PasswordRemind and *.PasswordReset commands are not
-	// there).
-	Mailer Mailer
-	// ResetTokenTTL is how long a password reset token works. Default 30
-	// minutes.
-	ResetTokenTTL time.Duration
-
-	// Throttle limits failed logins. Default: see [ThrottleConfig].
-	Throttle ThrottleConfig
+	// DisableAPIKeyUsage turns off the recording of API keys' use (request
+	// count, last use and its address). Default false: recorded, in
+	// memory, and written to the store in the background at most once a
+	// [SessionConfig].TouchInterval.
+	DisableAPIKeyUsage bool
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
-	// when finding a client's address (see [Authenticator.ClientIP]).
-	// Default none: the peer's address is the client's.
+	// when finding a client's address, for throttling, key bindings and
+	// the log. Default none: the peer's address is the client's.
 	TrustedProxies []netip.Prefix
 
-	// CaptchaPolicy says when a password login needs a captcha. Default
-	// [CaptchaOcteth].
-	CaptchaPolicy CaptchaPolicy
-	// Captcha checks captchas. Default: [captcha.Digits] on Store.
+	Cookie    CookieConfig
+	Sessions  SessionConfig
+	EToken    ETokenConfig
+	Reauth    ReauthConfig
+	Throttle  ThrottleConfig
+	Passwords PasswordConfig
+	TFA       TFAConfig
+	// Limits bound the parameters the middleware and [Authenticator.Request]
+	// read: see form.Limits for each limit and its default.
+	Limits form.Limits
+
+	// Captcha checks captchas. Default: captcha.Digits on Store.
 	Captcha captcha.Checker
-
-	// MaxBodyBytes bounds a form body the middleware reads. Default 1 MiB.
-	MaxBodyBytes int64
-	// MaxParamBytes bounds one parameter's value. Default 64 KiB.
-	MaxParamBytes int
-	// MaxParams bounds the number of parameters. Default 1000.
-	MaxParams int
-
-	// Argon2 sets the cost of new password hashes. Default
-	// [DefaultArgon2].
-	Argon2 Argon2Params
-	// MaxConcurrentHashes bounds the password hashes computed at once; the
-	// rest wait under their request's context. Default GOMAXPROCS.
-	MaxConcurrentHashes int
-
-	// ErrorWriter answers a refused request. Default: a small JSON body
-	// {"status":401,"error":"..."} with the status of [HTTPStatus].
+	// ErrorWriter answers a request the middleware refuses. Default:
+	// [WriteJSONError].
 	ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
-
 	// Logger receives events and store failures. Default slog.Default().
 	Logger *slog.Logger
-	// OnEvent, when set, receives every [Event] too, with the request's
+	// OnEvent, when set, receives every event too, with the request's
 	// context. It runs on the request's goroutine: keep it short.
 	OnEvent func(context.Context, event.Event)
-
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Rand is the source of session IDs, keys and salts. Default
@@ -232,9 +112,132 @@ type KeyPair struct {
 	Block []byte
 }
 
+// CookieConfig is the session cookie.
+type CookieConfig struct {
+	// Name is the cookie's name. Default "__Host-keyward", or "keyward"
+	// with AllowPlaintextHTTP. A name starting "__Host-" with
+	// AllowPlaintextHTTP is an error, since browsers would drop it.
+	Name string
+	// AllowPlaintextHTTP drops the Secure attribute and the __Host- prefix,
+	// for development over plain http on loopback. Default false: the
+	// cookie is only ever sent over HTTPS.
+	AllowPlaintextHTTP bool
+	// Store, when set, reads and writes the cookie through a
+	// gorilla/sessions store of the host's (migrating an existing cookie,
+	// say), keeping the session ID under the key "keyward.sid". Default
+	// nil: keyward's own codec, which carries the bare session ID over
+	// securecookie and costs a fraction of a gob-encoded session.
+	Store sessions.Store
+	// CrossOrigin protects unsafe requests authenticated by the cookie
+	// (and every command of a command API, whatever its method). Requests
+	// with header or parameter credentials are not checked: a browser does
+	// not attach those by itself. Default:
+	// [http.NewCrossOriginProtection] with no trusted origins. It is
+	// shared, not copied: origins added to it later apply.
+	CrossOrigin *http.CrossOriginProtection
+}
+
+// SessionConfig is how long sessions last.
+type SessionConfig struct {
+	// IdleTimeout ends a session not used for this long. Default 30
+	// minutes.
+	IdleTimeout time.Duration
+	// Lifetime ends a session this long after login, used or not. Default
+	// 12 hours.
+	Lifetime time.Duration
+	// TouchInterval is how stale a session's last-seen time may get before
+	// a request writes it again, and how often API key usage is written,
+	// so that most requests only read. Default 1 minute; it must be less
+	// than IdleTimeout.
+	TouchInterval time.Duration
+}
+
+// ETokenConfig is the etoken: a session, encrypted, handed over as a Bearer
+// credential for a moment (WMD SED API's api-sl.php).
+type ETokenConfig struct {
+	// Validity is how long an etoken may be redeemed after it is issued
+	// (WMD's $api_sl_token_expiry). Default 2 seconds, at most an hour.
+	Validity time.Duration
+	// Reuse lets an etoken be used any number of times within its
+	// validity, as a short script sending it on every request may want.
+	// Default false: single use, claimed in the store across instances.
+	Reuse bool
+	// SetsCookie sets the session cookie on the answer to a request that
+	// redeemed an etoken: a hand-off from a server to a browser. Default
+	// false.
+	SetsCookie bool
+	// StrictBearer refuses (401) an Authorization header that is not a
+	// keyward etoken. Default false: other schemes and other Bearer tokens
+	// are left to the host's own middleware.
+	StrictBearer bool
+}
+
+// ReauthConfig is re-authentication: the password proven again before a
+// sensitive change.
+type ReauthConfig struct {
+	// Window is how long after a password login a session may make
+	// sensitive changes (2FA, API keys, a new password, email address or
+	// username) without the password again ([Authenticator.Reauthenticate]).
+	// Default 10 minutes.
+	Window time.Duration
+}
+
+// PasswordConfig is how passwords are hashed, and recovered.
+type PasswordConfig struct {
+	// Memory (in KiB), Iterations and Parallelism are the argon2id cost of
+	// new hashes; SaltLength and KeyLength are in bytes. Defaults: the
+	// OWASP Password Storage Cheat Sheet's first argon2id option, 19 MiB,
+	// 2 iterations, 1 lane, with a 16-byte salt and a 32-byte key. They
+	// are written into every hash, so changing them breaks no old hash:
+	// it verifies with its own and is rehashed with these at its owner's
+	// next login. bcrypt hashes verify too, and are rehashed the same way.
+	Memory, Iterations uint32
+	Parallelism        uint8
+	SaltLength         uint32
+	KeyLength          uint32
+	// MaxConcurrentHashes bounds the password hashes computed at once; the
+	// rest wait under their request's context. Default GOMAXPROCS.
+	MaxConcurrentHashes int
+	// Mailer sends password reset tokens. Default nil: no password
+	// recovery.
+	Mailer Mailer
+	// ResetTokenTTL is how long a password reset token works. Default 30
+	// minutes; between a minute and a day.
+	ResetTokenTTL time.Duration
+}
+
+// TFAConfig is the second factor (TOTP).
+type TFAConfig struct {
+	// Issuer names the service in authenticator apps. Default: package
+	// totp's, "keyward".
+	Issuer string
+	// Keys seal TOTP secrets at rest with AES-GCM: 16, 24 or 32 bytes
+	// each; the first seals, all open. Default: one AES-256 key derived
+	// from each pair of [Config].Keys, in the same order (HKDF-SHA256 over
+	// the pair's Hash and Block, info "keyward totp seal v1"), so secrets
+	// are sealed with no setting at all, and rotate when Keys do. Give
+	// Keys here to keep second factors apart from the cookie keys; the
+	// keys derived from [Config].Keys then only open, so secrets sealed
+	// before still do. A secret stored plainly, or sealed with a key that
+	// is no longer first, still opens, and is sealed again with the first
+	// key at its owner's next login with a code. A secret whose key is
+	// gone no longer opens (logins with a code fail with 503): its owner
+	// can log in only with a recovery code.
+	Keys [][]byte
+	// Disable2FASecret turns on the trusted 2FA bypass: a login with
+	// Disable2FA=true and a valid Disable2FAToken made with this secret
+	// skips the 2FA step. For a host's own trusted front end that did the
+	// second factor itself; keep the secret on the server side only. The
+	// token is bound to the account and the command and good for 5 to 10
+	// minutes ([Disable2FAToken]), unless the login asks for Octeth 5.9's
+	// static one ([LoginRequest].StaticBypass). At least 16 bytes. Default
+	// none: no bypass.
+	Disable2FASecret []byte
+}
+
 // errRandomKeys refuses a store that outlives the process with keys that
 // do not.
-var errRandomKeys = errors.New("authn: Config.Keys (or TFAKeys) is required with a store other than the default in-memory one: " +
+var errRandomKeys = errors.New("authn: Config.Keys (or TFA.Keys) is required with a store other than the default in-memory one: " +
 	"TOTP secrets are sealed with keys derived from Keys, and random keys, made anew at each start, could not open them after a restart " +
 	"(cookies and etokens would not survive one either, nor be shared between instances)")
 
@@ -243,7 +246,7 @@ var errRandomKeys = errors.New("authn: Config.Keys (or TFAKeys) is required with
 // store that outlives the process. Only the default store (nil, or a
 // [store.Memory] itself) forgets its secrets with its keys.
 func (c Config) keysSurviveRestarts() error {
-	if len(c.Keys) > 0 || len(c.TFAKeys) > 0 || c.Store == nil {
+	if len(c.Keys) > 0 || len(c.TFA.Keys) > 0 || c.Store == nil {
 		return nil
 	}
 	if _, inProcess := c.Store.(*store.Memory); inProcess {
@@ -252,8 +255,9 @@ func (c Config) keysSurviveRestarts() error {
 	return errRandomKeys
 }
 
-// withDefaults returns a copy of c with every zero field filled in, or an
-// error for a setting that cannot work.
+// withDefaults returns a copy of c with every zero field filled in, deep
+// copies of everything a host could change afterwards, or an error for a
+// setting that cannot work.
 func (c Config) withDefaults() (Config, error) {
 	var err error
 	if c.Now == nil {
@@ -271,82 +275,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StoreTimeout < 0 {
 		return c, errors.New("authn: negative StoreTimeout")
 	}
-	if c.Resolvers == nil {
-		c.Resolvers = DefaultResolvers()
-	} else {
-		c.Resolvers = append([]Resolver(nil), c.Resolvers...)
+	if c.Keys, err = keysWithDefaults(c.Keys, c.Rand); err != nil {
+		return c, err
 	}
-	if len(c.Keys) == 0 {
-		pair := KeyPair{Hash: make([]byte, 32), Block: make([]byte, 32)}
-		if _, err := io.ReadFull(c.Rand, pair.Hash); err != nil {
-			return c, fmt.Errorf("authn: making cookie keys: %w", err)
-		}
-		if _, err := io.ReadFull(c.Rand, pair.Block); err != nil {
-			return c, fmt.Errorf("authn: making cookie keys: %w", err)
-		}
-		c.Keys = []KeyPair{pair}
-	} else {
-		// Deep copies: securecookie keeps the slices it is given, and a
-		// host reusing its buffer must not change the keys after New.
-		keys := make([]KeyPair, len(c.Keys))
-		for i, k := range c.Keys {
-			keys[i] = KeyPair{Hash: bytes.Clone(k.Hash), Block: bytes.Clone(k.Block)}
-		}
-		c.Keys = keys
+	if c.Credentials == nil {
+		c.Credentials = defaultCredentials[:]
 	}
-	for i, k := range c.Keys {
-		if n := len(k.Hash); n != 32 && n != 64 {
-			return c, fmt.Errorf("authn: Keys[%d].Hash is %d bytes, want 32 or 64", i, n)
-		}
-		if n := len(k.Block); n != 16 && n != 24 && n != 32 {
-			return c, fmt.Errorf("authn: Keys[%d].Block is %d bytes, want 16, 24 or 32", i, n)
+	c.Credentials = slices.Clone(c.Credentials)
+	for _, m := range c.Credentials {
+		if m < MethodSession || m == MethodCustom || m > MethodCustom {
+			return c, fmt.Errorf("authn: Credentials: %v is not a credential of keyward's", m)
 		}
 	}
-	if c.CookieName == "" {
-		c.CookieName = "__Host-keyward"
-		if c.AllowPlaintextHTTP {
-			c.CookieName = "keyward"
-		}
-	}
-	if c.AllowPlaintextHTTP && len(c.CookieName) >= 7 && c.CookieName[:7] == "__Host-" {
-		return c, errors.New("authn: a __Host- cookie needs Secure; rename it or leave AllowPlaintextHTTP off")
-	}
-	if c.CrossOrigin == nil {
-		c.CrossOrigin = http.NewCrossOriginProtection()
-	}
-	if c.ResetTokenTTL == 0 {
-		c.ResetTokenTTL = 30 * time.Minute
-	}
-	if c.ResetTokenTTL < time.Minute || c.ResetTokenTTL > 24*time.Hour {
-		return c, errors.New("authn: ResetTokenTTL must be between a minute and a day")
-	}
-	if c.ETokenValidity == 0 {
-		c.ETokenValidity = 2 * time.Second
-	}
-	if c.ETokenValidity < 0 || c.ETokenValidity > time.Hour {
-		return c, errors.New("authn: ETokenValidity must be positive and at most an hour")
-	}
-	if c.SessionIdleTimeout == 0 {
-		c.SessionIdleTimeout = 30 * time.Minute
-	}
-	if c.SessionLifetime == 0 {
-		c.SessionLifetime = 12 * time.Hour
-	}
-	if c.TouchInterval == 0 {
-		c.TouchInterval = time.Minute
-	}
-	switch {
-	case c.SessionIdleTimeout < 0 || c.SessionLifetime < 0 || c.TouchInterval < 0:
-		return c, errors.New("authn: negative session duration")
-	case c.TouchInterval >= c.SessionIdleTimeout:
-		return c, errors.New("authn: TouchInterval must be less than SessionIdleTimeout")
-	}
-	if c.ReauthWindow == 0 {
-		c.ReauthWindow = 10 * time.Minute
-	}
-	if c.ReauthWindow < 0 {
-		return c, errors.New("authn: negative ReauthWindow")
-	}
+	c.Resolvers = slices.Clone(c.Resolvers)
 	if c.AdminAPIKey != "" {
 		if c.AdminAPIKeyAccountID <= 0 {
 			return c, errors.New("authn: AdminAPIKey needs AdminAPIKeyAccountID")
@@ -355,45 +296,33 @@ func (c Config) withDefaults() (Config, error) {
 			return c, errors.New("authn: AdminAPIKey is shorter than 16 characters")
 		}
 	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 1 << 20
-	}
-	if c.MaxParamBytes == 0 {
-		c.MaxParamBytes = 64 << 10
-	}
-	if c.MaxParams == 0 {
-		c.MaxParams = 1000
-	}
-	if c.MaxBodyBytes < 0 || c.MaxParamBytes < 0 || c.MaxParams < 0 {
-		return c, errors.New("authn: negative limit")
-	}
-	if c.Argon2 == (Argon2Params{}) {
-		c.Argon2 = DefaultArgon2()
-	}
-	if err := c.Argon2.validate(); err != nil {
+	c.TrustedProxies = slices.Clone(c.TrustedProxies)
+	if c.Cookie, err = c.Cookie.withDefaults(); err != nil {
 		return c, err
 	}
-	if c.MaxConcurrentHashes == 0 {
-		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	if c.Sessions, err = c.Sessions.withDefaults(); err != nil {
+		return c, err
 	}
-	if c.MaxConcurrentHashes < 0 {
-		return c, errors.New("authn: negative MaxConcurrentHashes")
+	if c.EToken, err = c.EToken.withDefaults(); err != nil {
+		return c, err
 	}
-	tfaKeys := make([][]byte, len(c.TFAKeys))
-	for i, k := range c.TFAKeys {
-		tfaKeys[i] = bytes.Clone(k)
+	if c.Reauth.Window == 0 {
+		c.Reauth.Window = 10 * time.Minute
 	}
-	c.TFAKeys = tfaKeys
+	if c.Reauth.Window < 0 {
+		return c, errors.New("authn: negative Reauth.Window")
+	}
 	if c.Throttle, err = c.Throttle.withDefaults(); err != nil {
 		return c, err
 	}
-	c.TrustedProxies = append([]netip.Prefix(nil), c.TrustedProxies...)
-	c.Disable2FASecret = bytes.Clone(c.Disable2FASecret)
-	if len(c.Disable2FASecret) > 0 && len(c.Disable2FASecret) < 16 {
-		return c, errors.New("authn: Disable2FASecret is shorter than 16 bytes")
+	if c.Passwords, err = c.Passwords.withDefaults(); err != nil {
+		return c, err
 	}
-	if c.CaptchaPolicy > CaptchaAfterFailures {
-		return c, errors.New("authn: unknown CaptchaPolicy")
+	if c.TFA, err = c.TFA.withDefaults(); err != nil {
+		return c, err
+	}
+	if c.Limits.MaxParams < 0 || c.Limits.MaxName < 0 || c.Limits.MaxValue < 0 || c.Limits.MaxBody < 0 {
+		return c, errors.New("authn: negative limit")
 	}
 	if c.Captcha == nil {
 		if c.Captcha, err = captcha.New(captcha.Config{Store: withDeadline(c.Store, c.StoreTimeout), Now: c.Now, Rand: c.Rand}); err != nil {
@@ -405,6 +334,130 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// keysWithDefaults returns deep copies of keys (securecookie keeps the
+// slices it is given, and a host reusing its buffer must not change the
+// keys after New), or one random pair if there are none, each checked.
+func keysWithDefaults(keys []KeyPair, random io.Reader) ([]KeyPair, error) {
+	if len(keys) == 0 {
+		pair := KeyPair{Hash: make([]byte, 32), Block: make([]byte, 32)}
+		if _, err := io.ReadFull(random, pair.Hash); err != nil {
+			return nil, fmt.Errorf("authn: making cookie keys: %w", err)
+		}
+		if _, err := io.ReadFull(random, pair.Block); err != nil {
+			return nil, fmt.Errorf("authn: making cookie keys: %w", err)
+		}
+		return []KeyPair{pair}, nil
+	}
+	out := make([]KeyPair, len(keys))
+	for i, k := range keys {
+		if n := len(k.Hash); n != 32 && n != 64 {
+			return nil, fmt.Errorf("authn: Keys[%d].Hash is %d bytes, want 32 or 64", i, n)
+		}
+		if n := len(k.Block); n != 16 && n != 24 && n != 32 {
+			return nil, fmt.Errorf("authn: Keys[%d].Block is %d bytes, want 16, 24 or 32", i, n)
+		}
+		out[i] = KeyPair{Hash: bytes.Clone(k.Hash), Block: bytes.Clone(k.Block)}
+	}
+	return out, nil
+}
+
+func (c CookieConfig) withDefaults() (CookieConfig, error) {
+	if c.Name == "" {
+		c.Name = "__Host-keyward"
+		if c.AllowPlaintextHTTP {
+			c.Name = "keyward"
+		}
+	}
+	if c.AllowPlaintextHTTP && len(c.Name) >= 7 && c.Name[:7] == "__Host-" {
+		return c, errors.New("authn: a __Host- cookie needs Secure; rename it or leave AllowPlaintextHTTP off")
+	}
+	if c.CrossOrigin == nil {
+		c.CrossOrigin = http.NewCrossOriginProtection()
+	}
+	return c, nil
+}
+
+func (c SessionConfig) withDefaults() (SessionConfig, error) {
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 30 * time.Minute
+	}
+	if c.Lifetime == 0 {
+		c.Lifetime = 12 * time.Hour
+	}
+	if c.TouchInterval == 0 {
+		c.TouchInterval = time.Minute
+	}
+	switch {
+	case c.IdleTimeout < 0 || c.Lifetime < 0 || c.TouchInterval < 0:
+		return c, errors.New("authn: negative session duration")
+	case c.TouchInterval >= c.IdleTimeout:
+		return c, errors.New("authn: Sessions.TouchInterval must be less than Sessions.IdleTimeout")
+	}
+	return c, nil
+}
+
+func (c ETokenConfig) withDefaults() (ETokenConfig, error) {
+	if c.Validity == 0 {
+		c.Validity = 2 * time.Second
+	}
+	if c.Validity < 0 || c.Validity > time.Hour {
+		return c, errors.New("authn: EToken.Validity must be positive and at most an hour")
+	}
+	return c, nil
+}
+
+func (c PasswordConfig) withDefaults() (PasswordConfig, error) {
+	if c.Memory == 0 {
+		c.Memory = 19 * 1024
+	}
+	if c.Iterations == 0 {
+		c.Iterations = 2
+	}
+	if c.Parallelism == 0 {
+		c.Parallelism = 1
+	}
+	if c.SaltLength == 0 {
+		c.SaltLength = 16
+	}
+	if c.KeyLength == 0 {
+		c.KeyLength = 32
+	}
+	if err := c.argon2().validate(); err != nil {
+		return c, err
+	}
+	if c.MaxConcurrentHashes == 0 {
+		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxConcurrentHashes < 0 {
+		return c, errors.New("authn: negative Passwords.MaxConcurrentHashes")
+	}
+	if c.ResetTokenTTL == 0 {
+		c.ResetTokenTTL = 30 * time.Minute
+	}
+	if c.ResetTokenTTL < time.Minute || c.ResetTokenTTL > 24*time.Hour {
+		return c, errors.New("authn: Passwords.ResetTokenTTL must be between a minute and a day")
+	}
+	return c, nil
+}
+
+// argon2 returns the argon2id parameters of new hashes.
+func (c PasswordConfig) argon2() argon2Params {
+	return argon2Params{Memory: c.Memory, Iterations: c.Iterations, Parallelism: c.Parallelism, SaltLength: c.SaltLength, KeyLength: c.KeyLength}
+}
+
+func (c TFAConfig) withDefaults() (TFAConfig, error) {
+	keys := make([][]byte, len(c.Keys))
+	for i, k := range c.Keys {
+		keys[i] = bytes.Clone(k)
+	}
+	c.Keys = keys
+	c.Disable2FASecret = bytes.Clone(c.Disable2FASecret)
+	if len(c.Disable2FASecret) > 0 && len(c.Disable2FASecret) < 16 {
+		return c, errors.New("authn: TFA.Disable2FASecret is shorter than 16 bytes")
 	}
 	return c, nil
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // cookieSIDKey is where a host's gorilla/sessions store keeps the session
-// ID, when [Config].CookieStore is set.
+// ID, when [CookieConfig].Store is set.
 const cookieSIDKey = "keyward.sid"
 
 var errBadCookie = because(ErrInvalidCredential, "session cookie does not decode")
@@ -24,7 +24,7 @@ var errBadCookie = because(ErrInvalidCredential, "session cookie does not decode
 // and signed with HMAC-SHA256 over the cookie's name, its time and the
 // ciphertext.
 func newCookieCodecs(cfg Config) []securecookie.Codec {
-	maxAge := int((cfg.SessionLifetime + time.Minute).Seconds())
+	maxAge := int((cfg.Sessions.Lifetime + time.Minute).Seconds())
 	codecs := make([]securecookie.Codec, len(cfg.Keys))
 	for i, k := range cfg.Keys {
 		codecs[i] = securecookie.New(k.Hash, k.Block).
@@ -41,52 +41,52 @@ func (a *Authenticator) cookieOptions(maxAge int) *sessions.Options {
 	return &sessions.Options{
 		Path:     "/",
 		MaxAge:   maxAge,
-		Secure:   !a.cfg.AllowPlaintextHTTP,
+		Secure:   !a.cfg.Cookie.AllowPlaintextHTTP,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
 }
 
-// SetSessionCookie sets the session cookie for the session ID on w. The
+// setSessionCookie sets the session cookie for the session ID on w. The
 // cookie lives as long as the session's absolute lifetime; the server-side
 // session decides whether it is still good.
-func (a *Authenticator) SetSessionCookie(w http.ResponseWriter, r *http.Request, id Secret) error {
+func (a *Authenticator) setSessionCookie(w http.ResponseWriter, r *http.Request, id Secret) error {
 	if _, ok := sessionHash(id.Reveal()); !ok {
-		return errors.New("authn: SetSessionCookie: not a session ID")
+		return errors.New("authn: setSessionCookie: not a session ID")
 	}
 	raw := []byte(id.Reveal())
-	opts := a.cookieOptions(int(a.cfg.SessionLifetime.Seconds()))
-	if a.cfg.CookieStore != nil {
+	opts := a.cookieOptions(int(a.cfg.Sessions.Lifetime.Seconds()))
+	if a.cfg.Cookie.Store != nil {
 		// New reports a cookie it could not decode; a new session it still
 		// returns is what we want.
-		sess, _ := a.cfg.CookieStore.New(r, a.cfg.CookieName)
+		sess, _ := a.cfg.Cookie.Store.New(r, a.cfg.Cookie.Name)
 		if sess == nil {
-			return errors.New("authn: the CookieStore returned no session")
+			return errors.New("authn: the Cookie.Store returned no session")
 		}
 		sess.Values[cookieSIDKey] = raw
 		sess.Options = opts
 		return sess.Save(r, w)
 	}
-	value, err := a.codecs[0].Encode(a.cfg.CookieName, raw)
+	value, err := a.codecs[0].Encode(a.cfg.Cookie.Name, raw)
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, sessions.NewCookie(a.cfg.CookieName, value, opts))
+	http.SetCookie(w, sessions.NewCookie(a.cfg.Cookie.Name, value, opts))
 	return nil
 }
 
-// ClearSessionCookie tells the client to drop the session cookie. It does
+// clearSessionCookie tells the client to drop the session cookie. It does
 // not end the session; [Authenticator.EndSession] does.
-func (a *Authenticator) ClearSessionCookie(w http.ResponseWriter, r *http.Request) {
+func (a *Authenticator) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	opts := a.cookieOptions(-1)
-	if a.cfg.CookieStore != nil {
-		if sess, _ := a.cfg.CookieStore.New(r, a.cfg.CookieName); sess != nil {
+	if a.cfg.Cookie.Store != nil {
+		if sess, _ := a.cfg.Cookie.Store.New(r, a.cfg.Cookie.Name); sess != nil {
 			sess.Options = opts
 			_ = sess.Save(r, w) // MaxAge < 0: stores only write an expired cookie
 			return
 		}
 	}
-	http.SetCookie(w, sessions.NewCookie(a.cfg.CookieName, "", opts))
+	http.SetCookie(w, sessions.NewCookie(a.cfg.Cookie.Name, "", opts))
 }
 
 func (a *Authenticator) resolveCookie(ctx context.Context, r *Request) (Principal, error) {
@@ -107,8 +107,8 @@ func (a *Authenticator) resolveCookie(ctx context.Context, r *Request) (Principa
 // cookieSessionHash returns the hash of the session ID the request's cookie
 // carries.
 func (a *Authenticator) cookieSessionHash(r *Request) (store.Hash, error) {
-	if a.cfg.CookieStore != nil {
-		sess, err := a.cfg.CookieStore.Get(r.HTTP, a.cfg.CookieName)
+	if a.cfg.Cookie.Store != nil {
+		sess, err := a.cfg.Cookie.Store.Get(r.HTTP, a.cfg.Cookie.Name)
 		var decodeErr interface{ IsDecode() bool }
 		switch {
 		case err != nil && errors.As(err, &decodeErr) && decodeErr.IsDecode():
@@ -118,17 +118,17 @@ func (a *Authenticator) cookieSessionHash(r *Request) (store.Hash, error) {
 			// client's fault, and no reason to log the user out.
 			return store.Hash{}, storeFailure(err)
 		case sess == nil:
-			return store.Hash{}, ErrNoCredential
+			return store.Hash{}, errNoCredential
 		}
 		if sess.IsNew {
-			return store.Hash{}, ErrNoCredential
+			return store.Hash{}, errNoCredential
 		}
 		raw, _ := sess.Values[cookieSIDKey].([]byte)
 		return cookieHash(raw)
 	}
-	value, ok := cookieValue(r.HTTP.Header, a.cfg.CookieName)
+	value, ok := cookieValue(r.HTTP.Header, a.cfg.Cookie.Name)
 	if !ok {
-		return store.Hash{}, ErrNoCredential
+		return store.Hash{}, errNoCredential
 	}
 	if len(value) > maxCookieBytes {
 		return store.Hash{}, errBadCookie
@@ -138,7 +138,7 @@ func (a *Authenticator) cookieSessionHash(r *Request) (store.Hash, error) {
 		return h, nil
 	}
 	var raw []byte
-	if err := securecookie.DecodeMulti(a.cfg.CookieName, value, &raw, a.codecs...); err != nil {
+	if err := securecookie.DecodeMulti(a.cfg.Cookie.Name, value, &raw, a.codecs...); err != nil {
 		return store.Hash{}, errBadCookie
 	}
 	h, err := cookieHash(raw)

@@ -2,7 +2,6 @@ package authn
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -32,12 +31,12 @@ func TestCookieAttributes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newTestEnv(t, func(c *Config) { c.AllowPlaintextHTTP = tc.plaintext })
+			env := newTestEnv(t, func(c *Config) { c.Cookie.AllowPlaintextHTTP = tc.plaintext })
 			c := env.cookie(env.session(env.alice))
 			if c.Name != tc.wantName || c.Secure != tc.secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
 				t.Fatalf("cookie %+v", c)
 			}
-			if c.MaxAge != int(env.a.cfg.SessionLifetime.Seconds()) {
+			if c.MaxAge != int(env.a.cfg.Sessions.Lifetime.Seconds()) {
 				t.Fatalf("MaxAge %d", c.MaxAge)
 			}
 			// The cookie holds the session ID encrypted, not in the clear.
@@ -93,7 +92,7 @@ func TestCookieKeyRotation(t *testing.T) {
 func TestCookieBoundToName(t *testing.T) {
 	t.Parallel()
 	pair := keyPair(3)
-	a := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{pair}; c.CookieName = "__Host-other" })
+	a := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{pair}; c.Cookie.Name = "__Host-other" })
 	b := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{pair}; c.Store = a.mem; c.Now = a.clock.Now })
 	c := a.cookie(a.session(a.alice))
 	c.Name = "__Host-keyward"
@@ -121,12 +120,12 @@ func TestClearSessionCookie(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, nil)
 	rec := httptest.NewRecorder()
-	env.a.ClearSessionCookie(rec, httptest.NewRequest("GET", "/", nil))
+	env.a.clearSessionCookie(rec, httptest.NewRequest("GET", "/", nil))
 	if !clearsCookie(rec.Header(), "__Host-keyward") {
 		t.Fatalf("Set-Cookie %v", rec.Header()["Set-Cookie"])
 	}
-	if err := env.a.SetSessionCookie(rec, httptest.NewRequest("GET", "/", nil), Secret{value: "nope"}); err == nil {
-		t.Fatal("SetSessionCookie took a non-session ID")
+	if err := env.a.setSessionCookie(rec, httptest.NewRequest("GET", "/", nil), Secret{value: "nope"}); err == nil {
+		t.Fatal("setSessionCookie took a non-session ID")
 	}
 }
 
@@ -134,10 +133,10 @@ func TestClearSessionCookie(t *testing.T) {
 func TestHostCookieStore(t *testing.T) {
 	t.Parallel()
 	hostStore := sessions.NewCookieStore(bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{8}, 32))
-	env := newTestEnv(t, func(c *Config) { c.CookieStore = hostStore })
+	env := newTestEnv(t, func(c *Config) { c.Cookie.Store = hostStore })
 	sid := env.session(env.alice)
 	rec := httptest.NewRecorder()
-	if err := env.a.SetSessionCookie(rec, httptest.NewRequest("GET", "/", nil), Secret{value: sid}); err != nil {
+	if err := env.a.setSessionCookie(rec, httptest.NewRequest("GET", "/", nil), Secret{value: sid}); err != nil {
 		t.Fatal(err)
 	}
 	c := rec.Result().Cookies()[0]
@@ -216,7 +215,7 @@ func TestCookieCache(t *testing.T) {
 	}
 	// A remembered cookie still needs its session: logout ends it.
 	p := env.serve(withCookie(get(""), c)).principal
-	if err := env.a.EndSession(context.Background(), p); err != nil {
+	if err := env.a.EndSession(httptest.NewRecorder(), get(""), p); err != nil {
 		t.Fatal(err)
 	}
 	if res := env.serve(withCookie(get(""), c)); res.status != 401 {
@@ -256,7 +255,7 @@ func (brokenCookieStore) Get(r *http.Request, name string) (*sessions.Session, e
 // kept.
 func TestHostCookieStoreDown(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, func(c *Config) { c.CookieStore = brokenCookieStore{} })
+	env := newTestEnv(t, func(c *Config) { c.Cookie.Store = brokenCookieStore{} })
 	res := env.serve(withCookie(get(""), &http.Cookie{Name: "__Host-keyward", Value: "x"}))
 	if res.status != 503 || clearsCookie(res.header, "__Host-keyward") {
 		t.Fatalf("status %d, cleared %v", res.status, clearsCookie(res.header, "__Host-keyward"))

@@ -87,42 +87,99 @@ func (a *Authenticator) startSessionChanging(ctx context.Context, acct store.Acc
 	return id, nil
 }
 
-// SetPassword hashes password with argon2id and makes it the password of
-// p's account. Every other session of the account ends in the same write;
-// p's own session, if it rode on one, goes on under the returned ID (the
-// zero Secret if it had none), which the caller hands to the client (see
-// [Authenticator.SetSessionCookie] for a browser). It needs the password
-// proven recently ([Authenticator.RequireRecentPassword]; a password
-// change checks the current one with [Authenticator.Reauthenticate]
-// first). The store must implement [store.PasswordSetter].
-func (a *Authenticator) SetPassword(ctx context.Context, p Principal, password string) (Secret, error) {
-	if a.passwords == nil {
+// UpdateAccount stores acct's Username, Email, Name, FirstName and
+// LastName and, if password is not empty, a new password (hashed with
+// argon2id), all in one write: acct is p's own account, read with
+// [Authenticator.Account] and changed. A new password, email address or
+// username needs the password proven recently ([Authenticator.Reauthenticate]).
+// A new password or email address is a credential change: every other
+// session of the account ends in the same write, and p's own, if it rode
+// on one, goes on under the returned ID (the zero Secret otherwise), which
+// the caller hands to the client ([Authenticator.HandOver]).
+//
+// A username or email address another account of the scope has is
+// [store.ErrConflict], and nothing changes. A store that cannot change
+// accounts (a host's own read-only table, or one that answers
+// [store.ErrNotSupported]) is an error wrapping [ErrForbidden].
+func (a *Authenticator) UpdateAccount(ctx context.Context, p Principal, acct store.Account, password string) (Secret, error) {
+	if a.updater == nil {
 		return Secret{}, errAccountsReadOnly
 	}
-	if err := a.RequireRecentPassword(p); err != nil {
-		return Secret{}, err
+	if p.Account() != acct.Ref() {
+		return Secret{}, because(ErrForbidden, "an account is changed by its owner")
 	}
-	hash, err := a.HashPassword(ctx, password)
+	before, err := a.Account(ctx, acct.Ref())
 	if err != nil {
 		return Secret{}, err
 	}
-	acct, err := a.activeAccount(ctx, p.Account())
-	if err != nil {
-		return Secret{}, err
-	}
-	next, err := a.changeCredentials(ctx, p, acct, func(ctx context.Context) error {
-		if err := a.passwords.SetPassword(ctx, acct.Ref(), hash); err != nil {
-			return storeFailure(err)
+	credential := password != "" || store.NormalizeLogin(acct.Email) != store.NormalizeLogin(before.Email)
+	if credential || store.NormalizeLogin(acct.Username) != store.NormalizeLogin(before.Username) {
+		if err := a.requireRecentPassword(p); err != nil {
+			return Secret{}, err
 		}
-		return nil
-	})
+	}
+	acct.PasswordHash = "" // no new password: the store keeps the old one
+	if password != "" {
+		if acct.PasswordHash, err = a.hashPassword(ctx, password); err != nil {
+			return Secret{}, err
+		}
+	}
+	write := func(ctx context.Context) error {
+		return accountWriteError(a.updater.UpdateAccount(ctx, acct))
+	}
+	var next Secret
+	if credential {
+		next, err = a.changeCredentials(ctx, p, before, write)
+	} else {
+		err = write(ctx) // no credential changes: no session does
+	}
 	if err != nil {
 		return Secret{}, err
 	}
-	a.Emit(ctx, event.Event{Kind: event.PasswordChanged, Account: p.Account(), Username: p.Username})
+	if password != "" {
+		a.Emit(ctx, event.Event{Kind: event.PasswordChanged, Account: acct.Ref(), Username: acct.Username})
+	}
+	a.Emit(ctx, event.Event{Kind: event.AccountUpdated, Account: acct.Ref(), Username: acct.Username})
 	return next, nil
+}
+
+// CreateAccount adds acct (its ID is assigned) with password as its
+// password, hashed with argon2id, in one write, and returns the stored
+// account. The store must implement [store.AccountCreator] (a host's own
+// read-only table does not, and a composed one answers
+// [store.ErrNotSupported]: an error wrapping [ErrForbidden]). A username
+// or email address another account of the scope has is
+// [store.ErrConflict].
+func (a *Authenticator) CreateAccount(ctx context.Context, acct store.Account, password string) (store.Account, error) {
+	if a.creator == nil {
+		return store.Account{}, errAccountsReadOnly
+	}
+	hash, err := a.hashPassword(ctx, password)
+	if err != nil {
+		return store.Account{}, err
+	}
+	acct.PasswordHash = hash
+	created, err := a.creator.CreateAccount(ctx, acct)
+	if err != nil {
+		return store.Account{}, accountWriteError(err)
+	}
+	return created, nil
 }
 
 // errAccountsReadOnly refuses a change to an account whose store keyward
 // may not write.
 var errAccountsReadOnly = because(ErrForbidden, "accounts cannot be changed through keyward with this store")
+
+// accountWriteError is what a write of an account answers: a conflict as
+// it is, [store.ErrNotSupported] (a composed store whose accounts are a
+// host's read-only table: see [store.WithAccounts]) as
+// errAccountsReadOnly, anything else as a store failure.
+func accountWriteError(err error) error {
+	switch {
+	case err == nil, errors.Is(err, store.ErrConflict):
+		return err
+	case errors.Is(err, store.ErrNotSupported):
+		return errAccountsReadOnly
+	}
+	return storeFailure(err)
+}

@@ -52,8 +52,8 @@ func deriveKey(pair KeyPair, label string) ([]byte, error) {
 // (totp.Config.Keys), the first sealing, all opening: tfaKeys, if any are
 // given, then one AES-256 key derived from each pair of keys, in the same
 // order, so that a cookie key rotation rotates them too and a
-// configuration without TFAKeys still seals. With TFAKeys given the
-// derived keys only open: secrets sealed before TFAKeys were set still
+// configuration without TFA.Keys still seals. With TFA.Keys given the
+// derived keys only open: secrets sealed before TFA.Keys were set still
 // open, and are sealed again with the first TFAKey at their owner's next
 // login.
 //

@@ -11,9 +11,6 @@ import (
 // and the login functions return these, wrapped with a reason where it helps
 // the log; [HTTPStatus] maps each to its status. None carries a secret.
 var (
-	// ErrNoCredential is returned by a [Resolver] when the request carries
-	// no credential of its kind. The middleware moves on to the next.
-	ErrNoCredential = errors.New("authn: no credential")
 	// ErrInvalidCredential means a credential is present but unknown,
 	// revoked, tampered with, expired, or its account is disabled: 401.
 	ErrInvalidCredential = errors.New("authn: invalid credential")
@@ -34,17 +31,23 @@ var (
 	ErrStoreUnavailable = errors.New("authn: store unavailable")
 	// ErrReauthenticate means a sensitive change (2FA, API keys, a new
 	// password, email address or username) came from a session whose
-	// password was not proven within [Config].ReauthWindow: 403 here, and
-	// ErrorCode 102 from an [API]. Send the password again, or sign in
+	// password was not proven within [ReauthConfig].Window: 403 here, and
+	// ErrorCode 102 from a command API (package command). Send the password again, or sign in
 	// again.
 	ErrReauthenticate = errors.New("authn: re-authentication required")
-	// ErrUnknownCommand means the API has no command of the name given:
-	// 404.
-	ErrUnknownCommand = errors.New("authn: unknown command")
-	// ErrInternal means a command broke (it panicked, or answered fields
-	// the envelope cannot carry): 500. It is logged; the client learns
-	// nothing more.
-	ErrInternal = errors.New("authn: internal error")
+	// ErrMissingUsername and ErrMissingPassword refuse a login that lacks
+	// one: 400.
+	ErrMissingUsername = errors.New("authn: missing username")
+	ErrMissingPassword = errors.New("authn: missing password")
+	// ErrCaptchaRequired refuses a login that must answer a captcha and
+	// sent none; ErrCaptchaWrong one whose answer is wrong: 401.
+	ErrCaptchaRequired = errors.New("authn: captcha required")
+	ErrCaptchaWrong    = errors.New("authn: wrong captcha")
+	// ErrTFARequired refuses a login whose password is right, of an
+	// account with 2FA on, that sent no code; ErrTFAWrong one whose code
+	// or recovery code is wrong or used: 401.
+	ErrTFARequired = errors.New("authn: 2FA code required")
+	ErrTFAWrong    = errors.New("authn: wrong 2FA code")
 )
 
 // reasonError is an error of one of the kinds above with a more precise
@@ -95,13 +98,16 @@ var errorTable = [...]errorClass{
 	{ErrBadRequest, http.StatusBadRequest, "Malformed request"}, // first: classify's row for form's errors
 	{ErrInvalidCredential, http.StatusUnauthorized, "Authentication failure or session expired"},
 	{ErrUnauthenticated, http.StatusUnauthorized, "Authentication required"},
-	{ErrNoCredential, http.StatusUnauthorized, "Authentication required"},
+	{ErrMissingUsername, http.StatusBadRequest, "Missing username"},
+	{ErrMissingPassword, http.StatusBadRequest, "Missing password"},
+	{ErrCaptchaRequired, http.StatusUnauthorized, "Captcha required"},
+	{ErrCaptchaWrong, http.StatusUnauthorized, "Invalid captcha"},
+	{ErrTFARequired, http.StatusUnauthorized, "2FA code required"},
+	{ErrTFAWrong, http.StatusUnauthorized, "Invalid 2FA code"},
 	{ErrCrossOrigin, http.StatusForbidden, "Cross-origin request refused"},
 	{ErrReauthenticate, http.StatusForbidden, "Re-authentication required: send CurrentPassword, or sign in again"},
 	{ErrForbidden, http.StatusForbidden, "Not allowed for this account"},
-	{ErrUnknownCommand, http.StatusNotFound, "Unknown command"},
 	{ErrThrottled, http.StatusTooManyRequests, "Too many failed attempts; try again later"},
-	{ErrInternal, http.StatusInternalServerError, "Internal error"},
 	{ErrStoreUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
 }
 
@@ -153,4 +159,13 @@ func PublicText(err error) string {
 		return c.text + ": " + re.reason
 	}
 	return c.text
+}
+
+// reasonOf returns the log reason of an error made by because.
+func reasonOf(err error) string {
+	var re *reasonError
+	if errors.As(err, &re) {
+		return re.reason
+	}
+	return ""
 }

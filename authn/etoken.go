@@ -15,9 +15,9 @@ import (
 	"github.com/keyward/keyward/authn/event"
 )
 
-// ETokenPrefix starts every etoken, so that one is recognisable in an
+// etokenPrefix starts every etoken, so that one is recognisable in an
 // Authorization header and by secret scanners.
-const ETokenPrefix = "kwe_"
+const etokenPrefix = "kwe_"
 
 // etokenName binds an etoken's MAC to its purpose: the same keys sign the
 // session cookie, under another name, and neither passes for the other.
@@ -50,7 +50,7 @@ var (
 func newETokenCodecs(cfg Config) []securecookie.Codec {
 	// securecookie's own age check, on the real clock and in whole
 	// seconds, is a backstop; the validity is checked on cfg.Now, in ms.
-	maxAge := int((cfg.ETokenValidity + time.Minute).Seconds())
+	maxAge := int((cfg.EToken.Validity + time.Minute).Seconds())
 	codecs := make([]securecookie.Codec, len(cfg.Keys))
 	for i, k := range cfg.Keys {
 		codecs[i] = securecookie.New(k.Hash, k.Block).
@@ -61,13 +61,13 @@ func newETokenCodecs(cfg Config) []securecookie.Codec {
 	return codecs
 }
 
-// IssueEToken returns an etoken for the session ID: the ID, the time and
+// issueEToken returns an etoken for the session ID: the ID, the time and
 // a random nonce, encrypted and authenticated with [Config].Keys. It is
-// good for [Config].ETokenValidity, once (unless [Config].ETokenReuse), as a
+// good for [ETokenConfig].Validity, once (unless [ETokenConfig].Reuse), as a
 // Bearer credential, and dies with the session it carries.
-func (a *Authenticator) IssueEToken(id Secret) (Secret, error) {
+func (a *Authenticator) issueEToken(id Secret) (Secret, error) {
 	if _, ok := sessionHash(id.Reveal()); !ok {
-		return Secret{}, errors.New("authn: IssueEToken: not a session ID")
+		return Secret{}, errors.New("authn: issueEToken: not a session ID")
 	}
 	nonce, err := a.random(etokenNonceLen)
 	if err != nil {
@@ -81,19 +81,18 @@ func (a *Authenticator) IssueEToken(id Secret) (Secret, error) {
 	if err != nil {
 		return Secret{}, err
 	}
-	return Secret{value: ETokenPrefix + enc}, nil
+	return Secret{value: etokenPrefix + enc}, nil
 }
 
-// FromBearer resolves an etoken in "Authorization: Bearer kwe_...".
+// resolveBearer resolves an etoken in "Authorization: Bearer kwe_...".
 // Another scheme, or a Bearer token without the kwe_ prefix, is left to the
-// host's other middleware (ErrNoCredential), unless [Config].StrictBearer.
-func FromBearer() Resolver { return builtin((*Authenticator).resolveBearer) }
-
+// host's other middleware (errNoCredential), unless
+// [ETokenConfig].StrictBearer.
 func (a *Authenticator) resolveBearer(ctx context.Context, r *Request) (Principal, error) {
 	var auth string
 	switch hs := r.HTTP.Header["Authorization"]; len(hs) {
 	case 0:
-		return Principal{}, ErrNoCredential
+		return Principal{}, errNoCredential
 	case 1:
 		auth = hs[0]
 	default:
@@ -101,18 +100,18 @@ func (a *Authenticator) resolveBearer(ctx context.Context, r *Request) (Principa
 	}
 	scheme, token, _ := strings.Cut(auth, " ")
 	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(token, ETokenPrefix) {
-		if a.cfg.StrictBearer {
+	if !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(token, etokenPrefix) {
+		if a.cfg.EToken.StrictBearer {
 			return Principal{}, errNotBearer
 		}
-		return Principal{}, ErrNoCredential
+		return Principal{}, errNoCredential
 	}
 	id, err := a.redeemEToken(ctx, r, token)
 	if err != nil {
 		return Principal{}, err
 	}
 	p, err := a.principalForSession(ctx, r, hashCredential(id), MethodEToken)
-	if err == nil && a.cfg.ETokenSetsCookie {
+	if err == nil && a.cfg.EToken.SetsCookie {
 		r.etokenSession = id
 	}
 	return p, err
@@ -122,7 +121,7 @@ func (a *Authenticator) resolveBearer(ctx context.Context, r *Request) (Principa
 // carries: within its validity, and (unless reuse is allowed) claimed for
 // the first time, in the store, across instances.
 func (a *Authenticator) redeemEToken(ctx context.Context, r *Request, token string) (string, error) {
-	enc := token[len(ETokenPrefix):]
+	enc := token[len(etokenPrefix):]
 	if len(enc) > etokenMaxBytes {
 		return "", errETokenEncoding
 	}
@@ -140,14 +139,14 @@ func (a *Authenticator) redeemEToken(ctx context.Context, r *Request, token stri
 	switch {
 	case issued.After(now.Add(etokenSkew)):
 		return "", errETokenFuture
-	case now.Sub(issued) > a.cfg.ETokenValidity:
+	case now.Sub(issued) > a.cfg.EToken.Validity:
 		return "", errETokenExpired
 	}
-	if !a.cfg.ETokenReuse {
+	if !a.cfg.EToken.Reuse {
 		// The claim outlives the token, so a replay inside the window
 		// always finds it.
 		sum := sha256.Sum256(nonce)
-		first, err := a.store.Claim(ctx, "keyward:etoken:"+hex.EncodeToString(sum[:16]), a.cfg.ETokenValidity+etokenSkew+time.Minute)
+		first, err := a.store.Claim(ctx, "keyward:etoken:"+hex.EncodeToString(sum[:16]), a.cfg.EToken.Validity+etokenSkew+time.Minute)
 		if err != nil {
 			return "", storeFailure(err)
 		}
@@ -159,12 +158,12 @@ func (a *Authenticator) redeemEToken(ctx context.Context, r *Request, token stri
 }
 
 // handOnCookie sets the session cookie for a session whose etoken was just
-// redeemed, when [Config].ETokenSetsCookie asks for the browser hand-off.
+// redeemed, when [ETokenConfig].SetsCookie asks for the browser hand-off.
 func (a *Authenticator) handOnCookie(w http.ResponseWriter, r *Request) {
 	if r.etokenSession == "" {
 		return
 	}
-	if err := a.SetSessionCookie(w, r.HTTP, Secret{value: r.etokenSession}); err != nil {
+	if err := a.setSessionCookie(w, r.HTTP, Secret{value: r.etokenSession}); err != nil {
 		a.Emit(r.HTTP.Context(), event.Event{Kind: event.StoreFailed, Reason: "setting the cookie from an etoken", Err: err})
 	}
 }

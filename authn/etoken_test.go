@@ -1,7 +1,7 @@
 package authn
 
 import (
-	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/sessions"
 )
 
 // bearer builds a request with the Authorization header.
@@ -21,11 +23,11 @@ func bearer(token string) *http.Request {
 
 func (e *testEnv) etoken(sid string) string {
 	e.t.Helper()
-	tok, err := e.a.IssueEToken(Secret{value: sid})
+	tok, err := e.a.issueEToken(Secret{value: sid})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if !strings.HasPrefix(tok.Reveal(), ETokenPrefix) {
+	if !strings.HasPrefix(tok.Reveal(), etokenPrefix) {
 		e.t.Fatalf("etoken %q without prefix", tok.Reveal())
 	}
 	return tok.Reveal()
@@ -66,11 +68,11 @@ func TestETokenSingleUse(t *testing.T) {
 	if res := env.serve(bearer(tok)); res.status != 401 {
 		t.Fatalf("second use: %d", res.status)
 	}
-	if !strings.Contains(env.logBuf.String(), "etoken already used") || strings.Contains(env.logBuf.String(), tok[len(ETokenPrefix):]) {
+	if !strings.Contains(env.logBuf.String(), "etoken already used") || strings.Contains(env.logBuf.String(), tok[len(etokenPrefix):]) {
 		t.Fatal("the log should say the etoken was reused, without the token")
 	}
 
-	reuse := newTestEnv(t, func(c *Config) { c.ETokenReuse = true })
+	reuse := newTestEnv(t, func(c *Config) { c.EToken.Reuse = true })
 	tok = reuse.etoken(reuse.session(reuse.alice))
 	for i := range 3 {
 		if res := reuse.serve(bearer(tok)); res.status != 200 {
@@ -110,7 +112,7 @@ func TestETokenSharedStore(t *testing.T) {
 	t.Parallel()
 	pair := keyPair(5)
 	one := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{pair} })
-	two, err := New(Config{Store: one.mem, Now: one.clock.Now, Keys: []KeyPair{pair}, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler)})
+	two, err := New(Config{Store: one.mem, Now: one.clock.Now, Keys: []KeyPair{pair}, Passwords: cheapPasswords, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestETokenKeyRotation(t *testing.T) {
 	t.Parallel()
 	oldPair, newPair := keyPair(1), keyPair(10)
 	before := newTestEnv(t, func(c *Config) { c.Keys = []KeyPair{oldPair} })
-	rotated, err := New(Config{Store: before.mem, Now: before.clock.Now, Keys: []KeyPair{newPair, oldPair}, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler)})
+	rotated, err := New(Config{Store: before.mem, Now: before.clock.Now, Keys: []KeyPair{newPair, oldPair}, Passwords: cheapPasswords, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +147,11 @@ func TestETokenKeyRotation(t *testing.T) {
 		t.Fatalf("old-key etoken after rotation: %d", code)
 	}
 	// The new key encodes: the old key alone cannot read it.
-	tok, _ := rotated.IssueEToken(Secret{value: sid})
+	tok, _ := rotated.issueEToken(Secret{value: sid})
 	if code := serve(onlyOld, tok.Reveal()); code != 401 {
 		t.Fatalf("new-key etoken with the old key only: %d", code)
 	}
-	tok, _ = rotated.IssueEToken(Secret{value: sid})
+	tok, _ = rotated.issueEToken(Secret{value: sid})
 	if code := serve(rotated, tok.Reveal()); code != 200 {
 		t.Fatalf("new-key etoken: %d", code)
 	}
@@ -177,14 +179,14 @@ func TestETokenRefused(t *testing.T) {
 		{"tampered in the middle", flip(good, len(good)/2)},
 		{"tampered at the end", flip(good, len(good)-2)},
 		{"truncated", good[:len(good)-10]},
-		{"prefix only", ETokenPrefix},
-		{"not base64", ETokenPrefix + "!!!!"},
+		{"prefix only", etokenPrefix},
+		{"not base64", etokenPrefix + "!!!!"},
 		{"wrong key", other.etoken(other.session(other.alice))},
 		// The session cookie's value, under the etoken prefix: the MAC
 		// binds the purpose, so one does not pass for the other.
-		{"a cookie as an etoken", ETokenPrefix + cookie.Value},
-		{"too long", ETokenPrefix + strings.Repeat("A", 4000)},
-		{"a valid securecookie of another payload", ETokenPrefix + encodeRaw(t, env.a, []byte("short"))},
+		{"a cookie as an etoken", etokenPrefix + cookie.Value},
+		{"too long", etokenPrefix + strings.Repeat("A", 4000)},
+		{"a valid securecookie of another payload", etokenPrefix + encodeRaw(t, env.a, []byte("short"))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,7 +218,7 @@ func TestETokenDiesWithSession(t *testing.T) {
 	sid := env.session(env.alice)
 	tok := env.etoken(sid)
 	p := env.serve(get("SessionID=" + sid)).principal
-	if err := env.a.EndSession(context.Background(), p); err != nil {
+	if err := env.a.EndSession(httptest.NewRecorder(), get(""), p); err != nil {
 		t.Fatal(err)
 	}
 	if res := env.serve(bearer(tok)); res.status != 401 {
@@ -237,7 +239,7 @@ func TestETokenFuture(t *testing.T) {
 func TestBearerSchemes(t *testing.T) {
 	t.Parallel()
 	lax := newTestEnv(t, nil)
-	strict := newTestEnv(t, func(c *Config) { c.StrictBearer = true })
+	strict := newTestEnv(t, func(c *Config) { c.EToken.StrictBearer = true })
 	for _, auth := range []string{"Basic dXNlcjpwYXNz", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "Bearer", "Token kwe_x"} {
 		r := get("")
 		r.Header.Set("Authorization", auth)
@@ -260,7 +262,7 @@ func TestBearerSchemes(t *testing.T) {
 
 func TestETokenSetsCookie(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, func(c *Config) { c.ETokenSetsCookie = true })
+	env := newTestEnv(t, func(c *Config) { c.EToken.SetsCookie = true })
 	tok := env.etoken(env.session(env.alice))
 	res := env.serve(bearer(tok))
 	var c *http.Cookie
@@ -277,6 +279,62 @@ func TestETokenSetsCookie(t *testing.T) {
 	}
 	plain := newTestEnv(t, nil)
 	if res := plain.serve(bearer(plain.etoken(plain.session(plain.alice)))); len(res.header["Set-Cookie"]) != 0 {
-		t.Fatal("cookie set without ETokenSetsCookie")
+		t.Fatal("cookie set without EToken.SetsCookie")
 	}
+}
+
+// HandOver gives a new session to its client: an etoken of it, and the
+// cookie when asked. A session it cannot hand over is ended.
+func TestHandOver(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	for _, setCookie := range []bool{true, false} {
+		sid := env.session(env.alice)
+		rec := httptest.NewRecorder()
+		tok, err := env.a.HandOver(rec, get(""), Secret{value: sid}, setCookie)
+		if err != nil || !strings.HasPrefix(tok.Reveal(), etokenPrefix) {
+			t.Fatalf("HandOver: %q, %v", tok.Reveal(), err)
+		}
+		if res := env.serve(bearer(tok.Reveal())); res.status != 200 || res.principal.AccountID != env.alice.ID {
+			t.Fatalf("the etoken: %d", res.status)
+		}
+		cookies := rec.Result().Cookies()
+		if !setCookie {
+			if len(cookies) != 0 {
+				t.Fatalf("a cookie set though not asked: %v", cookies)
+			}
+			continue
+		}
+		if len(cookies) != 1 {
+			t.Fatalf("cookies %v", cookies)
+		}
+		if res := env.serve(withCookie(get(""), cookies[0])); res.status != 200 || res.principal.AccountID != env.alice.ID {
+			t.Fatalf("the cookie: %d", res.status)
+		}
+	}
+	if _, err := env.a.HandOver(httptest.NewRecorder(), get(""), Secret{value: "not a session ID"}, true); err == nil {
+		t.Fatal("HandOver of a non-session ID")
+	}
+
+	// The cookie cannot be written (the host's cookie store fails): the
+	// session is ended, not left for nobody.
+	broken := newTestEnv(t, func(c *Config) { c.Cookie.Store = unsavable{} })
+	sid := broken.session(broken.alice)
+	if _, err := broken.a.HandOver(httptest.NewRecorder(), get(""), Secret{value: sid}, true); err == nil {
+		t.Fatal("HandOver with a cookie store that fails")
+	}
+	if res := broken.serve(get("SessionID=" + sid)); res.status != 401 {
+		t.Fatalf("the session that could not be handed over: %d", res.status)
+	}
+}
+
+// unsavable is a host's gorilla/sessions store that cannot save.
+type unsavable struct{ sessions.Store }
+
+func (unsavable) New(r *http.Request, name string) (*sessions.Session, error) {
+	return sessions.NewSession(unsavable{}, name), nil
+}
+
+func (unsavable) Save(*http.Request, http.ResponseWriter, *sessions.Session) error {
+	return errors.New("redis: connection refused")
 }

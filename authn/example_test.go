@@ -2,7 +2,7 @@ package authn_test
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,18 +18,15 @@ import (
 // quiet logs and cheap password hashing (examples must run fast; keep the
 // defaults in production).
 func newExample() (*authn.Authenticator, store.Account) {
-	mem := store.NewMemory(store.MemoryConfig{})
 	a, err := authn.New(authn.Config{
-		Store:  mem,
-		Logger: slog.New(slog.DiscardHandler),
-		Argon2: authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Store:     store.NewMemory(store.MemoryConfig{}),
+		Logger:    slog.New(slog.DiscardHandler),
+		Passwords: authn.PasswordConfig{Memory: 64, Iterations: 1, Parallelism: 1},
 	})
 	if err != nil {
 		panic(err)
 	}
-	ctx := context.Background()
-	hash, _ := a.HashPassword(ctx, "s3cret-passphrase")
-	alice, err := mem.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "alice", Email: "alice@example.com", PasswordHash: hash})
+	alice, err := a.CreateAccount(context.Background(), store.Account{Scope: scopes.User, Username: "alice", Email: "alice@example.com"}, "s3cret-passphrase")
 	if err != nil {
 		panic(err)
 	}
@@ -61,46 +58,89 @@ func ExampleAuthenticator_Middleware() {
 	// 401 {"status":401,"error":"Authentication failure or session expired"}
 }
 
-// Log in with a password, then use the session ID.
-func ExampleAuthenticator_CheckPassword() {
+// A login handler of a host's own: Login's sentinel errors become the
+// host's answers, and HandOver gives the session to the client.
+func ExampleAuthenticator_Login() {
 	a, _ := newExample()
-	ctx := context.Background()
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.CheckOrigin(r); err != nil { // no login from another site
+			authn.WriteJSONError(w, r, err)
+			return
+		}
+		res, err := a.Login(r.Context(), authn.LoginRequest{
+			Scope:    scopes.User,
+			Username: r.PostFormValue("username"),
+			Password: r.PostFormValue("password"),
+			TFACode:  r.PostFormValue("code"),
+			HTTP:     r, // the client's address is what the throttle counts
+		})
+		switch {
+		case errors.Is(err, authn.ErrTFARequired):
+			fmt.Fprintln(w, "enter the code from your app")
+			return
+		case err != nil:
+			w.WriteHeader(authn.HTTPStatus(err))
+			fmt.Fprintln(w, authn.PublicText(err))
+			return
+		}
+		if _, err := a.HandOver(w, r, res.SessionID, true); err != nil { // sets the cookie
+			authn.WriteJSONError(w, r, err)
+			return
+		}
+		fmt.Fprintf(w, "welcome %s (session %v)\n", res.Account.Username, res.SessionID) // a Secret prints as REDACTED
+	})
 
-	if _, err := a.CheckPassword(ctx, scopes.User, "alice", "guess"); err != nil {
-		fmt.Println("wrong password:", authn.HTTPStatus(err), authn.PublicText(err))
+	for _, form := range []string{"username=alice&password=guess", "username=Alice@Example.com&password=s3cret-passphrase", "username=alice"} {
+		r := httptest.NewRequest("POST", "/login", strings.NewReader(form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		login.ServeHTTP(rec, r)
+		fmt.Print(rec.Code, " ", rec.Body.String())
+		if c := rec.Result().Cookies(); len(c) > 0 {
+			fmt.Println("cookie:", c[0].Name, c[0].HttpOnly, c[0].Secure)
+		}
 	}
-	acct, err := a.CheckPassword(ctx, scopes.User, "Alice@Example.com", "s3cret-passphrase")
+	// Output:
+	// 401 Authentication failure or session expired
+	// 200 welcome alice (session REDACTED)
+	// cookie: __Host-keyward true true
+	// 400 Missing password
+}
+
+// Start a session for an account the host checked itself (single sign-on,
+// say), then authenticate requests by its ID.
+func ExampleAuthenticator_StartSession() {
+	a, alice := newExample()
+	sid, err := a.StartSession(context.Background(), alice, authn.SessionOptions{Method: "sso"})
 	if err != nil {
 		panic(err)
 	}
-	sid, _ := a.StartSession(ctx, acct, authn.SessionOptions{Method: "password"})
-	fmt.Println("session:", sid) // a Secret prints as REDACTED
-
 	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := authn.PrincipalFrom(r.Context())
-		fmt.Println("signed in:", p.Username, p.Method)
+		fmt.Println("signed in:", p.Username, p.Method, p.Login)
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/?SessionID="+sid.Reveal(), nil))
 	// Output:
-	// wrong password: 401 Authentication failure or session expired
-	// session: REDACTED
-	// signed in: alice session
+	// signed in: alice session sso
 }
 
-// The default credential order, and a host's own credential tried first.
+// serviceResolver is a host's own credential: a header its billing service
+// sends. A real resolver checks a signature or an mTLS peer.
+type serviceResolver struct{}
+
+func (serviceResolver) Resolve(ctx context.Context, r *authn.Request) (authn.Principal, error) {
+	if r.HTTP.Header.Get("X-Service") != "billing" {
+		return authn.Principal{}, nil // no credential of this kind
+	}
+	return authn.Principal{Scope: scopes.Admin, AccountID: 1, Username: "billing"}, nil
+}
+
+// A host's own credential, tried after keyward's.
 func ExampleConfig_resolvers() {
 	a, err := authn.New(authn.Config{
-		Logger: slog.New(slog.DiscardHandler),
-		Argon2: authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-		Resolvers: append([]authn.Resolver{
-			authn.ResolverFunc(func(ctx context.Context, r *authn.Request) (authn.Principal, error) {
-				if r.HTTP.Header.Get("X-Service") != "billing" {
-					return authn.Principal{}, authn.ErrNoCredential
-				}
-				// A real resolver checks a signature or an mTLS peer here.
-				return authn.Principal{Scope: scopes.Admin, AccountID: 1, Username: "billing", Method: authn.MethodCustom}, nil
-			}),
-		}, authn.DefaultResolvers()...),
+		Logger:    slog.New(slog.DiscardHandler),
+		Passwords: authn.PasswordConfig{Memory: 64, Iterations: 1, Parallelism: 1},
+		Resolvers: []authn.Resolver{serviceResolver{}},
 	})
 	if err != nil {
 		panic(err)
@@ -116,6 +156,31 @@ func ExampleConfig_resolvers() {
 	// true billing admin custom
 }
 
+// Only the credentials a host names, in its order: here a browser
+// application that takes the session cookie and nothing else. A key is not
+// looked at.
+func ExampleConfig_credentials() {
+	mem := store.NewMemory(store.MemoryConfig{})
+	a, err := authn.New(authn.Config{
+		Store:       mem,
+		Logger:      slog.New(slog.DiscardHandler),
+		Passwords:   authn.PasswordConfig{Memory: 64, Iterations: 1, Parallelism: 1},
+		Credentials: []authn.Method{authn.MethodCookie},
+	})
+	if err != nil {
+		panic(err)
+	}
+	alice, _ := mem.CreateAccount(context.Background(), store.Account{Scope: scopes.User, Username: "alice"})
+	key, _, _ := a.CreateAPIKey(context.Background(), alice.Ref(), authn.APIKeyOptions{})
+	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ok := authn.PrincipalFrom(r.Context())
+		fmt.Println("signed in:", ok)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/?APIKey="+key.Reveal(), nil))
+	// Output:
+	// signed in: false
+}
+
 // Test a handler without a store or a server: give the request a principal.
 func ExampleWithPrincipal() {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -129,87 +194,4 @@ func ExampleWithPrincipal() {
 	handler.ServeHTTP(rec, r)
 	fmt.Println(rec.Body.String())
 	// Output: hello alice
-}
-
-// An Octeth-style command API: the built-in login and the host's own
-// command, with its scope and its own error code.
-func ExampleNewAPI() {
-	a, _ := newExample()
-	api := authn.NewAPI(a, authn.APIConfig{})
-	err := api.Handle("List.Create", authn.Command{
-		Scopes: []scopes.Scope{scopes.User},
-		Run: func(c *authn.Call) (authn.Fields, error) {
-			name, err := c.Param("SubscriberListName")
-			if err != nil {
-				return nil, err
-			}
-			if name == "" {
-				return nil, authn.Fail(1, "Missing subscriber list name")
-			}
-			return authn.Fields{"ListID": 1}, nil
-		},
-	})
-	if err != nil {
-		panic(err)
-	}
-
-	call := func(form string) string {
-		r := httptest.NewRequest("POST", "/api.php", strings.NewReader(form))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, r)
-		return rec.Body.String()
-	}
-	var login struct{ SessionID string }
-	_ = json.Unmarshal([]byte(call("Command=User.Login&Username=alice&Password=s3cret-passphrase&DisableCaptcha=true")), &login)
-	fmt.Print(call("Command=List.Create&SessionID=" + login.SessionID + "&SubscriberListName=Newsletter"))
-	fmt.Print(call("Command=List.Create&SessionID=" + login.SessionID))
-	fmt.Print(call("Command=List.Create"))
-	// Output:
-	// {"Success":true,"ErrorCode":0,"ErrorText":"","ListID":1}
-	// {"Success":false,"ErrorCode":1,"ErrorText":"Missing subscriber list name"}
-	// {"Success":false,"ErrorCode":401,"ErrorText":"Authentication required"}
-}
-
-// A host command with its own parameter, validation, scope and error code,
-// written once and served in both dialects: Octeth's Command= envelope and
-// WMD's c= one.
-func ExampleAPI_Handle() {
-	a, alice := newExample()
-	sid, _ := a.StartSession(context.Background(), alice, authn.SessionOptions{Method: "password"})
-	greet := authn.Command{
-		Scopes: []scopes.Scope{scopes.User},
-		Run: func(c *authn.Call) (authn.Fields, error) {
-			name, err := c.Param("Name")
-			if err != nil {
-				return nil, err
-			}
-			if len(name) > 20 {
-				return nil, authn.Fail(1, "Name longer than 20 bytes")
-			}
-			return authn.Fields{"Greeting": "hello " + name + " from " + c.Principal.Username}, nil
-		},
-	}
-	octeth := authn.NewAPI(a, authn.APIConfig{})
-	wmd := authn.NewAPI(a, authn.APIConfig{Dialect: authn.WMD})
-	if err := octeth.Handle("Greeting.Get", greet); err != nil {
-		panic(err)
-	}
-	if err := wmd.Handle("greet", greet); err != nil {
-		panic(err)
-	}
-	call := func(api *authn.API, query string) {
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, httptest.NewRequest("GET", "/api.php?SessionID="+sid.Reveal()+"&"+query, nil))
-		fmt.Print(rec.Code, " ", rec.Body.String())
-	}
-	call(octeth, "Command=Greeting.Get&Name=Bob")
-	call(octeth, "Command=Greeting.Get&Name=Bartholomew+the+Third+of+Nowhere")
-	call(wmd, "c=greet&Name=Bob")
-	call(wmd, "c=greet&Name=Bartholomew+the+Third+of+Nowhere")
-	// Output:
-	// 200 {"Success":true,"ErrorCode":0,"ErrorText":"","Greeting":"hello Bob from alice"}
-	// 200 {"Success":false,"ErrorCode":1,"ErrorText":"Name longer than 20 bytes"}
-	// 200 {"status":"ok","error":"","Greeting":"hello Bob from alice"}
-	// 200 {"status":"notok","error":"Name longer than 20 bytes"}
 }

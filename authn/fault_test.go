@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,10 +25,9 @@ import (
 )
 
 // faultEnv is an authenticator on a real SQL store whose connection a test
-// can break, with an account, a session, a key and an API.
+// can break, with an account, a session and a key.
 type faultEnv struct {
 	a     *Authenticator
-	api   *API
 	sid   string
 	key   string
 	clock *clocktest.Clock
@@ -38,7 +36,7 @@ type faultEnv struct {
 func newFaultEnv(t *testing.T, st store.Store, clock *clocktest.Clock, edit ...func(*Config)) *faultEnv {
 	t.Helper()
 	ctx := context.Background()
-	cfg := Config{Store: st, Keys: testKeys, Now: clock.Now, Argon2: cheapArgon2, Logger: slog.New(slog.DiscardHandler), CaptchaPolicy: CaptchaNever}
+	cfg := Config{Store: st, Keys: testKeys, Now: clock.Now, Passwords: cheapPasswords, Logger: slog.New(slog.DiscardHandler)}
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -46,8 +44,7 @@ func newFaultEnv(t *testing.T, st store.Store, clock *clocktest.Clock, edit ...f
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, _ := a.HashPassword(ctx, alicePassword)
-	acct, err := st.(store.AccountCreator).CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "alice", PasswordHash: hash})
+	acct, err := a.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "alice"}, alicePassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +56,13 @@ func newFaultEnv(t *testing.T, st store.Store, clock *clocktest.Clock, edit ...f
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &faultEnv{a: a, api: NewAPI(a, APIConfig{}), sid: sid.Reveal(), key: key.Reveal(), clock: clock}
+	return &faultEnv{a: a, sid: sid.Reveal(), key: key.Reveal(), clock: clock}
+}
+
+// login logs alice in with her password, under ctx.
+func (f *faultEnv) login(ctx context.Context) error {
+	_, err := f.a.Login(ctx, LoginRequest{Scope: scopes.User, Username: "alice", Password: alicePassword, NoCaptcha: true, HTTP: from("192.0.2.1")})
+	return err
 }
 
 // wantClosed fails t unless every kind of request is refused with 503:
@@ -81,10 +84,8 @@ func (f *faultEnv) wantClosed(t *testing.T, ctx context.Context, keyOpen ...bool
 			t.Errorf("%s: status %d, want %d", q[:6], rec.Code, want)
 		}
 	}
-	rec := httptest.NewRecorder()
-	f.api.ServeHTTP(rec, postForm("Command=User.Login&Username=alice&Password="+alicePassword).WithContext(ctx))
-	if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"ErrorCode":503`) {
-		t.Errorf("login: %d %s", rec.Code, rec.Body)
+	if err := f.login(ctx); HTTPStatus(err) != 503 || !errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrInvalidCredential) {
+		t.Errorf("login: %v", err)
 	}
 }
 
@@ -164,25 +165,6 @@ func TestFaultStalledPostgres(t *testing.T) {
 	f.stallAndRecover(t, p, false)
 }
 
-// sqlAndRedis is the deployment of the example: accounts, keys and second
-// factors in SQL, what requests read and write most in Redis.
-type sqlAndRedis struct {
-	store.Accounts
-	store.AccountCreator
-	store.PasswordSetter
-	store.AccountUpdater
-	store.APIKeyFinder
-	store.APIKeyManager
-	store.TFAStates
-	store.TFAUses
-	store.SessionFinder
-	store.SessionWriter
-	store.Claims
-	store.Counters
-	store.Challenges
-	store.Tokens
-}
-
 // A Redis that stops answering, under sessions, claims and counters: the
 // same 503 in time, and recovery.
 func TestFaultStalledRedis(t *testing.T) {
@@ -206,8 +188,9 @@ func TestFaultStalledRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rds.Close() })
-	both := sqlAndRedis{st, st, st, st, st, st, st, st, rds, rds, rds, rds, rds, rds}
-	f := newFaultEnv(t, both, clock, func(c *Config) { c.StoreTimeout = stallTimeout })
+	// The deployment of the example: accounts, keys and second factors in
+	// SQL, what requests read and write most in Redis.
+	f := newFaultEnv(t, store.Combine(st, rds), clock, func(c *Config) { c.StoreTimeout = stallTimeout })
 	// Keys and accounts are in SQL: an API key goes on working.
 	f.stallAndRecover(t, p, true)
 }
@@ -247,10 +230,8 @@ func (f *faultEnv) wantOpen(t *testing.T) {
 			t.Errorf("%s: status %d, want 200", q[:6], rec.Code)
 		}
 	}
-	rec := httptest.NewRecorder()
-	f.api.ServeHTTP(rec, postForm("Command=User.Login&Username=alice&Password="+alicePassword))
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"Success":true`) {
-		t.Errorf("login: %d %s", rec.Code, rec.Body)
+	if err := f.login(context.Background()); err != nil {
+		t.Errorf("login: %v", err)
 	}
 }
 
@@ -313,17 +294,14 @@ func TestStoreCallsHaveDeadline(t *testing.T) {
 		probe.Store = c.Store
 		c.Store = probe
 		c.StoreTimeout = 7 * time.Second
-		c.CaptchaPolicy = CaptchaNever
 	})
 	h := env.a.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	key, _ := env.key(env.alice)
 	for _, q := range []string{"SessionID=" + env.session(env.alice), "APIKey=" + key} {
 		h.ServeHTTP(httptest.NewRecorder(), get(q))
 	}
-	rec := httptest.NewRecorder()
-	NewAPI(env.a, APIConfig{}).ServeHTTP(rec, postForm("Command=User.Login&Username=alice&Password="+alicePassword))
-	if !strings.Contains(rec.Body.String(), `"Success":true`) {
-		t.Fatalf("login: %s", rec.Body)
+	if _, err := env.login("192.0.2.1", aliceLogin(alicePassword)); err != nil {
+		t.Fatalf("login: %v", err)
 	}
 	if len(probe.missing) > 0 || probe.longest == 0 || probe.longest > 7*time.Second {
 		t.Fatalf("calls without a deadline: %v; the latest deadline %v away, want at most 7s", probe.missing, probe.longest)
@@ -345,11 +323,10 @@ func (l lostReply) CreateSession(ctx context.Context, s store.Session) error {
 // login answers 503, and the account has none.
 func TestFaultLoginLeavesNoSession(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, func(c *Config) { c.Store = lostReply{c.Store}; c.CaptchaPolicy = CaptchaNever })
-	rec := httptest.NewRecorder()
-	NewAPI(env.a, APIConfig{}).ServeHTTP(rec, postForm("Command=User.Login&Username=alice&Password="+alicePassword))
-	if rec.Code != 503 {
-		t.Fatalf("login: %d %s", rec.Code, rec.Body)
+	env := newTestEnv(t, func(c *Config) { c.Store = lostReply{c.Store} })
+	res, err := env.login("192.0.2.1", aliceLogin(alicePassword))
+	if HTTPStatus(err) != 503 || res.SessionID.Reveal() != "" {
+		t.Fatalf("login: %v, session %q", err, res.SessionID.Reveal())
 	}
 	n, err := env.mem.DeleteAccountSessions(context.Background(), env.alice.Ref(), store.Hash{})
 	if err != nil || n != 0 {

@@ -126,7 +126,7 @@ func FuzzBearer(f *testing.F) {
 		r.Header["Authorization"] = []string{"Bearer " + v}
 		return r
 	}, func(e *fuzzEnv) string {
-		tok, err := e.a.IssueEToken(Secret{value: e.sid})
+		tok, err := e.a.issueEToken(Secret{value: e.sid})
 		if err != nil {
 			panic(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,8 +20,9 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// cheapArgon2 keeps tests fast; the defaults are checked in their own test.
-var cheapArgon2 = Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+// cheapPasswords keeps tests fast (argon2id at 64 KiB, one pass); the
+// defaults are checked in their own test.
+var cheapPasswords = PasswordConfig{Memory: 64, Iterations: 1, Parallelism: 1}
 
 // testEnv is an authenticator on a memory store with a fake clock, a
 // captured log, and two accounts: user alice and admin root.
@@ -124,7 +126,7 @@ func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 		Keys:                 testKeys,
 		Store:                mem,
 		Now:                  clock.Now,
-		Argon2:               cheapArgon2,
+		Passwords:            cheapPasswords,
 		AdminAPIKey:          staticKey,
 		AdminAPIKeyAccountID: env.root.ID,
 		Logger:               slog.New(slog.NewTextHandler(env.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -142,7 +144,7 @@ func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 		if acct.Scope == scopes.Admin {
 			pw = rootPassword
 		}
-		h, err := env.a.HashPassword(ctx, pw)
+		h, err := env.a.hashPassword(ctx, pw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,9 +158,15 @@ func newTestEnv(t testing.TB, edit func(*Config)) *testEnv {
 	return env
 }
 
-// session starts a session for acct and returns its ID.
+// session starts a password session for acct, as a login now would, and
+// returns its ID. The account is read again first: a session made with a
+// stale copy (an older credential generation) would be refused.
 func (e *testEnv) session(acct store.Account) string {
 	e.t.Helper()
+	acct, err := e.a.Account(context.Background(), acct.Ref())
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	id, err := e.a.StartSession(context.Background(), acct, SessionOptions{Method: "password"})
 	if err != nil {
 		e.t.Fatal(err)
@@ -180,12 +188,12 @@ func (e *testEnv) key(acct store.Account) (string, store.APIKey) {
 func (e *testEnv) cookie(id string) *http.Cookie {
 	e.t.Helper()
 	rec := httptest.NewRecorder()
-	if err := e.a.SetSessionCookie(rec, httptest.NewRequest("GET", "/", nil), Secret{value: id}); err != nil {
+	if err := e.a.setSessionCookie(rec, httptest.NewRequest("GET", "/", nil), Secret{value: id}); err != nil {
 		e.t.Fatal(err)
 	}
 	cs := rec.Result().Cookies()
 	if len(cs) != 1 {
-		e.t.Fatalf("SetSessionCookie set %d cookies", len(cs))
+		e.t.Fatalf("setSessionCookie set %d cookies", len(cs))
 	}
 	return cs[0]
 }
@@ -291,4 +299,35 @@ func (f *failingStore) RecordAPIKeyUse(ctx context.Context, id int64, at time.Ti
 		return errDown
 	}
 	return f.Store.RecordAPIKeyUse(ctx, id, at, ip, n)
+}
+
+// from returns a request from the client address ip (IPv4 or IPv6), as a
+// login comes in.
+func from(ip string) *http.Request {
+	r := httptest.NewRequest("POST", "/api.php", nil)
+	r.RemoteAddr = net.JoinHostPort(ip, "40000")
+	return r
+}
+
+// login makes the login req from ip.
+func (e *testEnv) login(ip string, req LoginRequest) (LoginResult, error) {
+	e.t.Helper()
+	req.HTTP = from(ip)
+	return e.a.Login(context.Background(), req)
+}
+
+// aliceLogin is a password login of alice from a dialect that cannot ask
+// for a captcha (WMD's, or Octeth's with CaptchaNever): the throttle alone
+// protects.
+func aliceLogin(password string) LoginRequest {
+	return LoginRequest{Scope: scopes.User, Username: "alice", Password: password, NoCaptcha: true}
+}
+
+// throttled returns the *ThrottledError err is, or nil.
+func throttled(err error) *ThrottledError {
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		return te
+	}
+	return nil
 }

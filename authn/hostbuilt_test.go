@@ -3,6 +3,7 @@ package authn_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/authn/form"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
@@ -23,45 +25,63 @@ import (
 // whole API, by reflection, so that a method added later is covered too.
 func TestHostBuiltValues(t *testing.T) {
 	t.Parallel()
-	a, err := authn.New(authn.Config{AllowPlaintextHTTP: true})
+	a, err := authn.New(authn.Config{Cookie: authn.CookieConfig{AllowPlaintextHTTP: true}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := authn.NewAPI(a, authn.APIConfig{})
 	handByHand := authn.Principal{Scope: scopes.User, AccountID: 1, Username: "someone"}
 	receivers := []any{
-		a, api,
-		&authn.Call{}, &authn.Call{HTTP: httptest.NewRequest("POST", "/", strings.NewReader("a=1"))},
+		a,
 		&authn.Request{}, &authn.Request{HTTP: httptest.NewRequest("GET", "/?SessionID=x", nil)},
+		a.Request(httptest.NewRequest("POST", "/?APIKey=kw_x", strings.NewReader("a=1"))),
 		&form.Params{}, authn.Principal{}, handByHand, authn.Secret{},
-		&authn.CommandError{}, &authn.LoginError{}, &authn.ThrottledError{},
-		authn.ResolverFunc(func(context.Context, *authn.Request) (authn.Principal, error) { return authn.Principal{}, nil }),
-		authn.Method(0), authn.FromAPIKey(), authn.FromAdminAPIKey(), authn.FromBearer(), authn.FromCookie(), authn.FromSessionID(),
+		&authn.ThrottledError{}, authn.Method(0), authn.MethodCustom + 1,
 	}
 	funcs := map[string]any{
-		"Disable2FAToken": authn.Disable2FAToken, "Fail": authn.Fail, "HTTPStatus": authn.HTTPStatus,
-		"PublicText": authn.PublicText, "WithPrincipal": authn.WithPrincipal, "WriteJSONError": authn.WriteJSONError,
-		"NewAPI": authn.NewAPI, "DefaultArgon2": authn.DefaultArgon2, "ParamsFrom": authn.ParamsFrom,
-		"PrincipalFrom": authn.PrincipalFrom, "DefaultResolvers": authn.DefaultResolvers, "New": authn.New,
+		"Disable2FAToken": authn.Disable2FAToken, "HTTPStatus": authn.HTTPStatus, "PublicText": authn.PublicText,
+		"WithPrincipal": authn.WithPrincipal, "WriteJSONError": authn.WriteJSONError, "ParamsFrom": authn.ParamsFrom,
+		"PrincipalFrom": authn.PrincipalFrom, "New": authn.New,
 	}
-	calls := 0
+	var calls int
+	var panics []string
 	for _, recv := range receivers {
 		v := reflect.ValueOf(recv)
 		for i := range v.NumMethod() {
-			m := v.Type().Method(i)
-			calls += callAll(t, fmt.Sprintf("%T.%s", recv, m.Name), v.Method(i), handByHand)
+			n, p := callAll(t, fmt.Sprintf("%T.%s", recv, v.Type().Method(i).Name), v.Method(i), handByHand)
+			calls, panics = calls+n, append(panics, p...)
 		}
 	}
 	for name, f := range funcs {
-		calls += callAll(t, name, reflect.ValueOf(f), handByHand)
+		n, p := callAll(t, name, reflect.ValueOf(f), handByHand)
+		calls, panics = calls+n, append(panics, p...)
+	}
+	for _, p := range panics {
+		t.Error(p)
 	}
 	t.Logf("%d calls", calls)
 }
 
+// The harness finds a panic where there is one: a host-built nil or zero
+// value that a function does not expect.
+func TestHostBuiltCatchesPanics(t *testing.T) {
+	t.Parallel()
+	fragile := func(r *authn.Request, p authn.Principal) string { return r.HTTP.Method + p.Username }
+	calls, panics := callAll(t, "fragile", reflect.ValueOf(fragile), authn.Principal{})
+	// (*Request){HTTP: get} first; then &Request{} and nil, each panicking.
+	if calls < 3 || len(panics) != 2 || !strings.Contains(panics[0], "fragile(") {
+		t.Fatalf("%d calls, panics %q", calls, panics)
+	}
+}
+
+// quiet is the log of the authenticators here: what they report is not
+// what is tested.
+var quiet = slog.New(slog.DiscardHandler)
+
 // callAll calls f once per choice of host-built argument, each argument
 // position in turn taking each of its type's values while the others take
-// their first, and serves a request through every handler it returns.
-func callAll(t *testing.T, name string, f reflect.Value, p authn.Principal) int {
+// their first, and serves a request through every handler it returns. It
+// returns how many calls it made and a description of each that panicked.
+func callAll(t *testing.T, name string, f reflect.Value, p authn.Principal) (int, []string) {
 	t.Helper()
 	ft := f.Type()
 	choices := make([][]reflect.Value, ft.NumIn())
@@ -76,6 +96,7 @@ func callAll(t *testing.T, name string, f reflect.Value, p authn.Principal) int 
 		}
 	}
 	calls := 0
+	var panics []string
 	for pos := range max(1, len(choices)) {
 		n := 1
 		if pos < len(choices) {
@@ -90,18 +111,20 @@ func callAll(t *testing.T, name string, f reflect.Value, p authn.Principal) int 
 				}
 			}
 			calls++
-			call(t, name, f, args)
+			if msg := call(name, f, args); msg != "" {
+				panics = append(panics, msg)
+			}
 		}
 	}
-	return calls
+	return calls, panics
 }
 
-// call makes one call, failing t on a panic, and serves what it returns.
-func call(t *testing.T, name string, f reflect.Value, args []reflect.Value) {
-	t.Helper()
+// call makes one call and serves what it returns; it returns what a panic
+// said, or "".
+func call(name string, f reflect.Value, args []reflect.Value) (panicked string) {
 	defer func() {
 		if r := recover(); r != nil {
-			t.Errorf("%s%v panicked: %v", name, describe(args), r)
+			panicked = fmt.Sprintf("%s%v panicked: %v", name, describe(args), r)
 		}
 	}()
 	var out []reflect.Value
@@ -113,6 +136,7 @@ func call(t *testing.T, name string, f reflect.Value, args []reflect.Value) {
 	for _, o := range out {
 		serve(o.Interface())
 	}
+	return ""
 }
 
 // serve sends a request through a handler, or through a middleware in
@@ -160,14 +184,34 @@ func hostValues(t reflect.Type, p authn.Principal) []reflect.Value {
 	case reflect.TypeFor[authn.Principal]():
 		vals = []any{p, authn.Principal{}, authn.Principal{Scope: scopes.Admin, AccountID: 99, Method: authn.MethodCookie}}
 	case reflect.TypeFor[*authn.Request]():
-		vals = []any{&authn.Request{HTTP: get}, &authn.Request{}, (*authn.Request)(nil)}
+		vals = []any{&authn.Request{HTTP: get}, &authn.Request{}, (*authn.Request)(nil),
+			&authn.Request{HTTP: httptest.NewRequest("GET", "/?APIKey=kw_x&SessionID="+strings.Repeat("A", 43), nil)}}
 	case reflect.TypeFor[*authn.Authenticator]():
-		a, _ := authn.New(authn.Config{})
+		a, _ := authn.New(authn.Config{Logger: quiet})
 		vals = []any{a}
-	case reflect.TypeFor[authn.Command]():
-		vals = []any{authn.Command{Scopes: []scopes.Scope{scopes.User}, Run: func(*authn.Call) (authn.Fields, error) { return nil, nil }}, authn.Command{}}
 	case reflect.TypeFor[authn.Config]():
-		vals = []any{authn.Config{}, authn.Config{Store: store.NewMemory(store.MemoryConfig{})}}
+		vals = []any{authn.Config{}, authn.Config{Store: store.NewMemory(store.MemoryConfig{})}, authn.Config{Credentials: []authn.Method{}}}
+	case reflect.TypeFor[[]authn.Method]():
+		vals = []any{[]authn.Method(nil), []authn.Method{}, []authn.Method{authn.MethodCookie}, []authn.Method{0, authn.MethodCustom, authn.MethodCustom + 1}}
+	case reflect.TypeFor[authn.LoginRequest]():
+		vals = []any{
+			authn.LoginRequest{Scope: scopes.User, Username: "someone", Password: "a password"},
+			authn.LoginRequest{},
+			authn.LoginRequest{Scope: scopes.Admin, APIKey: "kw_x", HTTP: post},
+			authn.LoginRequest{EitherScope: true, Username: "someone", Password: "a password", TFACode: "123456", HTTP: get},
+			authn.LoginRequest{Scope: scopes.User, Username: "someone", Password: "pw", TFARecoveryCode: "AAAA-BBBB-CCCC", Disable2FA: true,
+				Disable2FAToken: "x", StaticBypass: true, CaptchaID: "x", Captcha: "1", AskCaptcha: true},
+		}
+	case reflect.TypeFor[store.Account]():
+		vals = []any{store.Account{Scope: scopes.User, ID: 1, Username: "someone"}, store.Account{}}
+	case reflect.TypeFor[store.AccountRef]():
+		vals = []any{store.AccountRef{Scope: scopes.User, ID: 1}, store.AccountRef{}}
+	case reflect.TypeFor[authn.SessionOptions]():
+		vals = []any{authn.SessionOptions{}, authn.SessionOptions{Method: "switch", SwitchedBy: p}}
+	case reflect.TypeFor[authn.APIKeyOptions]():
+		vals = []any{authn.APIKeyOptions{}, authn.APIKeyOptions{BoundIP: "x", ExpiresAt: time.Now(), Label: strings.Repeat("\xff", 300)}}
+	case reflect.TypeFor[event.Event]():
+		vals = []any{event.Event{}, event.Event{Kind: event.LoginOK, Err: authn.ErrBadRequest}}
 	case reflect.TypeFor[time.Time]():
 		vals = []any{time.Now(), time.Time{}}
 	case reflect.TypeFor[error]():

@@ -31,7 +31,7 @@ type lastUse struct {
 // usageRecorder keeps API keys' usage (request count, last use, last
 // address) in memory and writes it to the store in the background, at most
 // once a TouchInterval: a request never waits for the write. A process
-// that stops without [Authenticator.FlushAPIKeyUsage] loses what it had
+// that stops without [Authenticator.Flush] loses what it had
 // not written, at most a TouchInterval of counts. Safe for concurrent use.
 type usageRecorder struct {
 	keys      sync.Map // key ID → *keyUsage
@@ -61,24 +61,24 @@ func (a *Authenticator) recordUse(id int64, at time.Time, r *http.Request, ip ne
 		k.last.Store(use)
 	}
 	k.n.Add(1)
-	if at.UnixNano()-u.lastFlush.Load() >= int64(a.cfg.TouchInterval) && u.flushing.CompareAndSwap(false, true) {
+	if at.UnixNano()-u.lastFlush.Load() >= int64(a.cfg.Sessions.TouchInterval) && u.flushing.CompareAndSwap(false, true) {
 		u.lastFlush.Store(at.UnixNano())
 		go func() {
 			defer u.flushing.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.TouchInterval)
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Sessions.TouchInterval)
 			defer cancel()
-			if err := a.FlushAPIKeyUsage(ctx); err != nil {
+			if err := a.Flush(ctx); err != nil {
 				a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "recording API key usage", Err: err})
 			}
 		}()
 	}
 }
 
-// FlushAPIKeyUsage writes the API key usage counted since the last flush
+// Flush writes the API key usage counted since the last flush
 // to the store. It runs by itself in the background; call it on shutdown
 // so that nothing is lost. Counts it could not write are kept for the next
 // flush.
-func (a *Authenticator) FlushAPIKeyUsage(ctx context.Context) error {
+func (a *Authenticator) Flush(ctx context.Context) error {
 	u := &a.usage
 	u.flushMu.Lock()
 	defer u.flushMu.Unlock()

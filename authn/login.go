@@ -3,24 +3,14 @@ package authn
 import (
 	"context"
 	"errors"
-	"net/netip"
+	"net/http"
+	"time"
 
 	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/totp"
-)
-
-// Login error codes, as Octeth's User.Login and Admin.Login answer them.
-const (
-	CodeMissingUsername    = 1
-	CodeMissingPassword    = 2
-	CodeInvalidCredentials = 3
-	CodeMissingCaptcha     = 4
-	CodeInvalidCaptcha     = 5
-	CodeInvalidTFA         = 6
-	CodeTFARequired        = 101
 )
 
 // LoginRequest is one login, whatever the dialect it came in.
@@ -48,24 +38,33 @@ type LoginRequest struct {
 	// valid Disable2FAToken, skips the 2FA step of this login.
 	Disable2FA bool
 	// Disable2FAToken is the trusted bypass of a host's own front end,
-	// made with [Config].Disable2FASecret, in the form Bypass says.
+	// made with [TFAConfig].Disable2FASecret: bound to the account, the
+	// command and a few minutes ([Disable2FAToken]), or, with
+	// StaticBypass, Octeth 5.9's static form.
 	Disable2FAToken string
-	// Bypass is the form of Disable2FAToken accepted: [BypassBound] (the
-	// default) or Octeth 5.9's [BypassStatic].
-	Bypass TFABypass
+	// StaticBypass takes Octeth 5.9's static Disable2FAToken, the same for
+	// every account of a scope and never expiring, instead of the bound
+	// one: for Octeth 5.9's clients only.
+	StaticBypass bool
 	// CaptchaID and Captcha answer a captcha.
 	CaptchaID, Captcha string
-	// DisableCaptcha asks to skip the captcha (Octeth's API logins); the
-	// policy decides whether it is honoured.
-	DisableCaptcha bool
-	// NoCaptcha says the dialect has no captcha parameter (WMD's c=auth):
-	// the throttle alone protects.
+	// AskCaptcha asks for a captcha whatever the throttle says: the
+	// dialect's own policy (Octeth's asks unless DisableCaptcha=true). The
+	// throttle asks for one by itself after [ThrottleConfig].CaptchaAfter
+	// failures of the account from the address, and from every address
+	// past the account's limit of failures.
+	AskCaptcha bool
+	// NoCaptcha says no captcha can be asked (a dialect without one, as
+	// WMD's c=auth, or a host's choice): the throttle alone protects, and
+	// past the account's limit the login is refused (429).
 	NoCaptcha bool
-	// ClientIP is where the login came from ([Authenticator.ClientIP]).
-	ClientIP netip.Addr
+	// HTTP is the request the login came in, if any: its client's
+	// address is what the throttle counts (see [Config].TrustedProxies).
+	HTTP *http.Request
 }
 
-// LoginResult is a successful login.
+// LoginResult is what a login came to: the account and its new session
+// when it succeeded, and in any case where the throttle stands.
 type LoginResult struct {
 	// Account is who logged in.
 	Account store.Account
@@ -80,69 +79,50 @@ type LoginResult struct {
 	TFADisabled bool
 	// TFAEnabled reports whether 2FA is on for the account now.
 	TFAEnabled bool
-}
-
-// LoginError refuses a login for a reason the client is told: Octeth's code
-// and text, and how many attempts of this username from this address the
-// throttle has counted, and its limit (WMD's "(1/6)").
-type LoginError struct {
-	// Code and Text are Octeth's (1 to 6, 101).
-	Code int
-	Text string
+	// At is when the login was made, on the authenticator's clock.
+	At time.Time
 	// Attempts is this attempt's number in the throttle's window for the
-	// username from the address (0 before the throttle counted it), and
-	// Limit the number allowed.
-	Attempts int
-	Limit    int
-}
-
-// Error returns the text.
-func (e *LoginError) Error() string { return "authn: login refused: " + e.Text }
-
-// The login answers. Every kind of bad credential gets the same one.
-var loginTexts = map[int]string{
-	CodeMissingUsername:    "Missing username",
-	CodeMissingPassword:    "Missing password",
-	CodeInvalidCredentials: "Invalid login credentials",
-	CodeMissingCaptcha:     "Missing captcha",
-	CodeInvalidCaptcha:     "Invalid captcha",
-	CodeInvalidTFA:         "Invalid 2FA code",
-	CodeTFARequired:        "2FA required",
-}
-
-// refusal returns the LoginError of code for the attempt at.
-func (a *Authenticator) refusal(code int, at attempt) *LoginError {
-	return &LoginError{Code: code, Text: loginTexts[code], Attempts: int(at.n), Limit: a.cfg.Throttle.PerUserIP}
+	// name from the client's address (0 when it was refused before it was
+	// counted), and Limit the number allowed: WMD's "(1/6)". Set on
+	// refusals too.
+	Attempts, Limit int
 }
 
 // Login checks a login and, if it is good, starts a session. In this order,
 // so that no answer tells more than the steps before it earned:
 //
-//  1. a missing username or password: 1, 2;
+//  1. a missing username or password: [ErrMissingUsername],
+//     [ErrMissingPassword];
 //  2. the throttle: past a limit, [*ThrottledError] (429), the same
 //     whether the password is right or not;
-//  3. the captcha, when the policy asks for one: 4 missing, 5 wrong;
-//  4. the password or key: 3, one answer for every kind of bad credential;
-//  5. the second factor, if the account has one on: 101 none, 6 wrong.
+//  3. the captcha, when one is asked for: [ErrCaptchaRequired] if none
+//     came, [ErrCaptchaWrong] if it is wrong;
+//  4. the password or key: an error wrapping [ErrInvalidCredential], one
+//     for every kind of bad credential;
+//  5. the second factor, if the account has one on: [ErrTFARequired] if
+//     no code came, an error wrapping [ErrTFAWrong] if it is wrong or used.
 //
-// Every attempt is counted before anything is checked; success resets the
-// account's count from this address. Other errors (the store) fail
-// closed. The caller sets the cookie or sends the session ID.
+// Every attempt is counted before anything is checked (see
+// [ThrottleConfig]); the result says where the count stands, refused or
+// not. Other errors (the store) fail closed. The caller hands the session
+// on ([Authenticator.HandOver]).
 func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	res := LoginResult{Limit: a.cfg.Throttle.PerUserIP}
 	byKey := req.APIKey != ""
 	if req.EitherScope && !byKey {
 		req.Scope = scopes.User // until the password says otherwise
 	}
 	if !req.Scope.Valid() {
-		return LoginResult{}, errors.New("authn: Login needs a scope")
+		return res, errors.New("authn: Login needs a scope")
 	}
 	switch {
 	case !byKey && req.Username == "":
-		return LoginResult{}, a.refusal(CodeMissingUsername, attempt{})
+		return res, ErrMissingUsername
 	case !byKey && req.Password == "":
-		return LoginResult{}, a.refusal(CodeMissingPassword, attempt{})
+		return res, ErrMissingPassword
 	}
-	ip := ipKey(req.ClientIP)
+	clientIP := a.clientAddr(req.HTTP)
+	ip := ipKey(clientIP)
 	ev := event.Event{Account: store.AccountRef{Scope: req.Scope}, ClientIP: ip}
 	// The account is looked up first, so that its username and its email
 	// address count as one; the password is checked later, after the
@@ -152,7 +132,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 	if !byKey {
 		var err error
 		if cands, err = a.lookupCandidates(ctx, req); err != nil {
-			return LoginResult{}, err
+			return res, err
 		}
 		acct, scope, found := cands.throttled()
 		who = throttleKey(scope, acct, found, req.Username)
@@ -162,7 +142,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		}
 	}
 	at, err := a.begin(ctx, who, ip)
-	if err == nil && !byKey && at.accountOver && !a.canAskCaptcha(req) {
+	if err == nil && !byKey && at.accountOver && req.NoCaptcha {
 		a.takeBack(ctx, at.pair, at.ip, at.account) // refused: it counts nowhere
 		err = a.accountThrottled(at)
 	}
@@ -170,30 +150,34 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 	if errors.As(err, &throttled) {
 		ev.Kind, ev.Reason = event.LockedOut, "too many failed attempts"
 		a.Emit(ctx, ev)
-		return LoginResult{}, err
+		return res, err
 	}
 	if err != nil {
-		return LoginResult{}, err
+		return res, err
 	}
-	// failed logs a failure (begin has counted it) and answers code.
-	failed := func(code int, reason string) error {
-		ev.Kind, ev.Reason = event.LoginFailed, reason
+	res.Attempts = int(at.n)
+	// failed logs a failure (begin has counted it) and answers err.
+	failed := func(err error) (LoginResult, error) {
+		ev.Kind, ev.Reason = event.LoginFailed, reasonOf(err)
+		if ev.Reason == "" {
+			ev.Reason = err.Error()
+		}
 		a.Emit(ctx, ev)
-		return a.refusal(code, at)
+		return res, err
 	}
 
 	if !byKey && a.captchaRequired(req, at) {
 		if req.Captcha == "" {
 			ev.Kind, ev.Reason = event.CaptchaDemanded, "captcha missing"
 			a.Emit(ctx, ev)
-			return LoginResult{}, a.refusal(CodeMissingCaptcha, at)
+			return res, ErrCaptchaRequired
 		}
-		ok, err := a.captcha.Check(ctx, captcha.Response{ID: req.CaptchaID, Answer: req.Captcha, RemoteIP: req.ClientIP.String()})
+		ok, err := a.captcha.Check(ctx, captcha.Response{ID: req.CaptchaID, Answer: req.Captcha, RemoteIP: clientIP.String()})
 		if err != nil {
-			return LoginResult{}, storeFailure(err)
+			return res, storeFailure(err)
 		}
 		if !ok {
-			return LoginResult{}, failed(CodeInvalidCaptcha, "wrong captcha")
+			return failed(because(ErrCaptchaWrong, "wrong captcha"))
 		}
 	}
 
@@ -213,10 +197,10 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		acct, err = a.verify(ctx, cands, req.Password)
 	}
 	if errors.Is(err, ErrInvalidCredential) {
-		return LoginResult{}, failed(CodeInvalidCredentials, reasonOf(err))
+		return failed(err)
 	}
 	if err != nil {
-		return LoginResult{}, err
+		return res, err
 	}
 	req.Scope = acct.Scope // of either scope: the one the password was right for
 	ev.Account, ev.Username = acct.Ref(), acct.Username
@@ -226,16 +210,19 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		// Only now that the password is known right does the answer say
 		// anything about 2FA.
 		tfa, err = a.secondFactor(ctx, acct, req, ev)
-		if res, err := a.tfaRefusal(ctx, err, at, failed); err != nil {
+		if err := a.tfaRefusal(ctx, err, at); err != nil {
+			if errors.Is(err, ErrTFAWrong) {
+				return failed(err)
+			}
 			return res, err
 		}
 	}
-	res := LoginResult{Account: acct, Method: method, TFAPassed: tfa.passed}
+	res.Account, res.Method, res.TFAPassed, res.At = acct, method, tfa.passed, a.cfg.Now()
 	if res.TFAEnabled, err = a.tfa.Enabled(ctx, acct.Ref()); err != nil {
-		return LoginResult{}, storeFailure(err)
+		return res, storeFailure(err)
 	}
 	if err := a.settle(ctx, at, true); err != nil {
-		return LoginResult{}, err
+		return res, err
 	}
 	// The session is the last thing made: nothing after it can fail and
 	// leave a session behind that nobody was told about. A login that
@@ -245,7 +232,10 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		res.SessionID, err = a.StartSession(ctx, acct, opts)
 	} else {
 		res.SessionID, err = a.startSessionChanging(ctx, acct, opts, tfa.turnOff)
-		if res, err := a.tfaRefusal(ctx, err, at, failed); err != nil {
+		if err := a.tfaRefusal(ctx, err, at); err != nil {
+			if errors.Is(err, ErrTFAWrong) {
+				return failed(err)
+			}
 			return res, err
 		}
 		res.TFADisabled, res.TFAEnabled = true, false
@@ -257,62 +247,47 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResul
 		a.Emit(ctx, ev)
 	}
 	if err != nil {
-		return LoginResult{}, err
+		return res, err
 	}
 	ev.Kind, ev.Reason = event.LoginOK, method
 	a.Emit(ctx, ev)
 	return res, nil
 }
 
-// tfaRefusal turns an error of the second factor into the login's answer:
-// a wrong code is a failed attempt (6), a missing one 101, a store failure
-// itself. It returns nil for nil.
-func (a *Authenticator) tfaRefusal(ctx context.Context, err error, at attempt, failed func(code int, reason string) error) (LoginResult, error) {
-	var le *LoginError
+// tfaRefusal turns an error of the second factor into the login's: a
+// wrong or used code wraps [ErrTFAWrong]; no code is [ErrTFARequired],
+// which neither counts nor resets (the password was right); a store
+// failure stays one. It returns nil for nil.
+func (a *Authenticator) tfaRefusal(ctx context.Context, err error, at attempt) error {
 	switch {
 	case err == nil:
-		return LoginResult{}, nil
+		return nil
 	case errors.Is(err, totp.ErrInvalidCode), errors.Is(err, totp.ErrNotEnabled):
-		return LoginResult{}, failed(CodeInvalidTFA, "wrong 2FA or recovery code")
-	case errors.As(err, &le) && le.Code == CodeInvalidTFA:
-		return LoginResult{}, failed(CodeInvalidTFA, le.Text)
-	case errors.As(err, &le) && le.Code == CodeTFARequired:
-		// The password was right and no code came: not a failure. It
-		// neither counts nor resets.
+		return because(ErrTFAWrong, "wrong 2FA or recovery code")
+	case errors.Is(err, ErrTFAWrong):
+		return err
+	case errors.Is(err, ErrTFARequired):
 		_ = a.settle(ctx, at, false)
-		return LoginResult{}, a.refusal(le.Code, at)
-	case errors.As(err, &le):
-		return LoginResult{}, a.refusal(le.Code, at)
+		return err
 	}
-	return LoginResult{}, tfaError(err)
+	return tfaError(err)
 }
 
-// canAskCaptcha reports whether a password login can be asked for a
-// captcha at all: not in a dialect without one, nor under [CaptchaNever].
-func (a *Authenticator) canAskCaptcha(req LoginRequest) bool {
-	return !req.NoCaptcha && a.cfg.CaptchaPolicy != CaptchaNever
-}
-
-// captchaRequired applies the captcha policy to a password login. Past
-// the account's limit of failures every policy that can ask for one does,
-// whatever DisableCaptcha says, from every address.
+// captchaRequired says whether a password login needs a captcha: the
+// dialect asks for one, or the throttle does (after CaptchaAfter failures
+// of the account from the address, and past the account's limit from
+// everywhere), unless none can be asked.
 func (a *Authenticator) captchaRequired(req LoginRequest, at attempt) bool {
-	afterFailures := at.failures >= int64(a.cfg.Throttle.CaptchaAfter) || at.accountOver
-	switch {
-	case !a.canAskCaptcha(req):
+	if req.NoCaptcha {
 		return false
-	case a.cfg.CaptchaPolicy == CaptchaAlways:
-		return true
-	case a.cfg.CaptchaPolicy == CaptchaAfterFailures:
-		return afterFailures
 	}
-	return !req.DisableCaptcha || afterFailures // CaptchaOcteth
+	return req.AskCaptcha || at.failures >= int64(a.cfg.Throttle.CaptchaAfter) || at.accountOver
 }
 
 // keyLogin returns the account an API key login names: a key of the
 // login's scope (for Admin.Login, the static admin key too).
 func (a *Authenticator) keyLogin(ctx context.Context, req LoginRequest) (store.Account, error) {
-	r := &Request{a: a, ipOnce: true, ip: req.ClientIP} // for its clock and address
+	r := &Request{a: a, ipOnce: true, ip: a.clientAddr(req.HTTP)} // for its clock and address
 	p, err := a.principalForKey(ctx, r, req.APIKey, req.Scope == scopes.Admin)
 	if err != nil {
 		return store.Account{}, err
@@ -320,7 +295,7 @@ func (a *Authenticator) keyLogin(ctx context.Context, req LoginRequest) (store.A
 	if p.Scope != req.Scope {
 		return store.Account{}, because(ErrInvalidCredential, "key of the other scope")
 	}
-	return a.activeAccount(ctx, p.Account())
+	return a.Account(ctx, p.Account())
 }
 
 // tfaOutcome is what the second factor of a login came to.
@@ -355,7 +330,7 @@ func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, re
 		// A recovery code that cannot be checked is not accepted: of
 		// many logins racing with one code, the first turns 2FA off,
 		// and the rest must not pass on the strength of that code.
-		return tfaOutcome{}, &LoginError{Code: CodeInvalidTFA, Text: "recovery code without 2FA"}
+		return tfaOutcome{}, because(ErrTFAWrong, "recovery code without 2FA")
 	case !on:
 		return tfaOutcome{}, nil // a TOTP code with 2FA off is ignored
 	case req.TFARecoveryCode != "":
@@ -364,7 +339,7 @@ func (a *Authenticator) secondFactor(ctx context.Context, acct store.Account, re
 	case req.TFACode == "":
 		ev.Kind, ev.Reason = event.LoginFailed, "2FA code required"
 		a.Emit(ctx, ev)
-		return tfaOutcome{}, &LoginError{Code: CodeTFARequired}
+		return tfaOutcome{}, ErrTFARequired
 	}
 	if err := a.tfa.Verify(ctx, ref, req.TFACode); err != nil {
 		return tfaOutcome{}, err

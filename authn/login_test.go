@@ -2,10 +2,11 @@ package authn
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,67 +14,22 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn/event"
+	"github.com/keyward/keyward/captcha"
 	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
 )
 
-// loginAPI is an API on env with a helper to log in from an address.
-type loginAPI struct {
-	*testEnv
-	api *API
-}
-
-func newLoginAPI(t *testing.T, edit func(*Config)) *loginAPI {
-	t.Helper()
-	env := newTestEnv(t, edit)
-	return &loginAPI{testEnv: env, api: NewAPI(env.a, APIConfig{})}
-}
-
-// apiAnswer is one decoded API answer.
-type apiAnswer struct {
-	status     int
-	code       int
-	ok         bool
-	body       string
-	retryAfter string
-	fields     map[string]any
-}
-
-// call posts the form from ip.
-func (l *loginAPI) call(ip, form string) apiAnswer {
-	l.t.Helper()
-	r := postForm(form)
-	r.RemoteAddr = ip + ":40000"
-	if strings.Contains(ip, ":") {
-		r.RemoteAddr = "[" + ip + "]:40000"
-	}
-	rec := httptest.NewRecorder()
-	l.api.ServeHTTP(rec, r)
-	var body map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-		l.t.Fatalf("not JSON: %s", rec.Body)
-	}
-	code, _ := body["ErrorCode"].(float64)
-	ok, _ := body["Success"].(bool)
-	return apiAnswer{status: rec.Code, code: int(code), ok: ok, body: rec.Body.String(), retryAfter: rec.Header().Get("Retry-After"), fields: body}
-}
-
-const aliceLogin = "Command=User.Login&Username=alice&DisableCaptcha=true&Password="
-
-// captchaAnswer makes a captcha through Captcha.New and reads its answer
+// captchaAnswer makes a captcha for the client at ip and reads its answer
 // from the store, as a person reads the image.
-func (l *loginAPI) captchaAnswer(ip string) (id, digits string) {
-	l.t.Helper()
-	a := l.call(ip, "Command=Captcha.New")
-	if !a.ok {
-		l.t.Fatalf("Captcha.New: %s", a.body)
-	}
-	id = a.fields["CaptchaID"].(string)
-	if a.fields["ImageURL"] != "/captcha/"+id+".png" || a.fields["AudioURL"] != "/captcha/"+id+".wav" {
-		l.t.Fatalf("URLs: %v", a.fields)
-	}
-	c, err := l.mem.Challenge(context.Background(), id)
+func (e *testEnv) captchaAnswer(ip string) (id, digits string) {
+	e.t.Helper()
+	id, err := e.a.NewCaptcha(context.Background(), from(ip))
 	if err != nil {
-		l.t.Fatal(err)
+		e.t.Fatalf("NewCaptcha: %v", err)
+	}
+	c, err := e.mem.Challenge(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	var b strings.Builder
 	for _, d := range c.Digits {
@@ -82,259 +38,437 @@ func (l *loginAPI) captchaAnswer(ip string) (id, digits string) {
 	return id, b.String()
 }
 
+// Every way a login is refused, and what a good one answers. Each refusal
+// is its own sentinel, for a dialect to number.
+func TestLoginErrors(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	ctx := context.Background()
+	hash, err := env.a.hashPassword(ctx, "off's own password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.mem.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "off", PasswordHash: hash, Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	userKey, _ := env.key(env.alice)
+	rootKey, _ := env.key(env.root)
+	user := func(name, pw string) LoginRequest {
+		return LoginRequest{Scope: scopes.User, Username: name, Password: pw, NoCaptcha: true}
+	}
+	tests := []struct {
+		name   string
+		req    LoginRequest
+		want   error // nil: a login
+		status int
+		scope  scopes.Scope
+		method string
+	}{
+		{"password", user("alice", alicePassword), nil, 200, scopes.User, "password"},
+		{"email, odd case and space", user(" Alice@Example.COM ", alicePassword), nil, 200, scopes.User, "password"},
+		{"admin", LoginRequest{Scope: scopes.Admin, Username: "root", Password: rootPassword, NoCaptcha: true}, nil, 200, scopes.Admin, "password"},
+		{"user key", LoginRequest{Scope: scopes.User, APIKey: userKey}, nil, 200, scopes.User, "apikey"},
+		{"admin key", LoginRequest{Scope: scopes.Admin, APIKey: rootKey}, nil, 200, scopes.Admin, "adminapikey"},
+		{"static admin key", LoginRequest{Scope: scopes.Admin, APIKey: staticKey}, nil, 200, scopes.Admin, "adminapikey"},
+		{"missing username", user("", alicePassword), ErrMissingUsername, 400, 0, ""},
+		{"missing password", user("alice", ""), ErrMissingPassword, 400, 0, ""},
+		// Every bad credential has one answer: nothing tells which.
+		{"wrong password", user("alice", "wrong"), ErrInvalidCredential, 401, 0, ""},
+		{"unknown user", user("mallory", alicePassword), ErrInvalidCredential, 401, 0, ""},
+		{"disabled", user("off", "off's own password"), ErrInvalidCredential, 401, 0, ""},
+		{"user at admin login", LoginRequest{Scope: scopes.Admin, Username: "alice", Password: alicePassword, NoCaptcha: true}, ErrInvalidCredential, 401, 0, ""},
+		{"unknown key", LoginRequest{Scope: scopes.User, APIKey: "kw_nope"}, ErrInvalidCredential, 401, 0, ""},
+		// A key logs in to its own scope only.
+		{"user key at admin login", LoginRequest{Scope: scopes.Admin, APIKey: userKey}, ErrInvalidCredential, 401, 0, ""},
+		{"admin key at user login", LoginRequest{Scope: scopes.User, APIKey: rootKey}, ErrInvalidCredential, 401, 0, ""},
+		{"static key at user login", LoginRequest{Scope: scopes.User, APIKey: staticKey}, ErrInvalidCredential, 401, 0, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := env.login("192.0.2.1", tc.req)
+			if HTTPStatus(err) != tc.status || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("err %v (status %d), want %v (%d)", err, HTTPStatus(err), tc.want, tc.status)
+			}
+			if tc.want != nil {
+				if res.SessionID.Reveal() != "" {
+					t.Fatal("a refused login made a session")
+				}
+				return
+			}
+			if res.Account.Scope != tc.scope || res.Method != tc.method || !res.At.Equal(env.clock.Now()) || res.TFAEnabled || res.TFAPassed {
+				t.Fatalf("result %+v", res)
+			}
+			p := env.serve(get("SessionID=" + res.SessionID.Reveal())).principal
+			if p.Account() != res.Account.Ref() || p.Login != tc.method || !p.AuthenticatedAt.Equal(res.At) {
+				t.Fatalf("the session's principal %+v", p)
+			}
+		})
+	}
+	if _, err := env.a.Login(ctx, LoginRequest{Username: "alice", Password: alicePassword}); err == nil {
+		t.Fatal("a login without a scope")
+	}
+}
+
+// Every login makes a new session: a session ID known before the login is
+// worth nothing after it.
+func TestLoginFreshSession(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	seen := map[string]bool{}
+	for range 3 {
+		res, err := env.login("192.0.2.2", aliceLogin(alicePassword))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[res.SessionID.Reveal()] {
+			t.Fatal("a session ID given twice")
+		}
+		seen[res.SessionID.Reveal()] = true
+	}
+}
+
 func TestThrottleThresholds(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever })
+	env := newTestEnv(t, nil)
 	const ip = "192.0.2.10"
 	for i := 1; i <= 6; i++ {
-		if a := l.call(ip, aliceLogin+"wrong"); a.code != 3 {
-			t.Fatalf("attempt %d: %s", i, a.body)
+		res, err := env.login(ip, aliceLogin("wrong"))
+		if !errors.Is(err, ErrInvalidCredential) || res.Attempts != i || res.Limit != 6 {
+			t.Fatalf("attempt %d: %v, %d/%d", i, err, res.Attempts, res.Limit)
 		}
 	}
 	// The seventh: refused before the password is looked at, right or not.
-	wrong := l.call(ip, aliceLogin+"wrong")
-	right := l.call(ip, aliceLogin+alicePassword)
-	for _, a := range []apiAnswer{wrong, right} {
-		if a.status != 429 || a.code != 429 || a.retryAfter == "" {
-			t.Fatalf("locked: %d %s Retry-After %q", a.status, a.body, a.retryAfter)
+	wrongRes, wrong := env.login(ip, aliceLogin("wrong"))
+	rightRes, right := env.login(ip, aliceLogin(alicePassword))
+	for _, err := range []error{wrong, right} {
+		if te := throttled(err); te == nil || !errors.Is(err, ErrThrottled) || HTTPStatus(err) != 429 {
+			t.Fatalf("locked: %v", err)
 		}
 	}
-	if wrong.body != right.body || wrong.retryAfter != right.retryAfter {
-		t.Fatalf("locked answers differ:\n%s\n%s", wrong.body, right.body)
+	if wrong.Error() != right.Error() || wrongRes.Attempts != rightRes.Attempts || rightRes.SessionID.Reveal() != "" {
+		t.Fatalf("locked answers differ: %v %+v / %v %+v", wrong, wrongRes, right, rightRes)
 	}
-	if wrong.retryAfter != "900" {
-		t.Fatalf("Retry-After %q, want the whole 15 minute window", wrong.retryAfter)
+	if got := throttled(wrong).RetryAfter; got != 15*time.Minute || retryAfterSeconds(got) != "900" {
+		t.Fatalf("RetryAfter %v, want the whole 15 minute window", got)
 	}
 	// Another address, and another username from this one, are not locked.
-	if a := l.call("192.0.2.11", aliceLogin+alicePassword); !a.ok {
-		t.Fatalf("other address: %s", a.body)
+	if _, err := env.login("192.0.2.11", aliceLogin(alicePassword)); err != nil {
+		t.Fatalf("other address: %v", err)
 	}
-	if a := l.call(ip, "Command=Admin.Login&DisableCaptcha=true&Username=root&Password="+rootPassword); !a.ok {
-		t.Fatalf("other username: %s", a.body)
+	if _, err := env.login(ip, LoginRequest{Scope: scopes.Admin, Username: "root", Password: rootPassword, NoCaptcha: true}); err != nil {
+		t.Fatalf("other username: %v", err)
 	}
 	// Case and spaces do not make a fresh counter (CVE-2025-6004).
-	if a := l.call(ip, "Command=User.Login&DisableCaptcha=true&Username=+ALICE+&Password=x"); a.status != 429 {
-		t.Fatalf("ALICE: %s", a.body)
+	req := aliceLogin("x")
+	req.Username = " ALICE "
+	if _, err := env.login(ip, req); throttled(err) == nil {
+		t.Fatalf("ALICE: %v", err)
 	}
 	// The window ends; the counter starts again.
-	l.clock.Advance(15 * time.Minute)
-	if a := l.call(ip, aliceLogin+alicePassword); !a.ok {
-		t.Fatalf("after the window: %s", a.body)
+	env.clock.Advance(15 * time.Minute)
+	if _, err := env.login(ip, aliceLogin(alicePassword)); err != nil {
+		t.Fatalf("after the window: %v", err)
 	}
-	if !strings.Contains(l.logBuf.String(), "locked_out") {
+	if !strings.Contains(env.logBuf.String(), "locked_out") {
 		t.Fatal("lockout not logged")
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		15 * time.Minute:        "900",
+		time.Millisecond:        "1", // rounded up: never "come back now"
+		0:                       "1",
+		-time.Second:            "1",
+		1500 * time.Millisecond: "2",
+	} {
+		if got := retryAfterSeconds(d); got != want {
+			t.Errorf("retryAfterSeconds(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
 
 func TestThrottleSuccessResets(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever })
+	env := newTestEnv(t, nil)
 	const ip = "192.0.2.20"
 	for range 3 {
 		for range 5 {
-			if a := l.call(ip, aliceLogin+"wrong"); a.code != 3 {
-				t.Fatalf("%s", a.body)
+			if _, err := env.login(ip, aliceLogin("wrong")); !errors.Is(err, ErrInvalidCredential) {
+				t.Fatal(err)
 			}
 		}
-		if a := l.call(ip, aliceLogin+alicePassword); !a.ok {
-			t.Fatalf("the sixth attempt, right: %s", a.body)
+		if _, err := env.login(ip, aliceLogin(alicePassword)); err != nil {
+			t.Fatalf("the sixth attempt, right: %v", err)
 		}
 	}
 }
 
 func TestThrottlePerIPAndAccount(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, func(c *Config) {
-		c.CaptchaPolicy = CaptchaNever
-		c.Throttle = ThrottleConfig{PerUserIP: 100, PerIP: 5, PerAccount: 8}
-	})
+	env := newTestEnv(t, func(c *Config) { c.Throttle = ThrottleConfig{PerUserIP: 100, PerIP: 5, PerAccount: 8} })
 	// One address guessing many usernames.
 	for i := range 5 {
-		l.call("192.0.2.30", "Command=User.Login&Username=user"+string(rune('a'+i))+"&Password=x")
+		req := aliceLogin("x")
+		req.Username = "user" + string(rune('a'+i))
+		if _, err := env.login("192.0.2.30", req); !errors.Is(err, ErrInvalidCredential) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
 	}
-	if a := l.call("192.0.2.30", "Command=User.Login&Username=other&Password=x"); a.status != 429 {
-		t.Fatalf("per address: %s", a.body)
+	other := aliceLogin("x")
+	other.Username = "other"
+	if _, err := env.login("192.0.2.30", other); throttled(err) == nil {
+		t.Fatalf("per address: %v", err)
 	}
 	// And a key login from it too: the address is what is counted.
-	if a := l.call("192.0.2.30", "Command=User.Login&apikey=kw_x"); a.status != 429 {
-		t.Fatalf("key login from a locked address: %s", a.body)
+	if _, err := env.login("192.0.2.30", LoginRequest{Scope: scopes.User, APIKey: "kw_x"}); throttled(err) == nil {
+		t.Fatalf("key login from a locked address: %v", err)
 	}
 	// One username guessed from many addresses.
 	for i := range 8 {
-		l.call("198.51.100."+string(rune('1'+i)), aliceLogin+"wrong")
+		if _, err := env.login("198.51.100."+string(rune('1'+i)), aliceLogin("wrong")); !errors.Is(err, ErrInvalidCredential) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
 	}
-	if a := l.call("203.0.113.1", aliceLogin+alicePassword); a.status != 429 {
-		t.Fatalf("per account: %s", a.body)
+	// Where no captcha can be asked, the account's limit is a hard 429.
+	if _, err := env.login("203.0.113.1", aliceLogin(alicePassword)); throttled(err) == nil {
+		t.Fatalf("per account: %v", err)
+	}
+	// Where one can, it asks every address for a captcha instead of
+	// locking the owner out.
+	withCaptcha := aliceLogin(alicePassword)
+	withCaptcha.NoCaptcha = false
+	if _, err := env.login("203.0.113.2", withCaptcha); !errors.Is(err, ErrCaptchaRequired) {
+		t.Fatalf("per account, a captcha possible: %v", err)
+	}
+	withCaptcha.CaptchaID, withCaptcha.Captcha = env.captchaAnswer("203.0.113.2")
+	if _, err := env.login("203.0.113.2", withCaptcha); err != nil {
+		t.Fatalf("per account, with the captcha: %v", err)
 	}
 }
 
 // An IPv6 client holds a /64: every address in it shares one counter.
 func TestThrottleIPv6Prefix(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever })
+	env := newTestEnv(t, nil)
 	for i := range 6 {
-		l.call("2001:db8:1:2::"+string(rune('a'+i)), aliceLogin+"wrong")
+		if _, err := env.login("2001:db8:1:2::"+string(rune('a'+i)), aliceLogin("wrong")); !errors.Is(err, ErrInvalidCredential) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
 	}
-	if a := l.call("2001:db8:1:2:ffff::1", aliceLogin+alicePassword); a.status != 429 {
-		t.Fatalf("same /64: %s", a.body)
+	if _, err := env.login("2001:db8:1:2:ffff::1", aliceLogin(alicePassword)); throttled(err) == nil {
+		t.Fatalf("same /64: %v", err)
 	}
-	if a := l.call("2001:db8:1:3::1", aliceLogin+alicePassword); !a.ok {
-		t.Fatalf("another /64: %s", a.body)
+	if _, err := env.login("2001:db8:1:3::1", aliceLogin(alicePassword)); err != nil {
+		t.Fatalf("another /64: %v", err)
 	}
 }
 
 // Concurrent guesses never get more attempts through than the limit.
 func TestThrottleConcurrent(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever })
-	var checked, throttled atomic.Int64
+	env := newTestEnv(t, nil)
+	var checked, refused atomic.Int64
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			r := postForm(aliceLogin + "wrong")
-			r.RemoteAddr = "192.0.2.40:1"
-			rec := httptest.NewRecorder()
-			l.api.ServeHTTP(rec, r)
+			_, err := env.a.Login(context.Background(), LoginRequest{Scope: scopes.User, Username: "alice", Password: "wrong", NoCaptcha: true, HTTP: from("192.0.2.40")})
 			switch {
-			case rec.Code == 429:
-				throttled.Add(1)
-			case strings.Contains(rec.Body.String(), `"ErrorCode":3`):
+			case throttled(err) != nil:
+				refused.Add(1)
+			case errors.Is(err, ErrInvalidCredential):
 				checked.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	if checked.Load() > 6 || checked.Load()+throttled.Load() != 50 {
-		t.Fatalf("%d of 50 concurrent wrong logins had their password checked (limit 6), %d throttled", checked.Load(), throttled.Load())
+	if checked.Load() > 6 || checked.Load()+refused.Load() != 50 {
+		t.Fatalf("%d of 50 concurrent wrong logins had their password checked (limit 6), %d throttled", checked.Load(), refused.Load())
 	}
 }
 
 // Two authenticators on one store count together.
 func TestThrottleShared(t *testing.T) {
 	t.Parallel()
-	one := newLoginAPI(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever })
-	two := &loginAPI{testEnv: one.testEnv}
-	a2, err := New(Config{Store: one.mem, Now: one.clock.Now, Argon2: cheapArgon2, CaptchaPolicy: CaptchaNever, Logger: slog.New(slog.DiscardHandler)})
+	env := newTestEnv(t, nil)
+	two, err := New(Config{Store: env.mem, Now: env.clock.Now, Passwords: cheapPasswords, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	two.api = NewAPI(a2, APIConfig{})
 	for i := range 6 {
-		l := one
+		a := env.a
 		if i%2 == 1 {
-			l = two
+			a = two
 		}
-		l.call("192.0.2.50", aliceLogin+"wrong")
+		req := aliceLogin("wrong")
+		req.HTTP = from("192.0.2.50")
+		if _, err := a.Login(context.Background(), req); !errors.Is(err, ErrInvalidCredential) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
 	}
-	if a := two.call("192.0.2.50", aliceLogin+alicePassword); a.status != 429 {
-		t.Fatalf("the second instance let the seventh attempt through: %s", a.body)
+	req := aliceLogin(alicePassword)
+	req.HTTP = from("192.0.2.50")
+	if _, err := two.Login(context.Background(), req); throttled(err) == nil {
+		t.Fatalf("the second instance let the seventh attempt through: %v", err)
 	}
 }
 
+// When a password login needs a captcha: when the dialect asks
+// (AskCaptcha), or the throttle does, unless none can be asked.
 func TestCaptchaPolicies(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		policy         CaptchaPolicy
-		disableCaptcha bool
-		failures       int
-		want           bool
+		name         string
+		ask, no      bool
+		failures     int
+		accountOver  bool
+		captchaAfter int
+		want         bool
 	}{
-		{CaptchaOcteth, false, 0, true},
-		{CaptchaOcteth, true, 0, false},
-		{CaptchaOcteth, true, 2, false},
-		{CaptchaOcteth, true, 3, true}, // the throttle overrules DisableCaptcha
-		{CaptchaAlways, true, 0, true},
-		{CaptchaNever, false, 5, false},
-		{CaptchaAfterFailures, false, 2, false},
-		{CaptchaAfterFailures, false, 3, true},
+		{"asked", true, false, 0, false, 0, true},
+		{"not asked", false, false, 0, false, 0, false},
+		{"not asked, 2 failures", false, false, 2, false, 0, false},
+		// The throttle overrules the dialect (DisableCaptcha=true).
+		{"not asked, 3 failures", false, false, 3, false, 0, true},
+		{"not asked, account over its limit", false, false, 0, true, 0, true},
+		{"CaptchaAfter 5, 4 failures", false, false, 4, false, 5, false},
+		{"CaptchaAfter 5, 5 failures", false, false, 5, false, 5, true},
+		// A dialect without a captcha parameter never gets one.
+		{"none possible, 5 failures", false, true, 5, false, 0, false},
+		{"none possible, though asked", true, true, 0, false, 0, false},
+		{"none possible, account over", false, true, 0, true, 0, false},
 	}
 	for _, tc := range tests {
-		l := newLoginAPI(t, func(c *Config) { c.CaptchaPolicy = tc.policy })
-		at := attempt{failures: int64(tc.failures)}
-		if got := l.a.captchaRequired(LoginRequest{DisableCaptcha: tc.disableCaptcha}, at); got != tc.want {
-			t.Errorf("policy %d, DisableCaptcha %v, %d failures: %v", tc.policy, tc.disableCaptcha, tc.failures, got)
-		}
-		// A dialect without a captcha parameter never gets one.
-		if l.a.captchaRequired(LoginRequest{NoCaptcha: true}, at) {
-			t.Errorf("policy %d asked WMD for a captcha", tc.policy)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t, func(c *Config) { c.Throttle.CaptchaAfter = tc.captchaAfter })
+			at := attempt{failures: int64(tc.failures), accountOver: tc.accountOver}
+			if got := env.a.captchaRequired(LoginRequest{AskCaptcha: tc.ask, NoCaptcha: tc.no}, at); got != tc.want {
+				t.Fatalf("captchaRequired = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
 func TestCaptchaLogin(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, nil) // CaptchaOcteth
+	env := newTestEnv(t, nil)
 	const ip = "192.0.2.60"
-	login := "Command=User.Login&Username=alice&Password="
-	// No DisableCaptcha: a captcha is needed. Missing: 4. (Each attempt
-	// still counts toward the throttle's limit of 6.)
+	ask := LoginRequest{Scope: scopes.User, Username: "alice", Password: alicePassword, AskCaptcha: true}
+	// Asked and missing. (Each attempt still counts toward the
+	// throttle's limit of 6.)
 	for range 2 {
-		if a := l.call(ip, login+alicePassword); a.code != 4 {
-			t.Fatalf("no captcha: %s", a.body)
+		if _, err := env.login(ip, ask); !errors.Is(err, ErrCaptchaRequired) || HTTPStatus(err) != 401 {
+			t.Fatalf("no captcha: %v", err)
 		}
 	}
-	// Wrong: 5, before the password is looked at, so a right password
+	if e := env.events.last(event.CaptchaDemanded); e.Account != env.alice.Ref() || e.ClientIP != ip {
+		t.Fatalf("captcha_demanded event %+v", e)
+	}
+	if e := env.events.last(event.LoginFailed); e.Kind != "" {
+		t.Fatalf("a missing captcha reported as a failed login: %+v", e)
+	}
+	// Wrong: refused before the password is looked at, so a right password
 	// with a wrong captcha says nothing about the password.
-	id, _ := l.captchaAnswer(ip)
-	wrongCaptchaRightPw := l.call(ip, login+alicePassword+"&CaptchaID="+id+"&Captcha=000000x")
-	id, _ = l.captchaAnswer(ip)
-	wrongCaptchaWrongPw := l.call(ip, login+"wrong&CaptchaID="+id+"&Captcha=000000x")
-	if wrongCaptchaRightPw.code != 5 || wrongCaptchaRightPw.body != wrongCaptchaWrongPw.body {
-		t.Fatalf("wrong captcha: %s / %s", wrongCaptchaRightPw.body, wrongCaptchaWrongPw.body)
+	rightPw := ask
+	rightPw.CaptchaID, _ = env.captchaAnswer(ip)
+	rightPw.Captcha = "000000x"
+	_, errRight := env.login(ip, rightPw)
+	wrongPw := rightPw
+	wrongPw.Password = "wrong"
+	wrongPw.CaptchaID, _ = env.captchaAnswer(ip)
+	_, errWrong := env.login(ip, wrongPw)
+	if !errors.Is(errRight, ErrCaptchaWrong) || errRight.Error() != errWrong.Error() {
+		t.Fatalf("wrong captcha: %v / %v", errRight, errWrong)
 	}
 	// Right: the login goes on. The solved captcha does not work twice.
-	id, digits := l.captchaAnswer(ip)
-	if a := l.call(ip, login+alicePassword+"&CaptchaID="+id+"&Captcha="+digits); !a.ok {
-		t.Fatalf("right captcha: %s", a.body)
+	good := ask
+	good.CaptchaID, good.Captcha = env.captchaAnswer(ip)
+	if _, err := env.login(ip, good); err != nil {
+		t.Fatalf("right captcha: %v", err)
 	}
-	if a := l.call(ip, login+alicePassword+"&CaptchaID="+id+"&Captcha="+digits); a.code != 5 {
-		t.Fatalf("solved captcha reused: %s", a.body)
+	if _, err := env.login(ip, good); !errors.Is(err, ErrCaptchaWrong) {
+		t.Fatalf("solved captcha reused: %v", err)
 	}
-	// With DisableCaptcha=true, after 3 failures a captcha is needed again.
+	// Not asked (DisableCaptcha=true): after 3 failures a captcha is
+	// needed all the same.
 	const ip2 = "192.0.2.61"
+	notAsked := LoginRequest{Scope: scopes.User, Username: "alice", Password: "wrong"}
 	for range 3 {
-		if a := l.call(ip2, aliceLogin+"wrong"); a.code != 3 {
-			t.Fatalf("%s", a.body)
+		if _, err := env.login(ip2, notAsked); !errors.Is(err, ErrInvalidCredential) {
+			t.Fatal(err)
 		}
 	}
-	if a := l.call(ip2, aliceLogin+alicePassword); a.code != 4 {
-		t.Fatalf("after 3 failures with DisableCaptcha: %s", a.body)
+	notAsked.Password = alicePassword
+	if _, err := env.login(ip2, notAsked); !errors.Is(err, ErrCaptchaRequired) {
+		t.Fatalf("after 3 failures, not asked: %v", err)
 	}
-	id, digits = l.captchaAnswer(ip2)
-	if a := l.call(ip2, aliceLogin+alicePassword+"&CaptchaID="+id+"&Captcha="+digits); !a.ok {
-		t.Fatalf("with the captcha: %s", a.body)
+	notAsked.CaptchaID, notAsked.Captcha = env.captchaAnswer(ip2)
+	if _, err := env.login(ip2, notAsked); err != nil {
+		t.Fatalf("with the captcha: %v", err)
 	}
 	// Key logins never need one.
-	key, _ := l.key(l.alice)
-	if a := l.call(ip, "Command=User.Login&apikey="+key); !a.ok {
-		t.Fatalf("key login: %s", a.body)
+	key, _ := env.key(env.alice)
+	if _, err := env.login(ip, LoginRequest{Scope: scopes.User, APIKey: key, AskCaptcha: true}); err != nil {
+		t.Fatalf("key login: %v", err)
 	}
 }
 
 func TestCaptchaNewLimited(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, nil)
+	env := newTestEnv(t, nil)
+	ctx := context.Background()
 	for i := range captchasPerIP {
-		if a := l.call("192.0.2.70", "Command=Captcha.New"); !a.ok {
-			t.Fatalf("captcha %d: %s", i, a.body)
+		if _, err := env.a.NewCaptcha(ctx, from("192.0.2.70")); err != nil {
+			t.Fatalf("captcha %d: %v", i, err)
 		}
 	}
-	if a := l.call("192.0.2.70", "Command=Captcha.New"); a.status != 429 || a.retryAfter == "" {
-		t.Fatalf("past the limit: %s", a.body)
+	if _, err := env.a.NewCaptcha(ctx, from("192.0.2.70")); throttled(err) == nil || throttled(err).RetryAfter <= 0 {
+		t.Fatalf("past the limit: %v", err)
+	}
+	if _, err := env.a.NewCaptcha(ctx, from("192.0.2.71")); err != nil {
+		t.Fatalf("another address: %v", err)
 	}
 	// Drawing is limited too: images cost CPU.
-	id, _ := l.captchaAnswer("192.0.2.71")
-	h := l.a.CaptchaHandler()
-	var last int
+	id, _ := env.captchaAnswer("192.0.2.71")
+	h := env.a.CaptchaHandler()
+	var last *httptest.ResponseRecorder
 	for range captchaDrawsPerIP + 1 {
 		r := httptest.NewRequest("GET", "/captcha/"+id+".png", nil)
 		r.RemoteAddr = "192.0.2.72:1"
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		last = rec.Code
+		last = httptest.NewRecorder()
+		h.ServeHTTP(last, r)
 	}
-	if last != 429 {
-		t.Fatalf("drawing past the limit: %d", last)
+	if last.Code != 429 || last.Header().Get("Retry-After") == "" {
+		t.Fatalf("drawing past the limit: %d %v", last.Code, last.Header())
+	}
+}
+
+// A host's own captcha service makes its challenges itself: keyward makes
+// none and serves none.
+type hostCaptcha struct{}
+
+func (hostCaptcha) Check(_ context.Context, r captcha.Response) (bool, error) {
+	return r.Answer == "ok", nil
+}
+
+func TestCaptchaOfTheHost(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, func(c *Config) { c.Captcha = hostCaptcha{} })
+	if _, err := env.a.NewCaptcha(context.Background(), from("192.0.2.73")); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("NewCaptcha: %v", err)
+	}
+	if h := env.a.CaptchaHandler(); h != nil {
+		t.Fatal("a CaptchaHandler for the host's captcha")
+	}
+	// The host's checker decides.
+	req := LoginRequest{Scope: scopes.User, Username: "alice", Password: alicePassword, AskCaptcha: true, CaptchaID: "theirs", Captcha: "not ok"}
+	if _, err := env.login("192.0.2.73", req); !errors.Is(err, ErrCaptchaWrong) {
+		t.Fatalf("login, wrong: %v", err)
+	}
+	req.Captcha = "ok"
+	if _, err := env.login("192.0.2.73", req); err != nil {
+		t.Fatalf("login: %v", err)
 	}
 }
 
@@ -373,24 +507,29 @@ func TestClientIP(t *testing.T) {
 		for _, v := range tc.xff {
 			r.Header.Add("X-Forwarded-For", v)
 		}
-		if got := env.a.ClientIP(r).String(); got != tc.want {
+		if got := env.a.clientAddr(r).String(); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
+	}
+	if got := env.a.clientAddr(nil); got.IsValid() {
+		t.Errorf("no request: %v", got)
 	}
 }
 
 // The login events: what happened, to whom, from where; never a secret.
 func TestLoginEvents(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever })
-	l.call("192.0.2.80", aliceLogin+"wrong")
-	l.call("192.0.2.80", aliceLogin+alicePassword)
+	env := newTestEnv(t, nil)
+	_, _ = env.login("192.0.2.80", aliceLogin("wrong"))
+	_, _ = env.login("192.0.2.80", aliceLogin(alicePassword))
 	var got []string
-	for _, e := range l.events.events {
+	env.events.mu.Lock()
+	for _, e := range env.events.events {
 		if e.Kind == event.LoginFailed || e.Kind == event.LoginOK {
 			got = append(got, string(e.Kind)+" "+e.Username+" "+e.ClientIP+" "+e.Reason)
 		}
 	}
+	env.events.mu.Unlock()
 	want := []string{"login_failed alice 192.0.2.80 wrong password", "login_ok alice 192.0.2.80 password"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("events %q, want %q", got, want)
@@ -402,12 +541,12 @@ func TestLoginEvents(t *testing.T) {
 // it, the same for the same name. A real account's username is logged.
 func TestUnknownNamesLoggedHashed(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever })
+	env := newTestEnv(t, nil)
 	typed := "Hunter2-my-actual-password"
 	var names []string
 	for _, login := range []string{typed, " " + strings.ToUpper(typed), "alice"} {
 		env.events.reset()
-		_, err := env.a.Login(context.Background(), LoginRequest{Scope: scopes.User, Username: login, Password: "wrong"})
+		_, err := env.a.Login(context.Background(), LoginRequest{Scope: scopes.User, Username: login, Password: "wrong", NoCaptcha: true})
 		if err == nil {
 			t.Fatal("a wrong password logged in")
 		}
@@ -423,4 +562,163 @@ func TestUnknownNamesLoggedHashed(t *testing.T) {
 	if names[2] != "alice" {
 		t.Fatalf("a real account logged as %q", names[2])
 	}
+}
+
+// A login of either scope (WMD's c=auth): the name is looked up as a
+// user's and an administrator's, and the scope is the one whose password
+// is right.
+func TestLoginEitherScope(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	ctx := context.Background()
+	// "both" is a user and an administrator, with different passwords.
+	both := func(scope scopes.Scope, pw string) store.Account {
+		acct, err := env.a.CreateAccount(ctx, store.Account{Scope: scope, Username: "both"}, pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acct
+	}
+	bothUser, bothAdmin := both(scopes.User, "the user's password"), both(scopes.Admin, "the admin's password")
+	either := func(name, pw string) LoginRequest {
+		return LoginRequest{EitherScope: true, Scope: scopes.Admin, Username: name, Password: pw, NoCaptcha: true}
+	}
+	tests := []struct {
+		name, login, pw string
+		want            store.AccountRef
+	}{
+		{"a user", "alice", alicePassword, env.alice.Ref()},
+		{"an administrator", "root", rootPassword, env.root.Ref()},
+		{"both, the user's password", "both", "the user's password", bothUser.Ref()},
+		{"both, the admin's password", "both", "the admin's password", bothAdmin.Ref()},
+		{"wrong", "alice", rootPassword, store.AccountRef{}},
+		{"unknown", "nobody", alicePassword, store.AccountRef{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := env.login("192.0.2.81", either(tc.login, tc.pw))
+			if tc.want == (store.AccountRef{}) {
+				if !errors.Is(err, ErrInvalidCredential) {
+					t.Fatalf("err %v", err)
+				}
+				return
+			}
+			if err != nil || res.Account.Ref() != tc.want {
+				t.Fatalf("logged in as %v, %v; want %v", res.Account.Ref(), err, tc.want)
+			}
+		})
+	}
+	// The attempts of a name that is both count against the administrator:
+	// the counter of the account worth more.
+	for i := 1; i <= 6; i++ {
+		if res, _ := env.login("192.0.2.82", either("both", "wrong")); res.Attempts != i {
+			t.Fatalf("attempt %d counted as %d", i, res.Attempts)
+		}
+	}
+	if _, err := env.login("192.0.2.82", LoginRequest{Scope: scopes.Admin, Username: "both", Password: "the admin's password", NoCaptcha: true}); throttled(err) == nil {
+		t.Fatalf("the administrator's login after 6 failures: %v", err)
+	}
+}
+
+// 2FA at login: no code is ErrTFARequired (neither counted nor reset), a
+// wrong or reused code ErrTFAWrong, a recovery code logs in once and turns
+// 2FA off, and the trusted bypass skips the step.
+func TestLoginTFA(t *testing.T) {
+	t.Parallel()
+	secret := []byte("sixteen bytes or more of secret")
+	env := newTestEnv(t, func(c *Config) { c.TFA.Disable2FASecret = secret })
+	const ip = "192.0.2.83"
+	tfaSecret, recovery := env.enableTFA(env.alice)
+	if on, err := env.a.TFAEnabled(context.Background(), env.alice.Ref()); !on || err != nil {
+		t.Fatalf("TFAEnabled = %v, %v", on, err)
+	}
+
+	for i := range 8 { // more than the limit: a 101 neither counts nor resets
+		if _, err := env.login(ip, aliceLogin(alicePassword)); !errors.Is(err, ErrTFARequired) || HTTPStatus(err) != 401 {
+			t.Fatalf("no code, %d: %v", i, err)
+		}
+	}
+	// The password is checked first: a wrong one says nothing of 2FA.
+	if _, err := env.login(ip, aliceLogin("wrong")); !errors.Is(err, ErrInvalidCredential) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	req := aliceLogin(alicePassword)
+	req.TFACode = "000000"
+	if _, err := env.login(ip, req); !errors.Is(err, ErrTFAWrong) {
+		t.Fatalf("wrong code: %v", err)
+	}
+	env.clock.Advance(30 * time.Second)
+	req.TFACode = totpCode(t, tfaSecret, env.clock.Now())
+	res, err := env.login(ip, req)
+	if err != nil || !res.TFAPassed || !res.TFAEnabled || res.TFADisabled {
+		t.Fatalf("right code: %+v %v", res, err)
+	}
+	if p := env.serve(get("SessionID=" + res.SessionID.Reveal())).principal; !p.TFA {
+		t.Fatalf("the session does not say 2FA passed: %+v", p)
+	}
+	if _, err := env.login(ip, req); !errors.Is(err, ErrTFAWrong) {
+		t.Fatalf("the code reused: %v", err)
+	}
+
+	// The bound bypass of a trusted front end, for this account, now.
+	bypass := aliceLogin(alicePassword)
+	bypass.Disable2FA, bypass.Disable2FAToken = true, Disable2FAToken(secret, scopes.User, "alice", env.clock.Now())
+	if res, err := env.login(ip, bypass); err != nil || res.TFAPassed || !res.TFAEnabled {
+		t.Fatalf("bypass: %+v %v", res, err)
+	}
+	for name, tok := range map[string]string{
+		"another account's": Disable2FAToken(secret, scopes.User, "root", env.clock.Now()),
+		"another scope's":   Disable2FAToken(secret, scopes.Admin, "alice", env.clock.Now()),
+		"an old one":        Disable2FAToken(secret, scopes.User, "alice", env.clock.Now().Add(-11*time.Minute)),
+		"another secret's":  Disable2FAToken([]byte("another sixteen-byte secret"), scopes.User, "alice", env.clock.Now()),
+	} {
+		bad := bypass
+		bad.Disable2FAToken = tok
+		if _, err := env.login(ip, bad); !errors.Is(err, ErrTFARequired) {
+			t.Errorf("bypass with %s token: %v", name, err)
+		}
+	}
+	if e := env.events.last(event.TFABypassed); e.Account != env.alice.Ref() {
+		t.Fatalf("tfa_bypassed event %+v", e)
+	}
+
+	// A recovery code logs in once and turns 2FA off, ending the other
+	// sessions; the same code again is refused.
+	other := env.session(env.alice)
+	req = aliceLogin(alicePassword)
+	req.TFARecoveryCode = recovery[0]
+	res, err = env.login(ip, req)
+	if err != nil || !res.TFADisabled || res.TFAEnabled || !res.TFAPassed {
+		t.Fatalf("recovery code: %+v %v", res, err)
+	}
+	if got := env.serve(get("SessionID=" + other)).status; got != 401 {
+		t.Fatalf("another session after 2FA went off: %d", got)
+	}
+	if got := env.serve(get("SessionID=" + res.SessionID.Reveal())).status; got != 200 {
+		t.Fatalf("the recovery login's session: %d", got)
+	}
+	if _, err := env.login(ip, req); !errors.Is(err, ErrTFAWrong) {
+		t.Fatalf("the recovery code again: %v", err)
+	}
+	kinds := env.events.kinds()
+	if !slices.Contains(kinds, event.RecoveryUsed) || !slices.Contains(kinds, event.TFADisabled) {
+		t.Fatalf("events %v", kinds)
+	}
+}
+
+// enableTFA turns 2FA on for acct, as its owner would from a fresh
+// password session, and returns the TOTP secret and the recovery codes.
+func (e *testEnv) enableTFA(acct store.Account) (string, []string) {
+	e.t.Helper()
+	ctx := context.Background()
+	p := e.serve(get("SessionID=" + e.session(acct))).principal
+	enr, err := e.a.SetupTFA(ctx, p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	codes, _, err := e.a.EnableTFA(ctx, p, totpCode(e.t, enr.Secret, e.clock.Now()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return enr.Secret, codes
 }

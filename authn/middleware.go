@@ -13,25 +13,28 @@ import (
 
 // Middleware authenticates every request before next sees it.
 //
-// It tries the resolvers in order. The first credential present decides the
-// principal; every other credential present must name the same account, or
-// the request is malformed (400). A credential that is present but bad is
-// refused (401) and never skipped for a weaker one. A request with no
+// It tries keyward's credentials ([Config].Credentials), then the host's
+// ([Config].Resolvers). The first credential present decides the
+// principal; every other credential present must name the same account,
+// or the request is malformed (400). A credential that is present but bad
+// is refused (401) and never skipped for a weaker one. A request with no
 // credential goes on anonymous: guard routes with [Authenticator.Require].
-// A store that fails refuses the request (503). An unsafe request decided by
-// the session cookie must pass [Config].CrossOrigin (403 otherwise).
+// A store that fails refuses the request (503). An unsafe request decided
+// by the session cookie must pass [CookieConfig].CrossOrigin (403
+// otherwise).
 //
 // A form body read to find credentials stays readable for next, and its
 // parameters are available to next through [ParamsFrom]. A form body over
-// [Config].MaxBodyBytes (an upload) is passed on whole and unread: a
+// the limit ([Config].Limits: an upload) is passed on whole and unread: a
 // credential in it is not seen, so send credentials in headers, the query
-// string or the cookie on such requests. (The [API] refuses such a body.)
+// string or the cookie on such requests.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := &Request{HTTP: r, a: a, lenient: true}
-		p, err := a.authenticate(req, a.cfg.Resolvers, false)
+		p, err := a.authenticate(req, nil, false)
 		if err != nil {
-			a.refuse(w, req, err, a.cfg.ErrorWriter)
+			a.refuse(w, req, err)
+			a.cfg.ErrorWriter(w, r, err)
 			return
 		}
 		if !p.Authenticated() && req.params.Len() == 0 && req.body == nil {
@@ -43,20 +46,85 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate resolves the request's credentials with the resolvers and, for a request
+// Request returns keyward's state of r for a handler that authenticates
+// requests itself, as a command router does: it reads the parameters
+// first (they name the command), then, only for a command that needs one,
+// the credentials ([Authenticator.Authenticate]). Its parameters are read
+// once, under [Config].Limits, strictly: a form body over the limit is
+// refused, not passed on. Behind the middleware it is the middleware's
+// state, credentials already resolved; a principal a host put in the
+// context ([WithPrincipal]) is kept, its credentials taken as resolved.
+func (a *Authenticator) Request(r *http.Request) *Request {
+	if r == nil {
+		return &Request{a: a} // its Params and Authenticate answer errNoRequest
+	}
+	s, ok := r.Context().Value(stateKey{}).(*Request)
+	switch {
+	case ok && s.a == a:
+		// Behind the middleware: its state, on the request as the handler
+		// has it now (a router may have added to its context since).
+		s.HTTP = r
+		return s
+	case ok && s.a == nil && s.principal.Authenticated():
+		return &Request{HTTP: r, a: a, principal: s.principal, resolved: true}
+	}
+	return &Request{HTTP: r, a: a}
+}
+
+// Authenticate resolves req's credentials as the middleware does, for a
+// command API: credentials names the ones it accepts, in order (nil:
+// [Config].Credentials, then [Config].Resolvers), and a request decided by
+// the session cookie must pass the cross-origin check whatever its method,
+// since commands change state on GET too. It returns the request for the
+// next handler, carrying req (see [PrincipalFrom] and [ParamsFrom]): the
+// principal, or none for a request without credentials. Or it returns the
+// error to refuse the request with ([HTTPStatus] says how), having
+// reported it (an event) and dropped a bad session cookie on w. The
+// session cookie of a redeemed etoken is set on w when
+// [ETokenConfig].SetsCookie asks for it.
+func (a *Authenticator) Authenticate(w http.ResponseWriter, req *Request, credentials []Method) (*http.Request, error) {
+	if req == nil || req.HTTP == nil {
+		return nil, errNoRequest
+	}
+	if req.a == nil {
+		req.a = a // a Request a host made: it is this authenticator's now
+	}
+	var p Principal
+	var err error
+	if req.resolved {
+		p = req.principal
+		if p.Method == MethodCookie {
+			err = a.checkOrigin(req.HTTP)
+		}
+	} else {
+		p, err = a.authenticate(req, credentials, true)
+	}
+	if err != nil {
+		a.refuse(w, req, err)
+		return nil, err
+	}
+	if s, ok := req.HTTP.Context().Value(stateKey{}).(*Request); ok && s == req {
+		return req.HTTP, nil // behind the middleware: it carries req already
+	}
+	a.handOnCookie(w, req)
+	return req.handOn(p), nil
+}
+
+// authenticate resolves the request's credentials and, for a request
 // decided by the session cookie, checks its origin: for unsafe methods
 // only, or for every method when allMethods is set (commands change state
 // whatever the method).
-func (a *Authenticator) authenticate(req *Request, resolvers []Resolver, allMethods bool) (Principal, error) {
-	p, err := a.resolve(req.HTTP.Context(), req, resolvers)
+func (a *Authenticator) authenticate(req *Request, credentials []Method, allMethods bool) (Principal, error) {
+	p, err := a.resolve(req.HTTP.Context(), req, credentials)
 	if err == nil && p.Method == MethodCookie && (allMethods || !isSafeMethod(req.HTTP.Method)) {
 		err = a.checkOrigin(req.HTTP)
 	}
+	req.resolved = err == nil
 	return p, err
 }
 
 // CheckOrigin refuses ([ErrCrossOrigin]) a request from another site: what
-// [Config].CrossOrigin says of it as a POST, whatever its method. For a
+// [CookieConfig].CrossOrigin says of it as a POST, whatever its method. For a
 // host's own forms that are posted before there is a cookie to check (a
 // login page).
 func (a *Authenticator) CheckOrigin(r *http.Request) error {
@@ -66,7 +134,7 @@ func (a *Authenticator) CheckOrigin(r *http.Request) error {
 	return a.checkOrigin(r)
 }
 
-// checkOrigin applies [Config].CrossOrigin to r as if r were a POST:
+// checkOrigin applies [CookieConfig].CrossOrigin to r as if r were a POST:
 // http.CrossOriginProtection lets every GET through, but an API whose
 // commands change state on GET (Octeth's, WMD's) needs the check on GET
 // too. Requests from non-browser clients carry neither Sec-Fetch-Site nor
@@ -95,7 +163,7 @@ func (a *Authenticator) checkOrigin(r *http.Request) error {
 		c.Header.Set("Origin", origin)
 		post = &c
 	}
-	if a.cfg.CrossOrigin.Check(post) != nil {
+	if a.cfg.Cookie.CrossOrigin.Check(post) != nil {
 		return ErrCrossOrigin
 	}
 	return nil
@@ -129,18 +197,34 @@ func (req *Request) handOn(p Principal) *http.Request {
 	return r2
 }
 
-// resolve runs every resolver and reconciles what they found.
-func (a *Authenticator) resolve(ctx context.Context, req *Request, resolvers []Resolver) (Principal, error) {
+// resolve tries the credentials (nil: the configured ones, then the
+// host's resolvers) and reconciles what they found.
+func (a *Authenticator) resolve(ctx context.Context, req *Request, credentials []Method) (Principal, error) {
 	var found Principal
-	for _, res := range resolvers {
-		p, err := res.Resolve(ctx, req)
+	custom := false
+	if credentials == nil {
+		credentials, custom = a.cfg.Credentials, true
+	}
+	n := len(credentials)
+	if custom {
+		n += len(a.cfg.Resolvers)
+	}
+	for i := range n {
+		var p Principal
+		var err error
+		if i < len(credentials) {
+			p, err = a.resolveCredential(ctx, req, credentials[i])
+		} else {
+			p, err = a.cfg.Resolvers[i-len(credentials)].Resolve(ctx, req)
+			if err == nil && p.Authenticated() && p.Method == 0 {
+				p.Method = MethodCustom
+			}
+		}
 		switch {
-		case err == ErrNoCredential || errors.Is(err, ErrNoCredential):
+		case err == errNoCredential, err == nil && !p.Authenticated():
 			continue
 		case err != nil:
 			return Principal{}, err
-		case !p.Authenticated():
-			return Principal{}, because(ErrInvalidCredential, "resolver returned no account")
 		case !found.Authenticated():
 			found = p
 		case p.Scope != found.Scope || p.AccountID != found.AccountID:
@@ -157,10 +241,10 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request, resolvers []R
 	return found, nil
 }
 
-// refuse answers a request the middleware will not let through, and logs
-// why. A bad session cookie is expired in the same answer, so the browser
-// stops sending it.
-func (a *Authenticator) refuse(w http.ResponseWriter, req *Request, err error, write func(http.ResponseWriter, *http.Request, error)) {
+// refuse reports a request keyward will not let through: an event, and,
+// for a bad session cookie, the cookie expired in the answer, so the
+// browser stops sending it. The caller writes the answer.
+func (a *Authenticator) refuse(w http.ResponseWriter, req *Request, err error) {
 	r := req.HTTP
 	e := event.Event{Kind: event.Refused, Reason: reasonOf(err)}
 	switch c := classify(err); {
@@ -169,17 +253,13 @@ func (a *Authenticator) refuse(w http.ResponseWriter, req *Request, err error, w
 	case c.status >= 500:
 		// The server's fault: the cause goes to the log for operators.
 		e.Kind, e.Err = event.StoreFailed, err
-		if c.err == ErrInternal {
-			e.Kind = event.CommandFailed
-		}
 	case e.Reason == "":
 		e.Reason = c.text
 	}
 	a.Emit(r.Context(), e)
 	if req.clearCookie {
-		a.ClearSessionCookie(w, r)
+		a.clearSessionCookie(w, r)
 	}
-	write(w, r, err)
 }
 
 // isSafeMethod reports whether the method is one that must not change

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +35,7 @@ func TestResolvers(t *testing.T) {
 	aliceSession := env.session(env.alice)
 	rootSession := env.session(env.root)
 	loggedOut := env.session(env.alice)
-	if err := env.a.EndSession(ctx, Principal{Scope: scopes.User, AccountID: env.alice.ID, session: mustHash(t, loggedOut)}); err != nil {
+	if err := env.a.EndSession(httptest.NewRecorder(), get(""), Principal{Scope: scopes.User, AccountID: env.alice.ID, session: mustHash(t, loggedOut)}); err != nil {
 		t.Fatal(err)
 	}
 	// A well-formed session ID that was never issued.
@@ -248,40 +249,73 @@ func TestResolverOrderAndConflicts(t *testing.T) {
 	}
 }
 
+// hostToken is a host's own credential: a fixed header naming alice.
+type hostToken struct{ alice int64 }
+
+func (h hostToken) Resolve(ctx context.Context, r *Request) (Principal, error) {
+	switch r.HTTP.Header.Get("X-Host-Token") {
+	case "":
+		return Principal{}, nil // none of mine
+	case "alice-token":
+		return Principal{Scope: scopes.User, AccountID: h.alice, Username: "alice"}, nil
+	case "store-down":
+		return Principal{}, errDown
+	case "bad-request":
+		return Principal{}, ErrBadRequest
+	}
+	return Principal{}, because(ErrInvalidCredential, "forged host token")
+}
+
+// Config.Credentials chooses keyward's credentials and their order; a
+// host's Resolvers come after them.
 func TestCustomResolverOrder(t *testing.T) {
 	t.Parallel()
-	var env *testEnv
-	// A host credential: a fixed header naming alice, tried first.
-	host := ResolverFunc(func(ctx context.Context, r *Request) (Principal, error) {
-		switch r.HTTP.Header.Get("X-Host-Token") {
-		case "":
-			return Principal{}, ErrNoCredential
-		case "alice-token":
-			return Principal{Scope: scopes.User, AccountID: env.alice.ID, Username: "alice", Method: MethodCustom}, nil
-		}
-		return Principal{}, ErrInvalidCredential
+	env := newTestEnv(t, func(c *Config) {
+		c.Credentials = []Method{MethodSession}
+		c.Resolvers = []Resolver{hostToken{alice: 1}}
 	})
-	env = newTestEnv(t, func(c *Config) { c.Resolvers = []Resolver{host, FromSessionID()} })
+	if env.alice.ID != 1 {
+		t.Fatalf("alice is %d", env.alice.ID)
+	}
 	aliceKey, _ := env.key(env.alice)
+	bob, err := env.mem.CreateAccount(context.Background(), store.Account{Scope: scopes.User, Username: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	r := get("")
-	r.Header.Set("X-Host-Token", "alice-token")
-	if res := env.serve(r); res.status != 200 || res.principal.Method != MethodCustom {
-		t.Fatalf("host token: %d %+v", res.status, res.principal)
+	tests := []struct {
+		name    string
+		token   string
+		query   string
+		status  int
+		method  Method
+		refused bool
+	}{
+		// A principal without a Method is the host's own.
+		{"host token", "alice-token", "", 200, MethodCustom, false},
+		// keyward's credentials come first: the session decides, and the
+		// host's credential must name the same account.
+		{"session and host token of one account", "alice-token", "SessionID=" + env.session(env.alice), 200, MethodSession, false},
+		{"session and host token of two accounts", "alice-token", "SessionID=" + env.session(bob), 400, 0, true},
+		{"bad host token", "forged", "", 401, 0, true},
+		// A bad host credential is refused, never skipped for a good one.
+		{"session and bad host token", "forged", "SessionID=" + env.session(env.alice), 401, 0, true},
+		{"host store down", "store-down", "", 503, 0, true},
+		{"malformed host token", "bad-request", "", 400, 0, true},
+		// APIKey is not among the configured credentials: it is ignored.
+		{"unconfigured credential", "", "APIKey=" + aliceKey, 200, 0, false},
 	}
-	r = get("SessionID=" + env.session(env.alice))
-	r.Header.Set("X-Host-Token", "alice-token")
-	if res := env.serve(r); res.status != 200 || res.principal.Method != MethodCustom {
-		t.Fatalf("host token first: %d %+v", res.status, res.principal)
-	}
-	r = get("")
-	r.Header.Set("X-Host-Token", "forged")
-	if res := env.serve(r); res.status != 401 {
-		t.Fatalf("bad host token: %d", res.status)
-	}
-	// APIKey is not among the configured resolvers: it is ignored.
-	if res := env.serve(get("APIKey=" + aliceKey)); res.status != 200 || res.principal.Authenticated() {
-		t.Fatalf("unconfigured resolver used: %d %+v", res.status, res.principal)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := get(tc.query)
+			if tc.token != "" {
+				r.Header.Set("X-Host-Token", tc.token)
+			}
+			res := env.serve(r)
+			if res.status != tc.status || res.principal.Method != tc.method || res.reached == tc.refused {
+				t.Fatalf("%d %+v reached %v", res.status, res.principal, res.reached)
+			}
+		})
 	}
 }
 
@@ -445,40 +479,67 @@ func TestEndSessions(t *testing.T) {
 	others := []string{env.session(env.alice), env.session(env.alice)}
 	rootSession := env.session(env.root)
 
+	// A credential change ends the account's other sessions; the caller's
+	// goes on under a new ID.
 	p := env.serve(get("SessionID=" + current)).principal
-	n, err := env.a.EndOtherSessions(ctx, p)
-	if err != nil || n != 2 {
-		t.Fatalf("EndOtherSessions = %d, %v; want 2", n, err)
+	acct, err := env.a.Account(ctx, p.Account())
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, sid := range others {
+	next, err := env.a.UpdateAccount(ctx, p, acct, "a-brand-new-password")
+	if err != nil || next.Reveal() == "" || next.Reveal() == current {
+		t.Fatalf("UpdateAccount = %q, %v", next.Reveal(), err)
+	}
+	for _, sid := range append(others, current) {
 		if res := env.serve(get("SessionID=" + sid)); res.status != 401 {
-			t.Fatalf("other session still works: %d", res.status)
+			t.Fatalf("an old session still works: %d", res.status)
 		}
 	}
-	if res := env.serve(get("SessionID=" + current)); res.status != 200 {
-		t.Fatalf("current session ended: %d", res.status)
+	if res := env.serve(get("SessionID=" + next.Reveal())); res.status != 200 {
+		t.Fatalf("the caller's next session: %d", res.status)
 	}
 	if res := env.serve(get("SessionID=" + rootSession)); res.status != 200 {
 		t.Fatalf("another account's session ended: %d", res.status)
 	}
 
-	if err := env.a.EndSession(ctx, p); err != nil {
+	// Logout: EndSession ends the session, and drops the cookie the
+	// request came with.
+	current = next.Reveal()
+	withCookie := get("")
+	withCookie.AddCookie(env.cookie(current))
+	p = env.serve(withCookie).principal
+	rec := httptest.NewRecorder()
+	if err := env.a.EndSession(rec, withCookie, p); err != nil {
 		t.Fatal(err)
+	}
+	if !clearsCookie(rec.Header(), "__Host-keyward") {
+		t.Fatalf("the cookie is not dropped: %v", rec.Header())
 	}
 	if res := env.serve(get("SessionID=" + current)); res.status != 401 {
 		t.Fatalf("ended session still works: %d", res.status)
 	}
-	// Ending it again is not an error; a principal with no session is.
-	if err := env.a.EndSession(ctx, p); err != nil {
-		t.Fatalf("second EndSession: %v", err)
+	if e := env.events.last(event.Logout); e.Account != env.alice.Ref() || e.Method != "cookie" {
+		t.Fatalf("logout event %+v", e)
+	}
+	// Ending it again is not an error, and a request without the cookie
+	// gets no cookie dropped; a principal with no session is an error.
+	rec = httptest.NewRecorder()
+	if err := env.a.EndSession(rec, get(""), p); err != nil || len(rec.Header()["Set-Cookie"]) != 0 {
+		t.Fatalf("second EndSession: %v %v", err, rec.Header())
 	}
 	key, _ := env.key(env.alice)
-	if err := env.a.EndSession(ctx, env.serve(get("APIKey="+key)).principal); HTTPStatus(err) != 400 {
+	if err := env.a.EndSession(httptest.NewRecorder(), get(""), env.serve(get("APIKey="+key)).principal); HTTPStatus(err) != 400 {
 		t.Fatalf("EndSession of an API key principal: %v", err)
 	}
-	n, err = env.a.EndAllSessions(ctx, env.root.Ref())
+	n, err := env.a.EndAllSessions(ctx, env.root.Ref())
 	if err != nil || n != 1 {
 		t.Fatalf("EndAllSessions = %d, %v; want 1", n, err)
+	}
+	if res := env.serve(get("SessionID=" + rootSession)); res.status != 401 {
+		t.Fatalf("a session after EndAllSessions: %d", res.status)
+	}
+	if e := env.events.last(event.SessionsEnded); e.Account != env.root.Ref() || e.Count != 1 {
+		t.Fatalf("sessions_ended event %+v", e)
 	}
 }
 
@@ -558,7 +619,7 @@ func TestBodyStaysReadable(t *testing.T) {
 
 func TestMalformedRequests(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, func(c *Config) { c.MaxBodyBytes = 1 << 10; c.MaxParamBytes = 256; c.MaxParams = 20 })
+	env := newTestEnv(t, func(c *Config) { c.Limits = form.Limits{MaxBody: 1 << 10, MaxValue: 256, MaxParams: 20} })
 	multipartBody := func(body string) *http.Request {
 		r := httptest.NewRequest("POST", "/api.php", strings.NewReader(body))
 		r.Header.Set("Content-Type", "multipart/form-data; boundary=XX")
@@ -655,7 +716,7 @@ func TestAnonymousRequestUnchanged(t *testing.T) {
 // credentials only.
 func TestOversizedBody(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, func(c *Config) { c.MaxBodyBytes = 1 << 10 })
+	env := newTestEnv(t, func(c *Config) { c.Limits.MaxBody = 1 << 10 })
 	key, _ := env.key(env.alice)
 	body := "SessionID=" + strings.Repeat("A", sessionIDLen) + "&file=" + strings.Repeat("x", 5000)
 	var got string
@@ -681,12 +742,10 @@ func TestOversizedBody(t *testing.T) {
 	if got != body {
 		t.Fatalf("anonymous upload: handler read %d bytes of %d", len(got), len(body))
 	}
-	// The API, where parameters are the point, refuses it.
-	api := NewAPI(env.a, APIConfig{})
-	rec = httptest.NewRecorder()
-	api.ServeHTTP(rec, postForm("Command=User.Login&"+body))
-	if rec.Code != 400 {
-		t.Fatalf("API with an oversized body: %d", rec.Code)
+	// A command router, where parameters are the point, refuses it: its
+	// Request reads strictly.
+	if _, err := env.a.Request(postForm("Command=User.Login&" + body)).Params(); !errors.Is(err, form.ErrBodyTooLarge) || HTTPStatus(err) != 400 {
+		t.Fatalf("Request.Params of an oversized body: %v", err)
 	}
 }
 

@@ -13,11 +13,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Argon2Params are the cost of an argon2id password hash. They are written
-// into every hash string, so changing them later does not break old hashes:
-// those verify with their own parameters and are rehashed with the new ones
-// at their next login.
-type Argon2Params struct {
+// argon2Params are the cost of an argon2id password hash, as
+// [PasswordConfig] gives them and every hash string records them.
+type argon2Params struct {
 	// Memory in KiB.
 	Memory uint32
 	// Iterations (passes over memory).
@@ -29,13 +27,6 @@ type Argon2Params struct {
 	KeyLength  uint32
 }
 
-// DefaultArgon2 returns the parameters of the OWASP Password Storage Cheat
-// Sheet's first argon2id option: 19 MiB, 2 iterations, 1 lane, with a
-// 16-byte salt and a 32-byte key.
-func DefaultArgon2() Argon2Params {
-	return Argon2Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-}
-
 // Bounds on parameters, ours and those read from a stored hash, so that a
 // corrupt or hostile hash string cannot make verification allocate
 // gigabytes or spin for minutes.
@@ -45,18 +36,18 @@ const (
 	maxPasswordBytes   = 1024
 )
 
-func (p Argon2Params) validate() error {
+func (p argon2Params) validate() error {
 	switch {
 	case p.Memory < 8*uint32(p.Parallelism) || p.Memory > maxArgonMemory:
-		return fmt.Errorf("authn: Argon2.Memory %d KiB out of range", p.Memory)
+		return fmt.Errorf("authn: Passwords.Memory %d KiB out of range", p.Memory)
 	case p.Iterations < 1 || p.Iterations > maxArgonIterations:
-		return fmt.Errorf("authn: Argon2.Iterations %d out of range", p.Iterations)
+		return fmt.Errorf("authn: Passwords.Iterations %d out of range", p.Iterations)
 	case p.Parallelism < 1:
-		return errors.New("authn: Argon2.Parallelism must be at least 1")
+		return errors.New("authn: Passwords.Parallelism must be at least 1")
 	case p.SaltLength < 16 || p.SaltLength > 64:
-		return fmt.Errorf("authn: Argon2.SaltLength %d out of range [16, 64]", p.SaltLength)
+		return fmt.Errorf("authn: Passwords.SaltLength %d out of range [16, 64]", p.SaltLength)
 	case p.KeyLength < 16 || p.KeyLength > 64:
-		return fmt.Errorf("authn: Argon2.KeyLength %d out of range [16, 64]", p.KeyLength)
+		return fmt.Errorf("authn: Passwords.KeyLength %d out of range [16, 64]", p.KeyLength)
 	}
 	return nil
 }
@@ -68,13 +59,13 @@ var errHashFormat = errors.New("authn: unrecognised password hash")
 
 // hasher hashes and verifies passwords, at most cap(sem) at a time.
 type hasher struct {
-	params Argon2Params
+	params argon2Params
 	rand   io.Reader
 	sem    chan struct{}
 	dummy  string // a hash of a random password, verified for unknown users
 }
 
-func newHasher(params Argon2Params, rand io.Reader, concurrency int) (*hasher, error) {
+func newHasher(params argon2Params, rand io.Reader, concurrency int) (*hasher, error) {
 	h := &hasher{params: params, rand: rand, sem: make(chan struct{}, concurrency)}
 	pw := make([]byte, 32)
 	if _, err := io.ReadFull(rand, pw); err != nil {
@@ -168,7 +159,7 @@ func (h *hasher) verifyArgon2(ctx context.Context, encoded, password string) (ok
 
 // parseArgon2 reads a PHC argon2id string, refusing parameters outside the
 // bounds above.
-func parseArgon2(encoded string) (p Argon2Params, salt, key []byte, err error) {
+func parseArgon2(encoded string) (p argon2Params, salt, key []byte, err error) {
 	parts := strings.Split(encoded, "$")
 	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
 	if len(parts) != 6 || parts[1] != "argon2id" {

@@ -20,7 +20,7 @@ func TestCheckPassword(t *testing.T) {
 	if _, err := env.mem.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "nopass"}); err != nil {
 		t.Fatal(err)
 	}
-	disabledHash, _ := env.a.HashPassword(ctx, "pw")
+	disabledHash, _ := env.a.hashPassword(ctx, "pw")
 	if _, err := env.mem.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "off", PasswordHash: disabledHash, Disabled: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestCheckPassword(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			acct, err := env.a.CheckPassword(ctx, tc.scope, tc.login, tc.password)
+			acct, err := env.a.checkPassword(ctx, tc.scope, tc.login, tc.password)
 			if tc.wantID == 0 {
 				if !errors.Is(err, ErrInvalidCredential) || PublicText(err) != "Authentication failure or session expired" {
 					t.Fatalf("err = %v", err)
@@ -54,7 +54,7 @@ func TestCheckPassword(t *testing.T) {
 				return
 			}
 			if err != nil || acct.ID != tc.wantID {
-				t.Fatalf("CheckPassword = %v, %v", acct.ID, err)
+				t.Fatalf("checkPassword = %v, %v", acct.ID, err)
 			}
 		})
 	}
@@ -64,7 +64,7 @@ func TestPasswordRehash(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, nil)
 	ctx := context.Background()
-	weak := Argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	weak := argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	oldArgon, err := (&hasher{params: weak, rand: env.a.cfg.Rand, sem: make(chan struct{}, 1)}).hash(ctx, "pw1")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestPasswordRehash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	current, _ := env.a.HashPassword(ctx, "pw3")
+	current, _ := env.a.hashPassword(ctx, "pw3")
 	tests := []struct {
 		name, hash, password string
 		rehashed             bool
@@ -89,13 +89,13 @@ func TestPasswordRehash(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A wrong password never rehashes.
-			if _, err := env.a.CheckPassword(ctx, scopes.User, acct.Username, "wrong"); err == nil {
+			if _, err := env.a.checkPassword(ctx, scopes.User, acct.Username, "wrong"); err == nil {
 				t.Fatal("wrong password accepted")
 			}
 			if got, _ := env.mem.Account(ctx, acct.Ref()); got.PasswordHash != tc.hash {
 				t.Fatal("hash changed on a failed login")
 			}
-			if _, err := env.a.CheckPassword(ctx, scopes.User, acct.Username, tc.password); err != nil {
+			if _, err := env.a.checkPassword(ctx, scopes.User, acct.Username, tc.password); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := env.mem.Account(ctx, acct.Ref())
@@ -105,7 +105,7 @@ func TestPasswordRehash(t *testing.T) {
 			if tc.rehashed && !strings.HasPrefix(got.PasswordHash, "$argon2id$v=19$m=64,t=1,p=1$") {
 				t.Fatalf("new hash %q", got.PasswordHash)
 			}
-			if _, err := env.a.CheckPassword(ctx, scopes.User, acct.Username, tc.password); err != nil {
+			if _, err := env.a.checkPassword(ctx, scopes.User, acct.Username, tc.password); err != nil {
 				t.Fatalf("login after rehash: %v", err)
 			}
 		})
@@ -141,18 +141,18 @@ func TestParseArgon2(t *testing.T) {
 // the hash taking the only hashing slot, not by timing.
 func TestUnknownUserCostsAHash(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, func(c *Config) { c.MaxConcurrentHashes = 1 })
+	env := newTestEnv(t, func(c *Config) { c.Passwords.MaxConcurrentHashes = 1 })
 	env.a.hasher.sem <- struct{}{} // hold the only slot
 	for _, login := range []string{"alice", "nobody"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		_, err := env.a.CheckPassword(ctx, scopes.User, login, "guess")
+		_, err := env.a.checkPassword(ctx, scopes.User, login, "guess")
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("%s: CheckPassword did not wait for a hashing slot: %v", login, err)
+			t.Errorf("%s: checkPassword did not wait for a hashing slot: %v", login, err)
 		}
 	}
 	<-env.a.hasher.sem
-	if _, err := env.a.CheckPassword(context.Background(), scopes.User, "nobody", "guess"); !errors.Is(err, ErrInvalidCredential) {
+	if _, err := env.a.checkPassword(context.Background(), scopes.User, "nobody", "guess"); !errors.Is(err, ErrInvalidCredential) {
 		t.Fatalf("with a free slot: %v", err)
 	}
 }
@@ -161,7 +161,7 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 // context, so a flood of logins cannot exhaust memory.
 func TestHashConcurrencyBounded(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, func(c *Config) { c.MaxConcurrentHashes = 2 })
+	env := newTestEnv(t, func(c *Config) { c.Passwords.MaxConcurrentHashes = 2 })
 	h := env.a.hasher
 	if cap(h.sem) != 2 {
 		t.Fatalf("slots %d", cap(h.sem))
@@ -171,24 +171,28 @@ func TestHashConcurrencyBounded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		_, err := env.a.HashPassword(ctx, "pw")
+		_, err := env.a.hashPassword(ctx, "pw")
 		done <- err
 	}()
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("HashPassword with no slot free and its context cancelled: %v", err)
+		t.Fatalf("hashPassword with no slot free and its context cancelled: %v", err)
 	}
 	<-h.sem
-	if _, err := env.a.HashPassword(context.Background(), "pw"); err != nil {
+	if _, err := env.a.hashPassword(context.Background(), "pw"); err != nil {
 		t.Fatalf("with a slot free: %v", err)
 	}
 }
 
 func TestDefaultArgon2(t *testing.T) {
 	t.Parallel()
-	p := DefaultArgon2()
-	if p.Memory != 19456 || p.Iterations != 2 || p.Parallelism != 1 {
-		t.Fatalf("DefaultArgon2 = %+v, want OWASP's m=19456 t=2 p=1", p)
+	c, err := PasswordConfig{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.argon2()
+	if p != (argon2Params{Memory: 19456, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}) {
+		t.Fatalf("the default argon2 parameters = %+v, want OWASP's m=19456 t=2 p=1", p)
 	}
 	h := &hasher{params: p, rand: strings.NewReader(strings.Repeat("s", 64)), sem: make(chan struct{}, 1)}
 	enc, err := h.hash(context.Background(), "pw")

@@ -66,7 +66,7 @@ type Principal struct {
 	// request itself, for an API key alone, and after
 	// [Authenticator.Reauthenticate]. For a session made with the
 	// password (Login "password"), sensitive changes need it within
-	// [Config].ReauthWindow.
+	// [ReauthConfig].Window.
 	AuthenticatedAt time.Time
 	// Login is how the session was made ("password", "apikey",
 	// "adminapikey", "switch"); empty for a request authenticated by a key

@@ -12,7 +12,7 @@ import (
 
 // Sensitive changes (2FA on, off or new recovery codes, API keys, a new
 // password, email address or username) need the account's password
-// proven within [Config].ReauthWindow: a session made with the password
+// proven within [ReauthConfig].Window: a session made with the password
 // that recently, or the password given again in the request
 // ([Authenticator.Reauthenticate]). A stolen session, or one left open on a
 // shared computer, cannot enroll its holder's authenticator or make itself
@@ -33,33 +33,55 @@ func requirePasswordSession(p Principal) error {
 	return nil
 }
 
-// RequireRecentPassword returns nil if p may make a sensitive change now:
+// requireRecentPassword returns nil if p may make a sensitive change now:
 // p rode on a session made with a password, and proved the password within
-// [Config].ReauthWindow ([Principal].AuthenticatedAt). A principal that is not
-// such a session is an error wrapping [ErrForbidden]; one whose proof is
-// older is [ErrReauthenticate]: send the password again
-// ([Authenticator.Reauthenticate]), or sign in again.
-func (a *Authenticator) RequireRecentPassword(p Principal) error {
+// [ReauthConfig].Window ([Principal].AuthenticatedAt), or came with the
+// static admin key beside that session. A principal that is not such a
+// session is an error wrapping [ErrForbidden]; one whose proof is older is
+// [ErrReauthenticate].
+func (a *Authenticator) requireRecentPassword(p Principal) error {
 	if err := requirePasswordSession(p); err != nil {
 		return err
 	}
-	if p.AuthenticatedAt.IsZero() || a.cfg.Now().Sub(p.AuthenticatedAt) >= a.cfg.ReauthWindow {
+	switch p.Method {
+	case MethodAdminKey:
+		if p.APIKeyID == 0 { // stored keys have IDs
+			// The static admin key came beside the session (seed 003
+			// sends both): the deployment's own proof of the
+			// administrator.
+			return nil
+		}
+	}
+	if p.AuthenticatedAt.IsZero() || a.cfg.Now().Sub(p.AuthenticatedAt) >= a.cfg.Reauth.Window {
 		return ErrReauthenticate
 	}
 	return nil
 }
 
-// Reauthenticate checks password against p's account, counted and
-// throttled as a login attempt of the account from r's client, and returns
-// p with AuthenticatedAt set to now: proof, for this request, that the caller
-// knows the password (see [Authenticator.RequireRecentPassword]). A wrong
-// password is an error wrapping [ErrInvalidCredential]; too many wrong
-// ones, [*ThrottledError].
-func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p Principal, password string) (Principal, error) {
-	if !p.Authenticated() {
-		return p, because(ErrUnauthenticated, "re-authentication without a principal")
+// Reauthenticate makes sure p has proven its password recently, for a
+// sensitive change (2FA, API keys, a new password, email address or
+// username). p must ride on a session made with a password (a key, a key
+// login or a switched session is an error wrapping [ErrForbidden]).
+//
+// With neither password nor code, it returns p if p proved its password
+// within [ReauthConfig].Window (its login, or an earlier Reauthenticate),
+// or came with the static admin key ([Config].AdminAPIKey) beside its
+// session, and [ErrReauthenticate] otherwise: ask for the password again, or have
+// the client sign in again. With a password, a 2FA code, or both, it
+// checks them now against p's account, each counted and throttled as a
+// login attempt of the account from r's client, and returns p with
+// AuthenticatedAt set to now: proof, for the rest of this request, that
+// the caller knows them. A wrong password is an error wrapping
+// [ErrInvalidCredential]; a wrong, used or needless code (2FA off) one
+// wrapping [ErrTFAWrong]; too many of either, [*ThrottledError].
+func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p Principal, password, code string) (Principal, error) {
+	if password == "" && code == "" {
+		return p, a.requireRecentPassword(p)
 	}
-	acct, err := a.activeAccount(ctx, p.Account())
+	if err := requirePasswordSession(p); err != nil {
+		return p, err
+	}
+	acct, err := a.Account(ctx, p.Account())
 	if err != nil {
 		return p, err
 	}
@@ -67,8 +89,20 @@ func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p P
 	if r == nil {
 		req = &Request{a: a, ipOnce: true}
 	}
-	if err := a.checkOwnPasswordValue(ctx, req, acct, password); err != nil {
-		return p, err
+	if password != "" {
+		if err := a.checkOwnPasswordValue(ctx, req, acct, password); err != nil {
+			return p, err
+		}
+	}
+	if code != "" {
+		switch err := a.checkOwnCodeValue(ctx, req, acct, code); {
+		case errors.Is(err, totp.ErrInvalidCode):
+			return p, because(ErrTFAWrong, "wrong 2FA code")
+		case errors.Is(err, totp.ErrNotEnabled):
+			return p, because(ErrTFAWrong, "2FA is not on")
+		case err != nil:
+			return p, tfaError(err)
+		}
 	}
 	p.AuthenticatedAt = a.cfg.Now()
 	return p, nil
@@ -80,13 +114,13 @@ func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p P
 // success. Without it a stolen session or key would be an unlimited
 // password or code oracle.
 func (a *Authenticator) reauth(ctx context.Context, r *Request, acct store.Account, check func() error) error {
-	at, err := a.begin(ctx, throttleKey(acct.Scope, acct, true, ""), ipKey(r.clientIP()))
+	at, err := a.begin(ctx, throttleKey(acct.Scope, acct, true, ""), ipKey(r.ClientIP()))
 	if err != nil {
 		return err
 	}
 	if err := check(); err != nil {
 		if errors.Is(err, ErrInvalidCredential) || errors.Is(err, totp.ErrInvalidCode) {
-			a.Emit(ctx, event.Event{Kind: event.LoginFailed, Account: acct.Ref(), Username: acct.Username, Reason: reasonOf(err), ClientIP: ipKey(r.clientIP())})
+			a.Emit(ctx, event.Event{Kind: event.LoginFailed, Account: acct.Ref(), Username: acct.Username, Reason: reasonOf(err), ClientIP: ipKey(r.ClientIP())})
 		}
 		return err
 	}
@@ -98,7 +132,7 @@ func (a *Authenticator) reauth(ctx context.Context, r *Request, acct store.Accou
 // [ErrInvalidCredential] if it is wrong.
 func (a *Authenticator) checkOwnPasswordValue(ctx context.Context, r *Request, acct store.Account, password string) error {
 	return a.reauth(ctx, r, acct, func() error {
-		got, err := a.CheckPassword(ctx, acct.Scope, acct.Username, password)
+		got, err := a.checkPassword(ctx, acct.Scope, acct.Username, password)
 		if err == nil && got.ID != acct.ID {
 			return errWrongPassword
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -24,8 +25,8 @@ type Mailer interface {
 	SendPasswordReset(ctx context.Context, acct store.Account, token Secret) error
 }
 
-// ResetTokenPrefix starts every password reset token.
-const ResetTokenPrefix = "kwr_"
+// resetTokenPrefix starts every password reset token.
+const resetTokenPrefix = "kwr_"
 
 // resetPurpose is the purpose of reset tokens in the store, by scope: a
 // token made for a user never resets an administrator.
@@ -42,18 +43,19 @@ const (
 	recoveryMailTime   = time.Minute
 )
 
-// errNoMailer means password recovery needs a [Mailer], and there is none.
-var errNoMailer = errors.New("authn: password recovery needs Config.Mailer")
+// errNoMailer means password recovery needs a [Mailer], and there is none:
+// it wraps errors.ErrUnsupported.
+var errNoMailer = fmt.Errorf("authn: password recovery needs Config.Passwords.Mailer: %w", errors.ErrUnsupported)
 
 // RemindPassword starts a password reset for the account of the scope
 // whose email address is email, if there is one and it is enabled: a new
-// token (random, kept hashed, good for [Config].ResetTokenTTL, once) goes to
+// token (random, kept hashed, good for [PasswordConfig].ResetTokenTTL, once) goes to
 // the [Mailer]. It returns as soon as the work is handed to the
 // background, the same whether or not the address has an account. Each
 // client address and each email address may ask a few times an hour
 // ([*ThrottledError] after that).
 func (a *Authenticator) RemindPassword(ctx context.Context, scope scopes.Scope, email string, r *http.Request) error {
-	if a.cfg.Mailer == nil {
+	if a.cfg.Passwords.Mailer == nil {
 		return errNoMailer
 	}
 	t := a.cfg.Throttle
@@ -63,7 +65,7 @@ func (a *Authenticator) RemindPassword(ctx context.Context, scope scopes.Scope, 
 		window time.Duration
 		max    int64
 	}{
-		{counterKey("remind-ip", ipKey(a.ClientIP(r))), t.Window, remindsPerIP},
+		{counterKey("remind-ip", ipKey(a.clientAddr(r))), t.Window, remindsPerIP},
 		{counterKey("remind-email", scope.String(), store.NormalizeLogin(email)), remindEmailWindow, remindsPerEmail},
 	} {
 		n, reset, err := a.store.Increment(ctx, limit.key, limit.window)
@@ -105,18 +107,18 @@ func (a *Authenticator) mailReset(ctx context.Context, scope scopes.Scope, email
 		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "password reminder", Err: err})
 		return
 	}
-	token := ResetTokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	token := resetTokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	err = a.store.PutToken(ctx, store.Token{
 		Hash:      hashCredential(token),
 		Account:   acct.Ref(),
 		Purpose:   resetPurpose(scope),
-		ExpiresAt: a.cfg.Now().Add(a.cfg.ResetTokenTTL),
+		ExpiresAt: a.cfg.Now().Add(a.cfg.Passwords.ResetTokenTTL),
 	})
 	if err != nil {
 		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "password reminder", Err: err})
 		return
 	}
-	if err := a.cfg.Mailer.SendPasswordReset(ctx, acct, Secret{value: token}); err != nil {
+	if err := a.cfg.Passwords.Mailer.SendPasswordReset(ctx, acct, Secret{value: token}); err != nil {
 		a.Emit(ctx, event.Event{Kind: event.CommandFailed, Account: acct.Ref(), Reason: "mailing a password reset", Err: err})
 		return
 	}
@@ -135,7 +137,10 @@ var errBadResetToken = because(ErrInvalidCredential, "password reset token inval
 // token that does not work is an error wrapping [ErrInvalidCredential],
 // and past a few of them every try is [*ThrottledError].
 func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, token, password string, r *http.Request) error {
-	clientIP := ipKey(a.ClientIP(r))
+	if a.cfg.Passwords.Mailer == nil {
+		return errNoMailer // no token was ever made
+	}
+	clientIP := ipKey(a.clientAddr(r))
 	// Counted before the token is checked, as login attempts are, so
 	// that of any number of concurrent tries from one address at most
 	// the limit are checked; a success is taken back.
@@ -147,7 +152,7 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 		a.Emit(ctx, event.Event{Kind: event.Refused, Account: store.AccountRef{Scope: scope}, Reason: "bad password reset token", ClientIP: clientIP})
 		return errBadResetToken
 	}
-	if !strings.HasPrefix(token, ResetTokenPrefix) || len(token) > maxCredentialBytes {
+	if !strings.HasPrefix(token, resetTokenPrefix) || len(token) > maxCredentialBytes {
 		return bad()
 	}
 	if a.passwords == nil {
@@ -155,7 +160,7 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 	}
 	// The hash first: what can fail without the token's fault fails before
 	// the token is used up.
-	hash, err := a.HashPassword(ctx, password)
+	hash, err := a.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -168,7 +173,7 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 	case t.Purpose != resetPurpose(scope) || t.Account.Scope != scope:
 		return bad()
 	}
-	acct, err := a.activeAccount(ctx, t.Account)
+	acct, err := a.Account(ctx, t.Account)
 	if errors.Is(err, ErrInvalidCredential) {
 		return bad() // disabled or gone since the token was made
 	}
@@ -177,10 +182,7 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 	}
 	// No session goes on: the one who reset is not signed in.
 	_, err = a.changeCredentials(ctx, Principal{}, acct, func(ctx context.Context) error {
-		if err := a.passwords.SetPassword(ctx, acct.Ref(), hash); err != nil {
-			return storeFailure(err)
-		}
-		return nil
+		return accountWriteError(a.passwords.SetPassword(ctx, acct.Ref(), hash))
 	})
 	if err != nil {
 		return err

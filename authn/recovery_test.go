@@ -2,7 +2,9 @@ package authn
 
 import (
 	"context"
-	"net/http/httptest"
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,25 +49,34 @@ func drainMail(a *Authenticator) {
 	}
 }
 
-func newRecoveryEnv(t *testing.T) (*loginAPI, *mailbox) {
+func newRecoveryEnv(t *testing.T) (*testEnv, *mailbox) {
 	t.Helper()
 	box := &mailbox{}
-	l := newLoginAPI(t, func(c *Config) { c.Mailer = box; c.CaptchaPolicy = CaptchaNever })
-	return l, box
+	return newTestEnv(t, func(c *Config) { c.Passwords.Mailer = box }), box
+}
+
+// remind asks for a reset of the email address of the scope, from ip.
+func (e *testEnv) remind(ip string, scope scopes.Scope, email string) error {
+	return e.a.RemindPassword(context.Background(), scope, email, from(ip))
+}
+
+// reset resets a password of the scope with token, from ip.
+func (e *testEnv) reset(ip string, scope scopes.Scope, token, password string) error {
+	return e.a.ResetPassword(context.Background(), scope, token, password, from(ip))
 }
 
 func TestRemindSameAnswer(t *testing.T) {
 	t.Parallel()
-	l, box := newRecoveryEnv(t)
-	known := l.call("192.0.2.1", "Command=User.PasswordRemind&EmailAddress=alice@example.com")
-	unknown := l.call("192.0.2.1", "Command=User.PasswordRemind&EmailAddress=nobody@example.com")
-	// By username, not address: no mail either, same answer.
-	byName := l.call("192.0.2.1", "Command=User.PasswordRemind&EmailAddress=alice")
-	if !known.ok || known.body != unknown.body || known.body != byName.body || known.status != unknown.status {
-		t.Fatalf("answers differ:\n%s\n%s\n%s", known.body, unknown.body, byName.body)
+	env, box := newRecoveryEnv(t)
+	// A known address, an unknown one, and a username in its place (no
+	// mail either): the same answer.
+	for _, email := range []string{"alice@example.com", "nobody@example.com", "alice"} {
+		if err := env.remind("192.0.2.1", scopes.User, email); err != nil {
+			t.Fatalf("%s: %v", email, err)
+		}
 	}
-	drainMail(l.a)
-	if got := box.tokens("alice@example.com"); len(got) != 1 || !strings.HasPrefix(got[0], ResetTokenPrefix) {
+	drainMail(env.a)
+	if got := box.tokens("alice@example.com"); len(got) != 1 || !strings.HasPrefix(got[0], resetTokenPrefix) {
 		t.Fatalf("mails to alice: %v", got)
 	}
 	box.mu.Lock()
@@ -74,33 +85,31 @@ func TestRemindSameAnswer(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("mails went to %d addresses", n)
 	}
-	if a := l.call("192.0.2.1", "Command=User.PasswordRemind"); a.code != CodeMissingResetEmail {
-		t.Fatalf("no address: %s", a.body)
+	if !slices.Contains(env.events.kinds(), event.PasswordReminded) {
+		t.Fatal("no password_reminded event")
 	}
 	// The store knows the token by its hash: taking it by the hash of the
 	// mailed token finds it (and uses it up).
-	tok, err := l.mem.TakeToken(context.Background(), hashCredential(box.tokens("alice@example.com")[0]))
-	if err != nil || tok.Account != l.alice.Ref() {
+	tok, err := env.mem.TakeToken(context.Background(), hashCredential(box.tokens("alice@example.com")[0]))
+	if err != nil || tok.Account != env.alice.Ref() {
 		t.Fatalf("token by its hash: %+v, %v", tok, err)
 	}
 }
 
 func TestResetOnceConcurrently(t *testing.T) {
 	t.Parallel()
-	l, box := newRecoveryEnv(t)
-	other := l.session(l.alice)
-	l.call("192.0.2.2", "Command=User.PasswordRemind&EmailAddress=alice@example.com")
-	drainMail(l.a)
+	env, box := newRecoveryEnv(t)
+	other := env.session(env.alice)
+	if err := env.remind("192.0.2.2", scopes.User, "alice@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	drainMail(env.a)
 	token := box.tokens("alice@example.com")[0]
 	var wins atomic.Int64
 	var wg sync.WaitGroup
 	for range 100 {
 		wg.Go(func() {
-			r := postForm("Command=User.PasswordReset&Token=" + token + "&NewPassword=a-brand-new-password")
-			r.RemoteAddr = "192.0.2.2:1"
-			rec := httptest.NewRecorder()
-			l.api.ServeHTTP(rec, r)
-			if strings.Contains(rec.Body.String(), `"Success":true`) {
+			if env.reset("192.0.2.2", scopes.User, token, "a-brand-new-password") == nil {
 				wins.Add(1)
 			}
 		})
@@ -110,141 +119,99 @@ func TestResetOnceConcurrently(t *testing.T) {
 		t.Fatalf("one token reset %d times", wins.Load())
 	}
 	// The new password works, the old does not, and sessions ended.
-	if a := l.call("192.0.2.3", aliceLogin+"a-brand-new-password"); !a.ok {
-		t.Fatalf("new password: %s", a.body)
+	if _, err := env.login("192.0.2.3", aliceLogin("a-brand-new-password")); err != nil {
+		t.Fatalf("new password: %v", err)
 	}
-	if a := l.call("192.0.2.3", aliceLogin+alicePassword); a.code != 3 {
-		t.Fatalf("old password: %s", a.body)
+	if _, err := env.login("192.0.2.3", aliceLogin(alicePassword)); !errors.Is(err, ErrInvalidCredential) {
+		t.Fatalf("old password: %v", err)
 	}
-	if res := l.serve(get("SessionID=" + other)); res.status != 401 {
+	if res := env.serve(get("SessionID=" + other)); res.status != 401 {
 		t.Fatalf("a session survived the reset: %d", res.status)
 	}
-	if !slicesContains(l.events.kinds(), event.PasswordReset) {
+	if !slices.Contains(env.events.kinds(), event.PasswordReset) {
 		t.Fatal("no password_reset event")
 	}
 }
 
-func slicesContains(ks []event.Kind, k event.Kind) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
-
 func TestResetTokenRules(t *testing.T) {
 	t.Parallel()
-	l, box := newRecoveryEnv(t)
+	env, box := newRecoveryEnv(t)
 	remind := func() string {
-		l.call("192.0.2.4", "Command=User.PasswordRemind&EmailAddress=alice@example.com")
-		drainMail(l.a)
+		t.Helper()
+		if err := env.remind("192.0.2.4", scopes.User, "alice@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		drainMail(env.a)
 		ts := box.tokens("alice@example.com")
 		return ts[len(ts)-1]
 	}
-	reset := func(command, token, pw string) apiAnswer {
-		return l.call("192.0.2.5", "Command="+command+"&Token="+token+"&NewPassword="+pw)
-	}
+	const ip = "192.0.2.5"
 	// Expired.
 	tok := remind()
-	l.clock.Advance(30 * time.Minute)
-	if a := reset("User.PasswordReset", tok, "a-brand-new-password"); a.code != CodeInvalidResetToken {
-		t.Fatalf("expired: %s", a.body)
+	env.clock.Advance(30 * time.Minute)
+	if err := env.reset(ip, scopes.User, tok, "a-brand-new-password"); !errors.Is(err, ErrInvalidCredential) {
+		t.Fatalf("expired: %v", err)
 	}
 	// A user's token at the admin command.
 	tok = remind()
-	if a := reset("Admin.PasswordReset", tok, "a-brand-new-password"); a.code != CodeInvalidResetToken {
-		t.Fatalf("other scope: %s", a.body)
+	if err := env.reset(ip, scopes.Admin, tok, "a-brand-new-password"); !errors.Is(err, ErrInvalidCredential) {
+		t.Fatalf("other scope: %v", err)
 	}
-	// A short password does not use the token up.
+	// A password that cannot be set does not use the token up.
 	tok = remind()
-	if a := reset("User.PasswordReset", tok, "short"); a.code != CodePasswordTooShort {
-		t.Fatalf("short: %s", a.body)
+	if err := env.reset(ip, scopes.User, tok, strings.Repeat("x", 2000)); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("too long: %v", err)
 	}
-	if a := reset("User.PasswordReset", tok, "a-brand-new-password"); !a.ok {
-		t.Fatalf("after a short try: %s", a.body)
+	if err := env.reset(ip, scopes.User, tok, "a-brand-new-password"); err != nil {
+		t.Fatalf("after a password that could not be set: %v", err)
 	}
-	if a := reset("User.PasswordReset", "kwr_forged", "a-brand-new-password"); a.code != CodeInvalidResetToken {
-		t.Fatalf("forged: %s", a.body)
+	if err := env.reset(ip, scopes.User, tok, "a-brand-new-password"); !errors.Is(err, ErrInvalidCredential) {
+		t.Fatalf("used: %v", err)
 	}
-	if a := reset("User.PasswordReset", "", "a-brand-new-password"); a.code != CodeMissingResetToken {
-		t.Fatalf("missing: %s", a.body)
+	for _, forged := range []string{"kwr_forged", "", "not-even-a-token", "kwr_" + strings.Repeat("A", 600)} {
+		if err := env.reset(ip, scopes.User, forged, "a-brand-new-password"); !errors.Is(err, ErrInvalidCredential) {
+			t.Fatalf("forged %.20q: %v", forged, err)
+		}
 	}
 }
 
 func TestRecoveryThrottled(t *testing.T) {
 	t.Parallel()
-	l, _ := newRecoveryEnv(t)
+	env, _ := newRecoveryEnv(t)
+	defer drainMail(env.a)
 	for i := range remindsPerEmail {
-		if a := l.call("192.0.2."+string(rune('1'+i)), "Command=User.PasswordRemind&EmailAddress=alice@example.com"); !a.ok {
-			t.Fatalf("remind %d: %s", i, a.body)
+		if err := env.remind("192.0.2."+string(rune('1'+i)), scopes.User, "alice@example.com"); err != nil {
+			t.Fatalf("remind %d: %v", i, err)
 		}
 	}
-	if a := l.call("198.51.100.1", "Command=User.PasswordRemind&EmailAddress=ALICE@example.com"); a.status != 429 {
-		t.Fatalf("per address: %s", a.body)
+	// Per email address, however it is spelled, from anywhere.
+	if err := env.remind("198.51.100.1", scopes.User, "ALICE@example.com"); throttled(err) == nil || HTTPStatus(err) != 429 {
+		t.Fatalf("per email address: %v", err)
+	}
+	// Per client address, over all email addresses.
+	for i := range remindsPerIP {
+		if err := env.remind("198.51.100.2", scopes.User, fmt.Sprintf("someone%d@example.com", i)); err != nil {
+			t.Fatalf("remind %d from one address: %v", i, err)
+		}
+	}
+	if err := env.remind("198.51.100.2", scopes.User, "someone-else@example.com"); throttled(err) == nil {
+		t.Fatalf("per client address: %v", err)
 	}
 	for range badResetsPerIP {
-		l.call("203.0.113.9", "Command=User.PasswordReset&Token=kwr_guess&NewPassword=a-brand-new-password")
+		_ = env.reset("203.0.113.9", scopes.User, "kwr_guess", "a-brand-new-password")
 	}
-	if a := l.call("203.0.113.9", "Command=User.PasswordReset&Token=kwr_guess&NewPassword=a-brand-new-password"); a.status != 429 {
-		t.Fatalf("guessing tokens: %s", a.body)
+	if err := env.reset("203.0.113.9", scopes.User, "kwr_guess", "a-brand-new-password"); throttled(err) == nil {
+		t.Fatalf("guessing tokens: %v", err)
 	}
-	drainMail(l.a)
 }
 
 func TestNoMailerNoRecovery(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, nil)
-	if a := l.call("192.0.2.1", "Command=User.PasswordRemind&EmailAddress=alice@example.com"); a.status != 404 {
-		t.Fatalf("without a Mailer: %s", a.body)
+	env := newTestEnv(t, nil)
+	if err := env.remind("192.0.2.1", scopes.User, "alice@example.com"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("RemindPassword without a Mailer: %v", err)
 	}
-}
-
-func TestUserSwitch(t *testing.T) {
-	t.Parallel()
-	l := newLoginAPI(t, nil)
-	own := l.session(l.alice)
-	rootSID := l.session(l.root)
-	a := l.call("192.0.2.1", "Command=User.Switch&UserID=1&PrivilegeType=Full&SessionID="+rootSID)
-	if !a.ok {
-		t.Fatalf("switch: %s", a.body)
-	}
-	sid := a.fields["SessionID"].(string)
-	p := l.serve(get("SessionID=" + sid)).principal
-	if p.Scope != scopes.User || p.AccountID != l.alice.ID || p.SwitchedBy != l.root.Ref() || p.SwitchPrivilege != "Full" || p.Login != "switch" {
-		t.Fatalf("principal %+v", p)
-	}
-	if res := l.serve(get("SessionID=" + own)); res.status != 200 {
-		t.Fatal("the user's own session ended")
-	}
-	var ev event.Event
-	for _, e := range l.events.events {
-		if e.Kind == event.UserSwitched {
-			ev = e
-		}
-	}
-	if ev.Account != l.alice.Ref() || ev.Actor != l.root.Ref() {
-		t.Fatalf("event %+v", ev)
-	}
-	// A switched session cannot manage keys or 2FA: it is not the user's
-	// password login.
-	if a := l.call("192.0.2.1", "Command=User.APIKey.Create&SessionID="+sid); a.status != 403 {
-		t.Fatalf("switched session making a key: %s", a.body)
-	}
-	for _, tc := range []struct {
-		q    string
-		code int
-	}{
-		{"UserID=999", CodeInvalidUserID},
-		{"UserID=abc", CodeInvalidUserID},
-		{"UserID=2", CodeInvalidUserID}, // the admin's ID, not a user's
-		{"UserID=1&PrivilegeType=Root", CodeInvalidPrivilege},
-	} {
-		if a := l.call("192.0.2.1", "Command=User.Switch&SessionID="+rootSID+"&"+tc.q); a.code != tc.code {
-			t.Errorf("%s: %s", tc.q, a.body)
-		}
-	}
-	if a := l.call("192.0.2.1", "Command=User.Switch&UserID=1&SessionID="+own); a.status != 403 {
-		t.Fatalf("a user switching: %s", a.body)
+	if err := env.reset("192.0.2.1", scopes.User, "kwr_x", "a-brand-new-password"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("ResetPassword without a Mailer: %v", err)
 	}
 }

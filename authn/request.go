@@ -15,7 +15,7 @@ import (
 // be kept after Resolve returns.
 type Request struct {
 	// HTTP is the request being authenticated. Resolvers read it and must
-	// not change it or read its body (use [Request.Param]).
+	// not change it or read its body (use [Request.Params]).
 	HTTP *http.Request
 
 	a         *Authenticator
@@ -39,9 +39,10 @@ type Request struct {
 	etokenSession string
 
 	// The flags, together so that they share one word.
-	parsed  bool
-	nowOnce bool
-	ipOnce  bool
+	parsed   bool
+	resolved bool // principal decided: credentials resolved, or given
+	nowOnce  bool
+	ipOnce   bool
 	// oversized is set when a lenient read met a body over the limit: the
 	// bytes read are in body, the rest is still in HTTP.Body.
 	oversized bool
@@ -107,14 +108,19 @@ func (r *Request) now() time.Time {
 	return r.nowTime
 }
 
-// clientIP returns the request's client address ([Authenticator.ClientIP]),
-// found once. A Request made without an HTTP request (a key login) has it
-// set beforehand.
-func (r *Request) clientIP() netip.Addr {
+// ClientIP returns the address the request came from, as keyward throttles
+// and logs it: the peer's address, or, from one of [Config].TrustedProxies,
+// the first untrusted address of X-Forwarded-For read from the right. A
+// header a client sets itself is never believed. The zero Addr means the
+// address could not be read.
+func (r *Request) ClientIP() netip.Addr {
+	if r == nil {
+		return netip.Addr{}
+	}
 	if !r.ipOnce {
 		r.ipOnce = true
 		if r.HTTP != nil {
-			r.ip = r.a.ClientIP(r.HTTP)
+			r.ip = r.a.clientAddr(r.HTTP)
 		}
 	}
 	return r.ip

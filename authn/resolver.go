@@ -2,55 +2,42 @@ package authn
 
 import "context"
 
-// A Resolver turns one kind of credential into a [Principal]. It returns
-// [ErrNoCredential] when the request carries none of its kind,
+// A Resolver turns a host's own kind of credential into a [Principal]. The
+// middleware tries [Config].Resolvers after keyward's own credentials
+// ([Config].Credentials). A Resolver returns the zero Principal and a nil
+// error when the request carries no credential of its kind,
 // [ErrInvalidCredential] (possibly wrapped) when it carries a bad one,
 // [ErrBadRequest] for a malformed one, and anything else when it could not
-// tell (the store failed): the middleware then answers 503.
+// tell (the store failed): the middleware then answers 503. A principal
+// returned without a Method is [MethodCustom].
 //
 // Resolvers must be safe for concurrent use.
 type Resolver interface {
 	Resolve(ctx context.Context, r *Request) (Principal, error)
 }
 
-// ResolverFunc adapts a function to [Resolver], for a host's own
-// credential.
-type ResolverFunc func(ctx context.Context, r *Request) (Principal, error)
+// errNoCredential is what keyward's own resolvers return when the request
+// carries no credential of their kind.
+var errNoCredential = because(ErrUnauthenticated, "no credential of this kind")
 
-// Resolve calls f.
-func (f ResolverFunc) Resolve(ctx context.Context, r *Request) (Principal, error) { return f(ctx, r) }
+// defaultCredentials are the credentials tried when [Config].Credentials
+// is nil, in this order.
+var defaultCredentials = [...]Method{MethodEToken, MethodAdminKey, MethodAPIKey, MethodSession, MethodCookie}
 
-// DefaultResolvers returns the resolvers the middleware tries when
-// [Config].Resolvers is nil, in this order: [FromBearer], [FromAdminAPIKey],
-// [FromAPIKey], [FromSessionID], [FromCookie].
-func DefaultResolvers() []Resolver {
-	return []Resolver{FromBearer(), FromAdminAPIKey(), FromAPIKey(), FromSessionID(), FromCookie()}
-}
-
-// builtin is a resolver of the Authenticator's own: it resolves with the
-// Authenticator that made the Request, so it needs no wiring.
-type builtin func(a *Authenticator, ctx context.Context, r *Request) (Principal, error)
-
-func (b builtin) Resolve(ctx context.Context, r *Request) (Principal, error) {
-	if r == nil || r.a == nil || r.HTTP == nil {
-		return Principal{}, ErrNoCredential
+// resolveCredential resolves one of keyward's own credentials, named by
+// the Method it makes.
+func (a *Authenticator) resolveCredential(ctx context.Context, r *Request, m Method) (Principal, error) {
+	switch m {
+	case MethodEToken:
+		return a.resolveBearer(ctx, r)
+	case MethodAdminKey:
+		return a.resolveAdminAPIKey(ctx, r)
+	case MethodAPIKey:
+		return a.resolveAPIKey(ctx, r)
+	case MethodSession:
+		return a.resolveSessionID(ctx, r)
+	case MethodCookie:
+		return a.resolveCookie(ctx, r)
 	}
-	return b(r.a, ctx, r)
+	return Principal{}, errNoCredential
 }
-
-// FromAPIKey resolves an API key given as the APIKey parameter or the
-// X-API-Key header. A key of either scope works here, since the key's own
-// record decides its scope; both forms present with different values is a
-// malformed request.
-func FromAPIKey() Resolver { return builtin((*Authenticator).resolveAPIKey) }
-
-// FromAdminAPIKey resolves an admin API key given as the AdminAPIKey
-// parameter or the X-Admin-API-Key header: a stored key of admin scope, or
-// [Config].AdminAPIKey. A user-scope key here is invalid.
-func FromAdminAPIKey() Resolver { return builtin((*Authenticator).resolveAdminAPIKey) }
-
-// FromSessionID resolves the SessionID parameter.
-func FromSessionID() Resolver { return builtin((*Authenticator).resolveSessionID) }
-
-// FromCookie resolves the session cookie.
-func FromCookie() Resolver { return builtin((*Authenticator).resolveCookie) }

@@ -29,6 +29,6 @@ func WriteJSONError(w http.ResponseWriter, _ *http.Request, err error) {
 func setRetryAfter(w http.ResponseWriter, err error) {
 	var te *ThrottledError
 	if errors.As(err, &te) {
-		w.Header().Set("Retry-After", te.RetryAfterSeconds())
+		w.Header().Set("Retry-After", retryAfterSeconds(te.RetryAfter))
 	}
 }

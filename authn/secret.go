@@ -11,9 +11,6 @@ type Secret struct{ value string }
 // Reveal returns the secret's value.
 func (s Secret) Reveal() string { return s.value }
 
-// IsZero reports whether s holds nothing.
-func (s Secret) IsZero() bool { return s.value == "" }
-
 // String returns "REDACTED".
 func (Secret) String() string { return "REDACTED" }
 

@@ -8,7 +8,6 @@ import (
 	"go/parser"
 	"go/token"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,8 +32,8 @@ func TestSecretRedacted(t *testing.T) {
 			t.Errorf("secret leaked: %s", out)
 		}
 	}
-	if s.Reveal() != "kw_topsecret" || s.IsZero() || !(Secret{}).IsZero() {
-		t.Error("Reveal/IsZero")
+	if s.Reveal() != "kw_topsecret" || (Secret{}).Reveal() != "" {
+		t.Error("Reveal")
 	}
 }
 
@@ -46,6 +45,7 @@ func TestNoSecretInLogsOrEvents(t *testing.T) {
 	key, rec := env.key(env.alice)
 	sid := env.session(env.alice)
 	cookie := env.cookie(sid)
+	etoken := env.etoken(sid)
 
 	env.serve(get("APIKey=" + key))
 	env.serve(get("APIKey=" + key + "x"))
@@ -53,63 +53,75 @@ func TestNoSecretInLogsOrEvents(t *testing.T) {
 	env.serve(get("SessionID=" + sid[:20] + "AAAAAAAAAAAAAAAAAAAAAAA"))
 	env.serve(withCookie(get(""), cookie))
 	env.serve(withCookie(get(""), tamper(env.cookie(sid))))
+	env.serve(bearer(etoken))
+	env.serve(bearer(etoken)) // reused
 	env.serve(get("AdminAPIKey=" + staticKey + "x"))
 	env.serve(get("SessionID=" + sid + "&APIKey=" + key + "&apikey=" + key))
-	_, _ = env.a.CheckPassword(ctx, scopes.User, "alice", "wrong-"+alicePassword)
-	_, _ = env.a.CheckPassword(ctx, scopes.User, "alice", alicePassword)
+	_, _ = env.a.checkPassword(ctx, scopes.User, "alice", "wrong-"+alicePassword)
+	_, _ = env.a.checkPassword(ctx, scopes.User, "alice", alicePassword)
 	env.clock.Advance(time.Hour)
 	env.serve(get("SessionID=" + sid))
 	p := env.serve(get("APIKey=" + key)).principal
-	_, _ = env.a.EndOtherSessions(ctx, p)
+	_, _ = env.a.Reauthenticate(ctx, from("192.0.2.1"), p, "a guess at the password", "")
 	_ = env.a.RevokeAPIKey(ctx, env.alice.Ref(), rec.ID)
 
-	// Logins through the API: a wrong password, a wrong captcha, a 2FA
-	// code and a recovery code, a key login.
-	api := NewAPI(env.a, APIConfig{})
-	send := func(form string) {
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, postForm(form))
-	}
+	// Logins: a wrong password, a wrong captcha, a key login and a wrong
+	// key, a 2FA code and a recovery code.
 	const guess = "hunter2-wrong-guess"
-	send("Command=User.Login&DisableCaptcha=true&Username=alice&Password=" + guess)
-	send("Command=User.Login&Username=alice&CaptchaID=AAAAAAAAAAAAAAAAAAAA&Captcha=987123&Password=" + guess)
-	send("Command=User.Login&apikey=" + key)
-	send("Command=User.Login&apikey=" + key + "Z")
-	e, err := env.a.TOTP().Setup(ctx, env.alice)
-	if err != nil {
-		t.Fatal(err)
+	login := func(req LoginRequest) LoginResult {
+		res, _ := env.login("192.0.2.1", req)
+		return res
 	}
-	recovery, err := env.a.TOTP().Enable(ctx, env.alice.Ref(), totpCode(t, e.Secret, env.clock.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	login(LoginRequest{Scope: scopes.User, Username: "alice", Password: guess})
+	login(LoginRequest{Scope: scopes.User, Username: "alice", Password: guess, AskCaptcha: true, CaptchaID: "AAAAAAAAAAAAAAAAAAAA", Captcha: "987123"})
+	key2, _ := env.key(env.alice)
+	login(LoginRequest{Scope: scopes.User, APIKey: key2})
+	login(LoginRequest{Scope: scopes.User, APIKey: key2 + "Z"})
+	tfaSecret, recovery := env.enableTFA(env.alice)
 	env.clock.Advance(time.Minute)
-	code := totpCode(t, e.Secret, env.clock.Now())
-	send("Command=User.Login&DisableCaptcha=true&Username=alice&TFACode=" + code + "&Password=" + alicePassword)
-	send("Command=User.Login&DisableCaptcha=true&Username=alice&TFARecoveryCode=" + recovery[0] + "&Password=" + alicePassword)
+	code := totpCode(t, tfaSecret, env.clock.Now())
+	login(LoginRequest{Scope: scopes.User, Username: "alice", Password: alicePassword, TFACode: code})
+	res := login(LoginRequest{Scope: scopes.User, Username: "alice", Password: alicePassword, TFARecoveryCode: recovery[0]})
+	if res.SessionID.Reveal() == "" {
+		t.Fatal("the recovery code did not log in")
+	}
+	// A new password.
+	const newPassword = "a new password nobody must read"
+	p = env.serve(get("SessionID=" + res.SessionID.Reveal())).principal
+	acct, _ := env.a.Account(ctx, p.Account())
+	if _, err := env.a.UpdateAccount(ctx, p, acct, newPassword); err != nil {
+		t.Fatal(err)
+	}
 
 	logged := env.logBuf.String()
+	env.events.mu.Lock()
 	events := fmt.Sprintf("%+v", env.events.events)
-	if !strings.Contains(logged, "login_failed") || !strings.Contains(logged, "recovery_code_used") {
-		t.Fatalf("logins not logged:\n%s", logged)
-	}
-	if !strings.Contains(logged, "request_refused") {
-		t.Fatalf("refusals not logged:\n%s", logged)
+	env.events.mu.Unlock()
+	for _, want := range []string{"login_failed", "recovery_code_used", "request_refused", "password_changed", "tfa_enabled"} {
+		if !strings.Contains(logged, want) {
+			t.Fatalf("%s not logged:\n%s", want, logged)
+		}
 	}
 	secrets := map[string]string{
 		"API key":          key,
-		"API key body":     key[len(APIKeyPrefix):],
+		"API key body":     key[len(apiKeyPrefix):],
+		"second API key":   key2,
 		"session ID":       sid,
 		"cookie":           cookie.Value,
+		"etoken":           etoken,
+		"etoken body":      etoken[len(etokenPrefix):],
 		"static admin key": staticKey,
 		"password":         alicePassword,
 		"wrong password":   guess,
+		"guessed password": "a guess at the password",
+		"new password":     newPassword,
 		"captcha answer":   "987123",
 		"2FA code":         code,
-		"2FA secret":       e.Secret,
+		"2FA secret":       tfaSecret,
 		"recovery code":    recovery[0],
 		"recovery code 2":  strings.ReplaceAll(recovery[0], "-", ""),
 		"password hash":    env.alice.PasswordHash,
+		"new session ID":   res.SessionID.Reveal(),
 	}
 	for what, s := range secrets {
 		for where, text := range map[string]string{"log": logged, "events": events} {
@@ -218,7 +230,7 @@ func lastName(e ast.Expr) string {
 }
 
 // totpCode is secret's TOTP code at t.
-func totpCode(t *testing.T, secret string, at time.Time) string {
+func totpCode(t testing.TB, secret string, at time.Time) string {
 	t.Helper()
 	code, err := pqtotp.GenerateCode(secret, at)
 	if err != nil {

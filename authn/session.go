@@ -43,7 +43,7 @@ var errSwitchNeedsSession = because(ErrForbidden, "switching needs an administra
 
 // StartSession makes a new session for acct and returns its ID, which the
 // client sends as SessionID (or carries in the cookie: see
-// [Authenticator.SetSessionCookie]). Every login gets a fresh ID, so a
+// [Authenticator.HandOver]). Every login gets a fresh ID, so a
 // session ID planted before login is worth nothing after it. The store
 // keeps only the ID's SHA-256, and the account's credential generation
 // ([store.Account].Generation) as acct has it: acct must have been read
@@ -100,8 +100,8 @@ func (a *Authenticator) createSession(ctx context.Context, s store.Session) (Sec
 // sessionExpiry returns when a session created at created and last seen at
 // seen ends: the earlier of the idle deadline and the absolute lifetime.
 func (a *Authenticator) sessionExpiry(created, seen time.Time) time.Time {
-	idle := seen.Add(a.cfg.SessionIdleTimeout)
-	if abs := created.Add(a.cfg.SessionLifetime); abs.Before(idle) {
+	idle := seen.Add(a.cfg.Sessions.IdleTimeout)
+	if abs := created.Add(a.cfg.Sessions.Lifetime); abs.Before(idle) {
 		return abs
 	}
 	return idle
@@ -124,7 +124,7 @@ func (a *Authenticator) resolveSessionID(ctx context.Context, r *Request) (Princ
 		return Principal{}, err
 	}
 	if id == "" {
-		return Principal{}, ErrNoCredential
+		return Principal{}, errNoCredential
 	}
 	h, ok := sessionHash(id)
 	if !ok {
@@ -189,11 +189,11 @@ func (a *Authenticator) liveSession(ctx context.Context, h store.Hash, now time.
 	case err != nil:
 		return s, store.Account{}, storeFailure(err)
 	}
-	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= a.cfg.SessionIdleTimeout || now.Sub(s.CreatedAt) >= a.cfg.SessionLifetime {
+	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= a.cfg.Sessions.IdleTimeout || now.Sub(s.CreatedAt) >= a.cfg.Sessions.Lifetime {
 		a.Emit(ctx, event.Event{Kind: event.SessionExpired, Account: s.Account, Method: m.String(), Time: now})
 		return s, store.Account{}, errSessionExpired
 	}
-	acct, err := a.activeAccount(ctx, s.Account)
+	acct, err := a.Account(ctx, s.Account)
 	if err != nil {
 		return s, acct, err
 	}
@@ -235,7 +235,7 @@ func (a *Authenticator) parentAlive(ctx context.Context, s *store.Session, now t
 // touch writes a session's last-seen time when it has gone stale (older
 // than the touch interval), so that most requests only read.
 func (a *Authenticator) touch(ctx context.Context, s *store.Session, now time.Time) error {
-	if now.Sub(s.LastSeenAt) < a.cfg.TouchInterval {
+	if now.Sub(s.LastSeenAt) < a.cfg.Sessions.TouchInterval {
 		return nil
 	}
 	switch err := a.store.TouchSession(ctx, s.Hash, now, a.sessionExpiry(s.CreatedAt, now)); {
@@ -266,7 +266,7 @@ func (a *Authenticator) keyStillValid(ctx context.Context, r *Request, h store.H
 		return storeFailure(err)
 	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
 		return errSessionKeyGone
-	case k.BoundIP != "" && !boundAllows(k.BoundIP, r.clientIP()):
+	case k.BoundIP != "" && !boundAllows(k.BoundIP, r.ClientIP()):
 		return errKeyBound
 	}
 	return nil
@@ -276,35 +276,30 @@ func (a *Authenticator) keyStillValid(ctx context.Context, r *Request, h store.H
 // returns.
 var errNoSession = because(ErrBadRequest, "request did not come with a session")
 
-// EndSession ends the session p rode on (logout). A principal without a
+// EndSession ends the session p rode on (logout), and drops the session
+// cookie r came with, if any, in the answer w. A principal without a
 // session (an API key) is an error wrapping [ErrBadRequest]; a session
 // already ended is not an error.
-func (a *Authenticator) EndSession(ctx context.Context, p Principal) error {
+func (a *Authenticator) EndSession(w http.ResponseWriter, r *http.Request, p Principal) error {
 	if !p.HasSession() {
 		return errNoSession
 	}
+	ctx := r.Context()
 	if err := a.store.DeleteSession(ctx, p.session); err != nil {
 		return storeFailure(err)
+	}
+	if _, ok := cookieValue(r.Header, a.cfg.Cookie.Name); ok {
+		a.clearSessionCookie(w, r)
 	}
 	a.Emit(ctx, event.Event{Kind: event.Logout, Account: p.Account(), Username: p.Username, Method: p.Method.String()})
 	return nil
 }
 
-// EndOtherSessions ends every session of p's account except the one p rode
-// on (all of them, if p has none), as after a password change, and returns
-// how many it ended.
-func (a *Authenticator) EndOtherSessions(ctx context.Context, p Principal) (int, error) {
-	return a.endSessions(ctx, p.Account(), p.session)
-}
-
 // EndAllSessions ends every session of the account, as when an
-// administrator disables it, and returns how many it ended.
+// administrator disables it or its owner asks to be signed out everywhere,
+// and returns how many it ended.
 func (a *Authenticator) EndAllSessions(ctx context.Context, account store.AccountRef) (int, error) {
-	return a.endSessions(ctx, account, store.Hash{})
-}
-
-func (a *Authenticator) endSessions(ctx context.Context, account store.AccountRef, keep store.Hash) (int, error) {
-	n, err := a.store.DeleteAccountSessions(ctx, account, keep)
+	n, err := a.store.DeleteAccountSessions(ctx, account, store.Hash{})
 	if err != nil {
 		return n, storeFailure(err)
 	}
@@ -312,17 +307,19 @@ func (a *Authenticator) endSessions(ctx context.Context, account store.AccountRe
 	return n, nil
 }
 
-// handOver gives a new session to its client: an etoken of it, and the
-// session cookie when setCookie. If either cannot be made, the session is
-// ended: nobody must be left holding a session they were never told about.
-func (a *Authenticator) handOver(ctx context.Context, w http.ResponseWriter, r *http.Request, id Secret, setCookie bool) (Secret, error) {
-	etoken, err := a.IssueEToken(id)
+// HandOver gives a new session to its client: it returns an etoken of it
+// (a Bearer credential good for a moment: see [ETokenConfig]) and, when
+// setCookie, sets the session cookie on w. If either cannot be made, the
+// session is ended: nobody must be left holding a session they were never
+// told about. The caller sends the session ID, the etoken, or both.
+func (a *Authenticator) HandOver(w http.ResponseWriter, r *http.Request, id Secret, setCookie bool) (Secret, error) {
+	etoken, err := a.issueEToken(id)
 	if err == nil && setCookie {
-		err = a.SetSessionCookie(w, r, id)
+		err = a.setSessionCookie(w, r, id)
 	}
 	if err != nil {
 		if h, ok := sessionHash(id.Reveal()); ok {
-			_ = a.store.DeleteSession(context.WithoutCancel(ctx), h)
+			_ = a.store.DeleteSession(context.WithoutCancel(r.Context()), h)
 		}
 		return Secret{}, err
 	}

@@ -171,12 +171,6 @@ func (t timedStore) AdvanceTFAStep(ctx context.Context, ref store.AccountRef, st
 	return t.s.AdvanceTFAStep(ctx, ref, step)
 }
 
-func (t timedStore) UseRecoveryCode(ctx context.Context, ref store.AccountRef, h store.Hash) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, t.d)
-	defer cancel()
-	return t.s.UseRecoveryCode(ctx, ref, h)
-}
-
 func (t timedStore) PutChallenge(ctx context.Context, c store.Challenge) error {
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()
@@ -243,4 +237,20 @@ func (t timedUpdater) UpdateAccount(ctx context.Context, a store.Account) error 
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()
 	return t.s.UpdateAccount(ctx, a)
+}
+
+// timedCreator is a [store.AccountCreator] with a deadline on every call.
+type timedCreator struct {
+	s store.AccountCreator
+	d time.Duration
+}
+
+func newTimedCreator(s store.AccountCreator, d time.Duration) store.AccountCreator {
+	return timedCreator{s: s, d: d}
+}
+
+func (t timedCreator) CreateAccount(ctx context.Context, a store.Account) (store.Account, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.CreateAccount(ctx, a)
 }

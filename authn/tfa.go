@@ -5,20 +5,21 @@ import (
 	"errors"
 
 	"github.com/keyward/keyward/authn/event"
+	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/totp"
 )
 
 // SetupTFA makes a new pending TOTP secret for p's account, as
 // *.TFA.Setup does: 2FA is not on until [Authenticator.EnableTFA]. Like
 // every change of the second factor it needs the password proven recently
-// ([Authenticator.RequireRecentPassword]): a key, or a stolen session, must
+// ([Authenticator.Reauthenticate]): a key, or a stolen session, must
 // not enroll its holder's authenticator. An account with 2FA on is
 // [totp.ErrAlreadyEnabled].
 func (a *Authenticator) SetupTFA(ctx context.Context, p Principal) (totp.Enrollment, error) {
-	if err := a.RequireRecentPassword(p); err != nil {
+	if err := a.requireRecentPassword(p); err != nil {
 		return totp.Enrollment{}, err
 	}
-	acct, err := a.activeAccount(ctx, p.Account())
+	acct, err := a.Account(ctx, p.Account())
 	if err != nil {
 		return totp.Enrollment{}, err
 	}
@@ -28,14 +29,14 @@ func (a *Authenticator) SetupTFA(ctx context.Context, p Principal) (totp.Enrollm
 // EnableTFA turns 2FA on for p's account once code matches its pending
 // secret and returns the recovery codes, shown once. It is a credential
 // change: the account's other sessions end in the same write, and p's
-// session goes on under the returned ID (see [Authenticator.SetPassword]).
+// session goes on under the returned ID (see [Authenticator.UpdateAccount]).
 // A wrong code is [totp.ErrInvalidCode] (and an event), no pending secret
 // [totp.ErrNotSetUp].
 func (a *Authenticator) EnableTFA(ctx context.Context, p Principal, code string) ([]string, Secret, error) {
-	if err := a.RequireRecentPassword(p); err != nil {
+	if err := a.requireRecentPassword(p); err != nil {
 		return nil, Secret{}, err
 	}
-	acct, err := a.activeAccount(ctx, p.Account())
+	acct, err := a.Account(ctx, p.Account())
 	if err != nil {
 		return nil, Secret{}, err
 	}
@@ -59,10 +60,10 @@ func (a *Authenticator) EnableTFA(ctx context.Context, p Principal, code string)
 // [Authenticator.EnableTFA]'s. The caller checks the password and a code
 // first, as *.TFA.Disable does.
 func (a *Authenticator) DisableTFA(ctx context.Context, p Principal) (Secret, error) {
-	if err := a.RequireRecentPassword(p); err != nil {
+	if err := a.requireRecentPassword(p); err != nil {
 		return Secret{}, err
 	}
-	acct, err := a.activeAccount(ctx, p.Account())
+	acct, err := a.Account(ctx, p.Account())
 	if err != nil {
 		return Secret{}, err
 	}
@@ -81,7 +82,7 @@ func (a *Authenticator) DisableTFA(ctx context.Context, p Principal) (Secret, er
 // recently, and the caller checks a TOTP code first, as
 // *.TFA.RecoveryCodes.Regenerate does. 2FA off is [totp.ErrNotEnabled].
 func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, p Principal) ([]string, error) {
-	if err := a.RequireRecentPassword(p); err != nil {
+	if err := a.requireRecentPassword(p); err != nil {
 		return nil, err
 	}
 	codes, err := a.tfa.RegenerateRecoveryCodes(ctx, p.Account())
@@ -89,6 +90,15 @@ func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, p Principal
 		return nil, tfaError(err)
 	}
 	return codes, nil
+}
+
+// TFAEnabled reports whether the account has 2FA on.
+func (a *Authenticator) TFAEnabled(ctx context.Context, ref store.AccountRef) (bool, error) {
+	on, err := a.tfa.Enabled(ctx, ref)
+	if err != nil {
+		return false, storeFailure(err)
+	}
+	return on, nil
 }
 
 // tfaError passes keyward's own errors (and package totp's) on, and makes

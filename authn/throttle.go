@@ -86,10 +86,10 @@ func (e *ThrottledError) Error() string {
 // Unwrap makes errors.Is(err, ErrThrottled) true.
 func (e *ThrottledError) Unwrap() error { return ErrThrottled }
 
-// RetryAfterSeconds is the Retry-After header's value: whole seconds,
+// retryAfterSeconds is a Retry-After header's value: whole seconds,
 // rounded up, at least 1.
-func (e *ThrottledError) RetryAfterSeconds() string {
-	return strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds()))))
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
 // attempt is one login attempt's place in the counters.
@@ -192,7 +192,7 @@ func (a *Authenticator) takeBack(ctx context.Context, keys ...string) {
 }
 
 // accountThrottled refuses a login past the account's limit where no
-// captcha can be asked (a dialect without one, or [CaptchaNever]): there,
+// captcha can be asked (a dialect without one, or [LoginRequest].NoCaptcha): there,
 // and only there, the account's limit is a hard 429.
 func (a *Authenticator) accountThrottled(at attempt) error {
 	return &ThrottledError{RetryAfter: at.accountReset.Sub(a.cfg.Now())}

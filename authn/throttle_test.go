@@ -2,14 +2,15 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
 
@@ -20,28 +21,26 @@ func TestThrottleConcurrentSpread(t *testing.T) {
 	tests := []struct {
 		name  string
 		limit ThrottleConfig
-		form  func(i int) (ip, body string)
+		login func(i int) (ip, username string)
 	}{
 		{"one address, many usernames", ThrottleConfig{PerIP: 10}, func(i int) (string, string) {
-			return "192.0.2.90", fmt.Sprintf("Command=User.Login&Username=user%d&Password=x", i)
+			return "192.0.2.90", fmt.Sprintf("user%d", i)
 		}},
 		{"one account, many addresses", ThrottleConfig{PerAccount: 10}, func(i int) (string, string) {
-			return fmt.Sprintf("198.51.100.%d", i), "Command=User.Login&Username=alice&Password=x"
+			return fmt.Sprintf("198.51.100.%d", i), "alice"
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLoginAPI(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever; c.Throttle = tc.limit })
+			env := newTestEnv(t, func(c *Config) { c.Throttle = tc.limit })
 			var checked atomic.Int64
 			var wg sync.WaitGroup
 			for i := range 100 {
 				wg.Go(func() {
-					ip, body := tc.form(i)
-					r := postForm(body)
-					r.RemoteAddr = ip + ":1"
-					rec := httptest.NewRecorder()
-					l.api.ServeHTTP(rec, r)
-					if strings.Contains(rec.Body.String(), `"ErrorCode":3`) {
+					ip, username := tc.login(i)
+					req := aliceLogin("x")
+					req.Username, req.HTTP = username, from(ip)
+					if _, err := env.a.Login(context.Background(), req); errors.Is(err, ErrInvalidCredential) {
 						checked.Add(1)
 					}
 				})
@@ -58,19 +57,21 @@ func TestThrottleConcurrentSpread(t *testing.T) {
 // from one to the other after a lockout gets nothing more.
 func TestThrottleUsernameAndEmailShare(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, func(c *Config) { c.CaptchaPolicy = CaptchaNever })
+	env := newTestEnv(t, nil)
 	for i := range 6 {
-		login := "alice"
+		req := aliceLogin("x")
 		if i%2 == 1 {
-			login = "ALICE@example.com"
+			req.Username = "ALICE@example.com"
 		}
-		if a := l.call("192.0.2.91", "Command=User.Login&Username="+login+"&Password=x"); a.code != 3 {
-			t.Fatalf("attempt %d: %s", i, a.body)
+		if _, err := env.login("192.0.2.91", req); !errors.Is(err, ErrInvalidCredential) {
+			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
 	for _, login := range []string{"alice", "alice@example.com"} {
-		if a := l.call("192.0.2.91", "Command=User.Login&Username="+login+"&Password="+alicePassword); a.status != 429 {
-			t.Fatalf("%s after 6 attempts by both names: %s", login, a.body)
+		req := aliceLogin(alicePassword)
+		req.Username = login
+		if _, err := env.login("192.0.2.91", req); throttled(err) == nil {
+			t.Fatalf("%s after 6 attempts by both names: %v", login, err)
 		}
 	}
 }
@@ -79,14 +80,17 @@ func TestThrottleUsernameAndEmailShare(t *testing.T) {
 // cannot fill the store with counters of made-up usernames.
 func TestThrottleMissingCaptchaCounts(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, func(c *Config) { c.Throttle = ThrottleConfig{PerIP: 20} }) // CaptchaOcteth: a captcha is needed
+	env := newTestEnv(t, func(c *Config) { c.Throttle = ThrottleConfig{PerIP: 20} })
+	made := func(name string) LoginRequest {
+		return LoginRequest{Scope: scopes.User, Username: name, Password: "x", AskCaptcha: true}
+	}
 	for i := range 20 {
-		if a := l.call("192.0.2.92", fmt.Sprintf("Command=User.Login&Username=made-up-%d&Password=x", i)); a.code != CodeMissingCaptcha {
-			t.Fatalf("attempt %d: %s", i, a.body)
+		if _, err := env.login("192.0.2.92", made(fmt.Sprintf("made-up-%d", i))); !errors.Is(err, ErrCaptchaRequired) {
+			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
-	if a := l.call("192.0.2.92", "Command=User.Login&Username=made-up-x&Password=x"); a.status != 429 {
-		t.Fatalf("the 21st: %s", a.body)
+	if _, err := env.login("192.0.2.92", made("made-up-x")); throttled(err) == nil {
+		t.Fatalf("the 21st: %v", err)
 	}
 }
 
@@ -94,19 +98,33 @@ func TestThrottleMissingCaptchaCounts(t *testing.T) {
 // login: a stolen session is not an unlimited oracle.
 func TestReauthThrottled(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, nil)
-	sid := l.session(l.alice) // a password session
+	env := newTestEnv(t, nil)
+	ctx := context.Background()
+	const ip = "192.0.2.93"
+	p := env.serve(get("SessionID=" + env.session(env.alice))).principal // a password session
 	for i := range 6 {
-		if a := l.call("192.0.2.93", "Command=User.PasswordChange&SessionID="+sid+"&CurrentPassword=guess&NewPassword=a-new-password"); a.code != 3 {
-			t.Fatalf("guess %d: %s", i, a.body)
+		if _, err := env.a.Reauthenticate(ctx, from(ip), p, "guess", ""); !errors.Is(err, ErrInvalidCredential) {
+			t.Fatalf("guess %d: %v", i, err)
 		}
 	}
-	if a := l.call("192.0.2.93", "Command=User.PasswordChange&SessionID="+sid+"&CurrentPassword="+alicePassword+"&NewPassword=a-new-password"); a.status != 429 {
-		t.Fatalf("the seventh, right: %s", a.body)
+	if _, err := env.a.Reauthenticate(ctx, from(ip), p, alicePassword, ""); throttled(err) == nil {
+		t.Fatalf("the seventh, right: %v", err)
 	}
 	// And the account's logins from that address are locked with it.
-	if a := l.call("192.0.2.93", aliceLogin+alicePassword); a.status != 429 {
-		t.Fatalf("login: %s", a.body)
+	if _, err := env.login(ip, aliceLogin(alicePassword)); throttled(err) == nil {
+		t.Fatalf("login: %v", err)
+	}
+
+	// The same for 2FA codes.
+	env.enableTFA(env.root)
+	root := env.serve(get("SessionID=" + env.session(env.root))).principal
+	for i := range 6 {
+		if _, err := env.a.Reauthenticate(ctx, from(ip), root, "", "000000"); !errors.Is(err, ErrTFAWrong) {
+			t.Fatalf("code guess %d: %v", i, err)
+		}
+	}
+	if _, err := env.a.Reauthenticate(ctx, from(ip), root, "", "123456"); throttled(err) == nil {
+		t.Fatalf("the seventh code: %v", err)
 	}
 }
 
@@ -123,7 +141,7 @@ func TestAPIKeyUsageFlushRace(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				_ = env.a.FlushAPIKeyUsage(context.Background())
+				_ = env.a.Flush(context.Background())
 			}
 		}
 	})
@@ -149,53 +167,95 @@ func (s *switchable) Account(ctx context.Context, ref store.AccountRef) (store.A
 	return a, err
 }
 
+func (s *switchable) set(ref store.AccountRef, off bool) {
+	s.mu.Lock()
+	s.off[ref] = off
+	s.mu.Unlock()
+}
+
+// A session an administrator made to act as a user records who, and ends
+// with the administrator's session.
 func TestSwitchedSessionEndsWithAdmin(t *testing.T) {
 	t.Parallel()
 	sw := &switchable{off: map[store.AccountRef]bool{}}
-	l := newLoginAPI(t, func(c *Config) { sw.Store = c.Store; c.Store = sw })
-	rootSID := l.session(l.root)
-	a := l.call("192.0.2.94", "Command=User.Switch&UserID=1&SessionID="+rootSID)
-	if !a.ok {
-		t.Fatalf("switch: %s", a.body)
+	env := newTestEnv(t, func(c *Config) { sw.Store = c.Store; c.Store = sw })
+	ctx := context.Background()
+	own := env.session(env.alice)
+	rootSID := env.session(env.root)
+	admin := env.serve(get("SessionID=" + rootSID)).principal
+	switched := func() string {
+		t.Helper()
+		sid, err := env.a.StartSession(ctx, env.alice, SessionOptions{Method: "switch", SwitchedBy: admin, SwitchPrivilege: "Full"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sid.Reveal()
 	}
-	sid := a.fields["SessionID"].(string)
-	if res := l.serve(get("SessionID=" + sid)); res.status != 200 {
-		t.Fatalf("switched session: %d", res.status)
+	sid := switched()
+	res := env.serve(get("SessionID=" + sid))
+	p := res.principal
+	if res.status != 200 || p.Scope != scopes.User || p.AccountID != env.alice.ID || p.SwitchedBy != env.root.Ref() || p.SwitchPrivilege != "Full" || p.Login != "switch" {
+		t.Fatalf("switched session: %d %+v", res.status, p)
 	}
-	// The administrator is disabled: the switched session stops.
-	sw.mu.Lock()
-	sw.off[l.root.Ref()] = true
-	sw.mu.Unlock()
-	if res := l.serve(get("SessionID=" + sid)); res.status != 401 {
+	// A switched session is not the user's password login.
+	if _, err := env.a.Reauthenticate(ctx, nil, p, "", ""); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("a switched session making a sensitive change: %v", err)
+	}
+	// The administrator is disabled: the switched session stops; the
+	// user's own goes on.
+	sw.set(env.root.Ref(), true)
+	if res := env.serve(get("SessionID=" + sid)); res.status != 401 {
 		t.Fatalf("switched session of a disabled admin: %d", res.status)
 	}
-	sw.mu.Lock()
-	sw.off[l.root.Ref()] = false
-	sw.mu.Unlock()
-	// Switching needs the admin's password session, not a key.
-	key, _ := l.key(l.root)
-	if a := l.call("192.0.2.94", "Command=User.Switch&UserID=1&AdminAPIKey="+key); a.status != 403 {
-		t.Fatalf("switch with a key: %s", a.body)
+	if res := env.serve(get("SessionID=" + own)); res.status != 200 {
+		t.Fatalf("the user's own session: %d", res.status)
+	}
+	sw.set(env.root.Ref(), false)
+	if res := env.serve(get("SessionID=" + sid)); res.status != 200 {
+		t.Fatalf("switched session, the admin enabled again: %d", res.status)
+	}
+	// The administrator logs out: the switched session ends too.
+	if err := env.a.EndSession(httptest.NewRecorder(), get(""), admin); err != nil {
+		t.Fatal(err)
+	}
+	if res := env.serve(get("SessionID=" + sid)); res.status != 401 {
+		t.Fatalf("switched session after the admin's logout: %d", res.status)
+	}
+	// Switching needs the admin's session, not a key.
+	key, _ := env.key(env.root)
+	byKey := env.serve(get("AdminAPIKey=" + key)).principal
+	if _, err := env.a.StartSession(ctx, env.alice, SessionOptions{Method: "switch", SwitchedBy: byKey}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("switch with a key: %v", err)
 	}
 }
 
 func TestKeyLoginSessionKeepsBinding(t *testing.T) {
 	t.Parallel()
-	l := newLoginAPI(t, nil)
-	key, _, err := l.a.CreateAPIKey(context.Background(), l.alice.Ref(), APIKeyOptions{BoundIP: "192.0.2.95"})
+	env := newTestEnv(t, nil)
+	key, _, err := env.a.CreateAPIKey(context.Background(), env.alice.Ref(), APIKeyOptions{BoundIP: "192.0.2.95"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := l.call("192.0.2.95", "Command=User.Login&apikey="+key.Reveal())
-	if !a.ok {
-		t.Fatalf("key login from the bound address: %s", a.body)
+	res, err := env.login("192.0.2.95", LoginRequest{Scope: scopes.User, APIKey: key.Reveal()})
+	if err != nil {
+		t.Fatalf("key login from the bound address: %v", err)
 	}
-	sid := a.fields["SessionID"].(string)
+	sid := res.SessionID.Reveal()
 	for ip, want := range map[string]int{"192.0.2.95": 200, "203.0.113.1": 401} {
 		r := get("SessionID=" + sid)
 		r.RemoteAddr = ip + ":1"
-		if res := l.serve(r); res.status != want {
+		if res := env.serve(r); res.status != want {
 			t.Errorf("the key login's session from %s: %d, want %d", ip, res.status, want)
 		}
+	}
+	// Revoked, the key takes its sessions with it.
+	keys, _ := env.a.APIKeys(context.Background(), env.alice.Ref())
+	if err := env.a.RevokeAPIKey(context.Background(), env.alice.Ref(), keys[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	r := get("SessionID=" + sid)
+	r.RemoteAddr = "192.0.2.95:1"
+	if res := env.serve(r); res.status != 401 {
+		t.Errorf("the key login's session after the key was revoked: %d", res.status)
 	}
 }

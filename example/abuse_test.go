@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/internal/clocktest"
 	"github.com/keyward/keyward/internal/storefault"
 	"github.com/keyward/keyward/store"
@@ -62,7 +63,7 @@ func (ta *testApp) solveCaptcha(ip string) (id, answer string) {
 	ta.t.Helper()
 	c := mustOK(ta.t, ta.send(from(ip, urlencoded("Command", "Captcha.New"))))
 	id = c.str("CaptchaID")
-	ch, err := ta.auth.Store().(store.Challenges).Challenge(context.Background(), id)
+	ch, err := ta.store.(store.Challenges).Challenge(context.Background(), id)
 	if err != nil {
 		ta.t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestTFARequiredNeitherCountsNorResets(t *testing.T) {
 // logout, a credential change, its lifetime.
 func TestSwitchedSessionEndsWithAdminSession(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	userID := strconv.FormatInt(ta.users[0].ID, 10)
 	switched := func(admin string) string {
 		t.Helper()
@@ -197,7 +198,7 @@ func TestSwitchedSessionEndsWithAdminSession(t *testing.T) {
 // CurrentPassword, and seed 003's static admin key counts as proof.
 func TestReauthentication(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	user := ta.userSession()
 	admin := ta.adminSession()
 	userKey := mustOK(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", user))).str("APIKey")
@@ -217,12 +218,12 @@ func TestReauthentication(t *testing.T) {
 		{"Admin.Update password", []string{"Command", "Admin.Update", "SessionID", admin, "AdminID", adminID, "Name", "Administrator", "Username", "admin", "EmailAddress", "admin@example.com", "Password", "the-thief-password"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mustFail(t, ta.send(urlencoded(tc.kv...)), 200, authn.CodeReauthRequired)
+			mustFail(t, ta.send(urlencoded(tc.kv...)), 200, command.CodeReauthRequired)
 			mustFail(t, ta.send(urlencoded(append(tc.kv, "CurrentPassword", "a wrong guess")...)), 200, 3)
 		})
 	}
 	// Nothing changed.
-	if on, err := ta.auth.TOTP().Enabled(context.Background(), ta.admin.Ref()); err != nil || on {
+	if on, err := ta.auth.TFAEnabled(context.Background(), ta.admin.Ref()); err != nil || on {
 		t.Fatalf("2FA on: %v %v", on, err)
 	}
 	keys, _ := ta.auth.APIKeys(context.Background(), ta.users[0].Ref())
@@ -248,7 +249,7 @@ func TestReauthentication(t *testing.T) {
 // decides, the same way every time.
 func TestWMDNameOfBothScopes(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	mustOK(t, ta.send(urlencoded("Command", "User.Update", "SessionID", ta.userSession(), "CurrentPassword", userPassword, "EmailAddress", "admin@example.com")))
 	for range 2 {
 		for pass, admin := range map[string]any{adminPassword: true, userPassword: false} {
@@ -274,7 +275,7 @@ func TestTOTPSecretsSealedAtRest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := ta.auth.Store().(store.TFAStates).TFA(context.Background(), ta.users[0].Ref())
+		st, err := ta.store.(store.TFAStates).TFA(context.Background(), ta.users[0].Ref())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -14,7 +14,7 @@ import (
 // a new password.
 func TestSeedAdminUpdate(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.adminSession()
 	other := ta.adminSession()
 	up := mustOK(t, ta.send(urlencoded("SessionID", sid, "APIKey", staticKey, "Command", "Admin.Update", "AdminID", "1",
@@ -35,7 +35,7 @@ func TestSeedAdminUpdate(t *testing.T) {
 
 func TestAdminUpdateErrors(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.adminSession()
 	// A second admin, to try to change.
 	if _, err := ta.mem.CreateAccount(t.Context(), adminAccount("other", "other@example.com")); err != nil {
@@ -106,7 +106,7 @@ func adminAccount(username, email string) store.Account {
 
 func TestUserUpdate(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.userSession()
 	other := ta.userSession()
 	e := mustOK(t, ta.send(urlencoded("Command", "User.Update", "SessionID", sid, "FirstName", "Ada", "LastName", "Lovelace")))
@@ -156,7 +156,7 @@ func TestUserUpdate(t *testing.T) {
 
 func TestPasswordChange(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.userSession()
 	other := ta.userSession()
 	mustFail(t, ta.send(urlencoded("Command", "User.PasswordChange", "SessionID", sid, "NewPassword", "a-new-password")), 200, 3)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -18,10 +19,10 @@ type options struct {
 	UserPassword  string
 	AdminAPIKey   string
 	Logger        *slog.Logger
-	// Now and Argon2 are for tests: a fake clock, cheap hashing.
-	Now    func() time.Time
-	Argon2 authn.Argon2Params
-	API    authn.APIConfig
+	// Now and Passwords are for tests: a fake clock, cheap hashing.
+	Now       func() time.Time
+	Passwords authn.PasswordConfig
+	API       command.Config
 	// Throttle is left zero (the defaults) but by tests.
 	Throttle authn.ThrottleConfig
 	// Disable2FASecret turns on the trusted 2FA bypass (tests only).
@@ -33,7 +34,7 @@ type options struct {
 	DB, Redis, Prefix string
 	Keys              []authn.KeyPair
 	// StoreTimeout bounds each store call (authn.Config.StoreTimeout), and
-	// ReauthWindow is authn.Config.ReauthWindow; zero is keyward's
+	// ReauthWindow is authn.Config.Reauth.Window; zero is keyward's
 	// default.
 	StoreTimeout, ReauthWindow time.Duration
 	// wrapStore, when set, wraps the store (tests: a store whose calls
@@ -44,10 +45,11 @@ type options struct {
 // app is the example server: keyward in front of a tiny list service.
 type app struct {
 	auth *authn.Authenticator
-	api  *authn.API
+	api  *command.API
 	// wmd and wmdSL are the WMD SED API: api.php on the session cookie,
 	// api-sl.php on the Bearer etoken.
-	wmd, wmdSL *authn.API
+	wmd, wmdSL *command.API
+	store      store.Store   // the store the authenticator uses
 	mem        *store.Memory // when the store is memory
 	closeStore func() error
 	lists      *lists
@@ -84,96 +86,94 @@ func newApp(ctx context.Context, o options) (*app, error) {
 
 // build seeds the accounts, then makes the authenticator and the APIs.
 func (a *app) build(ctx context.Context, st store.Store, o options) error {
+	a.store = st
+	passwords := o.Passwords
+	passwords.Mailer = o.Mailer
 	cfg := authn.Config{
 		Store:        st,
 		StoreTimeout: o.StoreTimeout,
-		ReauthWindow: o.ReauthWindow,
 		Keys:         o.Keys,
 		Logger:       o.Logger,
 		Now:          o.Now,
-		Argon2:       o.Argon2,
+		Passwords:    passwords,
+		Reauth:       authn.ReauthConfig{Window: o.ReauthWindow},
 		// The example serves plain http on loopback, where a Secure
 		// __Host- cookie would never be sent back. Behind TLS, leave this
 		// false.
-		AllowPlaintextHTTP: true,
-		// Seed 003 logs in with no captcha parameters at all, so the
-		// example asks for a captcha only once a username has failed
-		// from an address a few times (the default, CaptchaOcteth, asks
-		// for one unless DisableCaptcha=true).
-		CaptchaPolicy:    authn.CaptchaAfterFailures,
-		Throttle:         o.Throttle,
-		Disable2FASecret: o.Disable2FASecret,
-		Mailer:           o.Mailer,
+		Cookie:   authn.CookieConfig{AllowPlaintextHTTP: true},
+		Throttle: o.Throttle,
+		TFA:      authn.TFAConfig{Disable2FASecret: o.Disable2FASecret},
 	}
-	// Find or create the accounts first (the static admin key needs the
-	// admin's ID), then the authenticator, then the passwords of the
-	// accounts created here. An account already in the store (another
-	// instance made it) keeps its password.
+	// The accounts first: the static admin key acts as the administrator,
+	// whose ID the Config names. An authenticator without the key makes
+	// them, with their passwords; an account already in the store
+	// (another instance made it) keeps its own.
 	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
 	defer cancel()
-	admin, adminNew, err := seedAccount(ctx, st, store.Account{Scope: scopes.Admin, Username: "admin", Email: "admin@example.com", Name: "Administrator"})
+	seeder, err := authn.New(cfg)
 	if err != nil {
 		return err
 	}
-	user, userNew, err := seedAccount(ctx, st, store.Account{Scope: scopes.User, Username: "user@example.com", Email: "user@example.com", FirstName: "Example", LastName: "User"})
-	if err != nil {
-		return err
+	for _, s := range []struct {
+		acct     *store.Account
+		account  store.Account
+		password string
+	}{
+		{&a.admin, store.Account{Scope: scopes.Admin, Username: "admin", Email: "admin@example.com", Name: "Administrator"}, o.AdminPassword},
+		{new(store.Account), store.Account{Scope: scopes.User, Username: "user@example.com", Email: "user@example.com", FirstName: "Example", LastName: "User"}, o.UserPassword},
+	} {
+		created, err := seedAccount(ctx, seeder, st, s.account, s.password)
+		if err != nil {
+			return err
+		}
+		if *s.acct, err = st.AccountByLogin(ctx, s.account.Scope, s.account.Username); err != nil {
+			return err
+		}
+		if s.account.Scope == scopes.User {
+			a.users = []store.Account{*s.acct}
+		}
+		if created {
+			a.created = append(a.created, s.account.Username)
+		}
 	}
-	a.admin, a.users = admin, []store.Account{user}
 	if o.AdminAPIKey != "" {
 		cfg.AdminAPIKey = o.AdminAPIKey
-		cfg.AdminAPIKeyAccountID = admin.ID
+		cfg.AdminAPIKeyAccountID = a.admin.ID
 	}
 	if a.auth, err = authn.New(cfg); err != nil {
 		return err
 	}
-	setter := st.(store.PasswordSetter)
-	for _, s := range []struct {
-		acct     store.Account
-		created  bool
-		password string
-	}{{admin, adminNew, o.AdminPassword}, {user, userNew, o.UserPassword}} {
-		if !s.created {
-			continue
-		}
-		hash, err := a.auth.HashPassword(ctx, s.password)
-		if err != nil {
-			return err
-		}
-		if err := setter.SetPassword(ctx, s.acct.Ref(), hash); err != nil {
-			return err
-		}
-		a.created = append(a.created, s.acct.Username)
+	// Seed 003 logs in with no captcha parameters at all, so the example
+	// asks for a captcha only once a username has failed from an address
+	// a few times (the default, CaptchaOcteth, asks for one unless
+	// DisableCaptcha=true).
+	api := o.API
+	if api.CaptchaPolicy == command.CaptchaOcteth {
+		api.CaptchaPolicy = command.CaptchaAfterFailures
 	}
-	a.api = authn.NewAPI(a.auth, o.API)
-	a.wmd = authn.NewAPI(a.auth, authn.APIConfig{Dialect: authn.WMD, Resolvers: []authn.Resolver{authn.FromCookie()}})
-	a.wmdSL = authn.NewAPI(a.auth, authn.APIConfig{Dialect: authn.WMD, Resolvers: []authn.Resolver{authn.FromBearer()}})
+	a.api = command.New(a.auth, api)
+	a.wmd = command.New(a.auth, command.Config{Dialect: command.WMD, Credentials: []authn.Method{authn.MethodCookie}})
+	a.wmdSL = command.New(a.auth, command.Config{Dialect: command.WMD, Credentials: []authn.Method{authn.MethodEToken}})
 	return a.registerCommands()
 }
 
-// seedAccount finds the account by its username, or creates it (without a
-// password: the caller sets it). It reports whether it created it. Two
-// instances starting at once on one database both end up with the one
+// seedAccount makes the account with the password, unless an account of
+// its username is in the store already; it reports whether it made it.
+// Two instances starting at once on one database end up with the one
 // account.
-func seedAccount(ctx context.Context, st store.Store, acct store.Account) (store.Account, bool, error) {
-	for range 2 {
-		found, err := st.AccountByLogin(ctx, acct.Scope, acct.Username)
-		if err == nil {
-			return found, false, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return acct, false, err
-		}
-		created, err := st.(store.AccountCreator).CreateAccount(ctx, acct)
-		if err == nil {
-			return created, true, nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return acct, false, err
-		}
-		// Another instance created it between the two calls: find it.
+func seedAccount(ctx context.Context, auth *authn.Authenticator, st store.Store, acct store.Account, password string) (bool, error) {
+	_, err := st.AccountByLogin(ctx, acct.Scope, acct.Username)
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return false, err
 	}
-	return acct, false, errors.New("example: could not seed " + acct.Username)
+	_, err = auth.CreateAccount(ctx, acct, password)
+	if errors.Is(err, store.ErrConflict) {
+		return false, nil // another instance made it between the two calls
+	}
+	return err == nil, err
 }
 
 // Handler returns the example's routes: the Octeth command API at /api.php

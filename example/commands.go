@@ -5,7 +5,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -14,7 +14,7 @@ import (
 // parameters and principal to fields or a command error.
 func (a *app) registerCommands() error {
 	user := []scopes.Scope{scopes.User}
-	for name, cmd := range map[string]authn.Command{
+	for name, cmd := range map[string]command.Command{
 		"List.Create": {Scopes: user, Run: a.listCreate},
 		"Lists.Get":   {Scopes: user, Run: a.listsGet},
 		"Users.Get":   {Scopes: []scopes.Scope{scopes.Admin}, Run: a.usersGet},
@@ -24,8 +24,8 @@ func (a *app) registerCommands() error {
 		}
 	}
 	// The WMD dialect: the same kind of command, another envelope.
-	whoami := authn.Command{Scopes: []scopes.Scope{scopes.User, scopes.Admin}, Run: a.whoami}
-	for _, api := range []*authn.API{a.wmd, a.wmdSL} {
+	whoami := command.Command{Scopes: []scopes.Scope{scopes.User, scopes.Admin}, Run: a.whoami}
+	for _, api := range []*command.API{a.wmd, a.wmdSL} {
 		if err := api.Handle("whoami", whoami); err != nil {
 			return err
 		}
@@ -34,9 +34,9 @@ func (a *app) registerCommands() error {
 }
 
 // whoami is WMD's sample c=whoami: who the request acts as.
-func (a *app) whoami(c *authn.Call) (authn.Fields, error) {
+func (a *app) whoami(c *command.Call) (command.Fields, error) {
 	p := c.Principal
-	return authn.Fields{"user": p.Username, "userid": p.AccountID, "admin": p.Scope == scopes.Admin}, nil
+	return command.Fields{"user": p.Username, "userid": p.AccountID, "admin": p.Scope == scopes.Admin}, nil
 }
 
 // List.Create error codes.
@@ -46,7 +46,7 @@ const (
 )
 
 // listCreate is List.Create: SubscriberListName -> ListID.
-func (a *app) listCreate(c *authn.Call) (authn.Fields, error) {
+func (a *app) listCreate(c *command.Call) (command.Fields, error) {
 	name, err := c.Param("SubscriberListName")
 	if err != nil {
 		return nil, err
@@ -54,19 +54,19 @@ func (a *app) listCreate(c *authn.Call) (authn.Fields, error) {
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
-		return nil, authn.Fail(codeMissingListName, "Missing subscriber list name")
+		return nil, command.Fail(codeMissingListName, "Missing subscriber list name")
 	case utf8.RuneCountInString(name) > 200:
-		return nil, authn.Fail(codeListNameTooLong, "Subscriber list name longer than 200 characters")
+		return nil, command.Fail(codeListNameTooLong, "Subscriber list name longer than 200 characters")
 	}
 	id := a.lists.add(c.Principal.AccountID, name)
-	return authn.Fields{"ListID": id}, nil
+	return command.Fields{"ListID": id}, nil
 }
 
 // listsGet is Lists.Get: the caller's lists.
-func (a *app) listsGet(c *authn.Call) (authn.Fields, error) {
+func (a *app) listsGet(c *command.Call) (command.Fields, error) {
 	ls := a.lists.of(c.Principal.AccountID)
 	// TotalListCount is Octeth 5.9's name for it.
-	return authn.Fields{"TotalLists": len(ls), "TotalListCount": len(ls), "Lists": ls}, nil
+	return command.Fields{"TotalLists": len(ls), "TotalListCount": len(ls), "Lists": ls}, nil
 }
 
 // userInfo is one user in Users.Get.
@@ -79,12 +79,12 @@ type userInfo struct {
 }
 
 // usersGet is Users.Get (admin scope): every user account.
-func (a *app) usersGet(c *authn.Call) (authn.Fields, error) {
+func (a *app) usersGet(c *command.Call) (command.Fields, error) {
 	users := make([]userInfo, 0, len(a.users))
 	for _, u := range a.users {
 		users = append(users, userInfo{UserID: u.ID, Username: u.Username, EmailAddress: u.Email, FirstName: u.FirstName, LastName: u.LastName})
 	}
-	return authn.Fields{"TotalUsers": len(users), "Users": users}, nil
+	return command.Fields{"TotalUsers": len(users), "Users": users}, nil
 }
 
 // list is one subscriber list.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -200,20 +201,47 @@ func (e *crashEnv) newAccount(t *testing.T, scope scopes.Scope) *crashAccount {
 		password:    "the-old-password-" + strconv.Itoa(e.seq),
 		newPassword: "the-new-password-" + strconv.Itoa(e.seq),
 	}
-	st := e.auth.Store()
-	created, err := st.(store.AccountCreator).CreateAccount(ctx, store.Account{Scope: scope, Username: acct.username, Email: acct.email, Name: "Crash Test", FirstName: "Crash", LastName: "Test"})
+	created, err := e.auth.CreateAccount(ctx, store.Account{Scope: scope, Username: acct.username, Email: acct.email, Name: "Crash Test", FirstName: "Crash", LastName: "Test"}, acct.password)
 	if err != nil {
 		t.Fatal(err)
 	}
 	acct.ref = created.Ref()
-	hash, err := e.auth.HashPassword(ctx, acct.password)
+	return acct
+}
+
+// principal starts a password session of the account and returns the
+// principal a request on it has, as a handler would see it.
+func (e *crashEnv) principal(t *testing.T, acct *crashAccount) authn.Principal {
+	t.Helper()
+	ctx := context.Background()
+	fresh, err := e.store.Account(ctx, acct.ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.(store.PasswordSetter).SetPassword(ctx, acct.ref, hash); err != nil {
+	id, err := e.auth.StartSession(ctx, fresh, authn.SessionOptions{Method: "password"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return acct
+	var p authn.Principal
+	h := e.auth.Middleware(e.auth.Require(acct.scope)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ = authn.PrincipalFrom(r.Context())
+	})))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/?SessionID="+url.QueryEscape(id.Reveal()), nil))
+	if rec.Code != 200 || p.Account() != acct.ref {
+		t.Fatalf("session of the account: HTTP %d %s", rec.Code, rec.Body)
+	}
+	return p
+}
+
+// setupTFA starts the account's 2FA enrolment and returns its secret.
+func (e *crashEnv) setupTFA(t *testing.T, acct *crashAccount) string {
+	t.Helper()
+	en, err := e.auth.SetupTFA(context.Background(), e.principal(t, acct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return en.Secret
 }
 
 // startSessions gives the account its two sessions: a, the caller's, and
@@ -222,7 +250,7 @@ func (e *crashEnv) startSessions(t *testing.T, acct *crashAccount) {
 	t.Helper()
 	ctx := context.Background()
 	for _, sid := range []*string{&acct.a, &acct.b} {
-		fresh, err := e.auth.Store().Account(ctx, acct.ref)
+		fresh, err := e.store.Account(ctx, acct.ref)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,14 +283,15 @@ func (e *crashEnv) alive(t *testing.T, acct *crashAccount, sid string) bool {
 
 // works reports whether password is the account's password.
 func (e *crashEnv) works(acct *crashAccount, password string) bool {
-	_, err := e.auth.CheckPassword(context.Background(), acct.scope, acct.username, password)
-	return err == nil
+	_, err := e.auth.Login(context.Background(), authn.LoginRequest{Scope: acct.scope, Username: acct.username, Password: password, NoCaptcha: true})
+	// With 2FA on, a right password is asked for a code.
+	return err == nil || errors.Is(err, authn.ErrTFARequired)
 }
 
 // tfaOn reports whether the account has 2FA on.
 func (e *crashEnv) tfaOn(t *testing.T, acct *crashAccount) bool {
 	t.Helper()
-	on, err := e.auth.TOTP().Enabled(context.Background(), acct.ref)
+	on, err := e.auth.TFAEnabled(context.Background(), acct.ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,17 +302,13 @@ func (e *crashEnv) tfaOn(t *testing.T, acct *crashAccount) bool {
 // are made, and moves the clock past the code it used.
 func (e *crashEnv) enable2FA(t *testing.T, acct *crashAccount) {
 	t.Helper()
-	ctx := context.Background()
-	fresh, err := e.auth.Store().Account(ctx, acct.ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, err := e.auth.TOTP().Setup(ctx, fresh)
+	p := e.principal(t, acct)
+	en, err := e.auth.SetupTFA(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	acct.secret = en.Secret
-	if acct.codes, err = e.auth.TOTP().Enable(ctx, acct.ref, e.code(acct.secret, 0)); err != nil {
+	if acct.codes, _, err = e.auth.EnableTFA(context.Background(), p, e.code(acct.secret, 0)); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(30 * time.Second)
@@ -321,13 +346,13 @@ func passwordOld(t *testing.T, e *crashEnv, acct *crashAccount) bool {
 
 func emailInForce(t *testing.T, e *crashEnv, acct *crashAccount) bool {
 	t.Helper()
-	got, err := e.auth.Store().AccountByLogin(context.Background(), acct.scope, acct.newEmail)
+	got, err := e.store.AccountByLogin(context.Background(), acct.scope, acct.newEmail)
 	return err == nil && got.Ref() == acct.ref
 }
 
 func emailOld(t *testing.T, e *crashEnv, acct *crashAccount) bool {
 	t.Helper()
-	got, err := e.auth.Store().AccountByLogin(context.Background(), acct.scope, acct.email)
+	got, err := e.store.AccountByLogin(context.Background(), acct.scope, acct.email)
 	return err == nil && got.Ref() == acct.ref && e.works(acct, acct.password)
 }
 
@@ -342,7 +367,7 @@ func crashCases() []crashCase {
 	}
 	return []crashCase{
 		{
-			name: "User.PasswordChange", scope: user, rotates: true, write: "SetPassword",
+			name: "User.PasswordChange", scope: user, rotates: true, write: "UpdateAccount",
 			run: func(e *crashEnv, acct *crashAccount) envelope {
 				return e.send(urlencoded("Command", "User.PasswordChange", "SessionID", acct.a, "CurrentPassword", acct.password, "NewPassword", acct.newPassword))
 			},
@@ -397,15 +422,7 @@ func crashCases() []crashCase {
 		{
 			name: "User.TFA.Enable", scope: user, rotates: true, write: "PutTFA",
 			prepare: func(t *testing.T, e *crashEnv, acct *crashAccount) {
-				fresh, err := e.auth.Store().Account(context.Background(), acct.ref)
-				if err != nil {
-					t.Fatal(err)
-				}
-				en, err := e.auth.TOTP().Setup(context.Background(), fresh)
-				if err != nil {
-					t.Fatal(err)
-				}
-				acct.secret = en.Secret
+				acct.secret = e.setupTFA(t, acct)
 			},
 			run: func(e *crashEnv, acct *crashAccount) envelope {
 				return e.send(urlencoded("Command", "User.TFA.Enable", "SessionID", acct.a, "TFACode", e.code(acct.secret, 0)))

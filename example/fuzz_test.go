@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 )
 
 // FuzzAPI sends arbitrary queries, content types and bodies to the whole
@@ -13,7 +13,7 @@ import (
 // reaches the commands: it must never answer 5xx or panic, and every
 // answer must be an envelope.
 func FuzzAPI(f *testing.F) {
-	ta := newTestApp(f, authn.APIConfig{})
+	ta := newTestApp(f, command.Config{})
 	sid := ta.userSession()
 	form := "application/x-www-form-urlencoded"
 	f.Add("", form, "Command=User.Login&Username=user@example.com&Password="+userPassword)
@@ -40,7 +40,7 @@ func FuzzAPI(f *testing.F) {
 
 // FuzzWMD does the same for the WMD dialect's endpoints.
 func FuzzWMD(f *testing.F) {
-	ta := newTestApp(f, authn.APIConfig{})
+	ta := newTestApp(f, command.Config{})
 	f.Add("/wmd/api.php", "c=auth&user=admin&pass=x", "")
 	f.Add("/wmd/api.php", "c=auth&user=user@example.com&pass="+userPassword, "")
 	f.Add("/wmd/api-sl.php", "c=whoami", "Bearer kwe_AAAA")

@@ -1,14 +1,3 @@
-// Command example is a runnable keyward server: an Octeth-style command API
-// on an in-memory store, for trying keyward with curl and for reading how
-// to wire it.
-//
-//	go run ./example                 # serves on 127.0.0.1:8080
-//	go run ./example -addr :9000     # or KEYWARD_ADDR=:9000
-//
-// It seeds an administrator "admin" and a user "user@example.com", with the
-// passwords in KEYWARD_ADMIN_PASSWORD and KEYWARD_USER_PASSWORD (random and
-// printed once when unset), and takes a static admin API key from
-// ADMIN_API_KEY when set. The command handler answers at /api.php and /api.
 package main
 
 import (
@@ -30,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/store"
 )
 
@@ -123,11 +113,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			"or they refuse each other's cookies and etokens")
 	}
 
-	var api authn.APIConfig
+	var api command.Config
 	switch *profile {
 	case "seeds":
 	case "octeth5":
-		api.Profile = authn.OctethV5
+		api.Profile = command.OctethV5
 	default:
 		return fmt.Errorf("-profile %q: want seeds or octeth5", *profile)
 	}

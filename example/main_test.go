@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/internal/clocktest"
 )
 
@@ -40,7 +41,7 @@ type testApp struct {
 	clock *clocktest.Clock
 }
 
-func newTestApp(t testing.TB, api authn.APIConfig) *testApp {
+func newTestApp(t testing.TB, api command.Config) *testApp {
 	t.Helper()
 	return newTestAppWith(t, func(o *options) { o.API = api })
 }
@@ -55,7 +56,7 @@ func newTestAppWith(t testing.TB, edit func(*options)) *testApp {
 		AdminAPIKey:   staticKey,
 		Logger:        slog.New(slog.DiscardHandler),
 		Now:           clock.Now,
-		Argon2:        authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Passwords:     authn.PasswordConfig{Memory: 64, Iterations: 1, Parallelism: 1},
 		Keys:          testKeys,
 		// Tests send many logins from one address; the throttle's own
 		// tests use its defaults.
@@ -182,7 +183,7 @@ func (ta *testApp) userKey() (key string, id int64) {
 // written, with real credentials in place of the placeholders.
 func TestSeedCalls(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 
 	// Seed 000: Admin.Login and User.Login, urlencoded, with an empty TFACode.
 	admin := mustOK(t, ta.send(urlencoded("ResponseFormat", "JSON", "Command", "Admin.Login", "Username", "admin", "Password", adminPassword, "TFACode", "", "DisableCaptcha", "true")))
@@ -245,7 +246,7 @@ func TestSeedCalls(t *testing.T) {
 
 func TestLoginErrors(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	key, _ := ta.userKey()
 	tests := []struct {
 		name string
@@ -283,7 +284,7 @@ func TestLoginErrors(t *testing.T) {
 // Parameter names match whatever case the seeds write them in.
 func TestParameterCase(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	for _, names := range [][2]string{{"Username", "Password"}, {"username", "password"}, {"USERNAME", "PASSWORD"}} {
 		mustOK(t, ta.send(urlencoded("Command", "User.Login", names[0], "user@example.com", names[1], userPassword)))
 	}
@@ -297,7 +298,7 @@ func TestParameterCase(t *testing.T) {
 
 func TestScopesAndGeneralErrors(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	userSID, adminSID := ta.userSession(), ta.adminSession()
 	key, keyID := ta.userKey()
 	revoked, revokedID := ta.userKey()
@@ -356,7 +357,7 @@ func must[T any](v T, err error) T {
 
 func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.userSession()
 	mustOK(t, ta.send(urlencoded("Command", "Lists.Get", "SessionID", sid)))
 	ta.clock.Advance(31 * time.Minute)
@@ -371,7 +372,7 @@ func TestSessionExpiry(t *testing.T) {
 
 func TestAPIKeyCommands(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.userSession()
 	e := mustOK(t, ta.send(urlencoded("Command", "User.APIKey.Create", "SessionID", sid, "Label", "deploy", "ExpiresAt", ta.clock.Now().Add(time.Hour).Format(time.RFC3339))))
 	key := e.str("APIKey")
@@ -421,7 +422,7 @@ func mustJSON(v any) []byte { return must(json.Marshal(v)) }
 
 func TestLogout(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.userSession()
 	other := ta.userSession()
 	mustOK(t, ta.send(urlencoded("Command", "User.Logout", "SessionID", sid)))
@@ -439,7 +440,7 @@ func TestLogout(t *testing.T) {
 
 func TestMalformedRequests(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.userSession()
 	raw := func(contentType, body string) *http.Request {
 		r := httptest.NewRequest("POST", "/api.php", strings.NewReader(body))
@@ -474,14 +475,14 @@ func TestMalformedRequests(t *testing.T) {
 // The options: 200 for everything, and ErrorCode as a list (seed 003).
 func TestEnvelopeOptions(t *testing.T) {
 	t.Parallel()
-	old := newTestApp(t, authn.APIConfig{AlwaysHTTP200: true})
+	old := newTestApp(t, command.Config{AlwaysHTTP200: true})
 	rec := httptest.NewRecorder()
 	old.h.ServeHTTP(rec, urlencoded("Command", "Lists.Get"))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ErrorCode":401`) {
 		t.Fatalf("AlwaysHTTP200: %d %s", rec.Code, rec.Body)
 	}
 
-	list := newTestApp(t, authn.APIConfig{ErrorCodeAsList: true})
+	list := newTestApp(t, command.Config{ErrorCodeAsList: true})
 	rec = httptest.NewRecorder()
 	list.h.ServeHTTP(rec, urlencoded("Command", "Admin.Login", "Username", "admin", "Password", "wrong"))
 	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), `{"Success":false,"ErrorCode":[3],"ErrorText":"Invalid login credentials"}`) {
@@ -499,7 +500,7 @@ func TestEnvelopeOptions(t *testing.T) {
 // POST riding on the cookie is refused.
 func TestCookieFlow(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	srv := httptest.NewServer(ta.h)
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
@@ -578,7 +579,7 @@ func TestCookieFlow(t *testing.T) {
 // the browser's next login is clean.
 func TestStaleCookie(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	r := urlencoded("Command", "Lists.Get")
 	r.AddCookie(&http.Cookie{Name: "keyward", Value: "tampered"})
 	e := ta.send(r)
@@ -596,7 +597,7 @@ func TestStaleCookie(t *testing.T) {
 // address at a time): each gets its own session.
 func TestConcurrentLogins(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	var wg sync.WaitGroup
@@ -697,7 +698,7 @@ func newTestAppThrottle(t *testing.T, th authn.ThrottleConfig) *testApp {
 		AdminAPIKey:   staticKey,
 		Logger:        slog.New(slog.DiscardHandler),
 		Now:           clock.Now,
-		Argon2:        authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		Passwords:     authn.PasswordConfig{Memory: 64, Iterations: 1, Parallelism: 1},
 		Keys:          testKeys,
 		Throttle:      th,
 	})
@@ -721,7 +722,7 @@ func TestRunStoreTimeout(t *testing.T) {
 		{"flag not a duration", []string{"-store-timeout", "2"}, "", "store-timeout"},
 		{"negative", []string{"-store-timeout", "-1s"}, "", "negative StoreTimeout"},
 		{"reauth window not a duration", []string{"-reauth-window", "ten"}, "", "reauth-window"},
-		{"reauth window negative", []string{"-reauth-window", "-1m"}, "", "negative ReauthWindow"},
+		{"reauth window negative", []string{"-reauth-window", "-1m"}, "", "negative Reauth.Window"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"KEYWARD_STORE_TIMEOUT": tc.env}

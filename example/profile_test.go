@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -35,11 +36,11 @@ func TestProfiles(t *testing.T) {
 			return []string{"Command", "Admin.Login", "Username", "admin", "Password", "x"}
 		}, row{200, 3}, row{200, 3}},
 	}
-	for _, profile := range []authn.Profile{authn.Seeds, authn.OctethV5} {
-		ta := newTestApp(t, authn.APIConfig{Profile: profile})
+	for _, profile := range []command.Profile{command.Seeds, command.OctethV5} {
+		ta := newTestApp(t, command.Config{Profile: profile})
 		for _, tc := range tests {
 			want := tc.seeds
-			if profile == authn.OctethV5 {
+			if profile == command.OctethV5 {
 				want = tc.oct
 			}
 			rec := httptest.NewRecorder()
@@ -47,7 +48,7 @@ func TestProfiles(t *testing.T) {
 			var body map[string]json.RawMessage
 			_ = json.Unmarshal(rec.Body.Bytes(), &body)
 			code := string(body["ErrorCode"])
-			if profile == authn.OctethV5 {
+			if profile == command.OctethV5 {
 				if code != "["+itoa(int64(want.code))+"]" || !strings.HasPrefix(string(body["ErrorText"]), "[") {
 					t.Errorf("octeth5 %s: %s", tc.name, rec.Body)
 				}
@@ -68,7 +69,7 @@ func TestProfiles(t *testing.T) {
 // The Errors list of a hard failure, in OctethV5.
 func TestOctethV5Errors(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{Profile: authn.OctethV5})
+	ta := newTestApp(t, command.Config{Profile: command.OctethV5})
 	rec := httptest.NewRecorder()
 	ta.h.ServeHTTP(rec, urlencoded("Command", "Nope.Nope"))
 	want := `{"Success":false,"ErrorCode":[100003],"ErrorText":["Unknown command"],"Errors":[{"Code":100003,"Message":"Unknown command"}]}`
@@ -81,7 +82,7 @@ func TestOctethV5Errors(t *testing.T) {
 // User.Login.
 func TestOctethV5TFACodes(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{Profile: authn.OctethV5})
+	ta := newTestApp(t, command.Config{Profile: command.OctethV5})
 	ta.enrollUser()
 	asid := ta.adminSession()
 	secret := mustOK(t, ta.send(urlencoded("Command", "Admin.TFA.Setup", "SessionID", asid))).str("TFASecret")
@@ -124,8 +125,8 @@ func TestXML(t *testing.T) {
 		}
 		TotalLists int
 	}
-	for _, profile := range []authn.Profile{authn.Seeds, authn.OctethV5} {
-		ta := newTestApp(t, authn.APIConfig{Profile: profile})
+	for _, profile := range []command.Profile{command.Seeds, command.OctethV5} {
+		ta := newTestApp(t, command.Config{Profile: profile})
 		rec := httptest.NewRecorder()
 		ta.h.ServeHTTP(rec, urlencoded("ResponseFormat", "XML", "Command", "User.Login", "Username", "user@example.com", "Password", userPassword))
 		if ct := rec.Header().Get("Content-Type"); ct != "application/xml; charset=utf-8" {
@@ -171,7 +172,7 @@ func TestXML(t *testing.T) {
 
 func TestUserCurrent(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	e := mustOK(t, ta.send(urlencoded("Command", "user.current", "SessionID", ta.userSession())))
 	var info map[string]any
 	_ = json.Unmarshal(e.fields["UserInfo"], &info)
@@ -217,7 +218,7 @@ func TestDisable2FAToken(t *testing.T) {
 	ta.clock.Advance(5 * time.Minute)
 	mustFail(t, login("Disable2FA", "true", "Disable2FAToken", tok), 200, 101)
 	// No secret configured: no bypass.
-	plain := newTestApp(t, authn.APIConfig{})
+	plain := newTestApp(t, command.Config{})
 	plain.enrollUser()
 	mustFail(t, plain.send(urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "Disable2FA", "true", "Disable2FAToken", authn.Disable2FAToken(secret, scopes.User, "user@example.com", plain.clock.Now()))), 200, 101)
 }
@@ -232,7 +233,7 @@ func TestDisable2FATokenOctethV5(t *testing.T) {
 		m.Write([]byte(command + ".disable2fa"))
 		return hex.EncodeToString(m.Sum(nil))
 	}
-	ta := newTestAppWith(t, func(o *options) { o.Disable2FASecret = secret; o.API.Profile = authn.OctethV5 })
+	ta := newTestAppWith(t, func(o *options) { o.Disable2FASecret = secret; o.API.Profile = command.OctethV5 })
 	ta.enrollUser()
 	login := func(kv ...string) envelope {
 		return ta.send(urlencoded(append([]string{"Command", "User.Login", "Username", "user@example.com", "Password", userPassword}, kv...)...))

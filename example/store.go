@@ -15,50 +15,14 @@ import (
 	"github.com/keyward/keyward/store/sqlstore"
 )
 
-// composed is the store of a deployment on SQL and Redis: the durable
-// records from SQL, what every request reads and writes from Redis. Each
-// interface is embedded from the store that serves it; they share no
-// method, so nothing is ambiguous.
-type composed struct {
-	// From SQL (or memory): accounts, keys, second factors.
-	store.Accounts
-	store.AccountCreator
-	store.PasswordSetter
-	store.AccountUpdater
-	store.APIKeyFinder
-	store.APIKeyManager
-	store.TFAStates
-	store.TFAUses
-	// From Redis: sessions, claims, counters, challenges, tokens.
-	store.SessionFinder
-	store.SessionWriter
-	store.Claims
-	store.Counters
-	store.Challenges
-	store.Tokens
-}
-
-// durable is what composed takes from SQL or memory.
-type durable interface {
-	store.Accounts
-	store.AccountCreator
-	store.PasswordSetter
-	store.AccountUpdater
-	store.APIKeyFinder
-	store.APIKeyManager
-	store.TFAStates
-	store.TFAUses
-}
-
 // openStore opens the store the options name: memory (the default),
 // SQLite ("sqlite:path"), PostgreSQL ("postgres://..."), each with Redis
-// beside it when o.Redis is set. It returns the store, the memory store if
-// that is what it is (for tests), and what closes it.
+// beside it when o.Redis is set: accounts, API keys and second factors
+// stay in the first, what every request reads and writes goes to Redis
+// (store.Combine). It returns the store, the memory store if that is what
+// it is (for tests), and what closes it.
 func openStore(ctx context.Context, o options) (store.Store, *store.Memory, func() error, error) {
-	var base interface {
-		store.Store
-		durable
-	}
+	var base store.Store
 	var mem *store.Memory
 	var closers []func() error
 	closeAll := func() error {
@@ -97,7 +61,7 @@ func openStore(ctx context.Context, o options) (store.Store, *store.Memory, func
 		return nil, nil, nil, err
 	}
 	closers = append(closers, rds.Close)
-	return composed{base, base, base, base, base, base, base, base, rds, rds, rds, rds, rds, rds}, mem, closeAll, nil
+	return store.Combine(base, rds), mem, closeAll, nil
 }
 
 // keysHelp ends -h: what KEYWARD_KEYS is and how to make it.

@@ -13,6 +13,7 @@ import (
 	"github.com/pquerna/otp/hotp"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 )
 
 // code returns the TOTP code of secret at the test clock's step plus offset.
@@ -57,7 +58,7 @@ func (ta *testApp) userLogin(kv ...string) envelope {
 
 func TestTFALogin(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	secret, _, _ := ta.enrollUser()
 
 	// No code: 101. An empty TFACode (seed 000) is no code.
@@ -115,7 +116,7 @@ func (ta *testApp) principal(sid string) authn.Principal {
 
 func TestTFARecoveryLogin(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	_, codes, sid := ta.enrollUser()
 
 	mustFail(t, ta.userLogin("TFARecoveryCode", "AAAA-AAAA-AAAA"), 200, 6)
@@ -131,7 +132,7 @@ func TestTFARecoveryLogin(t *testing.T) {
 
 func TestTFARecoveryCodeConcurrent(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	_, codes, _ := ta.enrollUser()
 	var wins atomic.Int64
 	var wg sync.WaitGroup
@@ -151,7 +152,7 @@ func TestTFARecoveryCodeConcurrent(t *testing.T) {
 
 func TestTFAConcurrentCode(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	secret, _, _ := ta.enrollUser()
 	code := ta.code(secret, 0)
 	var wins atomic.Int64
@@ -174,7 +175,7 @@ func TestTFAConcurrentCode(t *testing.T) {
 // nothing.
 func TestDisable2FAParameter(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	secret, _, _ := ta.enrollUser()
 	mustFail(t, ta.userLogin("Disable2FA", "true"), 200, 101)
 	mustFail(t, ta.userLogin("Disable2FA", "true", "TFACode", "000000"), 200, 6)
@@ -188,7 +189,7 @@ func TestDisable2FAParameter(t *testing.T) {
 
 func TestTFACommands(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.userSession()
 	other := ta.userSession()
 	key, _ := ta.userKeyFor(sid)
@@ -231,7 +232,7 @@ func TestTFACommands(t *testing.T) {
 // Admins have the same commands; AdminInfo says whether 2FA is on.
 func TestAdminTFA(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	sid := ta.adminSession()
 	mustFail(t, ta.send(urlencoded("Command", "User.TFA.Setup", "SessionID", sid)), 403, 403)
 	secret := mustOK(t, ta.send(urlencoded("Command", "Admin.TFA.Setup", "SessionID", sid))).str("TFASecret")

@@ -40,7 +40,7 @@ func (u *ui) home(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 
 // renderHome renders the home page with an error message, if any.
 func (u *ui) renderHome(w http.ResponseWriter, r *http.Request, p authn.Principal, status int, errText string) {
-	on, err := u.auth.TOTP().Enabled(r.Context(), p.Account())
+	on, err := u.auth.TFAEnabled(r.Context(), p.Account())
 	if err != nil {
 		u.fail(w, err)
 		return

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/keyward/keyward/authn"
@@ -63,8 +64,8 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ip := u.auth.ClientIP(r)
-	req := authn.LoginRequest{ClientIP: ip, CaptchaID: form.Get("captcha_id"), Captcha: form.Get("captcha")}
+	ip := u.auth.Request(r).ClientIP()
+	req := authn.LoginRequest{HTTP: r, CaptchaID: form.Get("captcha_id"), Captcha: form.Get("captcha")}
 	v := u.loginView(form.Get("admin") != "")
 	if tok := form.Get("pending"); tok != "" {
 		pl, err := u.openPending(tok, ip)
@@ -93,12 +94,12 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 	// A login from a browser already signed in (a stale tab) replaces
 	// that session rather than leaving it behind.
 	if old, ok := authn.PrincipalFrom(r.Context()); ok && old.HasSession() {
-		if err := u.auth.EndSession(r.Context(), old); err != nil {
+		if err := u.auth.EndSession(w, r, old); err != nil {
 			u.fail(w, err)
 			return
 		}
 	}
-	if err := u.auth.SetSessionCookie(w, r, res.SessionID); err != nil {
+	if _, err := u.auth.HandOver(w, r, res.SessionID, true); err != nil {
 		u.fail(w, err)
 		return
 	}
@@ -115,41 +116,41 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 func (u *ui) loginRefused(w http.ResponseWriter, r *http.Request, v loginView, req authn.LoginRequest, err error) {
 	var throttled *authn.ThrottledError
 	if errors.As(err, &throttled) {
-		w.Header().Set("Retry-After", throttled.RetryAfterSeconds())
+		wait := throttled.RetryAfter.Round(time.Second)
+		if wait < time.Second {
+			wait = time.Second
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		v.Step = stepPassword
-		v.Error = "Too many failed sign-ins. Try again in " + throttled.RetryAfter.Round(time.Second).String() + "."
+		v.Error = "Too many failed sign-ins. Try again in " + wait.String() + "."
 		u.render(w, http.StatusTooManyRequests, "login", v)
 		return
 	}
-	var le *authn.LoginError
-	if !errors.As(err, &le) {
-		u.fail(w, err)
-		return
-	}
-	switch le.Code {
-	case authn.CodeMissingUsername, authn.CodeMissingPassword:
+	switch {
+	case errors.Is(err, authn.ErrMissingUsername), errors.Is(err, authn.ErrMissingPassword):
 		v.Error = "Enter your username and your password."
-	case authn.CodeInvalidCredentials:
+	case errors.Is(err, authn.ErrInvalidCredential):
 		// Unknown user, wrong password, disabled account: one answer. On
 		// the second step it means the password changed meanwhile.
 		v.Step = stepPassword
 		v.Error = "Invalid username or password."
-	case authn.CodeMissingCaptcha:
+	case errors.Is(err, authn.ErrCaptchaRequired):
 		v.Error = "There were several failed sign-ins. Type the digits in the picture to go on."
-	case authn.CodeInvalidCaptcha:
+	case errors.Is(err, authn.ErrCaptchaWrong):
 		v.Error = "The digits did not match the picture. Try this new one."
-	case authn.CodeTFARequired:
+	case errors.Is(err, authn.ErrTFARequired):
 		v.Step = stepTFA
 		if r.PostForm.Get("pending") != "" { // the second step, sent without a code
 			v.Error = "Enter the code from your authenticator app, or a recovery code."
 		}
-	case authn.CodeInvalidTFA:
+	case errors.Is(err, authn.ErrTFAWrong):
 		v.Step = stepTFA
 		v.Error = "That code is wrong or was already used. Wait for the next code, or use a recovery code."
 	default:
-		v.Error = le.Text
+		u.fail(w, err)
+		return
 	}
-	if le.Code == authn.CodeMissingCaptcha || le.Code == authn.CodeInvalidCaptcha {
+	if errors.Is(err, authn.ErrCaptchaRequired) || errors.Is(err, authn.ErrCaptchaWrong) {
 		c, err := u.newCaptcha(r)
 		if err != nil {
 			v.Error = "Too many failed sign-ins from your address. Please try again later."
@@ -160,7 +161,7 @@ func (u *ui) loginRefused(w http.ResponseWriter, r *http.Request, v loginView, r
 		v.Captcha = c
 	}
 	if v.Step == stepTFA {
-		if v.Pending, err = u.sealPending(req); err != nil {
+		if v.Pending, err = u.sealPending(req, u.auth.Request(r).ClientIP()); err != nil {
 			u.fail(w, err)
 			return
 		}
@@ -173,11 +174,10 @@ func (u *ui) loginRefused(w http.ResponseWriter, r *http.Request, v loginView, r
 // anonymous visitor just gets there.
 func (u *ui) logout(w http.ResponseWriter, r *http.Request) {
 	if p, ok := authn.PrincipalFrom(r.Context()); ok && p.HasSession() {
-		if err := u.auth.EndSession(r.Context(), p); err != nil {
+		if err := u.auth.EndSession(w, r, p); err != nil {
 			u.fail(w, err)
 			return
 		}
 	}
-	u.auth.ClearSessionCookie(w, r)
 	http.Redirect(w, r, "/login?notice=signed-out", http.StatusSeeOther)
 }

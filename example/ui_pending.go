@@ -54,13 +54,13 @@ type pendingLogin struct {
 // errPendingAddress refuses a pending token used from another address.
 var errPendingAddress = errors.New("example: pending login from another address")
 
-// sealPending seals the login request's first step.
-func (u *ui) sealPending(req authn.LoginRequest) (string, error) {
+// sealPending seals the login request's first step, for the client at ip.
+func (u *ui) sealPending(req authn.LoginRequest, ip netip.Addr) (string, error) {
 	return u.pending.Encode(pendingName, pendingLogin{
 		Admin:    req.Scope == scopes.Admin,
 		Username: req.Username,
 		Password: req.Password,
-		IP:       req.ClientIP.String(),
+		IP:       ip.String(),
 	})
 }
 

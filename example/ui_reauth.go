@@ -28,9 +28,9 @@ type formField struct{ Name, Value string }
 // form carries (checked and counted as a login attempt). Otherwise it
 // answers with a page that asks for the password, and reports false.
 func (u *ui) proven(w http.ResponseWriter, r *http.Request, p authn.Principal, form url.Values, what string, keep ...string) (authn.Principal, bool) {
-	err := u.auth.RequireRecentPassword(p)
+	recent, err := u.auth.Reauthenticate(r.Context(), r, p, "", "")
 	if err == nil {
-		return p, true
+		return recent, true
 	}
 	if !errors.Is(err, authn.ErrReauthenticate) {
 		u.fail(w, err)
@@ -41,7 +41,7 @@ func (u *ui) proven(w http.ResponseWriter, r *http.Request, p authn.Principal, f
 		v.Fields = append(v.Fields, formField{Name: name, Value: form.Get(name)})
 	}
 	if pw := form.Get("current_password"); pw != "" {
-		proved, err := u.auth.Reauthenticate(r.Context(), r, p, pw)
+		proved, err := u.auth.Reauthenticate(r.Context(), r, p, pw, "")
 		switch {
 		case err == nil:
 			return proved, true

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -198,7 +199,7 @@ func find(t *testing.T, s, re string) string {
 // the other routes are untouched.
 func TestUIAnonymousGoesToLogin(t *testing.T) {
 	t.Parallel()
-	u := newUIClient(t, newTestApp(t, authn.APIConfig{}))
+	u := newUIClient(t, newTestApp(t, command.Config{}))
 	for _, path := range []string{"/", "/2fa", "/keys"} {
 		mustRedirect(t, u.get(path), "/login")
 	}
@@ -217,7 +218,7 @@ func TestUIAnonymousGoesToLogin(t *testing.T) {
 // A failed login is a page that says why, with no cookie.
 func TestUIWrongPassword(t *testing.T) {
 	t.Parallel()
-	u := newUIClient(t, newTestApp(t, authn.APIConfig{}))
+	u := newUIClient(t, newTestApp(t, command.Config{}))
 	p := u.login("user@example.com", "wrong")
 	mustPage(t, p, 200, `id="error">Invalid username or password.`, `value="user@example.com"`)
 	if p.header.Get("Set-Cookie") != "" || u.cookie() != "" {
@@ -234,7 +235,7 @@ func TestUIWrongPassword(t *testing.T) {
 // and the forms that ride on the cookie.
 func TestUICrossSiteRefused(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	u := newUIClient(t, ta)
 	for name, h := range map[string]http.Header{
 		"Sec-Fetch-Site": {"Sec-Fetch-Site": {"cross-site"}},
@@ -266,7 +267,7 @@ func TestUICrossSiteRefused(t *testing.T) {
 // session and drops the cookie; a stale cookie leads to the login page.
 func TestUISessionCookie(t *testing.T) {
 	t.Parallel()
-	u := newUIClient(t, newTestApp(t, authn.APIConfig{}))
+	u := newUIClient(t, newTestApp(t, command.Config{}))
 	p := u.login("user@example.com", userPassword)
 	mustRedirect(t, p, "/")
 	c := p.header.Get("Set-Cookie")
@@ -319,7 +320,7 @@ func TestUISessionCookie(t *testing.T) {
 // The administrator box signs in to the admin scope.
 func TestUIAdmin(t *testing.T) {
 	t.Parallel()
-	u := newUIClient(t, newTestApp(t, authn.APIConfig{}))
+	u := newUIClient(t, newTestApp(t, command.Config{}))
 	// Without the box it is a user login, and admin is no user.
 	mustPage(t, u.login("admin", adminPassword), 200, "Invalid username or password.")
 	home := u.follow(u.login("admin", adminPassword, "admin", "1"))
@@ -333,7 +334,7 @@ func TestUIAdmin(t *testing.T) {
 // What users type is escaped in the page.
 func TestUIListsEscaped(t *testing.T) {
 	t.Parallel()
-	u := newUIClient(t, newTestApp(t, authn.APIConfig{}))
+	u := newUIClient(t, newTestApp(t, command.Config{}))
 	u.login("user@example.com", userPassword)
 	p := u.post("/lists", "name", `<script>alert("x")</script>`)
 	mustRedirect(t, p, "/?notice=list-created")
@@ -349,7 +350,7 @@ func TestUIListsEscaped(t *testing.T) {
 // pages.
 func TestUITwoFactor(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	u := newUIClient(t, ta)
 	u.login("user@example.com", userPassword)
 	mustPage(t, u.get("/2fa"), 200, `id="tfa-off"`)
@@ -394,12 +395,12 @@ func TestUITwoFactor(t *testing.T) {
 // The pending-login token is sealed, and only opens from its address.
 func TestUIPendingBoundToAddress(t *testing.T) {
 	t.Parallel()
-	ui, err := newUI(newTestApp(t, authn.APIConfig{}).app)
+	ui, err := newUI(newTestApp(t, command.Config{}).app)
 	if err != nil {
 		t.Fatal(err)
 	}
 	here, there := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
-	tok, err := ui.sealPending(authn.LoginRequest{Scope: scopes.User, Username: "u", Password: "p", ClientIP: here})
+	tok, err := ui.sealPending(authn.LoginRequest{Scope: scopes.User, Username: "u", Password: "p"}, here)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +418,7 @@ func TestUIPendingBoundToAddress(t *testing.T) {
 // A key made in the page works over the API until it is revoked there.
 func TestUIAPIKeys(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	u := newUIClient(t, ta)
 	u.login("user@example.com", userPassword)
 	mustPage(t, u.get("/keys"), 200, `id="no-keys"`)

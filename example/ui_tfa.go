@@ -34,7 +34,7 @@ type enrollView struct {
 
 // tfaPage serves GET /2fa.
 func (u *ui) tfaPage(w http.ResponseWriter, r *http.Request, p authn.Principal) {
-	on, err := u.auth.TOTP().Enabled(r.Context(), p.Account())
+	on, err := u.auth.TFAEnabled(r.Context(), p.Account())
 	if err != nil {
 		u.fail(w, err)
 		return
@@ -102,7 +102,7 @@ func (u *ui) tfaEnable(w http.ResponseWriter, r *http.Request, p authn.Principal
 		u.fail(w, err)
 		return
 	}
-	if err := u.auth.SetSessionCookie(w, r, next); err != nil {
+	if _, err := u.auth.HandOver(w, r, next, true); err != nil {
 		u.fail(w, err)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 )
 
 // wmdAnswer is a decoded WMD answer.
@@ -49,7 +50,7 @@ func (ta *testApp) wmd(r *http.Request) wmdAnswer {
 // Seed 004's c=auth, as written: a GET with user and pass in the query.
 func TestWMDLoginShapes(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 
 	fail := ta.wmd(httptest.NewRequest("GET", "/wmd/api.php?c=auth&user=admin&pass=xxx", nil))
 	if fail.status != 200 || fail.fields["status"] != "notok" || fail.fields["error"] != "Invalid name or password (1/1000)" ||
@@ -106,7 +107,7 @@ func TestWMDAttemptCount(t *testing.T) {
 // use the cookie there; hand the etoken to a script on api-sl.php; log out.
 func TestWMDFlow(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, authn.APIConfig{})
+	ta := newTestApp(t, command.Config{})
 	srv := httptest.NewServer(ta.h)
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)

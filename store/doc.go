@@ -8,7 +8,13 @@
 // host can implement just the part it owns: an [Accounts] over its own
 // users table in a few lines, say, with sessions and counters left to
 // [Memory] or to a shared store. [Store] is the union the authenticator
-// needs; compose it from several values by struct embedding.
+// needs: the [Durable] part (accounts, API keys, second factors) and the
+// [Fast] one (sessions, claims, counters, captcha challenges, one-time
+// tokens). Two constructors put a Store together from parts, with no
+// struct embedding and so no clash of method names: [Combine] takes the
+// durable part from one store and the fast part from another (SQL and
+// Redis), and [WithAccounts] takes the accounts from a host's table and
+// everything else from a keyward store.
 //
 // # Accounts from a host's own table
 //
@@ -19,12 +25,18 @@
 // account only through the optional interfaces: [PasswordSetter] (a hash
 // upgraded at login, a password changed or reset), [AccountUpdater]
 // (Admin.Update, User.Update) and [AccountCreator] (seeding). A store that
-// leaves them out is read-only to keyward: hashes with old parameters keep
-// working unupgraded, and the commands that change accounts answer that it
-// cannot. 2FA state, keys and sessions live in keyward's own store, keyed
-// by the account's scope and ID. Compose by embedding the narrow
-// interfaces, not a whole store whose account writes would come with it:
-// see the hostUsersTable example.
+// leaves them out, or answers [ErrNotSupported], is read-only to keyward:
+// hashes with old parameters keep working unupgraded, and the commands
+// that change accounts answer that they cannot.
+//
+// [WithAccounts] puts such a table beside a keyward store, which keeps the
+// 2FA state, keys and sessions, keyed by the account's scope and ID, and
+// the credential generations of the host's accounts: a 2FA change raises
+// the generation there ([TFAStates.PutTFA]), and WithAccounts returns it
+// with the host's account, so the account's sessions end. The table stays
+// read-only to keyward unless it keeps generations of its own (it
+// implements [Generations]): a password that keyward changed must end
+// sessions in the same write. See the hostUsersTable example.
 //
 // # Secrets at rest
 //

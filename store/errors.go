@@ -10,3 +10,13 @@ var ErrNotFound = errors.New("store: not found")
 // and when a compare-and-set finds the record changed since the caller
 // read it ([TFAStates.PutTFA]).
 var ErrConflict = errors.New("store: conflict")
+
+// ErrNotSupported is returned by an optional write ([AccountCreator],
+// [PasswordSetter], [AccountUpdater]) or by [Generations] of a store that
+// has the method but cannot do what it asks: a store put together by
+// [Combine] or [WithAccounts] from parts of which the one it would forward
+// to has none. Such a store answers it to every call of the method,
+// whatever the arguments, and before it changes anything; callers treat
+// it as if the method were not there (authn: the accounts are read-only
+// here).
+var ErrNotSupported = errors.New("store: not supported")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -19,7 +18,8 @@ import (
 )
 
 // members is a host's own users table, in its own shape: keyward only
-// reads it, through the two methods of store.Accounts.
+// reads it, through the two methods of store.Accounts, and
+// store.WithAccounts puts it beside keyward's store.
 type members struct{ db *sql.DB }
 
 const memberColumns = `SELECT id, handle, mail, display, pw, locked FROM members`
@@ -58,28 +58,8 @@ func (m members) scan(row *sql.Row) (store.Account, error) {
 	return a, nil
 }
 
-// hostStore is keyward's store for this host: accounts from the host's
-// table, everything else from keyward's own store. Embedding the narrow
-// interfaces (not *store.Memory itself) keeps Memory's account writes
-// out: the host's table is read-only to keyward, so password hashes are
-// not upgraded and the password commands answer that accounts cannot be
-// changed here.
-type hostStore struct {
-	members
-	store.APIKeyFinder
-	store.APIKeyManager
-	store.SessionFinder
-	store.SessionWriter
-	store.Claims
-	store.Counters
-	store.TFAStates
-	store.TFAUses
-	store.Challenges
-	store.Tokens
-}
-
 // An app that already has users: keyward logs them in from its table.
-func Example_hostUsersTable() {
+func ExampleWithAccounts() {
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
 		panic(err)
@@ -93,30 +73,37 @@ func Example_hostUsersTable() {
 		panic(err)
 	}
 
-	rest := store.NewMemory(store.MemoryConfig{})
+	// Accounts from the host's table; keys, sessions, second factors and
+	// the rest from keyward's store (SQL or Redis in production), which
+	// also keeps the generations that end a member's sessions when their
+	// 2FA changes.
+	st, err := store.WithAccounts(members{db}, store.NewMemory(store.MemoryConfig{}))
+	if err != nil {
+		panic(err)
+	}
 	keys := []authn.KeyPair{{Hash: make([]byte, 32), Block: make([]byte, 32)}}
 	rand.Read(keys[0].Hash)
 	rand.Read(keys[0].Block)
 	a, err := authn.New(authn.Config{
-		Store:  hostStore{members{db}, rest, rest, rest, rest, rest, rest, rest, rest, rest, rest},
+		Store:  st,
 		Keys:   keys, // a real deployment's, from its secret store
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		panic(err)
 	}
-	_, isWritable := any(hostStore{}).(store.PasswordSetter)
-	fmt.Println("keyward may write passwords:", isWritable)
+	// The table is read-only to keyward (members keeps no generations):
+	// old hashes are not upgraded, and passwords are not changed here.
+	ctx := context.Background()
+	err = st.(store.PasswordSetter).SetPassword(ctx, store.AccountRef{Scope: scopes.User, ID: 7}, "new hash")
+	fmt.Println("keyward may write passwords:", !errors.Is(err, store.ErrNotSupported))
 
-	api := authn.NewAPI(a, authn.APIConfig{})
 	for _, pw := range []string{"wrong", "their old password"} {
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, httptest.NewRequest("GET", "/api.php?Command=User.Login&DisableCaptcha=true&Username=ADA@example.com&Password="+strings.ReplaceAll(pw, " ", "+"), nil))
-		body := rec.Body.String()
-		fmt.Println(strings.Contains(body, `"Success":true`), strings.Contains(body, `"FirstName":"Ada"`))
+		res, err := a.Login(ctx, authn.LoginRequest{Scope: scopes.User, Username: "ADA@example.com", Password: pw})
+		fmt.Printf("logged in: %v, as %q\n", err == nil, res.Account.FirstName)
 	}
 	// Output:
 	// keyward may write passwords: false
-	// false false
-	// true true
+	// logged in: false, as ""
+	// logged in: true, as "Ada"
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // Accounts finds accounts. It is all keyward needs of a host's own users
-// table; see [AccountCreator] and [PasswordSetter] for the optional writes.
+// table: [WithAccounts] puts one beside keyward's store. See
+// [AccountCreator], [PasswordSetter] and [AccountUpdater] for the optional
+// writes.
 type Accounts interface {
 	// Account returns the account with the given scope and ID, or
 	// ErrNotFound.
@@ -26,7 +28,8 @@ type AccountCreator interface {
 	// CreateAccount stores a, assigning and returning its ID (a.ID is
 	// ignored). A username or email address taken in the scope, as
 	// another account's username or email address, is ErrConflict, so
-	// that a login names at most one account.
+	// that a login names at most one account. An account without a valid
+	// scope or without a username is an error, and nothing is stored.
 	CreateAccount(ctx context.Context, a Account) (Account, error)
 }
 
@@ -133,29 +136,61 @@ type Counters interface {
 	Decrement(ctx context.Context, key string) error
 }
 
-// Store is everything the authenticator needs. [Memory] implements it; so
-// does any struct that embeds one implementation of each part, which is
-// how a host puts its own [Accounts] beside keyward's sessions:
+// Store is everything the authenticator needs: the [Durable] records and
+// the [Fast] ones. [Memory] implements it, and so does package sqlstore's
+// store. [Combine] puts one together from a durable store and a fast one
+// (SQL and Redis), and [WithAccounts] from a host's own users table and a
+// store for the rest; neither needs struct embedding, so no method name
+// clashes.
 //
-//	type hostStore struct {
-//		myUsers        // implements store.Accounts
-//		*store.Memory  // the rest
-//	}
-//
-// (With both embedded, name the Accounts methods on hostStore to settle the
-// ambiguity, or embed the narrower interfaces.)
+// The optional writes ([AccountCreator], [PasswordSetter],
+// [AccountUpdater]) are found by type assertion. A store may implement
+// one and answer [ErrNotSupported] to every call, as those two do when the
+// part they would forward to has none: keyward then treats the accounts
+// as read-only.
 type Store interface {
+	Durable
+	Fast
+}
+
+// Durable is the part of a [Store] that must outlive a restart: accounts,
+// API keys and second factors, as package sqlstore or [Memory] keeps
+// them. Second factors are kept with the accounts, since a 2FA change
+// raises the generation the accounts are read with, in the same atomic
+// step (see [TFAStates.PutTFA]).
+type Durable interface {
 	Accounts
 	APIKeyFinder
 	APIKeyManager
+	TFAStates
+	TFAUses
+}
+
+// Fast is the part of a [Store] that every request reads and writes:
+// short-lived records (sessions, one-time claims, attempt counters,
+// captcha challenges and one-time tokens), as package redisstore or
+// [Memory] keeps them.
+type Fast interface {
 	SessionFinder
 	SessionWriter
 	Claims
 	Counters
-	TFAStates
-	TFAUses
 	Challenges
 	Tokens
+}
+
+// Generations reads credential generations ([Account].Generation) by
+// account, apart from the accounts: a store that keeps second factors
+// raises the generation of the account whose 2FA it changes even when a
+// host's own table keeps the account ([TFAStates.PutTFA]), and
+// [WithAccounts] reads it from there. [Memory] and package sqlstore
+// implement it.
+type Generations interface {
+	// Generation returns the account's credential generation as the
+	// store keeps it, whether or not the store keeps the account: 0 when
+	// it has recorded none, not ErrNotFound. For an account the store
+	// keeps, it is the Generation that [Accounts] returns with it.
+	Generation(ctx context.Context, ref AccountRef) (int64, error)
 }
 
 // TFAStates keeps accounts' second factors.
@@ -183,28 +218,21 @@ type TFAStates interface {
 	PutTFA(ctx context.Context, t TFA) error
 }
 
-// TFAUses consumes second factors: each atomically, so that of concurrent
+// TFAUses consumes TOTP time steps: atomically, so that of concurrent
 // logins with one code exactly one succeeds, across every process that
 // shares the store.
 //
-// Neither method changes the state's Version, so a login never makes a
-// concurrent [TFAStates.PutTFA] fail. That is safe for the step, which
-// PutTFA never lowers. For recovery codes it is safe as long as codes are
-// used up only through puts compared on the Version (a put from a read
-// made before a UseRecoveryCode would restore the used code). Package
-// totp writes back codes it read only in such a put, and uses codes up
-// only through such puts (a recovery login is one), never through
-// UseRecoveryCode; a host that calls UseRecoveryCode itself must not mix
-// it with package totp's puts.
+// A use does not change the state's Version, so a login never makes a
+// concurrent [TFAStates.PutTFA] fail; that is safe because PutTFA never
+// lowers the step. Recovery codes have no method here: a recovery login
+// is a put compared on the Version (package totp's Recover), so that of
+// concurrent uses of one code exactly one succeeds, and a put from a read
+// made before it cannot bring the used code back.
 type TFAUses interface {
 	// AdvanceTFAStep sets the account's LastStep to step if step is greater
 	// than it, and reports whether it did. An account without 2FA state is
 	// ErrNotFound.
 	AdvanceTFAStep(ctx context.Context, ref AccountRef, step int64) (bool, error)
-	// UseRecoveryCode removes h from the account's RecoveryCodes if it is
-	// there, and reports whether it was. An account without 2FA state is
-	// ErrNotFound.
-	UseRecoveryCode(ctx context.Context, ref AccountRef, h Hash) (bool, error)
 }
 
 // AccountUpdater changes an account's names, for Admin.Update and

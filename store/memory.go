@@ -8,6 +8,7 @@ var (
 	_ AccountCreator = (*Memory)(nil)
 	_ PasswordSetter = (*Memory)(nil)
 	_ AccountUpdater = (*Memory)(nil)
+	_ Generations    = (*Memory)(nil)
 )
 
 // MemoryConfig configures [NewMemory]. The zero value is ready to use.
@@ -19,9 +20,10 @@ type MemoryConfig struct {
 // Memory keeps accounts, API keys, sessions, one-time claims, attempt
 // counters, second factors, captcha challenges and one-time tokens in
 // memory. It implements [Store] (with [TFAStates], [TFAUses], [Challenges]
-// and [Tokens]) and the optional [AccountCreator], [AccountUpdater] and
-// [PasswordSetter], for a single process: everything is lost when the
-// process ends, and two processes do not share claims or counters.
+// and [Tokens]), the optional [AccountCreator], [AccountUpdater] and
+// [PasswordSetter], and [Generations], for a single process: everything
+// is lost when the process ends, and two processes do not share claims or
+// counters.
 //
 // Memory is safe for concurrent use. Each kind of record has its own lock,
 // so counting a failed login never waits for a session lookup. The request

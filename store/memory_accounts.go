@@ -52,6 +52,17 @@ func (m *Memory) Account(_ context.Context, ref AccountRef) (Account, error) {
 	return a, nil
 }
 
+// Generation returns the account's credential generation, also for an
+// account this store does not keep (whose 2FA state it keeps): 0 when
+// none is recorded. It takes a read lock and does not allocate.
+func (m *Memory) Generation(_ context.Context, ref AccountRef) (int64, error) {
+	s := &m.accounts
+	s.mu.RLock()
+	g := s.generations[ref]
+	s.mu.RUnlock()
+	return g, nil
+}
+
 // AccountByLogin returns the account of the scope whose username or email
 // address equals login after [NormalizeLogin], or [ErrNotFound]. A login
 // that is empty after normalization matches no account.

@@ -82,21 +82,3 @@ func (m *Memory) AdvanceTFAStep(_ context.Context, ref AccountRef, step int64) (
 	s.byRef[ref] = t
 	return true, nil
 }
-
-// UseRecoveryCode removes h from the account's recovery codes if present.
-func (m *Memory) UseRecoveryCode(_ context.Context, ref AccountRef, h Hash) (bool, error) {
-	s := &m.tfa
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.byRef[ref]
-	if !ok {
-		return false, ErrNotFound
-	}
-	i := slices.Index(t.RecoveryCodes, h)
-	if i < 0 {
-		return false, nil
-	}
-	t.RecoveryCodes = slices.Delete(slices.Clone(t.RecoveryCodes), i, i+1)
-	s.byRef[ref] = t
-	return true, nil
-}

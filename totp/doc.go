@@ -51,7 +51,7 @@
 // store, bound to their account (a sealed secret copied to another account
 // does not open). Without keys they are stored as they are, so anyone who
 // reads the store can compute codes. Package authn always gives keys: its
-// Config.TFAKeys if set, otherwise keys derived from its cookie keys; a
+// Config.TFA.Keys if set, otherwise keys derived from its cookie keys; a
 // host that uses this package on its own should give keys too, and keep
 // them apart from the database.
 //

@@ -19,7 +19,8 @@ import (
 	"github.com/keyward/keyward/store"
 )
 
-// Store is what package totp needs of a store.
+// Store is what package totp needs of a store: the 2FA states, and the
+// atomic use of a time step.
 type Store interface {
 	store.TFAStates
 	store.TFAUses
@@ -132,8 +133,7 @@ func (t *TOTP) Setup(ctx context.Context, acct store.Account) (Enrollment, error
 			}
 		}
 		st.PendingSecret = sealed
-		// With 2FA off recovery codes have no use; and a put never
-		// writes back codes it read (see store.TFAUses).
+		// With 2FA off recovery codes have no use.
 		st.RecoverySalt, st.RecoveryCodes = nil, nil
 		return st, nil
 	})
@@ -266,9 +266,7 @@ func (t *TOTP) Verify(ctx context.Context, ref store.AccountRef, code string) er
 //     store keeps the greater of the two, so no code is reopened.
 //   - The recovery codes are written back as read. A recovery login
 //     ([TOTP.Recover]) is a put of its own, so one that came after the
-//     read makes this put a conflict rather than be undone by it. (A
-//     [store.TFAUses.UseRecoveryCode], which does not change the Version,
-//     would be undone; package totp never calls it.)
+//     read makes this put a conflict rather than be undone by it.
 //
 // A conflict means another change overtook the read: that change wins,
 // and this put is dropped rather than redone (the next login reseals). Any

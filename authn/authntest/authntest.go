@@ -1,16 +1,3 @@
-// Package authntest helps a host application test its handlers and
-// commands without a database or a server: an [Env] is keyward on an
-// in-memory store with a fake clock and two seeded accounts, and its
-// helpers log in, make keys and etokens, give a request a principal, call
-// commands, and read the envelope back.
-//
-//	env := authntest.New(t, authntest.Options{})
-//	if err := env.API.Handle("List.Create", myCommand); err != nil { ... }
-//	e := env.Call(t, env.UserPrincipal(), "Command", "List.Create", "SubscriberListName", "x")
-//	authntest.WantOK(t, e)
-//
-// Password hashing in an Env is cheap, so that tests are fast: never use
-// an Env's configuration in production.
 package authntest
 
 import (
@@ -27,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -48,12 +36,15 @@ const (
 
 // Options adjust an [Env].
 type Options struct {
-	// Config, if set, edits the authenticator's Config before New: set a
-	// Resolvers list, a captcha policy, a throttle. Store, Now and the
-	// hashing cost are the Env's.
+	// Config, if set, edits the authenticator's Config before New: set
+	// Credentials or Resolvers, a throttle. Store, Now and the hashing
+	// cost are the Env's.
 	Config func(*authn.Config)
-	// API configures Env.API (dialect, envelope options).
-	API authn.APIConfig
+	// API configures Env.API (dialect, profile, envelope options). Its
+	// zero CaptchaPolicy is taken as command.CaptchaAfterFailures, so that
+	// tests log in without a captcha until the throttle asks for one; set
+	// CaptchaAlways to test captchas.
+	API command.Config
 }
 
 // Env is keyward for a test. Its fields are ready to use; it is safe for
@@ -63,7 +54,7 @@ type Env struct {
 	Auth *authn.Authenticator
 	// API is a command API on Auth, with keyward's built-in commands;
 	// register the host's own with API.Handle.
-	API *authn.API
+	API *command.API
 	// Store is the in-memory store behind Auth.
 	Store *store.Memory
 	// Clock is Auth's and Store's clock.
@@ -79,12 +70,11 @@ func New(t T, opts Options) *Env {
 	clock := NewClock()
 	mem := store.NewMemory(store.MemoryConfig{Now: clock.Now})
 	cfg := authn.Config{
-		Store:              mem,
-		Now:                clock.Now,
-		Argon2:             authn.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-		Logger:             slog.New(slog.DiscardHandler),
-		AllowPlaintextHTTP: true,
-		CaptchaPolicy:      authn.CaptchaAfterFailures,
+		Store:     mem,
+		Now:       clock.Now,
+		Passwords: authn.PasswordConfig{Memory: 64, Iterations: 1, Parallelism: 1},
+		Logger:    slog.New(slog.DiscardHandler),
+		Cookie:    authn.CookieConfig{AllowPlaintextHTTP: true},
 	}
 	if opts.Config != nil {
 		opts.Config(&cfg)
@@ -94,7 +84,11 @@ func New(t T, opts Options) *Env {
 	if err != nil {
 		t.Fatalf("authntest: %v", err)
 	}
-	env := &Env{Auth: a, API: authn.NewAPI(a, opts.API), Store: mem, Clock: clock}
+	api := opts.API
+	if api.CaptchaPolicy == command.CaptchaOcteth {
+		api.CaptchaPolicy = command.CaptchaAfterFailures
+	}
+	env := &Env{Auth: a, API: command.New(a, api), Store: mem, Clock: clock}
 	env.User = env.seed(t, store.Account{Scope: scopes.User, Username: UserName, Email: UserName, FirstName: "Alice", LastName: "Example"}, UserPassword)
 	env.Admin = env.seed(t, store.Account{Scope: scopes.Admin, Username: AdminName, Email: "admin@example.com", Name: "Administrator"}, AdminPassword)
 	return env
@@ -102,12 +96,7 @@ func New(t T, opts Options) *Env {
 
 func (e *Env) seed(t T, acct store.Account, password string) store.Account {
 	t.Helper()
-	hash, err := e.Auth.HashPassword(context.Background(), password)
-	if err != nil {
-		t.Fatalf("authntest: %v", err)
-	}
-	acct.PasswordHash = hash
-	acct, err = e.Store.CreateAccount(context.Background(), acct)
+	acct, err := e.Auth.CreateAccount(context.Background(), acct, password)
 	if err != nil {
 		t.Fatalf("authntest: %v", err)
 	}
@@ -151,12 +140,9 @@ func (e *Env) Login(t T, acct store.Account) Session {
 	if err != nil {
 		t.Fatalf("authntest: %v", err)
 	}
-	tok, err := e.Auth.IssueEToken(sid)
-	if err != nil {
-		t.Fatalf("authntest: %v", err)
-	}
 	rec := httptest.NewRecorder()
-	if err := e.Auth.SetSessionCookie(rec, httptest.NewRequest("GET", "/", nil), sid); err != nil {
+	tok, err := e.Auth.HandOver(rec, httptest.NewRequest("GET", "/", nil), sid, true)
+	if err != nil {
 		t.Fatalf("authntest: %v", err)
 	}
 	return Session{ID: sid.Reveal(), EToken: tok.Reveal(), Cookie: rec.Result().Cookies()[0]}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
 )
 
 // The helpers' credentials work through the real middleware.
@@ -77,7 +78,7 @@ func TestDecode(t *testing.T) {
 	if e.Success || e.Code != 3 || e.Text != "Invalid login credentials" || e.String("Extra") != "x" || Code(t, rec) != 3 {
 		t.Fatalf("%+v", e)
 	}
-	list := New(t, Options{API: authn.APIConfig{ErrorCodeAsList: true}})
+	list := New(t, Options{API: command.Config{ErrorCodeAsList: true}})
 	WantCode(t, list.Call(t, authn.Principal{}, "Command", "Nope.Nope"), 404)
 	if !strings.Contains(list.Call(t, list.UserPrincipal(), "Command", "User.APIKeys.Get").Header.Get("Content-Type"), "json") {
 		t.Fatal("content type")

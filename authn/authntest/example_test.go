@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/authntest"
+	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -28,39 +29,39 @@ const (
 
 // register adds the host's two commands to an API: Note.Add for users,
 // Notes.Count for administrators.
-func (n *notes) register(api *authn.API) error {
-	err := api.Handle("Note.Add", authn.Command{
+func (n *notes) register(api *command.API) error {
+	err := api.Handle("Note.Add", command.Command{
 		Scopes: []scopes.Scope{scopes.User},
-		Run: func(c *authn.Call) (authn.Fields, error) {
+		Run: func(c *command.Call) (command.Fields, error) {
 			text, err := c.Param("Text")
 			if err != nil {
 				return nil, err // given twice: 400
 			}
 			switch {
 			case strings.TrimSpace(text) == "":
-				return nil, authn.Fail(codeMissingText, "Missing text")
+				return nil, command.Fail(codeMissingText, "Missing text")
 			case utf8.RuneCountInString(text) > 280:
-				return nil, authn.Fail(codeTextTooLong, "Text longer than 280 characters")
+				return nil, command.Fail(codeTextTooLong, "Text longer than 280 characters")
 			}
 			n.mu.Lock()
 			defer n.mu.Unlock()
 			n.byOwn[c.Principal.AccountID] = append(n.byOwn[c.Principal.AccountID], text)
-			return authn.Fields{"NoteCount": len(n.byOwn[c.Principal.AccountID])}, nil
+			return command.Fields{"NoteCount": len(n.byOwn[c.Principal.AccountID])}, nil
 		},
 	})
 	if err != nil {
 		return err
 	}
-	return api.Handle("Notes.Count", authn.Command{
+	return api.Handle("Notes.Count", command.Command{
 		Scopes: []scopes.Scope{scopes.Admin},
-		Run: func(c *authn.Call) (authn.Fields, error) {
+		Run: func(c *command.Call) (command.Fields, error) {
 			n.mu.Lock()
 			defer n.mu.Unlock()
 			total := 0
 			for _, ns := range n.byOwn {
 				total += len(ns)
 			}
-			return authn.Fields{"TotalNotes": total}, nil
+			return command.Fields{"TotalNotes": total}, nil
 		},
 	})
 }

@@ -14,7 +14,7 @@ type Param struct {
 // Octeth's documents write both APIKey and apikey. Params are read once by
 // the middleware and shared by everything after it; they are not safe for
 // concurrent mutation, and nothing here mutates them after parsing. The
-// zero Params has none.
+// zero Params, and a nil *Params, have none.
 type Params struct {
 	list []Param
 }
@@ -27,6 +27,9 @@ func Of(params ...Param) Params { return Params{list: append([]Param(nil), param
 // name given more than once is an [*Error]: which copy counts is exactly
 // the ambiguity that parameter pollution exploits.
 func (p *Params) Get(name string) (string, error) {
+	if p == nil {
+		return "", nil
+	}
 	v, n := "", 0
 	for i := range p.list {
 		if equalFoldASCII(p.list[i].Name, name) {
@@ -42,6 +45,9 @@ func (p *Params) Get(name string) (string, error) {
 
 // Has reports whether the parameter name is present, even if empty.
 func (p *Params) Has(name string) bool {
+	if p == nil {
+		return false
+	}
 	for i := range p.list {
 		if equalFoldASCII(p.list[i].Name, name) {
 			return true
@@ -53,6 +59,9 @@ func (p *Params) Has(name string) bool {
 // Values returns every value of the parameter name, in request order, for
 // the parameters that are lists.
 func (p *Params) Values(name string) []string {
+	if p == nil {
+		return nil
+	}
 	var vs []string
 	for i := range p.list {
 		if equalFoldASCII(p.list[i].Name, name) {
@@ -63,10 +72,20 @@ func (p *Params) Values(name string) []string {
 }
 
 // All returns a copy of every parameter in request order.
-func (p *Params) All() []Param { return append([]Param(nil), p.list...) }
+func (p *Params) All() []Param {
+	if p == nil {
+		return nil
+	}
+	return append([]Param(nil), p.list...)
+}
 
 // Len returns the number of parameters.
-func (p *Params) Len() int { return len(p.list) }
+func (p *Params) Len() int {
+	if p == nil {
+		return 0
+	}
+	return len(p.list)
+}
 
 // equalFoldASCII reports whether a and b are equal ignoring ASCII case, as
 // PHP's strtolower compares them. Unlike strings.EqualFold it does not

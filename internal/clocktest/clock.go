@@ -1,4 +1,3 @@
-// Package clocktest provides a clock that tests move by hand.
 package clocktest
 
 import (

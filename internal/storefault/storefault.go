@@ -1,10 +1,3 @@
-// Package storefault wraps a keyward store so that a test can make one of
-// its calls fail, the way databases are tested for crash safety: a test
-// counts the store calls a command makes, then runs the command again for
-// each call n, failing the n-th either before it reaches the store
-// (nothing applied) or after the store applied it (the answer lost, as
-// when a connection drops after the write), and checks its invariant
-// every time.
 package storefault
 
 import (
@@ -242,10 +235,6 @@ func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 
 func (s *Store) AdvanceTFAStep(ctx context.Context, ref store.AccountRef, step int64) (bool, error) {
 	return call(s, "AdvanceTFAStep", func() (bool, error) { return s.inner.AdvanceTFAStep(ctx, ref, step) })
-}
-
-func (s *Store) UseRecoveryCode(ctx context.Context, ref store.AccountRef, h store.Hash) (bool, error) {
-	return call(s, "UseRecoveryCode", func() (bool, error) { return s.inner.UseRecoveryCode(ctx, ref, h) })
 }
 
 func (s *Store) PutChallenge(ctx context.Context, c store.Challenge) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -26,10 +25,10 @@ func TestStalledRedisAnswersByTheDeadline(t *testing.T) {
 	// deadline: Open's client honours the context's deadline
 	// (ContextTimeoutEnabled) instead of go-redis's own read timeout and
 	// retries, and the store fails at the deadline.
-	c := redisClient(t) // skips or fails as the variable says
-	u, err := url.Parse(os.Getenv(redisEnv))
+	c := redisClient(t)
+	u, err := url.Parse(redisURL(t))
 	if err != nil || u.Host == "" {
-		t.Skipf("%s is not a TCP address: %v", redisEnv, err)
+		t.Skipf("%s is not a TCP address: %v", redisURL(t), err)
 	}
 	proxy := netfault.Start(t, u.Host, nil)
 	u.Host = proxy.Addr()

@@ -23,38 +23,20 @@
 //
 // # Composing a store
 //
-// The authenticator takes one [store.Store]. Build it from a SQL store and
-// a Redis store by embedding each interface from the store that should
-// serve it; the interfaces share no method, so nothing is ambiguous:
-//
-//	type composed struct {
-//		// From SQL: the durable records.
-//		store.Accounts
-//		store.AccountCreator
-//		store.PasswordSetter
-//		store.AccountUpdater
-//		store.APIKeyFinder
-//		store.APIKeyManager
-//		store.TFAStates
-//		store.TFAUses
-//		// From Redis: what every request reads and writes.
-//		store.SessionFinder
-//		store.SessionWriter
-//		store.Claims
-//		store.Counters
-//		store.Challenges
-//		store.Tokens
-//	}
+// The authenticator takes one [store.Store]. [store.Combine] makes it from
+// a SQL store, which keeps the durable records (accounts, API keys, second
+// factors), and a Redis store, which keeps what every request reads and
+// writes:
 //
 //	sql, _ := sqlstore.OpenPostgres(ctx, dsn, sqlstore.Config{})
 //	rds, _ := redisstore.Open(ctx, "redis://cache:6379/0", redisstore.Config{})
-//	s := composed{sql, sql, sql, sql, sql, sql, sql, sql, rds, rds, rds, rds, rds, rds}
+//	s := store.Combine(sql, rds)
 //
-// keyward finds the optional interfaces (AccountCreator, TFAUses, ...) by
-// type assertion, so set every field the struct has, and leave out of the
-// struct an interface nothing implements. Take the account interfaces and
-// the 2FA ones from one store: a 2FA change raises the generation that
-// that store's Accounts reads. Example_composed shows it run.
+// The account writes (AccountCreator, PasswordSetter, AccountUpdater) go
+// to SQL, and the second factors stay there with the accounts: a 2FA
+// change raises the generation that the accounts are read with. A host's
+// own users table goes beside it with [store.WithAccounts]. Example_combine
+// shows it run.
 //
 // # Keys
 //

@@ -13,8 +13,14 @@ import (
 	"github.com/keyward/keyward/store/sqlstore"
 )
 
-// exampleRedis returns the Redis URL the examples use: KEYWARD_TEST_REDIS,
-// which TestMain checks is set before it lets them run.
+// The examples talk to a real Redis, so they have no Output comment: go
+// test compiles them but does not run them, and needs no server for that.
+// TestExamples runs them against the server the other tests use (skipping,
+// and saying why, when there is none), and checks that each prints what
+// its doc comment says it prints.
+
+// exampleRedis returns the URL of the Redis the examples use: the one
+// TestExamples found and set in KEYWARD_TEST_REDIS.
 func exampleRedis() string { return os.Getenv("KEYWARD_TEST_REDIS") }
 
 // exampleCleanup deletes the example's keys.
@@ -26,6 +32,13 @@ func exampleCleanup(s *redisstore.Store, sessions ...store.Hash) {
 	_, _ = s.Cleanup(ctx)
 }
 
+// Sessions and attempt counters in Redis. With a Redis server, it prints:
+//
+//	create: <nil>
+//	session of user 42 <nil>
+//	failures: 3 <nil>
+//	ended: 1 <nil>
+//	after: true
 func ExampleOpen() {
 	ctx := context.Background()
 	s, err := redisstore.Open(ctx, exampleRedis(), redisstore.Config{KeyPrefix: "example:open:"})
@@ -62,37 +75,17 @@ func ExampleOpen() {
 	fmt.Println("ended:", ended, err)
 	_, err = s.Session(ctx, sess.Hash)
 	fmt.Println("after:", errors.Is(err, store.ErrNotFound))
-	// Output:
-	// create: <nil>
-	// session of user 42 <nil>
-	// failures: 3 <nil>
-	// ended: 1 <nil>
-	// after: true
 }
 
-// composed is a store.Store built from two: accounts, API keys and second
-// factors from SQL, and what every request reads and writes from Redis.
-type composed struct {
-	store.Accounts
-	store.AccountCreator
-	store.PasswordSetter
-	store.AccountUpdater
-	store.APIKeyFinder
-	store.APIKeyManager
-	store.TFAStates
-	store.TFAUses
-
-	store.SessionFinder
-	store.SessionWriter
-	store.Claims
-	store.Counters
-	store.Challenges
-	store.Tokens
-}
-
-var _ store.Store = composed{}
-
-func Example_composed() {
+// A deployment on SQL and Redis: store.Combine takes accounts, API keys
+// and second factors from SQL, and what every request reads and writes
+// from Redis. With a Redis server, it prints:
+//
+//	account: <nil>
+//	login: root <nil>
+//	session: <nil>
+//	in Redis: true in SQL: false
+func Example_combine() {
 	ctx := context.Background()
 	sql, err := sqlstore.OpenSQLite(ctx, ":memory:", sqlstore.Config{}) // OpenPostgres in production
 	if err != nil {
@@ -100,28 +93,25 @@ func Example_composed() {
 		return
 	}
 	defer sql.Close()
-	rds, err := redisstore.Open(ctx, exampleRedis(), redisstore.Config{KeyPrefix: "example:composed:"})
+	rds, err := redisstore.Open(ctx, exampleRedis(), redisstore.Config{KeyPrefix: "example:combine:"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer rds.Close()
-	var s store.Store = composed{
-		sql, sql, sql, sql, sql, sql, sql, sql,
-		rds, rds, rds, rds, rds, rds,
-	}
+	s := store.Combine(sql, rds) // the authenticator's Config.Store
 
 	// What the authenticator does at login: find the account (SQL), start
-	// a session (Redis).
-	creator := s.(store.AccountCreator)
-	_, err = creator.CreateAccount(ctx, store.Account{Scope: scopes.Admin, Username: "root"})
+	// a session (Redis). Account writes go to SQL.
+	_, err = s.(store.AccountCreator).CreateAccount(ctx, store.Account{Scope: scopes.Admin, Username: "root"})
 	fmt.Println("account:", err)
 	root, err := s.AccountByLogin(ctx, scopes.Admin, "ROOT")
 	fmt.Println("login:", root.Username, err)
 	now := time.Now()
 	sess := store.Session{
 		Hash: store.HashOf([]byte("session ID")), Account: root.Ref(), Method: "password",
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
+		Generation: root.Generation, // a credential change in SQL ends it
+		CreatedAt:  now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
 	}
 	defer exampleCleanup(rds, sess.Hash)
 	fmt.Println("session:", s.CreateSession(ctx, sess))
@@ -130,9 +120,4 @@ func Example_composed() {
 	_, inRedis := rds.Session(ctx, sess.Hash)
 	_, inSQL := sql.Session(ctx, sess.Hash)
 	fmt.Println("in Redis:", inRedis == nil, "in SQL:", inSQL == nil)
-	// Output:
-	// account: <nil>
-	// login: root <nil>
-	// session: <nil>
-	// in Redis: true in SQL: false
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +26,16 @@ func TestConformance(t *testing.T) {
 	c := redisClient(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) any {
 		return newStore(t, c, redisstore.Config{Now: now}) // a prefix of its own per case
+	})
+}
+
+func TestCombinedConformance(t *testing.T) {
+	t.Parallel()
+	// Redis as the fast part of a whole store: every case runs, the
+	// sessions', claims' and counters' against Redis.
+	c := redisClient(t)
+	storetest.Run(t, func(t *testing.T, now func() time.Time) any {
+		return store.Combine(store.NewMemory(store.MemoryConfig{Now: now}), newStore(t, c, redisstore.Config{Now: now}))
 	})
 }
 
@@ -399,11 +408,11 @@ func TestConfig(t *testing.T) {
 
 func TestOpen(t *testing.T) {
 	t.Parallel()
-	c := redisClient(t) // skips or fails as the variable says
+	c := redisClient(t)
 	prefix := randomPrefix()
 	t.Cleanup(func() { deleteKeys(t, c, prefix) })
 	ctx := context.Background()
-	s, err := redisstore.Open(ctx, os.Getenv(redisEnv), redisstore.Config{KeyPrefix: prefix})
+	s, err := redisstore.Open(ctx, redisURL(t), redisstore.Config{KeyPrefix: prefix})
 	must(t, err)
 	if won, err := s.Claim(ctx, "k", time.Minute); err != nil || !won {
 		t.Fatalf("Claim: %v, %v", won, err)
@@ -419,11 +428,7 @@ func TestFailsClosed(t *testing.T) {
 	// A Redis that cannot answer is a store failure, never ErrNotFound:
 	// keyward refuses the request.
 	ctx := context.Background()
-	url := os.Getenv(redisEnv)
-	if url == "" {
-		t.Skip(skipMessage)
-	}
-	opts, err := redis.ParseURL(url)
+	opts, err := redis.ParseURL(redisURL(t))
 	must(t, err)
 	c := redis.NewClient(opts)
 	s, err := redisstore.New(c, redisstore.Config{KeyPrefix: randomPrefix()})

@@ -115,6 +115,21 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Accou
 	return a, nil
 }
 
+// Generation returns the account's credential generation, also for an
+// account this store does not keep (whose 2FA state it keeps): 0 when none
+// is recorded. It is one prepared SELECT of the generations table.
+func (s *Store) Generation(ctx context.Context, ref store.AccountRef) (int64, error) {
+	var g int64
+	err := s.hot.generation.QueryRowContext(ctx, int64(ref.Scope), ref.ID).Scan(&g)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, s.fail("generation", err)
+	}
+	return g, nil
+}
+
 // generationIn returns the account's generation, read within tx.
 func (s *Store) generationIn(ctx context.Context, tx *sql.Tx, ref store.AccountRef) (int64, error) {
 	var g int64

@@ -52,9 +52,11 @@
 // INSERT ... ON CONFLICT DO UPDATE SET generation = generation + 1, whose
 // row lock orders concurrent raises, so none is lost. Generations are kept
 // by scope and ID apart from the accounts table, so a 2FA change raises the
-// generation of an account a host keeps in its own table too. [Store.Account]
-// and [Store.AccountByLogin] read the account and its generation in one
-// statement (a LEFT JOIN), prepared once.
+// generation of an account a host keeps in its own table too, and
+// [Store.Generation] reads it ([store.WithAccounts] puts a host's table
+// beside this store so). [Store.Account] and [Store.AccountByLogin] read
+// the account and its generation in one statement (a LEFT JOIN), prepared
+// once.
 //
 // # Time and atomicity
 //
@@ -74,12 +76,11 @@
 //     address forward together, never back.
 //   - CreateSession, PutChallenge, PutToken: the same upsert, replacing
 //     only an expired row; CreateAccount and CreateAPIKey: a unique index.
-//   - AdvanceTFAStep: UPDATE ... WHERE last_step < step; UseRecoveryCode:
-//     DELETE of the code's row; PutTFA: in one transaction, whether 2FA
-//     was on (read under the row's lock: SELECT ... FOR UPDATE on
-//     PostgreSQL), an UPDATE ... WHERE version = the caller's (an upsert
-//     at version 0) that keeps the greater step, the codes, and the
-//     generation's raise if 2FA was turned on or off.
+//   - AdvanceTFAStep: UPDATE ... WHERE last_step < step; PutTFA: in one
+//     transaction, whether 2FA was on (read under the row's lock: SELECT
+//     ... FOR UPDATE on PostgreSQL), an UPDATE ... WHERE version = the
+//     caller's (an upsert at version 0) that keeps the greater step, the
+//     codes, and the generation's raise if 2FA was turned on or off.
 //   - SetPassword: the hash's UPDATE and the generation's raise, in one
 //     transaction; RehashPassword: UPDATE ... WHERE password_hash = the
 //     old hash, which leaves the generation alone.

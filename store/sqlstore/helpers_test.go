@@ -5,20 +5,16 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/keyward/keyward/internal/testservers"
 	"github.com/keyward/keyward/store/sqlstore"
 )
-
-// postgresEnv names the variable that points the tests at PostgreSQL.
-const postgresEnv = "KEYWARD_TEST_POSTGRES"
 
 // sqliteDSN is how tests open SQLite themselves, as the package doc says
 // a caller of Open should.
@@ -59,26 +55,16 @@ func sqliteDB(tb testing.TB, path string) *sql.DB {
 	return db
 }
 
-// postgresConfig returns the connection config KEYWARD_TEST_POSTGRES
-// names. It skips the test when the variable is unset, and fails it when
-// it is set and the server does not answer.
+// postgresConfig returns the connection config of the PostgreSQL to test
+// against, from internal/testservers: KEYWARD_TEST_POSTGRES, which must
+// answer when set, or else a local server, the test skipped (saying what
+// to set) when none answers.
 func postgresConfig(tb testing.TB) *pgx.ConnConfig {
 	tb.Helper()
-	dsn := os.Getenv(postgresEnv)
-	if dsn == "" {
-		tb.Skipf("PostgreSQL not configured: run with %s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' go test ./store/sqlstore", postgresEnv)
-	}
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := pgx.ParseConfig(testservers.Postgres(tb))
 	if err != nil {
-		tb.Fatalf("%s: %v", postgresEnv, err)
+		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		tb.Fatalf("%s is set but PostgreSQL does not answer: %v", postgresEnv, err)
-	}
-	_ = conn.Close(ctx)
 	return cfg
 }
 

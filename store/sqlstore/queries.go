@@ -29,7 +29,7 @@ type queries struct {
 	// Claims and counters.
 	claim, increment, count, reset, decrement string
 	// Second factors.
-	tfa, tfaExists, lockTFA, insertTFA, updateTFA, deleteCodes, insertCode, advanceStep, useCode string
+	tfa, tfaExists, lockTFA, insertTFA, updateTFA, deleteCodes, insertCode, advanceStep string
 	// Captcha challenges.
 	putChallenge, challenge, takeChallenge string
 	// One-time tokens.
@@ -186,10 +186,6 @@ func newQueries(d Dialect, prefix string) queries {
 		deleteCodes: p(`DELETE FROM {p}recovery_codes WHERE account_scope = $1 AND account_id = $2`),
 		insertCode:  p(`INSERT INTO {p}recovery_codes (account_scope, account_id, pos, hash) VALUES ($1, $2, $3, $4)`),
 		advanceStep: p(`UPDATE {p}tfa SET last_step = $3 WHERE account_scope = $1 AND account_id = $2 AND last_step < $3`),
-		// Removes the first copy of the code; of concurrent uses, one
-		// deletes the row and the others find it gone.
-		useCode: p(`DELETE FROM {p}recovery_codes WHERE account_scope = $1 AND account_id = $2 AND pos =
-			(SELECT MIN(pos) FROM {p}recovery_codes WHERE account_scope = $1 AND account_id = $2 AND hash = $3)`),
 
 		putChallenge: p(`INSERT INTO {p}challenges (id, digits, expires_at) VALUES ($1, $2, $3)
 			ON CONFLICT (id) DO UPDATE SET digits = excluded.digits, expires_at = excluded.expires_at
@@ -223,7 +219,7 @@ func newQueries(d Dialect, prefix string) queries {
 // store opens: SQLite would otherwise compile each again on every call.
 // (pgx caches its prepared statements by text anyway.)
 type hotStatements struct {
-	session, keyByHash, account, accountByLogin *sql.Stmt
+	session, keyByHash, account, accountByLogin, generation *sql.Stmt
 }
 
 // prepare prepares the statements of q that h holds, on db.
@@ -236,6 +232,7 @@ func (h *hotStatements) prepare(ctx context.Context, db *sql.DB, q queries) erro
 		{&h.keyByHash, q.keyByHash},
 		{&h.account, q.account},
 		{&h.accountByLogin, q.accountByLogin},
+		{&h.generation, q.generation},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -250,7 +247,7 @@ func (h *hotStatements) prepare(ctx context.Context, db *sql.DB, q queries) erro
 // close closes the statements that are prepared.
 func (h *hotStatements) close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{h.session, h.keyByHash, h.account, h.accountByLogin} {
+	for _, stmt := range []*sql.Stmt{h.session, h.keyByHash, h.account, h.accountByLogin, h.generation} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

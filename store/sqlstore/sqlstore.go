@@ -32,6 +32,7 @@ var (
 	_ store.TFAUses        = (*Store)(nil)
 	_ store.Challenges     = (*Store)(nil)
 	_ store.Tokens         = (*Store)(nil)
+	_ store.Generations    = (*Store)(nil)
 )
 
 // Dialect is the SQL database a [Store] talks to.

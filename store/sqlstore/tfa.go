@@ -59,7 +59,7 @@ func (s *Store) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error
 // The generation is raised whether or not this store keeps the account:
 // generations have a table of their own, so a host that keeps its
 // accounts in its own table and their second factors here reads the
-// generation from here.
+// generation from here ([Store.Generation], as [store.WithAccounts] does).
 func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 	scope, id := int64(t.Account.Scope), t.Account.ID
 	put := s.q.updateTFA
@@ -105,21 +105,6 @@ func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 // account without 2FA state is [store.ErrNotFound].
 func (s *Store) AdvanceTFAStep(ctx context.Context, ref store.AccountRef, step int64) (bool, error) {
 	n, err := s.exec(ctx, "advance 2FA step", s.q.advanceStep, int64(ref.Scope), ref.ID, step)
-	if err != nil {
-		return false, err
-	}
-	if n == 1 {
-		return true, nil
-	}
-	return false, s.tfaExists(ctx, ref)
-}
-
-// UseRecoveryCode removes h from the account's recovery codes if it is
-// there, and reports whether it was: one DELETE, so of concurrent uses of
-// one code one removes it. An account without 2FA state is
-// [store.ErrNotFound].
-func (s *Store) UseRecoveryCode(ctx context.Context, ref store.AccountRef, h store.Hash) (bool, error) {
-	n, err := s.exec(ctx, "use recovery code", s.q.useCode, int64(ref.Scope), ref.ID, h[:])
 	if err != nil {
 		return false, err
 	}

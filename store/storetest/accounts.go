@@ -34,6 +34,7 @@ func accountCreatorCases() []testCase {
 		{"EmptyEmailsDoNotConflict", accounts | accountCreator, creatorEmptyEmails},
 		{"SameLoginInOtherScope", accounts | accountCreator, creatorOtherScope},
 		{"ConcurrentSameUsername", accounts | accountCreator, creatorConcurrent},
+		{"InvalidAccountIsAnError", accounts | accountCreator, creatorInvalid},
 	}
 }
 
@@ -349,6 +350,27 @@ func creatorConcurrent(t *testing.T, e *env) {
 	got, err := e.accounts.AccountByLogin(e.ctx, scopes.User, "race")
 	ok(t, "AccountByLogin(race)", err)
 	sameAccount(t, "AccountByLogin(race)", got, winners[0])
+}
+
+func creatorInvalid(t *testing.T, e *env) {
+	for _, a := range []store.Account{
+		{Username: "noscope", Email: "noscope@example.com"}, // the zero scope names nobody
+		{Scope: scopes.Admin + 1, Username: "badscope", Email: "badscope@example.com"},
+		user("", "nousername@example.com"),
+		user(" \t", "blank@example.com"),
+		{}, // what storetest probes with
+	} {
+		if _, err := e.creator.CreateAccount(e.ctx, a); err == nil {
+			t.Fatalf("CreateAccount(%+v) of an account without a valid scope or username succeeded", a)
+		}
+	}
+	// Nothing was stored: no login finds anything.
+	for _, login := range []string{"noscope", "badscope", "nousername@example.com", "blank@example.com"} {
+		for _, scope := range []scopes.Scope{0, scopes.User, scopes.Admin, scopes.Admin + 1} {
+			_, err := e.accounts.AccountByLogin(e.ctx, scope, login)
+			wantNotFound(t, "AccountByLogin("+scope.String()+", "+quote(login)+") after a refused create", err)
+		}
+	}
 }
 
 func setterAbsent(t *testing.T, e *env) {

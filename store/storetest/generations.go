@@ -288,14 +288,11 @@ func tfaFlipsRaise(t *testing.T, e *env) {
 	st.RecoveryCodes = []store.Hash{hash("regenerated")}
 	st = put("a Regenerate (on to on)", st, g+1)
 
-	// Logins use the factor; they change no credential.
+	// A login uses the factor; it changes no credential.
 	if adv, err := e.tfaUses.AdvanceTFAStep(e.ctx, ref, st.LastStep+1); err != nil || !adv {
 		t.Fatalf("AdvanceTFAStep: %v, %v", adv, err)
 	}
-	if used, err := e.tfaUses.UseRecoveryCode(e.ctx, ref, hash("regenerated")); err != nil || !used {
-		t.Fatalf("UseRecoveryCode: %v, %v", used, err)
-	}
-	e.wantGeneration(t, "after a login with a code and one with a recovery code", ref, "alice", g+1)
+	e.wantGeneration(t, "after a login with a code", ref, "alice", g+1)
 	st = e.getTFA(t, "TFA", ref)
 
 	st.Enabled, st.Secret, st.RecoveryCodes = false, nil, nil
@@ -403,4 +400,84 @@ func sessionsGenerationAndParent(t *testing.T, e *env) {
 	fresh.CreatedAt, fresh.LastSeenAt, fresh.ExpiresAt = e.now(), e.now(), e.now().Add(time.Hour)
 	ok(t, "CreateSession on an expired session's hash", e.sessWriter.CreateSession(e.ctx, fresh))
 	e.findSession(t, "the new session on an expired one's hash", fresh)
+}
+
+// Generations.
+
+// generationsCases checks [store.Generations].
+func generationsCases() []testCase {
+	return []testCase{
+		{"NoneRecordedIsZero", generations, generationsNoneIsZero},
+		{"AgreesWithAccounts", generations | accounts | accountCreator, generationsAgree},
+		{"TFAFlipRaisesWithoutAccount", generations | tfaStates, generationsTFAWithoutAccount},
+	}
+}
+
+// hostAccountID is the ID of an account the store does not keep (a
+// host's): no fresh store numbers an account so.
+const hostAccountID = 1 << 40
+
+// gen returns the generation Generations reads for ref.
+func (e *env) gen(t *testing.T, ref store.AccountRef) int64 {
+	t.Helper()
+	g, err := e.gens.Generation(e.ctx, ref)
+	ok(t, "Generation("+refString(ref)+")", err)
+	return g
+}
+
+// wantGen fails t unless Generations reads want for ref.
+func (e *env) wantGen(t *testing.T, what string, ref store.AccountRef, want int64) {
+	t.Helper()
+	if g := e.gen(t, ref); g != want {
+		t.Fatalf("%s: Generation(%s) = %d, want %d", what, refString(ref), g, want)
+	}
+}
+
+func generationsNoneIsZero(t *testing.T, e *env) {
+	// Nothing recorded is generation 0, not an absent account: a host's
+	// account whose 2FA was never changed is at 0.
+	for _, ref := range []store.AccountRef{
+		{Scope: scopes.User, ID: 1}, {Scope: scopes.Admin, ID: 1}, {Scope: scopes.User, ID: hostAccountID},
+	} {
+		e.wantGen(t, "a fresh store", ref, 0)
+	}
+}
+
+func generationsAgree(t *testing.T, e *env) {
+	alice := e.createAccount(t, user("alice", "alice@example.com"))
+	ref := alice.Ref()
+	e.wantGen(t, "a new account", ref, e.generation(t, ref, "alice"))
+	if e.setter != nil {
+		ok(t, "SetPassword", e.setter.SetPassword(e.ctx, ref, "new hash"))
+		e.wantGen(t, "after SetPassword", ref, e.generation(t, ref, "alice"))
+	}
+	if e.tfaStates != nil {
+		ok(t, "PutTFA turning 2FA on", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
+		e.wantGen(t, "after 2FA was turned on", ref, e.generation(t, ref, "alice"))
+	}
+}
+
+func generationsTFAWithoutAccount(t *testing.T, e *env) {
+	// The store keeps the second factor of an account a host's own table
+	// keeps: turning it on or off must end the account's sessions, so
+	// the generation goes up here, where it can be read.
+	host := store.AccountRef{Scope: scopes.User, ID: hostAccountID}
+	other := store.AccountRef{Scope: scopes.Admin, ID: hostAccountID}
+	g, otherG := e.gen(t, host), e.gen(t, other)
+
+	ok(t, "PutTFA turning 2FA on", e.tfaStates.PutTFA(e.ctx, sampleTFA(host)))
+	e.wantGen(t, "after 2FA was turned on", host, g+1)
+	st := e.getTFA(t, "TFA", host)
+	stale := st
+	st.RecoveryCodes = []store.Hash{hash("regenerated")}
+	ok(t, "PutTFA of new recovery codes", e.tfaStates.PutTFA(e.ctx, st))
+	e.wantGen(t, "after new recovery codes (2FA stays on)", host, g+1)
+	stale.Enabled = false
+	wantConflict(t, "PutTFA turning 2FA off from a stale read", e.tfaStates.PutTFA(e.ctx, stale))
+	e.wantGen(t, "after a refused put", host, g+1)
+	st = e.getTFA(t, "TFA", host)
+	st.Enabled, st.Secret, st.RecoveryCodes = false, nil, nil
+	ok(t, "PutTFA turning 2FA off", e.tfaStates.PutTFA(e.ctx, st))
+	e.wantGen(t, "after 2FA was turned off", host, g+2)
+	e.wantGen(t, "the same ID in the other scope", other, otherG)
 }

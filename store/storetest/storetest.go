@@ -1,47 +1,10 @@
-// Package storetest is the conformance suite for keyward stores: the
-// in-memory store, the SQL and Redis stores, and a host application's own.
-//
-// A store's test calls [Run] with a factory:
-//
-//	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T, now func() time.Time) any {
-//			return mystore.New(db, now) // fresh and empty
-//		})
-//	}
-//
-// The store may implement any of the interfaces of package store
-// ([store.Accounts], [store.AccountCreator], [store.PasswordSetter],
-// [store.APIKeyFinder], [store.APIKeyManager], [store.SessionFinder],
-// [store.SessionWriter], [store.Claims], [store.Counters], [store.TFAStates],
-// [store.TFAUses], [store.AccountUpdater], [store.Challenges],
-// [store.Tokens]): Run finds them by type assertion, runs the cases of each
-// one present, and logs the names of those it skipped. A Redis store that
-// keeps only sessions, claims and counters is tested on just those.
-//
-// Each case is a subtest named after its group and what it checks
-// ("Sessions/ExpiresAtExactTime"), with a fresh store from the factory and
-// its own fake clock. Cases use only the interfaces, so they test behaviour
-// any caller could see, never a store's internals. Expiry is tested by
-// moving the fake clock, never by sleeping; one-time claims, counters, API
-// key usage, challenges, tokens, TFA steps, recovery codes, versioned TFA
-// puts and credential generations are hammered by 100 goroutines at once,
-// so run the suite with -race.
-//
-// Credential generations ([store.Account].Generation) are checked where
-// they change: SetPassword, UpdateAccount and PutTFA must raise them by
-// exactly one with each credential change, and never on a refused change,
-// a rehash or a login; sessions must keep theirs. The cases read them back
-// through [store.Accounts], so they run on a store that keeps accounts too.
-//
-// Cases that need accounts to exist create them with
-// [store.AccountCreator]; against a read-only [store.Accounts] over a host's
-// own table they are skipped, with a message.
 package storetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) any) {
 		t.Fatal("storetest: newStore returned nil")
 	}
 	have := implemented(probe)
+	refused := notSupported(probe, have)
 	var missing []string
 	for _, i := range allInterfaces() {
 		if have&i == 0 {
@@ -78,6 +42,10 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) any) {
 	if len(missing) > 0 {
 		t.Logf("storetest: the store does not implement %s; their cases are skipped", strings.Join(missing, ", "))
 	}
+	if refused != 0 {
+		t.Logf("storetest: the store answers store.ErrNotSupported to %s; their cases are skipped", refused)
+	}
+	have &^= refused
 	for _, g := range groups() {
 		if have&g.of == 0 {
 			continue
@@ -90,7 +58,10 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) any) {
 					if lack := c.needs &^ implemented(s); lack != 0 {
 						t.Skipf("needs %s, which the store does not implement", lack)
 					}
-					c.run(t, newEnv(s, clock))
+					if lack := c.needs & refused; lack != 0 {
+						t.Skipf("needs %s, to which the store answers store.ErrNotSupported", lack)
+					}
+					c.run(t, newEnv(s, clock, refused))
 				})
 			}
 		})
@@ -115,11 +86,12 @@ const (
 	accountUpdater
 	challenges
 	tokens
+	generations
 )
 
 // allInterfaces returns each interface the suite knows, one per element.
 func allInterfaces() []iface {
-	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses, accountUpdater, challenges, tokens}
+	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses, accountUpdater, challenges, tokens, generations}
 }
 
 // String names the interfaces in i, as package store does.
@@ -158,6 +130,8 @@ func (i iface) String() string {
 			names = append(names, "Challenges")
 		case tokens:
 			names = append(names, "Tokens")
+		case generations:
+			names = append(names, "Generations")
 		}
 	}
 	return strings.Join(names, ", ")
@@ -208,7 +182,43 @@ func implemented(s any) iface {
 	if _, ok := s.(store.Tokens); ok {
 		i |= tokens
 	}
+	if _, ok := s.(store.Generations); ok {
+		i |= generations
+	}
 	return i
+}
+
+// probeID is an account ID that no fresh store has given out.
+const probeID = math.MaxInt64
+
+// notSupported returns the interfaces, of the optional ones in have, to
+// which s answers [store.ErrNotSupported], as a composed store does when
+// the part it would forward to has none (such a store answers it to every
+// call). Each probe is a call that changes nothing in a store that
+// supports it: a write of an account that does not exist, or of one that
+// cannot be created.
+func notSupported(s any, have iface) iface {
+	ctx := context.Background()
+	var refused iface
+	probe := func(i iface, call func() error) {
+		if have&i != 0 && errors.Is(call(), store.ErrNotSupported) {
+			refused |= i
+		}
+	}
+	absent := store.AccountRef{Scope: scopes.User, ID: probeID}
+	probe(accountCreator, func() error {
+		_, err := s.(store.AccountCreator).CreateAccount(ctx, store.Account{}) // no scope, no username
+		return err
+	})
+	probe(passwordSetter, func() error { return s.(store.PasswordSetter).SetPassword(ctx, absent, "") })
+	probe(accountUpdater, func() error {
+		return s.(store.AccountUpdater).UpdateAccount(ctx, store.Account{Scope: absent.Scope, ID: absent.ID, Username: "storetest probe"})
+	})
+	probe(generations, func() error {
+		_, err := s.(store.Generations).Generation(ctx, absent)
+		return err
+	})
+	return refused
 }
 
 // group is the cases of one part of the store, run when the store
@@ -241,6 +251,7 @@ func groups() []group {
 		{name: "TFA", of: tfaStates | tfaUses, cases: tfaCases()},
 		{name: "Challenges", of: challenges, cases: challengeCases()},
 		{name: "Tokens", of: tokens, cases: tokenCases()},
+		{name: "Generations", of: generations, cases: generationsCases()},
 	}
 }
 
@@ -265,11 +276,13 @@ type env struct {
 	updater    store.AccountUpdater
 	challenges store.Challenges
 	tokens     store.Tokens
+	gens       store.Generations
 
 	lastOwner int64 // see env.owner
 }
 
-func newEnv(s any, clock *clocktest.Clock) *env {
+// newEnv returns the env of s, leaving nil the interfaces in refused.
+func newEnv(s any, clock *clocktest.Clock, refused iface) *env {
 	e := &env{ctx: context.Background(), clock: clock}
 	e.accounts, _ = s.(store.Accounts)
 	e.creator, _ = s.(store.AccountCreator)
@@ -285,6 +298,19 @@ func newEnv(s any, clock *clocktest.Clock) *env {
 	e.updater, _ = s.(store.AccountUpdater)
 	e.challenges, _ = s.(store.Challenges)
 	e.tokens, _ = s.(store.Tokens)
+	e.gens, _ = s.(store.Generations)
+	if refused&accountCreator != 0 {
+		e.creator = nil
+	}
+	if refused&passwordSetter != 0 {
+		e.setter = nil
+	}
+	if refused&accountUpdater != 0 {
+		e.updater = nil
+	}
+	if refused&generations != 0 {
+		e.gens = nil
+	}
 	return e
 }
 

@@ -36,7 +36,7 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{mutant: "none"},
 		{
 			mutant:  "sessionsClaimsCounters",
-			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, TFAStates, TFAUses, AccountUpdater, Challenges, Tokens;",
+			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, TFAStates, TFAUses, AccountUpdater, Challenges, Tokens, Generations;",
 		},
 		{
 			mutant:   "readOnlyAccounts",
@@ -45,7 +45,14 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		},
 		{
 			mutant:  "tokensOnly",
-			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, SessionFinder, SessionWriter, Claims, Counters, TFAStates, TFAUses, AccountUpdater, Challenges;",
+			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, SessionFinder, SessionWriter, Claims, Counters, TFAStates, TFAUses, AccountUpdater, Challenges, Generations;",
+		},
+		{
+			// Combine's optional writes and Generations answer
+			// ErrNotSupported when its durable part has none.
+			mutant:   "combinedReadOnly",
+			wantSkip: []string{"Accounts/ByRef", "TFA/EnabledFlipRaisesGeneration"},
+			wantLog:  "answers store.ErrNotSupported to AccountCreator, PasswordSetter, AccountUpdater, Generations;",
 		},
 		{mutant: "ownClock", wantFail: []string{
 			"APIKeys/ExpiresAtExactTime", "Sessions/ExpiresAtExactTime", "Sessions/TouchExtends",
@@ -101,6 +108,10 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		}},
 		{mutant: "tfaCheckThenPut", wantFail: []string{"TFA/ConcurrentCreateExactlyOne", "TFA/ConcurrentPutExactlyOne"}},
 		{mutant: "tfaUseBumpsVersion", wantFail: []string{"TFA/UsesKeepVersion"}},
+		{mutant: "createsInvalid", wantFail: []string{"AccountCreator/InvalidAccountIsAnError"}},
+		{mutant: "generationNotFound", wantFail: []string{"Generations/NoneRecordedIsZero", "Generations/AgreesWithAccounts"}},
+		{mutant: "generationLags", wantFail: []string{"Generations/AgreesWithAccounts"}},
+		{mutant: "generationOfKeptAccountsOnly", wantFail: []string{"Generations/TFAFlipRaisesWithoutAccount"}},
 		{mutant: "setPasswordKeepsGeneration", wantFail: []string{
 			"PasswordSetter/SetPasswordRaisesGeneration", "PasswordSetter/ConcurrentSetPasswordLosesNoRaise",
 			"PasswordSetter/ConcurrentRehashNeverUndoesSetPassword",
@@ -213,6 +224,8 @@ func newMutant(name string, now func() time.Time) any {
 		return struct{ store.Accounts }{m}
 	case "tokensOnly":
 		return struct{ store.Tokens }{m}
+	case "combinedReadOnly":
+		return store.Combine(struct{ store.Durable }{m}, m)
 	case "ownClock":
 		start := clocktest.Start()
 		return store.NewMemory(store.MemoryConfig{Now: func() time.Time { return start }})
@@ -242,7 +255,8 @@ func newMutant(name string, now func() time.Time) any {
 		"setPasswordKeepsGeneration", "setPasswordRaisesIfChanged", "rehashRaisesGeneration", "rehashIgnoresOld",
 		"updateIgnoresEmail", "updateComparesEmailVerbatim", "updateRaisesOnAnyChange", "updateDropsHash",
 		"updateRaisesTwice", "updateRaisesOnRefusal", "tfaKeepsGeneration", "tfaRaisesEveryPut",
-		"tfaRaisesOnConflict", "tfaRaisesOnlyKeptAccounts", "tfaUseRaises",
+		"tfaRaisesOnConflict", "tfaRaisesOnlyKeptAccounts", "tfaUseRaises", "createsInvalid",
+		"generationNotFound", "generationLags", "generationOfKeptAccountsOnly",
 		"sessionDropsGeneration", "sessionDropsParent", "sessionReuseKeepsGeneration", "generationFromCaller":
 		return b
 	}
@@ -296,6 +310,15 @@ func (b *broken) Account(ctx context.Context, ref store.AccountRef) (store.Accou
 }
 
 func (b *broken) CreateAccount(ctx context.Context, a store.Account) (store.Account, error) {
+	if b.name == "createsInvalid" {
+		// Fills in what is missing rather than refuse.
+		if !a.Scope.Valid() {
+			a.Scope = scopes.User
+		}
+		if store.NormalizeLogin(a.Username) == "" {
+			a.Username = "user " + a.Email
+		}
+	}
 	if b.name == "dropsDisabled" {
 		a.Disabled = false
 	}
@@ -631,21 +654,39 @@ func (b *broken) PutTFA(ctx context.Context, t store.TFA) error {
 
 func (b *broken) AdvanceTFAStep(ctx context.Context, ref store.AccountRef, step int64) (bool, error) {
 	adv, err := b.Memory.AdvanceTFAStep(ctx, ref, step)
-	if b.name == "tfaUseRaises" && adv {
+	switch {
+	case !adv:
+	case b.name == "tfaUseRaises":
 		b.shift(ref, 1)
-	}
-	return adv, err
-}
-
-func (b *broken) UseRecoveryCode(ctx context.Context, ref store.AccountRef, h store.Hash) (bool, error) {
-	used, err := b.Memory.UseRecoveryCode(ctx, ref, h)
-	if b.name == "tfaUseBumpsVersion" && used {
+	case b.name == "tfaUseBumpsVersion":
 		// Writes the state back through PutTFA.
 		if st, err := b.Memory.TFA(ctx, ref); err == nil {
 			_ = b.Memory.PutTFA(ctx, st)
 		}
 	}
-	return used, err
+	return adv, err
+}
+
+func (b *broken) Generation(ctx context.Context, ref store.AccountRef) (int64, error) {
+	g, err := b.Memory.Generation(ctx, ref)
+	b.mu.Lock()
+	g += b.offsets[ref]
+	b.mu.Unlock()
+	switch b.name {
+	case "generationNotFound":
+		if g == 0 {
+			return 0, store.ErrNotFound
+		}
+	case "generationLags":
+		// Reads a copy that a raise reaches late.
+		g = max(g-1, 0)
+	case "generationOfKeptAccountsOnly":
+		// Reads a column of the account's record: none, none recorded.
+		if _, kept := b.generation(ctx, ref); !kept {
+			return 0, nil
+		}
+	}
+	return g, err
 }
 
 func (b *broken) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {

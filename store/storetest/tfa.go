@@ -21,9 +21,7 @@ func tfaCases() []testCase {
 		{"AccountsAreSeparate", both, tfaSeparate},
 		{"StepOnlyAdvances", both, tfaStepAdvances},
 		{"PutNeverLowersStep", both, tfaPutKeepsStep},
-		{"RecoveryCodeSingleUse", both, tfaRecoverySingleUse},
 		{"ConcurrentStepExactlyOne", both, tfaConcurrentStep},
-		{"ConcurrentRecoveryCodeExactlyOne", both, tfaConcurrentRecovery},
 		{"PutBumpsVersion", both, tfaPutBumpsVersion},
 		{"StalePutIsConflict", both, tfaStalePut},
 		{"NewStateNeedsVersionZero", both, tfaNewStateVersion},
@@ -71,8 +69,6 @@ func tfaAbsent(t *testing.T, e *env) {
 	wantNotFound(t, "TFA of an account without 2FA", err)
 	_, err = e.tfaUses.AdvanceTFAStep(e.ctx, ref, 5)
 	wantNotFound(t, "AdvanceTFAStep without 2FA", err)
-	_, err = e.tfaUses.UseRecoveryCode(e.ctx, ref, hash("x"))
-	wantNotFound(t, "UseRecoveryCode without 2FA", err)
 }
 
 func tfaPutGet(t *testing.T, e *env) {
@@ -93,9 +89,6 @@ func tfaPutGet(t *testing.T, e *env) {
 	got = e.getTFA(t, "TFA after the second put", ref)
 	if got.Enabled || len(got.Secret) != 0 || !slices.Equal(got.RecoveryCodes, next.RecoveryCodes) {
 		t.Fatalf("TFA after replace = %+v", got)
-	}
-	if used, err := e.tfaUses.UseRecoveryCode(e.ctx, ref, hash("code 1")); err != nil || used {
-		t.Fatalf("an old recovery code still works after the set was replaced: %v, %v", used, err)
 	}
 }
 
@@ -170,24 +163,6 @@ func tfaPutKeepsStep(t *testing.T, e *env) {
 	}
 }
 
-func tfaRecoverySingleUse(t *testing.T, e *env) {
-	ref := e.owner(t, scopes.User, "alice")
-	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
-	for _, c := range []struct {
-		code string
-		want bool
-	}{{"code 2", true}, {"code 2", false}, {"unknown", false}, {"code 1", true}, {"code 3", true}, {"code 1", false}} {
-		got, err := e.tfaUses.UseRecoveryCode(e.ctx, ref, hash(c.code))
-		ok(t, "UseRecoveryCode", err)
-		if got != c.want {
-			t.Fatalf("UseRecoveryCode(%s) = %v, want %v", c.code, got, c.want)
-		}
-	}
-	if got := e.getTFA(t, "TFA", ref); len(got.RecoveryCodes) != 0 {
-		t.Fatalf("%d codes left after all three were used", len(got.RecoveryCodes))
-	}
-}
-
 func tfaConcurrentStep(t *testing.T, e *env) {
 	ref := e.owner(t, scopes.User, "alice")
 	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
@@ -208,31 +183,6 @@ func tfaConcurrentStep(t *testing.T, e *env) {
 	wg.Wait()
 	if n := wins.Load(); n != 1 {
 		t.Fatalf("%d of %d concurrent uses of one step succeeded, want exactly 1", n, concurrency)
-	}
-}
-
-func tfaConcurrentRecovery(t *testing.T, e *env) {
-	ref := e.owner(t, scopes.User, "alice")
-	ok(t, "PutTFA", e.tfaStates.PutTFA(e.ctx, sampleTFA(ref)))
-	var wins atomic.Int64
-	var wg sync.WaitGroup
-	for range concurrency {
-		wg.Go(func() {
-			used, err := e.tfaUses.UseRecoveryCode(e.ctx, ref, hash("code 2"))
-			if err != nil {
-				t.Error(err)
-			}
-			if used {
-				wins.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if n := wins.Load(); n != 1 {
-		t.Fatalf("one recovery code sent %d times at once logged in %d times, want 1", concurrency, n)
-	}
-	if got := e.getTFA(t, "TFA", ref); len(got.RecoveryCodes) != 2 {
-		t.Fatalf("%d codes left, want 2", len(got.RecoveryCodes))
 	}
 }
 
@@ -362,17 +312,14 @@ func tfaUsesKeepVersion(t *testing.T, e *env) {
 	if adv, err := e.tfaUses.AdvanceTFAStep(e.ctx, ref, 200); err != nil || !adv {
 		t.Fatalf("AdvanceTFAStep: %v, %v", adv, err)
 	}
-	if used, err := e.tfaUses.UseRecoveryCode(e.ctx, ref, hash("code 1")); err != nil || !used {
-		t.Fatalf("UseRecoveryCode: %v, %v", used, err)
-	}
 	got := e.getTFA(t, "TFA", ref)
 	if got.Version != before.Version {
 		t.Fatalf("Version %d after a login, was %d: logins would make 2FA changes fail", got.Version, before.Version)
 	}
-	// A put from the read before the logins (a Regenerate, say) is
+	// A put from the read before the login (a Regenerate, say) is
 	// accepted, and its new codes replace the set.
 	before.RecoveryCodes = []store.Hash{hash("regenerated")}
-	ok(t, "PutTFA from a read before the logins", e.tfaStates.PutTFA(e.ctx, before))
+	ok(t, "PutTFA from a read before the login", e.tfaStates.PutTFA(e.ctx, before))
 	got = e.getTFA(t, "TFA", ref)
 	if got.LastStep != 200 || !slices.Equal(got.RecoveryCodes, before.RecoveryCodes) || got.Version != before.Version+1 {
 		t.Fatalf("TFA = %+v after the put", got)

@@ -1,10 +1,11 @@
-package authn
+package command
 
 import (
 	"encoding/xml"
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/form"
 )
 
@@ -56,18 +57,18 @@ func TestProfileTables(t *testing.T) {
 		status, code int
 		hard         bool
 	}{
-		{Seeds, ErrInvalidCredential, 401, 401, false},
+		{Seeds, authn.ErrInvalidCredential, 401, 401, false},
 		{Seeds, ErrUnknownCommand, 404, 404, false},
-		{Seeds, ErrThrottled, 429, 429, false},
+		{Seeds, authn.ErrThrottled, 429, 429, false},
 		{Seeds, errDown, 503, 503, false},
-		{OctethV5, ErrInvalidCredential, 200, 99998, false},
-		{OctethV5, ErrUnauthenticated, 200, 99998, false},
-		{OctethV5, ErrForbidden, 200, 99999, false},
+		{OctethV5, authn.ErrInvalidCredential, 200, 99998, false},
+		{OctethV5, authn.ErrUnauthenticated, 200, 99998, false},
+		{OctethV5, authn.ErrForbidden, 200, 99999, false},
 		{OctethV5, ErrUnknownCommand, 400, 100003, true},
 		{OctethV5, form.ErrBodyTooLarge, 400, 100000, true},
 		{OctethV5, ErrInternal, 500, 100005, true},
 		{OctethV5, errDown, 500, 100005, true}, // anything unexpected
-		{OctethV5, ErrThrottled, 429, 429, false},
+		{OctethV5, authn.ErrThrottled, 429, 429, false},
 	}
 	for _, tc := range tests {
 		a := tc.profile.table().generalAnswer(tc.err)

@@ -1,9 +1,11 @@
-package authn
+package command
 
 import (
 	"errors"
 	"strings"
 
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/form"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -15,15 +17,22 @@ const (
 )
 
 // registerRecovery registers User.PasswordRemind, User.PasswordReset,
-// Admin.PasswordRemind and Admin.PasswordReset, when there is a Mailer.
+// Admin.PasswordRemind and Admin.PasswordReset. Without a mailer
+// (authn.PasswordConfig.Mailer) they answer as unknown commands.
 func (api *API) registerRecovery() {
-	if api.a.cfg.Mailer == nil {
-		return
-	}
 	for prefix, scope := range map[string]scopes.Scope{"User": scopes.User, "Admin": scopes.Admin} {
 		api.mustHandle(prefix+".PasswordRemind", Command{Public: true, Run: api.passwordRemind(scope)})
 		api.mustHandle(prefix+".PasswordReset", Command{Public: true, Run: api.passwordReset(scope)})
 	}
+}
+
+// unsupported answers what the authenticator is not set up for as an
+// unknown command.
+func unsupported(err error) error {
+	if errors.Is(err, errors.ErrUnsupported) {
+		return ErrUnknownCommand
+	}
+	return err
 }
 
 // passwordRemind is *.PasswordRemind with EmailAddress: it answers success
@@ -40,10 +49,10 @@ func (api *API) passwordRemind(scope scopes.Scope) func(c *Call) (Fields, error)
 			return nil, Fail(CodeMissingResetEmail, "Missing email address")
 		}
 		if len(email) > maxNameBytes {
-			return nil, because(ErrBadRequest, "email address too long")
+			return nil, &form.Error{Reason: "email address too long"}
 		}
-		if err := api.a.RemindPassword(c.Context(), scope, email, c.HTTP); err != nil {
-			return nil, err
+		if err := api.auth.RemindPassword(c.Context(), scope, email, c.HTTP); err != nil {
+			return nil, unsupported(err)
 		}
 		return Fields{}, nil
 	}
@@ -72,12 +81,12 @@ func (api *API) passwordReset(scope scopes.Scope) func(c *Call) (Fields, error) 
 		if err := checkNewPassword(pw); err != nil {
 			return nil, err
 		}
-		err = api.a.ResetPassword(c.Context(), scope, token, pw, c.HTTP)
-		if errors.Is(err, ErrInvalidCredential) {
+		err = api.auth.ResetPassword(c.Context(), scope, token, pw, c.HTTP)
+		if errors.Is(err, authn.ErrInvalidCredential) {
 			return nil, Fail(CodeInvalidResetToken, "Invalid or expired token")
 		}
 		if err != nil {
-			return nil, err
+			return nil, unsupported(err)
 		}
 		return Fields{}, nil
 	}

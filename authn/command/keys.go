@@ -1,31 +1,17 @@
-package authn
+package command
 
 import (
 	"errors"
+	"net/netip"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
+	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
-
-// registerBuiltins registers keyward's own commands.
-func (api *API) registerBuiltins() {
-	user, admin := []scopes.Scope{scopes.User}, []scopes.Scope{scopes.Admin}
-	api.mustHandle("User.Login", Command{Public: true, Run: api.login(scopes.User)})
-	api.mustHandle("Admin.Login", Command{Public: true, Run: api.login(scopes.Admin)})
-	api.mustHandle("User.Logout", Command{Scopes: user, Run: api.logout})
-	api.mustHandle("Admin.Logout", Command{Scopes: admin, Run: api.logout})
-	api.mustHandle("User.APIKey.Create", Command{Scopes: user, Run: api.createKey})
-	api.mustHandle("User.APIKey.Delete", Command{Scopes: user, Run: api.deleteKey})
-	api.mustHandle("User.APIKeys.Get", Command{Scopes: user, Run: api.listKeys})
-	api.registerTFA()
-	api.registerAccounts()
-	api.registerCaptcha()
-	api.registerRecovery()
-	api.mustHandle("User.Switch", Command{Scopes: admin, Run: api.userSwitch})
-}
 
 // API key command error codes.
 const (
@@ -36,58 +22,83 @@ const (
 	CodeInvalidBoundIP  = 5
 )
 
+// The bounds on a key's label and note that CreateAPIKey enforces,
+// answered here with their codes.
+const (
+	maxLabelBytes = 100
+	maxNoteBytes  = 1000
+)
+
+// registerKeys registers the API key commands.
+func (api *API) registerKeys() {
+	user := []scopes.Scope{scopes.User}
+	api.mustHandle("User.APIKey.Create", Command{Scopes: user, Run: api.createKey})
+	api.mustHandle("User.APIKey.Delete", Command{Scopes: user, Run: api.deleteKey})
+	api.mustHandle("User.APIKeys.Get", Command{Scopes: user, Run: api.listKeys})
+}
+
 // createKey is User.APIKey.Create: Label (up to 100 bytes), Note (up to
 // 1,000), BoundIPAddress (an address or a prefix the key is bound to) and
-// ExpiresAt (RFC 3339), all optional. It answers the key, once, and its ID.
+// ExpiresAt (RFC 3339), all optional. It needs the password proven
+// recently (CurrentPassword, or a recent login). It answers the key, once,
+// and its ID.
 func (api *API) createKey(c *Call) (Fields, error) {
 	if err := api.reauthenticated(c); err != nil {
 		return nil, err
 	}
-	label, err := c.Param("Label")
-	if err != nil {
-		return nil, err
-	}
-	exp, err := c.Param("ExpiresAt")
-	if err != nil {
-		return nil, err
-	}
-	var opts APIKeyOptions
-	opts.Label = label
-	if opts.Note, err = c.Param("Note"); err != nil {
-		return nil, err
-	}
-	if opts.BoundIP, err = c.Param("BoundIPAddress"); err != nil {
-		return nil, err
-	}
-	if len(opts.Note) > maxNoteBytes {
-		return nil, Fail(CodeInvalidLabel, "Note longer than 1,000 bytes")
-	}
-	if opts.BoundIP != "" {
-		if _, ok := canonicalBound(opts.BoundIP); !ok {
-			return nil, Fail(CodeInvalidBoundIP, "BoundIPAddress is not an IP address or prefix")
+	var opts authn.APIKeyOptions
+	var exp string
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"Label", &opts.Label}, {"Note", &opts.Note}, {"BoundIPAddress", &opts.BoundIP}, {"ExpiresAt", &exp}} {
+		v, err := c.Param(f.name)
+		if err != nil {
+			return nil, err
 		}
+		*f.dst = v
 	}
-	if len(label) > maxLabelBytes {
+	switch {
+	case len(opts.Label) > maxLabelBytes || !utf8.ValidString(opts.Label):
 		return nil, Fail(CodeInvalidLabel, "Label longer than 100 bytes")
+	case len(opts.Note) > maxNoteBytes || !utf8.ValidString(opts.Note):
+		return nil, Fail(CodeInvalidLabel, "Note longer than 1,000 bytes")
+	case opts.BoundIP != "" && !isAddressOrPrefix(opts.BoundIP):
+		return nil, Fail(CodeInvalidBoundIP, "BoundIPAddress is not an IP address or prefix")
 	}
+	errExpiry := Fail(CodeInvalidExpiry, "ExpiresAt must be an RFC 3339 time in the future")
 	if exp != "" {
 		t, err := time.Parse(time.RFC3339, exp)
-		if err != nil || !t.After(api.a.cfg.Now()) {
-			return nil, Fail(CodeInvalidExpiry, "ExpiresAt must be an RFC 3339 time in the future")
+		if err != nil {
+			return nil, errExpiry
 		}
 		opts.ExpiresAt = t
 	}
-	key, rec, err := api.a.CreateAPIKey(c.Context(), c.Principal.Account(), opts)
+	key, rec, err := api.auth.CreateAPIKey(c.Context(), c.Principal.Account(), opts)
+	if errors.Is(err, authn.ErrBadRequest) {
+		return nil, errExpiry // the one thing not checked above: a time in the past
+	}
 	if err != nil {
 		return nil, err
 	}
 	return Fields{"APIKey": key.Reveal(), "APIKeyID": rec.ID, "Prefix": rec.Prefix}, nil
 }
 
-// deleteKey is User.APIKey.Delete: APIKeyID, one of the caller's keys.
+// isAddressOrPrefix reports whether s is an IP address (with no zone) or
+// a prefix, as a key may be bound to.
+func isAddressOrPrefix(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
+}
+
+// deleteKey is User.APIKey.Delete: APIKeyID, one of the caller's keys. The
+// sessions made with it end with it.
 func (api *API) deleteKey(c *Call) (Fields, error) {
-	if err := requirePasswordSession(c.Principal); err != nil {
-		return nil, err
+	if _, err := api.auth.Reauthenticate(c.Context(), c.HTTP, c.Principal, "", ""); errors.Is(err, authn.ErrForbidden) {
+		return nil, err // a key does not revoke keys; a password session does, however old
 	}
 	v, err := c.Param("APIKeyID")
 	if err != nil {
@@ -100,7 +111,7 @@ func (api *API) deleteKey(c *Call) (Fields, error) {
 	if err != nil || id <= 0 {
 		return nil, Fail(CodeInvalidAPIKeyID, "Invalid APIKeyID")
 	}
-	err = api.a.RevokeAPIKey(c.Context(), c.Principal.Account(), id)
+	err = api.auth.RevokeAPIKey(c.Context(), c.Principal.Account(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, Fail(CodeInvalidAPIKeyID, "Invalid APIKeyID")
 	}
@@ -127,10 +138,10 @@ type apiKeyInfo struct {
 // listKeys is User.APIKeys.Get. Usage is written in the background; the
 // list flushes it first, so that it shows what is known.
 func (api *API) listKeys(c *Call) (Fields, error) {
-	if err := api.a.FlushAPIKeyUsage(c.Context()); err != nil {
-		api.a.Emit(c.Context(), event.Event{Kind: event.StoreFailed, Reason: "recording API key usage", Err: err})
+	if err := api.auth.Flush(c.Context()); err != nil {
+		api.auth.Emit(c.Context(), event.Event{Kind: event.StoreFailed, Reason: "recording API key usage", Err: err})
 	}
-	keys, err := api.a.APIKeys(c.Context(), c.Principal.Account())
+	keys, err := api.auth.APIKeys(c.Context(), c.Principal.Account())
 	if err != nil {
 		return nil, err
 	}

@@ -1,28 +1,36 @@
-package authn
+package command
 
 import (
-	"errors"
 	"strconv"
 
+	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
 
-// errInvalidCredentials is the answer to a bad password, also in the 2FA
-// commands.
-var errInvalidCredentials = &CommandError{Code: CodeInvalidCredentials, Text: loginTexts[CodeInvalidCredentials]}
-
-// errInvalidTFA is the answer to a bad 2FA code in the 2FA commands.
-var errInvalidTFA = &CommandError{Code: CodeInvalidTFA, Text: loginTexts[CodeInvalidTFA]}
+// registerBuiltins registers keyward's own commands of the Octeth dialect.
+func (api *API) registerBuiltins() {
+	user, admin := []scopes.Scope{scopes.User}, []scopes.Scope{scopes.Admin}
+	api.mustHandle("User.Login", Command{Public: true, Run: api.login(scopes.User)})
+	api.mustHandle("Admin.Login", Command{Public: true, Run: api.login(scopes.Admin)})
+	api.mustHandle("User.Logout", Command{Scopes: user, Run: api.logout})
+	api.mustHandle("Admin.Logout", Command{Scopes: admin, Run: api.logout})
+	api.registerKeys()
+	api.registerTFA()
+	api.registerAccounts()
+	api.registerCaptcha()
+	api.registerRecovery()
+	api.mustHandle("User.Switch", Command{Scopes: admin, Run: api.userSwitch})
+}
 
 // readLogin reads an Octeth login's parameters. A repeated parameter is a
 // malformed request.
-func readLogin(c *Call, scope scopes.Scope) (LoginRequest, error) {
+func (api *API) readLogin(c *Call, scope scopes.Scope) (authn.LoginRequest, error) {
 	keyParam := "apikey"
 	if scope == scopes.Admin {
 		keyParam = "adminapikey"
 	}
-	req := LoginRequest{Scope: scope}
+	req := authn.LoginRequest{Scope: scope, HTTP: c.HTTP, StaticBypass: api.profile.staticBypass}
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -42,40 +50,43 @@ func readLogin(c *Call, scope scopes.Scope) (LoginRequest, error) {
 		}
 		*f.dst = v
 	}
+	var disableCaptcha bool
 	for _, f := range []struct {
 		name string
 		dst  *bool
-	}{{"DisableCaptcha", &req.DisableCaptcha}, {"Disable2FA", &req.Disable2FA}} {
+	}{{"DisableCaptcha", &disableCaptcha}, {"Disable2FA", &req.Disable2FA}} {
 		v, err := c.Param(f.name)
 		if err != nil {
 			return req, err
 		}
 		*f.dst, _ = strconv.ParseBool(v)
 	}
+	switch api.cfg.CaptchaPolicy {
+	case CaptchaOcteth:
+		req.AskCaptcha = !disableCaptcha
+	case CaptchaAlways:
+		req.AskCaptcha = true
+	case CaptchaNever:
+		req.NoCaptcha = true
+	}
 	return req, nil
 }
 
 // login is User.Login (scope User) and Admin.Login (scope Admin): by
 // username or email and password, or by API key alone. Success answers a
-// new SessionID, sets the session cookie, and describes the account.
+// new SessionID and etoken, sets the session cookie, and describes the
+// account.
 func (api *API) login(scope scopes.Scope) func(c *Call) (Fields, error) {
 	return func(c *Call) (Fields, error) {
-		req, err := readLogin(c, scope)
+		req, err := api.readLogin(c, scope)
 		if err != nil {
 			return nil, err
 		}
-		ctx := c.Context()
-		req.ClientIP = api.a.ClientIP(c.HTTP)
-		req.Bypass = api.profile.bypass
-		res, err := api.a.Login(ctx, req)
-		var le *LoginError
-		if errors.As(err, &le) {
-			return nil, api.loginFailure(scope, le)
-		}
+		res, err := api.auth.Login(c.Context(), req)
 		if err != nil {
-			return nil, err
+			return nil, api.loginRefusal(scope, err)
 		}
-		etoken, err := api.a.handOver(ctx, c.w, c.HTTP, res.SessionID, true)
+		etoken, err := api.auth.HandOver(c.Response(), c.HTTP, res.SessionID, true)
 		if err != nil {
 			return nil, err
 		}
@@ -92,26 +103,6 @@ func (api *API) login(scope scopes.Scope) func(c *Call) (Fields, error) {
 	}
 }
 
-// loginFailure is the command error of a refused login, in the API's
-// profile: OctethV5 answers a missing or wrong 2FA code at Admin.Login
-// with 101, at User.Login with 6.
-func (api *API) loginFailure(scope scopes.Scope, le *LoginError) error {
-	code, text := le.Code, le.Text
-	if code == CodeTFARequired || code == CodeInvalidTFA {
-		want := api.profile.userTFA
-		if scope == scopes.Admin {
-			want = api.profile.adminTFA
-		}
-		switch want {
-		case CodeTFARequired:
-			code, text = CodeTFARequired, "Invalid two-factor authentication code"
-		case CodeInvalidTFA:
-			code, text = CodeInvalidTFA, loginTexts[CodeInvalidTFA]
-		}
-	}
-	return &CommandError{Code: code, Text: text}
-}
-
 // userInfo is User.Login's UserInfo, with Octeth's field names.
 func userInfo(a store.Account) map[string]any {
 	return map[string]any{
@@ -126,33 +117,28 @@ func userInfo(a store.Account) map[string]any {
 // adminInfo is Admin.Login's AdminInfo, with Octeth's field names and
 // string values (AdminID "1", 2FA_Enabled "Yes"/"No").
 func adminInfo(a store.Account, tfaOn bool) map[string]any {
-	enabled := yesNo(tfaOn)
 	return map[string]any{
 		"AdminID":      strconv.FormatInt(a.ID, 10),
 		"Name":         a.Name,
 		"Username":     a.Username,
 		"EmailAddress": a.Email,
-		"2FA_Enabled":  enabled,
+		"2FA_Enabled":  yesNo(tfaOn),
 	}
+}
+
+// yesNo is how Octeth writes a flag.
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
 }
 
 // logout is User.Logout and Admin.Logout: it ends the calling session and
 // drops the cookie.
 func (api *API) logout(c *Call) (Fields, error) {
-	if err := api.a.EndSession(c.Context(), c.Principal); err != nil {
+	if err := api.auth.EndSession(c.Response(), c.HTTP, c.Principal); err != nil {
 		return nil, err
 	}
-	if c.Principal.Method == MethodCookie {
-		api.a.ClearSessionCookie(c.w, c.HTTP)
-	}
 	return Fields{}, nil
-}
-
-// reasonOf returns the log reason of an error made by because.
-func reasonOf(err error) string {
-	var re *reasonError
-	if errors.As(err, &re) {
-		return re.reason
-	}
-	return ""
 }

@@ -1,9 +1,10 @@
-package authn
+package command
 
 import (
 	"errors"
 	"strconv"
 
+	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
@@ -19,14 +20,14 @@ const (
 // password): UserID and PrivilegeType (Default, the default, or Full). It
 // answers a new session of that user, whose principal records the
 // administrator who switched (SwitchedBy) and the privilege asked for; the
-// user's own sessions are untouched. The session lasts no longer than the
-// administrator's account: disabled or gone, the session stops working.
-// What the privilege allows is the host's to decide and enforce. Each
-// switch is an event.
+// user's own sessions are untouched. The session ends with the
+// administrator's session that made it (logout, expiry, a credential
+// change, the account disabled). What the privilege allows is the host's
+// to decide and enforce. Each switch is an event.
 func (api *API) userSwitch(c *Call) (Fields, error) {
 	// Acting as someone else is for an administrator at a keyboard, not
 	// for a key.
-	if err := requirePasswordSession(c.Principal); err != nil {
+	if err := api.requirePasswordSession(c); err != nil {
 		return nil, err
 	}
 	v, err := c.Param("UserID")
@@ -49,22 +50,22 @@ func (api *API) userSwitch(c *Call) (Fields, error) {
 		return nil, Fail(CodeInvalidUserID, "Invalid user ID")
 	}
 	ctx := c.Context()
-	user, err := api.a.activeAccount(ctx, store.AccountRef{Scope: scopes.User, ID: id})
-	if errors.Is(err, ErrInvalidCredential) {
+	user, err := api.auth.Account(ctx, store.AccountRef{Scope: scopes.User, ID: id})
+	if errors.Is(err, authn.ErrInvalidCredential) {
 		return nil, Fail(CodeInvalidUserID, "Invalid user ID")
 	}
 	if err != nil {
 		return nil, err
 	}
-	sid, err := api.a.StartSession(ctx, user, SessionOptions{Method: "switch", SwitchedBy: c.Principal, SwitchPrivilege: priv})
+	sid, err := api.auth.StartSession(ctx, user, authn.SessionOptions{Method: "switch", SwitchedBy: c.Principal, SwitchPrivilege: priv})
 	if err != nil {
 		return nil, err
 	}
 	// No cookie: the administrator's browser keeps its own session.
-	etoken, err := api.a.handOver(ctx, c.w, c.HTTP, sid, false)
+	etoken, err := api.auth.HandOver(c.Response(), c.HTTP, sid, false)
 	if err != nil {
 		return nil, err
 	}
-	api.a.Emit(ctx, event.Event{Kind: event.UserSwitched, Account: user.Ref(), Username: user.Username, Actor: c.Principal.Account(), Reason: priv})
+	api.auth.Emit(ctx, event.Event{Kind: event.UserSwitched, Account: user.Ref(), Username: user.Username, Actor: c.Principal.Account(), Reason: priv})
 	return Fields{"SessionID": sid.Reveal(), "etoken": etoken.Reveal(), "UserInfo": userInfo(user)}, nil
 }

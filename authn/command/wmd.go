@@ -1,10 +1,11 @@
-package authn
+package command
 
 import (
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -15,11 +16,12 @@ const wmdTimeLayout = "2006-01-02 15:04:05"
 // wmdAuth is WMD's c=auth: with logout=1 it ends the request's session
 // (cookie or etoken); otherwise it logs in with user and pass (and tfacode,
 // if 2FA is on), sets the session cookie and answers the etoken, as seed
-// 004 shows. A failure says "Invalid name or password (n/m)": the
-// throttle's count of attempts of this name from this address, and its
-// limit. WMD has no captcha parameter: the throttle alone protects. A name
-// that is both a user's and an administrator's logs in to the one whose
-// password it is (the user, if it is both's): see [LoginRequest].EitherScope.
+// 004 shows. WMD has one kind of account with an admin flag, keyward two
+// scopes: the login is of whichever the password is right for (see
+// authn.LoginRequest.EitherScope). A failure says "Invalid name or
+// password (n/m)": the throttle's count of attempts of this name from this
+// address, and its limit. WMD has no captcha parameter: the throttle alone
+// protects.
 func (api *API) wmdAuth(c *Call) (Fields, error) {
 	logout, err := c.Param("logout")
 	if err != nil {
@@ -37,25 +39,14 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 			return nil, err
 		}
 	}
-	ctx := c.Context()
-	// WMD has one kind of account with an admin flag, keyward two scopes:
-	// the login is of whichever the password is right for.
-	res, err := api.a.Login(ctx, LoginRequest{
+	res, err := api.auth.Login(c.Context(), authn.LoginRequest{
 		EitherScope: true, Username: user, Password: pass, TFACode: tfa,
-		NoCaptcha: true, ClientIP: api.a.ClientIP(c.HTTP),
+		NoCaptcha: true, HTTP: c.HTTP,
 	})
-	var le *LoginError
-	if errors.As(err, &le) {
-		text := le.Text
-		if le.Code <= CodeInvalidCredentials {
-			text = fmt.Sprintf("Invalid name or password (%d/%d)", le.Attempts, le.Limit)
-		}
-		return nil, &CommandError{Code: le.Code, Text: text, Fields: Fields{"user": "", "group": ""}}
-	}
 	if err != nil {
-		return nil, err
+		return nil, wmdRefusal(err, res)
 	}
-	etoken, err := api.a.handOver(ctx, c.w, c.HTTP, res.SessionID, true)
+	etoken, err := api.auth.HandOver(c.Response(), c.HTTP, res.SessionID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -72,24 +63,42 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 		"admin":       acct.Scope == scopes.Admin,
 		"fullname":    full,
 		"displayname": display,
-		"lastsignin":  api.a.cfg.Now().UTC().Format(wmdTimeLayout),
+		"lastsignin":  res.At.UTC().Format(wmdTimeLayout),
 		"etoken":      etoken.Reveal(),
 	}, nil
 }
 
+// wmdRefusal is the answer to a refused c=auth: a bad name or password,
+// with the throttle's count; the login table's text for the rest of the
+// login's refusals; err itself for a general failure (throttled, the
+// store).
+func wmdRefusal(err error, res authn.LoginResult) error {
+	blank := Fields{"user": "", "group": ""}
+	if errors.Is(err, authn.ErrMissingUsername) || errors.Is(err, authn.ErrMissingPassword) || errors.Is(err, authn.ErrInvalidCredential) {
+		return &Error{Code: CodeInvalidCredentials, Text: fmt.Sprintf("Invalid name or password (%d/%d)", res.Attempts, res.Limit), Fields: blank}
+	}
+	for _, row := range loginCodes {
+		if errors.Is(err, row.err) {
+			return &Error{Code: row.code, Text: row.text, Fields: blank}
+		}
+	}
+	return err
+}
+
 // wmdLogout ends the session the request rides on, and drops the cookie.
 func (api *API) wmdLogout(c *Call) (Fields, error) {
-	p, err := api.a.authenticate(c.req, api.resolvers(), true)
+	req := api.auth.Request(c.HTTP)
+	next, err := api.auth.Authenticate(c.Response(), req, api.cfg.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	if !p.Authenticated() {
-		return nil, ErrUnauthenticated
+	p, ok := authn.PrincipalFrom(next.Context())
+	if !ok {
+		return nil, authn.ErrUnauthenticated
 	}
-	if err := api.a.EndSession(c.Context(), p); err != nil {
+	if err := api.auth.EndSession(c.Response(), c.HTTP, p); err != nil {
 		return nil, err
 	}
-	api.a.ClearSessionCookie(c.w, c.HTTP)
 	return Fields{}, nil
 }
 

@@ -3,51 +3,34 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/keyward/keyward/captcha"
 )
 
-// Captcha.New is limited per client address, so that nobody fills the
-// store with challenges.
+// Captchas are limited per client address, so that nobody fills the store
+// with challenges or the CPU with drawing them.
 const (
 	captchasPerIP     = 60
 	captchaDrawsPerIP = 120
 	captchaRateWindow = 10 * time.Minute
 )
 
-// registerCaptcha registers Captcha.New, when the captcha is keyward's own
-// (a host's hCaptcha or Turnstile makes its challenges elsewhere).
-func (api *API) registerCaptcha() {
-	if _, ok := api.a.captcha.(*captcha.Digits); ok {
-		api.mustHandle("Captcha.New", Command{Public: true, Run: api.captchaNew})
-	}
-}
-
-// captchaNew is Captcha.New: a new challenge's CaptchaID, and where its
-// image and sound are (ImageURL, AudioURL).
-func (api *API) captchaNew(c *Call) (Fields, error) {
-	id, err := api.a.NewCaptcha(c.Context(), c.HTTP)
-	if err != nil {
-		return nil, err
-	}
-	base := strings.TrimSuffix(api.cfg.CaptchaURL, "/") + "/"
-	return Fields{"CaptchaID": id, "ImageURL": base + id + ".png", "AudioURL": base + id + ".wav"}, nil
-}
-
 // NewCaptcha makes a captcha challenge for the client of r and returns its
-// ID; [Authenticator.CaptchaHandler] serves its image (ID.png) and sound
+// ID, for a login to answer ([LoginRequest].CaptchaID);
+// [Authenticator.CaptchaHandler] serves its image (ID.png) and sound
 // (ID.wav). Each client address may make 60 in 10 minutes
-// ([*ThrottledError] after that). With a host's own [captcha.Checker] it
-// is an error: that service makes its challenges itself.
+// ([*ThrottledError] after that). With a host's own captcha.Checker it is
+// an error wrapping errors.ErrUnsupported: that service makes its
+// challenges itself.
 func (a *Authenticator) NewCaptcha(ctx context.Context, r *http.Request) (string, error) {
 	d, ok := a.captcha.(*captcha.Digits)
 	if !ok {
-		return "", errors.New("authn: NewCaptcha needs keyward's own captcha")
+		return "", fmt.Errorf("authn: NewCaptcha needs keyward's own captcha: %w", errors.ErrUnsupported)
 	}
-	key := counterKey("captcha", ipKey(a.ClientIP(r)))
+	key := counterKey("captcha", ipKey(a.clientAddr(r)))
 	n, reset, err := a.store.Increment(ctx, key, captchaRateWindow)
 	if err != nil {
 		return "", storeFailure(err)
@@ -63,7 +46,7 @@ func (a *Authenticator) NewCaptcha(ctx context.Context, r *http.Request) (string
 }
 
 // CaptchaHandler serves keyward's captcha images and sounds (.../<id>.png,
-// .../<id>.wav); mount it where [APIConfig].CaptchaURL says. It is nil when
+// .../<id>.wav); mount it where a command API's captcha URL says (command.Config.CaptchaURL). It is nil when
 // the captcha is a host's own [captcha.Checker].
 //
 // Drawing an image or a sound costs CPU: each client address may fetch 120
@@ -75,14 +58,14 @@ func (a *Authenticator) CaptchaHandler() http.Handler {
 	}
 	h := d.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := counterKey("captcha-draw", ipKey(a.ClientIP(r)))
+		key := counterKey("captcha-draw", ipKey(a.clientAddr(r)))
 		n, reset, err := a.store.Increment(r.Context(), key, captchaRateWindow)
 		switch {
 		case err != nil:
 			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 			return
 		case n > captchaDrawsPerIP:
-			w.Header().Set("Retry-After", (&ThrottledError{RetryAfter: reset.Sub(a.cfg.Now())}).RetryAfterSeconds())
+			w.Header().Set("Retry-After", retryAfterSeconds(reset.Sub(a.cfg.Now())))
 			http.Error(w, "too many requests", http.StatusTooManyRequests)
 			return
 		}

@@ -1,4 +1,4 @@
-package authn
+package command
 
 import (
 	"bytes"
@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-
-	"github.com/keyward/keyward/authn/event"
 )
 
 // Fields are what a command answers, merged into the Octeth envelope beside
@@ -16,11 +14,12 @@ import (
 // keys come out in sorted order.
 type Fields map[string]any
 
-// CommandError is a command's own failure: Octeth answers it with HTTP 200,
-// Success false, and the code and text in the envelope. Codes are the
-// command's to define (login uses 1 to 6 and 101); they should not collide
-// with the general codes (400, 401, 403, 404, 429, 503).
-type CommandError struct {
+// Error is a command's own failure: Octeth answers it with HTTP 200,
+// Success false, and the code and text in the envelope; WMD with
+// status "notok" and the text. Codes are the command's to define (login
+// uses 1 to 6 and 101); they should not collide with the general codes
+// (400, 401, 403, 404, 429, 503).
+type Error struct {
 	// Code is the envelope's ErrorCode (the WMD dialect has none).
 	Code int
 	// Text is the envelope's ErrorText (WMD's error): a client reads it.
@@ -30,19 +29,21 @@ type CommandError struct {
 }
 
 // Error returns the text with its code.
-func (e *CommandError) Error() string { return "command error " + strconv.Itoa(e.Code) + ": " + e.Text }
+func (e *Error) Error() string { return "command error " + strconv.Itoa(e.Code) + ": " + e.Text }
 
-// Fail returns a [CommandError], for a command's return statement.
-func Fail(code int, text string) error { return &CommandError{Code: code, Text: text} }
+// Fail returns an [*Error], for a command's return statement.
+func Fail(code int, text string) error { return &Error{Code: code, Text: text} }
 
-// reservedField reports whether a command may not set the field: the
-// envelope's own, in either dialect.
-func reservedField(k string) bool {
-	switch k {
-	case "Success", "ErrorCode", "ErrorText", "Errors", "status", "error":
-		return true
+// reserved returns a field of f a command may not set, the envelope's own
+// in either dialect, if there is one.
+func reserved(f Fields) (string, bool) {
+	for k := range f {
+		switch k {
+		case "Success", "ErrorCode", "ErrorText", "Errors", "status", "error":
+			return k, true
+		}
 	}
-	return false
+	return "", false
 }
 
 // answer is one envelope about to be written.
@@ -54,6 +55,8 @@ type answer struct {
 	fields Fields
 	// hard failures carry an Errors list in profiles that send one.
 	hard bool
+	// retryAfter is a throttled client's Retry-After.
+	retryAfter string
 }
 
 // head returns the envelope's own fields, in order, for the dialect and
@@ -88,6 +91,14 @@ type field struct {
 	value any
 }
 
+// write writes a, for the request r.
+func (api *API) write(w http.ResponseWriter, r *http.Request, a answer, asXML bool) {
+	if a.retryAfter != "" {
+		w.Header().Set("Retry-After", a.retryAfter)
+	}
+	api.writeEnvelope(r.Context(), w, a, asXML)
+}
+
 // writeEnvelope writes a in the API's dialect and profile: JSON, Octeth's
 //
 //	{"Success":false,"ErrorCode":3,"ErrorText":"Invalid login credentials"}
@@ -119,8 +130,7 @@ func (api *API) writeEnvelope(ctx context.Context, w http.ResponseWriter, a answ
 	}
 	if err != nil {
 		// A value that cannot be encoded is the command's bug.
-		api.a.Emit(ctx, event.Event{Kind: event.CommandFailed, Reason: "answer does not encode", Err: err})
-		api.writeEnvelope(ctx, w, api.profile.generalAnswer(ErrInternal), asXML)
+		api.commandFailed(ctx, w, "answer does not encode", err, asXML)
 		return
 	}
 	status := a.status

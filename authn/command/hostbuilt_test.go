@@ -1,0 +1,252 @@
+package command_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/authn/command"
+	"github.com/keyward/keyward/authn/form"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Every exported function and method of the package, called with the
+// values a host can build itself (zero structs, a Call it makes to test a
+// command, requests made with httptest, configs filled in by hand),
+// returns (an error, if it must), and never panics: a test over the
+// package's whole API, by reflection, as authn's is over its own, so that
+// a method added later is covered too.
+func TestHostBuiltValues(t *testing.T) {
+	t.Parallel()
+	a := newAuthenticator(t)
+	api := command.New(a, command.Config{})
+	wmd := command.New(a, command.Config{Dialect: command.WMD, Credentials: []authn.Method{authn.MethodEToken}})
+	receivers := []any{
+		api, wmd, command.New(a, command.Config{Profile: command.OctethV5, Dialect: 99, CaptchaPolicy: 99}),
+		&command.Call{},
+		&command.Call{HTTP: httptest.NewRequest("POST", "/", strings.NewReader("a=1&a=2"))},
+		&command.Call{HTTP: httptest.NewRequest("GET", "/?SessionID=x", nil), Principal: authn.Principal{Scope: scopes.User, AccountID: 1}},
+		&command.Call{Params: &form.Params{}},
+		&command.Error{}, &command.Error{Code: 1, Text: "x", Fields: command.Fields{"Success": true}},
+	}
+	funcs := map[string]any{"New": command.New, "Fail": command.Fail}
+	var calls int
+	var panics []string
+	for _, recv := range receivers {
+		v := reflect.ValueOf(recv)
+		for i := range v.NumMethod() {
+			n, p := callAll(t, fmt.Sprintf("%T.%s", recv, v.Type().Method(i).Name), v.Method(i))
+			calls, panics = calls+n, append(panics, p...)
+		}
+	}
+	for name, f := range funcs {
+		n, p := callAll(t, name, reflect.ValueOf(f))
+		calls, panics = calls+n, append(panics, p...)
+	}
+	// The built-in commands too, through the router, with a host's
+	// requests of every kind.
+	for _, h := range []http.Handler{api, wmd} {
+		for _, r := range hostRequests() {
+			calls++
+			if msg := call("ServeHTTP", reflect.ValueOf(h.ServeHTTP), []reflect.Value{reflect.ValueOf(httptest.NewRecorder()), reflect.ValueOf(r)}); msg != "" {
+				panics = append(panics, msg)
+			}
+		}
+	}
+	for _, p := range panics {
+		t.Error(p)
+	}
+	t.Logf("%d calls", calls)
+}
+
+// The harness finds a panic where there is one.
+func TestHostBuiltCatchesPanics(t *testing.T) {
+	t.Parallel()
+	fragile := func(c *command.Call) string { return c.HTTP.Method }
+	calls, panics := callAll(t, "fragile", reflect.ValueOf(fragile))
+	if calls != 3 || len(panics) != 2 || !strings.Contains(panics[0], "fragile(") {
+		t.Fatalf("%d calls, panics %q", calls, panics)
+	}
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// newAuthenticator is an authenticator on a memory store with an account
+// of each scope, cheap hashing and a quiet log.
+func newAuthenticator(t *testing.T) *authn.Authenticator {
+	t.Helper()
+	a, err := authn.New(authn.Config{
+		Cookie:    authn.CookieConfig{AllowPlaintextHTTP: true},
+		Passwords: authn.PasswordConfig{Memory: 64, Iterations: 1, Parallelism: 1},
+		Logger:    discardLogger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []scopes.Scope{scopes.User, scopes.Admin} {
+		if _, err := a.CreateAccount(context.Background(), store.Account{Scope: s, Username: "someone"}, "someone's password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
+// hostRequests are requests for every built-in command, anonymous and
+// with credentials that do not work, in both dialects' words.
+func hostRequests() []*http.Request {
+	names := []string{
+		"User.Login", "Admin.Login", "User.Logout", "Admin.Logout", "User.APIKey.Create", "User.APIKey.Delete", "User.APIKeys.Get",
+		"User.TFA.Setup", "User.TFA.Enable", "User.TFA.Disable", "User.TFA.RecoveryCodes.Regenerate",
+		"Admin.TFA.Setup", "Admin.TFA.Enable", "Admin.TFA.Disable", "Admin.TFA.RecoveryCodes.Regenerate",
+		"Admin.Update", "User.Update", "User.PasswordChange", "User.Current", "User.Switch", "Captcha.New",
+		"User.PasswordRemind", "User.PasswordReset", "Admin.PasswordRemind", "Admin.PasswordReset", "",
+	}
+	var rs []*http.Request
+	for _, n := range names {
+		for _, q := range []string{"", "&Username=someone&Password=someone's+password&DisableCaptcha=true", "&SessionID=x&APIKey=kw_x&ResponseFormat=XML", "&c=auth&user=someone&pass=x&logout=1"} {
+			r := httptest.NewRequest("POST", "/api.php?Command="+n+q, strings.NewReader("UserID=1&AdminID=1&EmailAddress=%ff"))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rs = append(rs, r)
+		}
+	}
+	return append(rs, httptest.NewRequest("GET", "/api.php?c=auth", nil), httptest.NewRequest("GET", "/", nil))
+}
+
+// callAll calls f once per choice of host-built argument, each argument
+// position in turn taking each of its type's values while the others take
+// their first, and serves a request through every handler it returns. It
+// returns how many calls it made and a description of each that panicked.
+func callAll(t *testing.T, name string, f reflect.Value) (int, []string) {
+	t.Helper()
+	ft := f.Type()
+	choices := make([][]reflect.Value, ft.NumIn())
+	for i := range choices {
+		in := ft.In(i)
+		if ft.IsVariadic() && i == ft.NumIn()-1 {
+			in = in.Elem()
+		}
+		choices[i] = hostValues(t, in)
+		if len(choices[i]) == 0 {
+			t.Fatalf("%s: no host-built value of %v", name, in)
+		}
+	}
+	calls := 0
+	var panics []string
+	for pos := range max(1, len(choices)) {
+		n := 1
+		if pos < len(choices) {
+			n = len(choices[pos])
+		}
+		for k := range n {
+			args := make([]reflect.Value, len(choices))
+			for i := range args {
+				args[i] = choices[i][0]
+				if i == pos {
+					args[i] = choices[i][k]
+				}
+			}
+			calls++
+			if msg := call(name, f, args); msg != "" {
+				panics = append(panics, msg)
+			}
+		}
+	}
+	return calls, panics
+}
+
+// call makes one call and serves what it returns; it returns what a panic
+// said, or "".
+func call(name string, f reflect.Value, args []reflect.Value) (panicked string) {
+	defer func() {
+		if r := recover(); r != nil {
+			panicked = fmt.Sprintf("%s%v panicked: %v", name, describe(args), r)
+		}
+	}()
+	var out []reflect.Value
+	if f.Type().IsVariadic() {
+		out = f.CallSlice(append(args[:len(args)-1:len(args)-1], reflect.Append(reflect.MakeSlice(f.Type().In(len(args)-1), 0, 1), args[len(args)-1])))
+	} else {
+		out = f.Call(args)
+	}
+	for _, o := range out {
+		if h, ok := o.Interface().(http.Handler); ok {
+			for _, r := range hostRequests()[:8] {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+		}
+	}
+	return ""
+}
+
+func describe(args []reflect.Value) string {
+	var parts []string
+	for _, a := range args {
+		parts = append(parts, fmt.Sprintf("%#v", a.Interface()))
+	}
+	s := "(" + strings.Join(parts, ", ") + ")"
+	if len(s) > 300 {
+		s = s[:300] + "...)"
+	}
+	return s
+}
+
+// hostValues returns values of type typ that a host can build, the first
+// the most ordinary.
+func hostValues(t *testing.T, typ reflect.Type) []reflect.Value {
+	get := httptest.NewRequest("GET", "/", nil)
+	post := httptest.NewRequest("POST", "/?Command=User.Login", strings.NewReader("x=1"))
+	run := func(*command.Call) (command.Fields, error) { return nil, nil }
+	var vals []any
+	switch typ {
+	case reflect.TypeFor[context.Context]():
+		vals = []any{context.Background()}
+	case reflect.TypeFor[*http.Request]():
+		vals = []any{get, post, (*http.Request)(nil)}
+	case reflect.TypeFor[http.ResponseWriter]():
+		vals = []any{httptest.NewRecorder()}
+	case reflect.TypeFor[*authn.Authenticator]():
+		vals = []any{newAuthenticator(t)}
+	case reflect.TypeFor[*command.Call]():
+		vals = []any{&command.Call{HTTP: get}, &command.Call{}, (*command.Call)(nil)}
+	case reflect.TypeFor[command.Config]():
+		vals = []any{
+			command.Config{},
+			command.Config{Dialect: command.WMD, Profile: command.OctethV5, AlwaysHTTP200: true, ErrorCodeAsList: true, CaptchaPolicy: command.CaptchaNever, CaptchaURL: "x"},
+			command.Config{Dialect: 7, Profile: 7, CaptchaPolicy: 7, Credentials: []authn.Method{0, authn.MethodCustom, 200}},
+		}
+	case reflect.TypeFor[command.Command]():
+		vals = []any{
+			command.Command{Scopes: []scopes.Scope{scopes.User}, Run: run},
+			command.Command{},
+			command.Command{Public: true, Run: func(*command.Call) (command.Fields, error) { panic("a host's bug") }},
+			command.Command{Scopes: []scopes.Scope{scopes.User, 0}, Run: run},
+		}
+	default:
+		switch typ.Kind() {
+		case reflect.String:
+			return []reflect.Value{reflect.ValueOf("").Convert(typ), reflect.ValueOf("User.Login").Convert(typ), reflect.ValueOf(strings.Repeat("\xff", 300)).Convert(typ)}
+		case reflect.Int, reflect.Int64, reflect.Uint8:
+			return []reflect.Value{reflect.Zero(typ), reflect.ValueOf(1).Convert(typ), reflect.ValueOf(-1).Convert(typ)}
+		case reflect.Bool:
+			return []reflect.Value{reflect.ValueOf(false), reflect.ValueOf(true)}
+		case reflect.Slice:
+			return []reflect.Value{reflect.Zero(typ), reflect.MakeSlice(typ, 1, 1)}
+		case reflect.Pointer:
+			return []reflect.Value{reflect.New(typ.Elem()), reflect.Zero(typ)}
+		case reflect.Struct, reflect.Interface, reflect.Func, reflect.Map:
+			return []reflect.Value{reflect.Zero(typ)}
+		}
+	}
+	out := make([]reflect.Value, len(vals))
+	for i, v := range vals {
+		out[i] = reflect.ValueOf(v)
+	}
+	return out
+}

@@ -1,0 +1,2 @@
+// Package clocktest provides a clock that tests move by hand.
+package clocktest

@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keyward/keyward/scopes"
+)
+
+// What [Combine] and [WithAccounts] return implements.
+var (
+	_ Store          = (*composite)(nil)
+	_ Generations    = (*composite)(nil)
+	_ AccountCreator = (*composite)(nil)
+	_ PasswordSetter = (*composite)(nil)
+	_ AccountUpdater = (*composite)(nil)
+)
+
+// Combine returns the [Store] of a deployment on two stores: accounts, API
+// keys and second factors from durable (package sqlstore's store, or a
+// [Memory]), and what every request reads and writes (sessions, claims,
+// counters, captcha challenges, one-time tokens) from fast (package
+// redisstore's store). Second factors come from durable, with the
+// accounts, so that a 2FA change raises the generation the accounts are
+// read with ([TFAStates.PutTFA]).
+//
+// The store also implements [AccountCreator], [PasswordSetter],
+// [AccountUpdater] and [Generations]: each forwards to durable if durable
+// implements it, and answers [ErrNotSupported] otherwise.
+//
+// durable and fast must not be nil. The store is safe for concurrent use
+// if they are.
+func Combine(durable Durable, fast Fast) Store {
+	c := &composite{Durable: durable, Fast: fast, accounts: durable}
+	c.own, _ = keptGenerations(durable)
+	c.creator, _ = durable.(AccountCreator)
+	c.setter, _ = durable.(PasswordSetter)
+	c.updater, _ = durable.(AccountUpdater)
+	return c
+}
+
+// WithAccounts returns a [Store] whose accounts come from accounts, a
+// host's own users table, and everything else (API keys, sessions, second
+// factors, claims, counters, ...) from rest: a [Memory], package
+// sqlstore's store, or one that [Combine] made.
+//
+// Second factors live in rest, which keeps the credential generations of
+// accounts it does not hold: its [TFAStates.PutTFA] raises the generation
+// of the account whose 2FA it turns on or off. So rest must implement
+// [Generations] (an error otherwise), and the store returns each account
+// with the generation rest keeps for it: a 2FA change ends the sessions
+// of a host's account as it ends those of keyward's own.
+//
+// The host's table is read-only to keyward, unless accounts keeps
+// credential generations of its own, which it says by implementing
+// [Generations] too (a keyward store used for accounts alone does):
+//
+//   - accounts without [Generations]: [AccountCreator], [PasswordSetter]
+//     and [AccountUpdater] answer [ErrNotSupported], since keyward cannot
+//     raise a generation in the same write as a password it cannot
+//     make; and the Generation accounts returns is not used, an account's
+//     generation is the one rest keeps.
+//   - accounts with [Generations]: the three forward to accounts where it
+//     implements them (and answer ErrNotSupported where it does not), and
+//     an account's generation is its own plus the one rest keeps. Each
+//     only goes up, so the sum goes up whenever either does: a password
+//     change and a 2FA change both end sessions.
+//
+// The store implements [Generations] itself, with the generation it
+// returns accounts with. Reading an account is two calls: accounts, then
+// rest for the generation.
+//
+// The store is safe for concurrent use if accounts and rest are.
+func WithAccounts(accounts Accounts, rest Store) (Store, error) {
+	if accounts == nil || rest == nil {
+		return nil, errors.New("store: WithAccounts needs both accounts and rest")
+	}
+	added, ok := keptGenerations(rest)
+	if !ok {
+		return nil, fmt.Errorf("store: WithAccounts: rest (%T) keeps no credential generations (store.Generations), so 2FA changes could not end sessions", rest)
+	}
+	c := &composite{Durable: rest, Fast: rest, accounts: accounts, added: added}
+	c.own, ok = keptGenerations(accounts)
+	if ok {
+		c.creator, _ = accounts.(AccountCreator)
+		c.setter, _ = accounts.(PasswordSetter)
+		c.updater, _ = accounts.(AccountUpdater)
+	}
+	return c, nil
+}
+
+// keptGenerations returns s as [Generations] if it keeps generations: if
+// it implements Generations and is not a composite that answers
+// [ErrNotSupported] to it.
+func keptGenerations(s any) (Generations, bool) {
+	if c, ok := s.(*composite); ok && c.own == nil && c.added == nil {
+		return nil, false
+	}
+	g, ok := s.(Generations)
+	return g, ok
+}
+
+// composite is the store [Combine] and [WithAccounts] return: one type,
+// its parts filled in by each. Accounts are read through accounts and the
+// optional writes go to the fields of their names (nil: ErrNotSupported);
+// everything else forwards to the embedded parts. (Durable's own Account
+// and AccountByLogin are hidden by composite's.)
+type composite struct {
+	Durable
+	Fast
+
+	accounts Accounts
+	// own is the generations that accounts keeps, if any; added is those
+	// of the store whose second factors go with accounts kept elsewhere
+	// (WithAccounts: rest), nil when accounts keeps its own second
+	// factors (Combine). An account's generation is the sum of both.
+	own, added Generations
+
+	creator AccountCreator
+	setter  PasswordSetter
+	updater AccountUpdater
+}
+
+// Account returns the account accounts finds, with its generation.
+func (c *composite) Account(ctx context.Context, ref AccountRef) (Account, error) {
+	a, err := c.accounts.Account(ctx, ref)
+	if err != nil {
+		return Account{}, err
+	}
+	return c.withGeneration(ctx, a)
+}
+
+// AccountByLogin returns the account accounts finds, with its generation.
+func (c *composite) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (Account, error) {
+	a, err := c.accounts.AccountByLogin(ctx, scope, login)
+	if err != nil {
+		return Account{}, err
+	}
+	return c.withGeneration(ctx, a)
+}
+
+// withGeneration returns a, read from accounts, with the generation c
+// keeps for it: its own if accounts keeps generations (else none), plus
+// those of added.
+func (c *composite) withGeneration(ctx context.Context, a Account) (Account, error) {
+	if c.added == nil {
+		return a, nil
+	}
+	g, err := c.added.Generation(ctx, a.Ref())
+	if err != nil {
+		return Account{}, fmt.Errorf("store: credential generation of %v %d: %w", a.Scope, a.ID, err)
+	}
+	if c.own == nil {
+		a.Generation = 0 // a table that keeps no generations
+	}
+	a.Generation += g
+	return a, nil
+}
+
+// Generation returns the sum of the generations c keeps for the account,
+// or [ErrNotSupported] if it keeps none.
+func (c *composite) Generation(ctx context.Context, ref AccountRef) (int64, error) {
+	if c.own == nil && c.added == nil {
+		return 0, ErrNotSupported
+	}
+	var sum int64
+	for _, g := range []Generations{c.own, c.added} {
+		if g == nil {
+			continue
+		}
+		n, err := g.Generation(ctx, ref)
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+// CreateAccount forwards to the accounts' [AccountCreator], if any.
+func (c *composite) CreateAccount(ctx context.Context, a Account) (Account, error) {
+	if c.creator == nil {
+		return Account{}, ErrNotSupported
+	}
+	created, err := c.creator.CreateAccount(ctx, a)
+	if err != nil {
+		return Account{}, err
+	}
+	return c.withGeneration(ctx, created)
+}
+
+// SetPassword forwards to the accounts' [PasswordSetter], if any.
+func (c *composite) SetPassword(ctx context.Context, ref AccountRef, hash string) error {
+	if c.setter == nil {
+		return ErrNotSupported
+	}
+	return c.setter.SetPassword(ctx, ref, hash)
+}
+
+// RehashPassword forwards to the accounts' [PasswordSetter], if any.
+func (c *composite) RehashPassword(ctx context.Context, ref AccountRef, old, hash string) error {
+	if c.setter == nil {
+		return ErrNotSupported
+	}
+	return c.setter.RehashPassword(ctx, ref, old, hash)
+}
+
+// UpdateAccount forwards to the accounts' [AccountUpdater], if any.
+func (c *composite) UpdateAccount(ctx context.Context, a Account) error {
+	if c.updater == nil {
+		return ErrNotSupported
+	}
+	return c.updater.UpdateAccount(ctx, a)
+}
