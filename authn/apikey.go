@@ -106,13 +106,13 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 	now := r.now()
 	// The static key, if configured, is compared first, in constant time.
 	if a.hasAdminKey && subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 {
-		acct, err := a.Account(ctx, store.AccountRef{Scope: scopes.Admin, ID: a.cfg.AdminAPIKeyAccountID})
+		acct, _, err := a.readAccount(ctx, store.AccountRef{Scope: scopes.Admin, ID: a.cfg.AdminAPIKeyAccountID}, now, true)
 		if err != nil {
 			return Principal{}, err
 		}
 		return Principal{Scope: scopes.Admin, AccountID: acct.ID, Username: acct.Username, Method: MethodAdminKey, AuthenticatedAt: now}, nil
 	}
-	k, err := a.store.APIKeyByHash(ctx, h)
+	k, _, err := a.readAPIKey(ctx, h, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return Principal{}, errUnknownKey
@@ -126,7 +126,7 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 	if k.BoundIP != "" && !boundAllows(k.BoundIP, r.ClientIP()) {
 		return Principal{}, errKeyBound
 	}
-	acct, err := a.Account(ctx, k.Account)
+	acct, _, err := a.readAccount(ctx, k.Account, now, true)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -267,6 +267,9 @@ func (a *Authenticator) CreateAPIKey(ctx context.Context, owner store.AccountRef
 // exist or is not the owner's is [store.ErrNotFound].
 func (a *Authenticator) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id int64) error {
 	err := a.store.RevokeAPIKey(ctx, owner, id)
+	if !errors.Is(err, store.ErrNotFound) {
+		a.invalidate(ctx, owner) // revoked, or perhaps
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return err
@@ -278,8 +281,13 @@ func (a *Authenticator) RevokeAPIKey(ctx context.Context, owner store.AccountRef
 }
 
 // APIKeys lists the owner's keys: IDs, prefixes, labels and times, never
-// the keys.
+// the keys. Usage (requests, last use) is written in the background; the
+// list writes what this instance has counted first, so that it shows what
+// is known. Failing that is an event, not an error.
 func (a *Authenticator) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
+	if err := a.flush(ctx); err != nil {
+		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "recording API key usage", Err: err})
+	}
 	keys, err := a.store.APIKeys(ctx, owner)
 	if err != nil {
 		return nil, storeFailure(err)

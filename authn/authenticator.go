@@ -3,6 +3,7 @@ package authn
 import (
 	"crypto/sha256"
 	"fmt"
+	"sync"
 
 	"github.com/gorilla/securecookie"
 
@@ -14,9 +15,10 @@ import (
 
 // Authenticator turns requests' credentials into principals, and starts
 // and ends the sessions and keys those credentials are. Make one with [New]
-// and share it: it is safe for concurrent use, and holds no state of its
-// own beyond its frozen [Config]; everything that changes lives in the
-// store.
+// and share it: it is safe for concurrent use. Everything that changes
+// lives in the store; the Authenticator keeps only a cache of it, which
+// the store's invalidation channel keeps honest ([CacheConfig]), and API
+// key usage not yet written. Call [Authenticator.Close] on shutdown.
 type Authenticator struct {
 	cfg Config
 	// store is cfg.Store with cfg.StoreTimeout on every call; passwords
@@ -41,6 +43,14 @@ type Authenticator struct {
 	mailing chan struct{} // bounds the reset mails being sent at once
 	tfa     *totp.TOTP
 	captcha captcha.Checker
+
+	// cache is nil when off or when the store has no invalidation
+	// channel; invalidations is the channel, nil without one; stopWatch
+	// stops the cache listening.
+	cache         *credentialCache
+	invalidations store.Invalidations
+	stopWatch     func()
+	closeOnce     sync.Once
 }
 
 // New checks cfg, fills in its defaults and returns an Authenticator. An
@@ -87,5 +97,6 @@ func New(cfg Config) (*Authenticator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authn: %w", err)
 	}
+	a.watchInvalidations() // last: nothing may fail after it starts
 	return a, nil
 }

@@ -78,6 +78,7 @@ type Config struct {
 
 	Cookie    CookieConfig
 	Sessions  SessionConfig
+	Cache     CacheConfig
 	EToken    ETokenConfig
 	Reauth    ReauthConfig
 	Throttle  ThrottleConfig
@@ -150,6 +151,43 @@ type SessionConfig struct {
 	// so that most requests only read. Default 1 minute; it must be less
 	// than IdleTimeout.
 	TouchInterval time.Duration
+}
+
+// CacheConfig is the cache of credentials each Authenticator keeps: the
+// sessions, API keys and accounts that requests' credentials resolved to,
+// so that a credential seen again costs no store round trip.
+//
+// It serves only while the store's invalidation channel is listening
+// ([store.Invalidations]: Redis pub/sub, PostgreSQL LISTEN/NOTIFY, or
+// within the process for [store.Memory]); on a store without one (SQLite,
+// a host's own), or while the channel is down, every request reads the
+// store. A key revoked, a logout, a password or 2FA change made through
+// keyward is in force at once on the instance that made it and, through
+// the channel, within [store.InvalidationBound] (1 s) on every other. A
+// change made outside keyward (an account disabled in a host's own table)
+// needs [Authenticator.Invalidate]; without it, MaxAge bounds how long it
+// goes unseen. The cache only ever lets a request through: every refusal
+// is decided on what the store says.
+type CacheConfig struct {
+	// Entries bounds the sessions, the API keys and the accounts kept,
+	// each. Default 10,000; negative turns the cache off.
+	Entries int
+	// MaxAge bounds how long an entry serves before the store is read
+	// again, whatever the channel says. Default 10 seconds.
+	MaxAge time.Duration
+}
+
+func (c CacheConfig) withDefaults() (CacheConfig, error) {
+	if c.Entries == 0 {
+		c.Entries = 10_000
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = 10 * time.Second
+	}
+	if c.MaxAge < 0 {
+		return c, errors.New("authn: negative Cache.MaxAge")
+	}
+	return c, nil
 }
 
 // ETokenConfig is the etoken: a session, encrypted, handed over as a Bearer
@@ -301,6 +339,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	if c.Sessions, err = c.Sessions.withDefaults(); err != nil {
+		return c, err
+	}
+	if c.Cache, err = c.Cache.withDefaults(); err != nil {
 		return c, err
 	}
 	if c.EToken, err = c.EToken.withDefaults(); err != nil {

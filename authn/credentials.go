@@ -53,7 +53,9 @@ func (a *Authenticator) changeCredentials(ctx context.Context, p Principal, acct
 			return Secret{}, err
 		}
 	}
-	if err := change(ctx); err != nil {
+	err := change(ctx)
+	a.invalidate(ctx, acct.Ref()) // written, or perhaps: every cache forgets
+	if err != nil {
 		if next.value != "" {
 			h, _ := sessionHash(next.value)
 			_ = a.store.DeleteSession(context.WithoutCancel(ctx), h)
@@ -79,7 +81,9 @@ func (a *Authenticator) startSessionChanging(ctx context.Context, acct store.Acc
 	if err != nil {
 		return Secret{}, err
 	}
-	if err := change(ctx); err != nil {
+	err = change(ctx)
+	a.invalidate(ctx, acct.Ref())
+	if err != nil {
 		h, _ := sessionHash(id.value)
 		_ = a.store.DeleteSession(context.WithoutCancel(ctx), h)
 		return Secret{}, err
@@ -131,7 +135,8 @@ func (a *Authenticator) UpdateAccount(ctx context.Context, p Principal, acct sto
 	if credential {
 		next, err = a.changeCredentials(ctx, p, before, write)
 	} else {
-		err = write(ctx) // no credential changes: no session does
+		err = write(ctx)              // no credential changes: no session does
+		a.invalidate(ctx, acct.Ref()) // but cached names do
 	}
 	if err != nil {
 		return Secret{}, err

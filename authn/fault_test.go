@@ -203,6 +203,18 @@ func (f *faultEnv) stallAndRecover(t *testing.T, p *netfault.Proxy, keyOpen bool
 	t.Helper()
 	f.wantOpen(t)
 	p.Stall(true)
+	// The stall takes the invalidation channel down too: until the cache
+	// knows (within store.InvalidationBound), it serves what it holds, as
+	// it would a credential revoked a moment ago. Then the store decides.
+	if c := f.a.cache; c != nil {
+		deadline := time.Now().Add(30 * time.Second) // a guard, not a bound
+		for c.live.Load() {
+			if time.Now().After(deadline) {
+				t.Fatal("the cache never stopped serving on a stalled store")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

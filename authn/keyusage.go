@@ -67,18 +67,18 @@ func (a *Authenticator) recordUse(id int64, at time.Time, r *http.Request, ip ne
 			defer u.flushing.Store(false)
 			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Sessions.TouchInterval)
 			defer cancel()
-			if err := a.Flush(ctx); err != nil {
+			if err := a.flush(ctx); err != nil {
 				a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "recording API key usage", Err: err})
 			}
 		}()
 	}
 }
 
-// Flush writes the API key usage counted since the last flush
-// to the store. It runs by itself in the background; call it on shutdown
+// flush writes the API key usage counted since the last flush to the
+// store. It runs by itself in the background, and on [Authenticator.Close]
 // so that nothing is lost. Counts it could not write are kept for the next
 // flush.
-func (a *Authenticator) Flush(ctx context.Context) error {
+func (a *Authenticator) flush(ctx context.Context) error {
 	u := &a.usage
 	u.flushMu.Lock()
 	defer u.flushMu.Unlock()

@@ -32,7 +32,7 @@ func TestAPIKeyUsage(t *testing.T) {
 	r := get("APIKey=" + key)
 	r.RemoteAddr = "198.51.100.9:1"
 	h.ServeHTTP(httptest.NewRecorder(), r)
-	if err := env.a.Flush(context.Background()); err != nil {
+	if err := env.a.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ := env.a.APIKeys(context.Background(), env.alice.Ref())
@@ -41,7 +41,7 @@ func TestAPIKeyUsage(t *testing.T) {
 		t.Fatalf("usage: count %d, last %v from %q", got.RequestCount, got.LastUsedAt, got.LastUsedIP)
 	}
 	// A second flush with nothing new changes nothing.
-	if err := env.a.Flush(context.Background()); err != nil {
+	if err := env.a.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ = env.a.APIKeys(context.Background(), env.alice.Ref())
@@ -63,11 +63,11 @@ func TestAPIKeyUsageStoreDown(t *testing.T) {
 			t.Fatalf("status %d", res.status)
 		}
 	}
-	if err := env.a.Flush(context.Background()); err == nil {
+	if err := env.a.Close(context.Background()); err == nil {
 		t.Fatal("flush on a failing store reported no error")
 	}
 	fs.fail["RecordAPIKeyUse"] = false
-	if err := env.a.Flush(context.Background()); err != nil {
+	if err := env.a.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ := env.a.APIKeys(context.Background(), env.alice.Ref())

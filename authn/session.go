@@ -180,9 +180,15 @@ var errCredentialsChanged = because(ErrInvalidCredential, "session ended by a cr
 // exist, be neither idle too long nor past its lifetime, belong to an
 // enabled account, and have been made under the account's current
 // credential generation; one made before a credential change is deleted
-// as it is met.
+// as it is met. It reads through the cache; generations that differ are
+// read again from the store before anything is decided, since either
+// record may be a cached one another instance has moved past.
 func (a *Authenticator) liveSession(ctx context.Context, h store.Hash, now time.Time, m Method) (store.Session, store.Account, error) {
-	s, err := a.store.Session(ctx, h)
+	return a.liveSessionFrom(ctx, h, now, m, true)
+}
+
+func (a *Authenticator) liveSessionFrom(ctx context.Context, h store.Hash, now time.Time, m Method, useCache bool) (store.Session, store.Account, error) {
+	s, sessionCached, err := a.readSession(ctx, h, now, useCache)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return s, store.Account{}, errUnknownSession
@@ -193,11 +199,14 @@ func (a *Authenticator) liveSession(ctx context.Context, h store.Hash, now time.
 		a.Emit(ctx, event.Event{Kind: event.SessionExpired, Account: s.Account, Method: m.String(), Time: now})
 		return s, store.Account{}, errSessionExpired
 	}
-	acct, err := a.Account(ctx, s.Account)
+	acct, accountCached, err := a.readAccount(ctx, s.Account, now, useCache)
 	if err != nil {
 		return s, acct, err
 	}
 	if s.Generation != acct.Generation {
+		if sessionCached || accountCached {
+			return a.liveSessionFrom(ctx, h, now, m, false)
+		}
 		// Dead since the change; deleting it only tidies, so a failure
 		// to delete changes no answer.
 		_ = a.store.DeleteSession(ctx, h)
@@ -238,12 +247,14 @@ func (a *Authenticator) touch(ctx context.Context, s *store.Session, now time.Ti
 	if now.Sub(s.LastSeenAt) < a.cfg.Sessions.TouchInterval {
 		return nil
 	}
-	switch err := a.store.TouchSession(ctx, s.Hash, now, a.sessionExpiry(s.CreatedAt, now)); {
+	expires := a.sessionExpiry(s.CreatedAt, now)
+	switch err := a.store.TouchSession(ctx, s.Hash, now, expires); {
 	case errors.Is(err, store.ErrNotFound): // ended since we read it
 		return errUnknownSession
 	case err != nil:
 		return storeFailure(err)
 	}
+	a.cache.touched(s.Hash, now, expires)
 	return nil
 }
 
@@ -258,7 +269,7 @@ func (a *Authenticator) keyStillValid(ctx context.Context, r *Request, h store.H
 	if a.hasAdminKey && subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 {
 		return nil
 	}
-	k, err := a.store.APIKeyByHash(ctx, h)
+	k, _, err := a.readAPIKey(ctx, h, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errSessionKeyGone
@@ -285,7 +296,9 @@ func (a *Authenticator) EndSession(w http.ResponseWriter, r *http.Request, p Pri
 		return errNoSession
 	}
 	ctx := r.Context()
-	if err := a.store.DeleteSession(ctx, p.session); err != nil {
+	err := a.store.DeleteSession(ctx, p.session)
+	a.invalidate(ctx, p.Account()) // ended, or perhaps
+	if err != nil {
 		return storeFailure(err)
 	}
 	if _, ok := cookieValue(r.Header, a.cfg.Cookie.Name); ok {
@@ -300,6 +313,7 @@ func (a *Authenticator) EndSession(w http.ResponseWriter, r *http.Request, p Pri
 // and returns how many it ended.
 func (a *Authenticator) EndAllSessions(ctx context.Context, account store.AccountRef) (int, error) {
 	n, err := a.store.DeleteAccountSessions(ctx, account, store.Hash{})
+	a.invalidate(ctx, account)
 	if err != nil {
 		return n, storeFailure(err)
 	}

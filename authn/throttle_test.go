@@ -141,7 +141,7 @@ func TestAPIKeyUsageFlushRace(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				_ = env.a.Flush(context.Background())
+				_ = env.a.Close(context.Background())
 			}
 		}
 	})

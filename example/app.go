@@ -60,8 +60,13 @@ type app struct {
 	created []string
 }
 
-// Close closes the store.
-func (a *app) Close() error { return a.closeStore() }
+// Close stops the authenticator's background work, then closes the store.
+func (a *app) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
+	defer cancel()
+	err := a.auth.Close(ctx) // key usage written, invalidations no longer heard
+	return errors.Join(err, a.closeStore())
+}
 
 // newApp opens the store, seeds the accounts, builds the authenticator and
 // registers the example's commands.
@@ -110,10 +115,13 @@ func (a *app) build(ctx context.Context, st store.Store, o options) error {
 	// (another instance made it) keeps its own.
 	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
 	defer cancel()
-	seeder, err := authn.New(cfg)
+	seederCfg := cfg
+	seederCfg.Cache.Entries = -1 // it serves no request: no cache to keep
+	seeder, err := authn.New(seederCfg)
 	if err != nil {
 		return err
 	}
+	defer seeder.Close(ctx)
 	for _, s := range []struct {
 		acct     *store.Account
 		account  store.Account

@@ -15,6 +15,7 @@ var (
 	_ AccountCreator = (*composite)(nil)
 	_ PasswordSetter = (*composite)(nil)
 	_ AccountUpdater = (*composite)(nil)
+	_ Invalidations  = (*composite)(nil)
 )
 
 // Combine returns the [Store] of a deployment on two stores: accounts, API
@@ -29,10 +30,22 @@ var (
 // [AccountUpdater] and [Generations]: each forwards to durable if durable
 // implements it, and answers [ErrNotSupported] otherwise.
 //
+// It implements [Invalidations] too, on one channel: fast's if fast
+// implements it and does not answer ErrNotSupported (package redisstore:
+// pub/sub), else durable's (package sqlstore on PostgreSQL:
+// LISTEN/NOTIFY), else none, and both methods answer ErrNotSupported.
+// Since a store that answers ErrNotSupported does so to every call, before
+// anything happens, Invalidate and WatchInvalidations always pick the same
+// channel. The channel reaches as far as the part it belongs to: with a
+// [Memory] as fast, only this process, which is right only while
+// sessions, claims and counters are not shared with other processes
+// either.
+//
 // durable and fast must not be nil. The store is safe for concurrent use
 // if they are.
 func Combine(durable Durable, fast Fast) Store {
 	c := &composite{Durable: durable, Fast: fast, accounts: durable}
+	c.channels = channels(fast, durable)
 	c.own, _ = keptGenerations(durable)
 	c.creator, _ = durable.(AccountCreator)
 	c.setter, _ = durable.(PasswordSetter)
@@ -71,6 +84,11 @@ func Combine(durable Durable, fast Fast) Store {
 // returns accounts with. Reading an account is two calls: accounts, then
 // rest for the generation.
 //
+// It implements [Invalidations] with rest's channel, if rest has one
+// (answering [ErrNotSupported] otherwise, as rest does): the word that a
+// host's account changed goes to the processes that share rest, which
+// keeps its keys, sessions and second factors.
+//
 // The store is safe for concurrent use if accounts and rest are.
 func WithAccounts(accounts Accounts, rest Store) (Store, error) {
 	if accounts == nil || rest == nil {
@@ -81,6 +99,7 @@ func WithAccounts(accounts Accounts, rest Store) (Store, error) {
 		return nil, fmt.Errorf("store: WithAccounts: rest (%T) keeps no credential generations (store.Generations), so 2FA changes could not end sessions", rest)
 	}
 	c := &composite{Durable: rest, Fast: rest, accounts: accounts, added: added}
+	c.channels = channels(rest)
 	c.own, ok = keptGenerations(accounts)
 	if ok {
 		c.creator, _ = accounts.(AccountCreator)
@@ -120,6 +139,22 @@ type composite struct {
 	creator AccountCreator
 	setter  PasswordSetter
 	updater AccountUpdater
+
+	// channels are the parts' invalidation channels, in the order they
+	// are tried: the first that does not answer ErrNotSupported is used.
+	channels []Invalidations
+}
+
+// channels returns those of parts that implement [Invalidations], in
+// order.
+func channels(parts ...any) []Invalidations {
+	var chans []Invalidations
+	for _, p := range parts {
+		if ch, ok := p.(Invalidations); ok {
+			chans = append(chans, ch)
+		}
+	}
+	return chans
 }
 
 // Account returns the account accounts finds, with its generation.
@@ -212,4 +247,26 @@ func (c *composite) UpdateAccount(ctx context.Context, a Account) error {
 		return ErrNotSupported
 	}
 	return c.updater.UpdateAccount(ctx, a)
+}
+
+// Invalidate sends the word on the first of c's channels that does not
+// answer [ErrNotSupported]: the one WatchInvalidations watches.
+func (c *composite) Invalidate(ctx context.Context, ref AccountRef) error {
+	for _, ch := range c.channels {
+		if err := ch.Invalidate(ctx, ref); !errors.Is(err, ErrNotSupported) {
+			return err
+		}
+	}
+	return ErrNotSupported
+}
+
+// WatchInvalidations watches the first of c's channels that does not
+// answer [ErrNotSupported]: the one Invalidate sends on.
+func (c *composite) WatchInvalidations(w InvalidationWatcher) (stop func(), err error) {
+	for _, ch := range c.channels {
+		if stop, err := ch.WatchInvalidations(w); !errors.Is(err, ErrNotSupported) {
+			return stop, err
+		}
+	}
+	return nil, ErrNotSupported
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,5 +218,134 @@ func TestCombineWithoutOptionalParts(t *testing.T) {
 	}
 	if _, err := durable.Session(ctx, sess.Hash); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the session is in the durable part: %v", err)
+	}
+}
+
+// noChannel is a Memory that, as SQLite, carries no invalidations.
+type noChannel struct{ *store.Memory }
+
+func (noChannel) Invalidate(context.Context, store.AccountRef) error { return store.ErrNotSupported }
+func (noChannel) WatchInvalidations(store.InvalidationWatcher) (func(), error) {
+	return nil, store.ErrNotSupported
+}
+
+// brokenChannel is a Memory whose channel fails.
+type brokenChannel struct{ *store.Memory }
+
+var errChannel = errors.New("channel down")
+
+func (brokenChannel) Invalidate(context.Context, store.AccountRef) error { return errChannel }
+func (brokenChannel) WatchInvalidations(store.InvalidationWatcher) (func(), error) {
+	return nil, errChannel
+}
+
+// tally counts what a watcher hears.
+type tally struct {
+	mu                 sync.Mutex
+	listening, invalid int
+}
+
+func (t *tally) Listening() { t.mu.Lock(); t.listening++; t.mu.Unlock() }
+func (t *tally) Deaf()      {}
+func (t *tally) Invalidated(store.AccountRef) {
+	t.mu.Lock()
+	t.invalid++
+	t.mu.Unlock()
+}
+
+// heard returns how many invalidations t heard.
+func (t *tally) heard() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.invalid
+}
+
+func TestComposedInvalidationChannel(t *testing.T) {
+	t.Parallel()
+	// A composed store has one channel: Combine's fast part's, else its
+	// durable part's; WithAccounts' rest's; else none (ErrNotSupported
+	// from both methods). Invalidate sends on the channel that
+	// WatchInvalidations watches, so one instance hears another.
+	const a, b = "durable", "fast"
+	for _, tc := range []struct {
+		name    string
+		compose func(t *testing.T, durable, fast *store.Memory) store.Store
+		via     string // the part whose channel is used; "" none
+		err     error  // what both methods answer instead, if via is ""
+	}{
+		{"Combine: fast's channel", func(_ *testing.T, d, f *store.Memory) store.Store {
+			return store.Combine(d, f)
+		}, b, nil},
+		{"Combine: durable's when fast has none", func(_ *testing.T, d, f *store.Memory) store.Store {
+			return store.Combine(d, struct{ store.Fast }{f})
+		}, a, nil},
+		{"Combine: durable's when fast answers ErrNotSupported", func(_ *testing.T, d, f *store.Memory) store.Store {
+			return store.Combine(d, noChannel{f})
+		}, a, nil},
+		{"Combine: durable's when fast is a Combine without one", func(_ *testing.T, d, f *store.Memory) store.Store {
+			return store.Combine(d, store.Combine(struct{ store.Durable }{f}, noChannel{f}))
+		}, a, nil},
+		{"Combine: none", func(_ *testing.T, d, f *store.Memory) store.Store {
+			return store.Combine(noChannel{d}, struct{ store.Fast }{f})
+		}, "", store.ErrNotSupported},
+		{"Combine: fast's that fails is not passed over", func(_ *testing.T, d, f *store.Memory) store.Store {
+			// Else Invalidate and WatchInvalidations could pick
+			// different channels.
+			return store.Combine(d, brokenChannel{f})
+		}, "", errChannel},
+		{"WithAccounts: rest's", func(t *testing.T, d, f *store.Memory) store.Store {
+			return withAccounts(t, hostTable{}, f)
+		}, b, nil},
+		{"WithAccounts: not the accounts' channel", func(t *testing.T, d, f *store.Memory) store.Store {
+			return withAccounts(t, d, noChannel{f})
+		}, "", store.ErrNotSupported},
+		{"WithAccounts over a Combine", func(t *testing.T, d, f *store.Memory) store.Store {
+			return withAccounts(t, hostTable{}, store.Combine(d, f))
+		}, b, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			durable, _ := newMemory()
+			fast, _ := newMemory()
+			parts := map[string]*store.Memory{a: durable, b: fast}
+			direct := map[string]*tally{a: {}, b: {}} // a watcher on each part
+			for name, m := range parts {
+				stop, err := m.WatchInvalidations(direct[name])
+				must(t, err)
+				defer stop()
+			}
+			s := tc.compose(t, durable, fast).(store.Invalidations)
+
+			w := &tally{}
+			stop, err := s.WatchInvalidations(w)
+			if tc.via == "" {
+				if !errors.Is(err, tc.err) || stop != nil {
+					t.Errorf("WatchInvalidations: %v, want %v and no stop", err, tc.err)
+				}
+				for _, r := range []store.AccountRef{ref(7), {}} { // whatever the ref
+					if err := s.Invalidate(ctx, r); !errors.Is(err, tc.err) {
+						t.Errorf("Invalidate(%+v): %v, want %v", r, err, tc.err)
+					}
+				}
+				return
+			}
+			must(t, err)
+			defer stop()
+			must(t, s.Invalidate(ctx, ref(7)))
+			for name, d := range direct {
+				want := 0
+				if name == tc.via {
+					want = 1
+				}
+				if d.heard() != want {
+					t.Errorf("a watcher of the %s part heard %d invalidations, want %d", name, d.heard(), want)
+				}
+			}
+			must(t, parts[tc.via].Invalidate(ctx, ref(8))) // another instance on the part
+			if w.heard() != 2 || w.listening != 1 {
+				t.Errorf("the composed store's watcher heard %d invalidations after %d Listening, want 2 after 1", w.heard(), w.listening)
+			}
+		})
 	}
 }

@@ -38,6 +38,17 @@
 // implements [Generations]): a password that keyward changed must end
 // sessions in the same write. See the hostUsersTable example.
 //
+// # Invalidations
+//
+// Instances that share a store each cache what they resolved (package
+// authn). [Invalidations] carries word that an account changed to every
+// instance, within [InvalidationBound], and tells each watcher when it
+// might not hear it ([InvalidationWatcher].Deaf), so that it bypasses its
+// cache rather than serve a stale entry. [Memory] carries it within the
+// process, at once; package sqlstore over PostgreSQL LISTEN/NOTIFY;
+// package redisstore over pub/sub. [Combine] and [WithAccounts] use one
+// part's channel (see each).
+//
 // # Secrets at rest
 //
 // Nothing here holds a usable secret. Sessions, API keys and one-time

@@ -12,11 +12,12 @@ var ErrNotFound = errors.New("store: not found")
 var ErrConflict = errors.New("store: conflict")
 
 // ErrNotSupported is returned by an optional write ([AccountCreator],
-// [PasswordSetter], [AccountUpdater]) or by [Generations] of a store that
-// has the method but cannot do what it asks: a store put together by
-// [Combine] or [WithAccounts] from parts of which the one it would forward
-// to has none. Such a store answers it to every call of the method,
-// whatever the arguments, and before it changes anything; callers treat
-// it as if the method were not there (authn: the accounts are read-only
-// here).
+// [PasswordSetter], [AccountUpdater]), by [Generations] or by
+// [Invalidations] of a store that has the method but cannot do what it
+// asks: a store put together by [Combine] or [WithAccounts] from parts of
+// which the one it would forward to has none, or package sqlstore's on
+// SQLite, which has no channel between processes. Such a store answers it
+// to every call of the method, whatever the arguments, and before it
+// changes anything; callers treat it as if the method were not there
+// (authn: the accounts are read-only here; nothing is cached).
 var ErrNotSupported = errors.New("store: not supported")

@@ -193,6 +193,58 @@ type Generations interface {
 	Generation(ctx context.Context, ref AccountRef) (int64, error)
 }
 
+// Invalidations carries word that an account changed between the
+// processes that share a store, so that each can drop what it cached of
+// the account (authn's credential cache): a key revoked, a logout, a new
+// password or second factor, an account disabled. A store shared by
+// processes implements it with a channel of its own (package redisstore:
+// pub/sub; package sqlstore on PostgreSQL: LISTEN/NOTIFY); [Memory],
+// within the process. A store that cannot (SQLite) answers
+// [ErrNotSupported] to both methods, and authn caches nothing on it.
+//
+// The bound: once Invalidate has returned, every watcher has heard it
+// within [InvalidationBound], or has been told [InvalidationWatcher].Deaf
+// by then. An implementation keeps it by confirming its channel at least
+// every quarter of the bound (a ping on the listening connection,
+// answered behind every message sent before it) and calling Deaf when a
+// confirmation is late or the connection fails.
+type Invalidations interface {
+	// Invalidate tells every watcher of the store, in this process and
+	// every other, that the account changed. It returns once the word is
+	// sent, not once it is heard.
+	Invalidate(ctx context.Context, ref AccountRef) error
+	// WatchInvalidations starts telling w what the channel carries, one
+	// call at a time, until stop is called: stop returns once no call to
+	// w is running or will be made, so it must not be called from within
+	// one. The calls come from a goroutine of the watch's own, or, in a
+	// store that delivers in the process at once ([Memory]), from the
+	// goroutine that calls WatchInvalidations (Listening) or Invalidate
+	// (Invalidated): so whoever calls either must not hold a lock that
+	// w's methods take. The first call is Listening, once the channel is
+	// up, or Deaf; after a Deaf it reconnects by itself and calls
+	// Listening again when it can. An error means it cannot watch at all
+	// (ErrNotSupported), and w is never called.
+	WatchInvalidations(w InvalidationWatcher) (stop func(), err error)
+}
+
+// InvalidationBound is how long after [Invalidations].Invalidate returns
+// every watcher has heard it, or has been told Deaf.
+const InvalidationBound = time.Second
+
+// InvalidationWatcher hears what an [Invalidations] channel carries.
+type InvalidationWatcher interface {
+	// Listening says the channel is up: every Invalidate from now on will
+	// be heard (or Deaf called). What was sent before, while it was down,
+	// may have been missed, so whatever the watcher cached before must go.
+	Listening()
+	// Deaf says the channel is down, or was not confirmed in time: until
+	// the next Listening, an Invalidate may go unheard, so nothing cached
+	// may be trusted.
+	Deaf()
+	// Invalidated names an account that changed.
+	Invalidated(ref AccountRef)
+}
+
 // TFAStates keeps accounts' second factors.
 type TFAStates interface {
 	// TFA returns the account's 2FA state, with its Version, or

@@ -9,6 +9,7 @@ var (
 	_ PasswordSetter = (*Memory)(nil)
 	_ AccountUpdater = (*Memory)(nil)
 	_ Generations    = (*Memory)(nil)
+	_ Invalidations  = (*Memory)(nil)
 )
 
 // MemoryConfig configures [NewMemory]. The zero value is ready to use.
@@ -21,9 +22,10 @@ type MemoryConfig struct {
 // counters, second factors, captcha challenges and one-time tokens in
 // memory. It implements [Store] (with [TFAStates], [TFAUses], [Challenges]
 // and [Tokens]), the optional [AccountCreator], [AccountUpdater] and
-// [PasswordSetter], and [Generations], for a single process: everything
-// is lost when the process ends, and two processes do not share claims or
-// counters.
+// [PasswordSetter], [Generations], and [Invalidations] within the
+// process, for a single process: everything is lost when the process
+// ends, and two processes do not share claims, counters or
+// invalidations.
 //
 // Memory is safe for concurrent use. Each kind of record has its own lock,
 // so counting a failed login never waits for a session lookup. The request
@@ -35,7 +37,8 @@ type MemoryConfig struct {
 // (create, touch, record, claim, increment, put, delete), without a sweep
 // of the others and without a background goroutine.
 //
-// Memory never blocks on I/O and ignores the contexts it is given.
+// Memory never blocks on I/O and ignores the contexts it is given; only
+// [Memory.Invalidate] waits, for the watchers it calls.
 //
 // The zero value is not usable; call [NewMemory].
 type Memory struct {
@@ -50,6 +53,8 @@ type Memory struct {
 
 	challenges memoryChallenges
 	tokens     memoryTokens
+
+	watches memoryWatches
 }
 
 // NewMemory returns an empty in-memory store configured by cfg.
@@ -88,6 +93,9 @@ func NewMemory(cfg MemoryConfig) *Memory {
 		},
 		tokens: memoryTokens{
 			byHash: make(map[Hash]Token),
+		},
+		watches: memoryWatches{
+			set: make(map[*memoryWatch]struct{}),
 		},
 	}
 }

@@ -576,3 +576,51 @@ func BenchmarkMemory(b *testing.B) {
 		return err
 	})
 }
+
+func TestMemoryInvalidationsAtOnce(t *testing.T) {
+	t.Parallel()
+	// In one process the word is heard at once: Listening before
+	// WatchInvalidations returns, and every watcher's Invalidated before
+	// Invalidate does; after stop, nothing.
+	ctx := context.Background()
+	m, _ := newMemory()
+	if _, err := m.WatchInvalidations(nil); err == nil {
+		t.Fatal("WatchInvalidations(nil) succeeded")
+	}
+	watchers := []*tally{{}, {}}
+	stops := make([]func(), len(watchers))
+	for i, w := range watchers {
+		stop, err := m.WatchInvalidations(w)
+		must(t, err)
+		stops[i] = stop
+		if w.listening != 1 {
+			t.Fatalf("watcher %d: WatchInvalidations returned after %d Listening, want 1", i, w.listening)
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		stopFirst bool // stop the first watcher before
+		ref       store.AccountRef
+		heard     []int // by each watcher, once Invalidate has returned
+	}{
+		{"a user", false, ref(1), []int{1, 1}},
+		{"an administrator", false, store.AccountRef{Scope: scopes.Admin, ID: 1}, []int{2, 2}},
+		{"an invalid ref", false, store.AccountRef{Scope: scopes.User}, []int{2, 2}},
+		{"after the first watcher stopped", true, ref(2), []int{2, 3}},
+	} {
+		if tc.stopFirst {
+			stops[0]()
+			stops[0]() // more than once is allowed
+		}
+		err := m.Invalidate(ctx, tc.ref)
+		if (err != nil) != (tc.ref.ID == 0) {
+			t.Errorf("%s: Invalidate: %v", tc.name, err)
+		}
+		for j, w := range watchers {
+			if w.heard() != tc.heard[j] {
+				t.Errorf("%s: watcher %d heard %d, want %d", tc.name, j, w.heard(), tc.heard[j])
+			}
+		}
+	}
+	stops[1]()
+}

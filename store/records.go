@@ -2,6 +2,8 @@ package store
 
 import (
 	"crypto/sha256"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +26,42 @@ type AccountRef struct {
 	// ID is the account's ID within the scope.
 	ID int64
 }
+
+// MarshalText implements [encoding.TextMarshaler]: "user:7", "admin:1",
+// as [Invalidations] channels carry it. An invalid scope or an ID that is
+// not positive is an error.
+func (r AccountRef) MarshalText() ([]byte, error) {
+	scope, err := r.Scope.MarshalText()
+	if err != nil {
+		return nil, err
+	}
+	if r.ID <= 0 {
+		return nil, errBadRef
+	}
+	return strconv.AppendInt(append(scope, ':'), r.ID, 10), nil
+}
+
+// UnmarshalText implements [encoding.TextUnmarshaler], the inverse of
+// MarshalText; anything else is an error.
+func (r *AccountRef) UnmarshalText(b []byte) error {
+	name, id, ok := strings.Cut(string(b), ":")
+	if !ok {
+		return errBadRef
+	}
+	scope, err := scopes.Parse(name)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != id {
+		return errBadRef
+	}
+	*r = AccountRef{Scope: scope, ID: n}
+	return nil
+}
+
+// errBadRef is an account reference that does not parse.
+var errBadRef = errors.New("store: not an account reference")
 
 // Account is a user or an administrator. IDs are positive and unique within
 // a scope; Username and Email are unique within a scope after

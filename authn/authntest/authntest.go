@@ -55,7 +55,10 @@ type Env struct {
 	// API is a command API on Auth, with keyward's built-in commands;
 	// register the host's own with API.Handle.
 	API *command.API
-	// Store is the in-memory store behind Auth.
+	// Store is the in-memory store behind Auth. Auth caches what
+	// credentials resolve to (authn.CacheConfig): a test that changes an
+	// account, a key or a session here directly, behind keyward's back,
+	// calls Auth.Invalidate for the account before the next request.
 	Store *store.Memory
 	// Clock is Auth's and Store's clock.
 	Clock *Clock

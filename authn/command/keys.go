@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward/authn"
-	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -135,12 +134,8 @@ type apiKeyInfo struct {
 	ExpiresAt      string `json:",omitempty"`
 }
 
-// listKeys is User.APIKeys.Get. Usage is written in the background; the
-// list flushes it first, so that it shows what is known.
+// listKeys is User.APIKeys.Get.
 func (api *API) listKeys(c *Call) (Fields, error) {
-	if err := api.auth.Flush(c.Context()); err != nil {
-		api.auth.Emit(c.Context(), event.Event{Kind: event.StoreFailed, Reason: "recording API key usage", Err: err})
-	}
 	keys, err := api.auth.APIKeys(c.Context(), c.Principal.Account())
 	if err != nil {
 		return nil, err

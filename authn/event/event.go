@@ -35,6 +35,11 @@ const (
 	Refused          Kind = "request_refused"
 	StoreFailed      Kind = "store_failed"
 	CommandFailed    Kind = "command_failed"
+	// CacheServing and CacheBypassed: the store's invalidation channel
+	// came up, and the credential cache serves; or went down, and every
+	// request reads the store until it is back.
+	CacheServing  Kind = "cache_serving"
+	CacheBypassed Kind = "cache_bypassed"
 )
 
 // Event is one thing worth auditing.
@@ -72,7 +77,7 @@ type Event struct {
 // for failures of the store or of a command, Info for the rest.
 func (e Event) Level() slog.Level {
 	switch e.Kind {
-	case LoginFailed, Refused, LockedOut, CaptchaDemanded:
+	case LoginFailed, Refused, LockedOut, CaptchaDemanded, CacheBypassed:
 		return slog.LevelWarn
 	case StoreFailed, CommandFailed:
 		return slog.LevelError

@@ -260,3 +260,24 @@ func (s *Store) TakeToken(ctx context.Context, h store.Hash) (store.Token, error
 func (s *Store) Decrement(ctx context.Context, key string) error {
 	return call0(s, "Decrement", func() error { return s.inner.Decrement(ctx, key) })
 }
+
+// Invalidate is forwarded, never counted nor failed: its failure changes
+// nothing on the instance that sends it (its cache is dropped first) and
+// is retried in the background, where it would land in another crash
+// point's count. authn's tests fail it on purpose.
+func (s *Store) Invalidate(ctx context.Context, ref store.AccountRef) error {
+	inv, ok := s.inner.(store.Invalidations)
+	if !ok {
+		return store.ErrNotSupported
+	}
+	return inv.Invalidate(ctx, ref)
+}
+
+// WatchInvalidations is forwarded: it is no request's call.
+func (s *Store) WatchInvalidations(w store.InvalidationWatcher) (func(), error) {
+	inv, ok := s.inner.(store.Invalidations)
+	if !ok {
+		return nil, store.ErrNotSupported
+	}
+	return inv.WatchInvalidations(w)
+}

@@ -18,7 +18,13 @@
 // upgrading, or their accounts' 2FA is off.)
 //
 // [New] takes a go-redis [redis.UniversalClient], so a single server,
-// Sentinel and Cluster all work; [Open] connects to one server by URL.
+// Sentinel and Cluster all work; [Open] connects by URL, to one server
+// ("redis://host:6379/0") or to a Redis Cluster, named by the scheme
+// "redis+cluster" and a comma-separated list of seed nodes:
+//
+//	redis+cluster://user:password@10.0.0.1:7001,10.0.0.2:7001/
+//	rediss+cluster://...  (TLS)
+//
 // Redis 6.2 or later.
 //
 // # Composing a store
@@ -49,9 +55,13 @@
 //	{prefix}n:<key>              an attempt counter (hash: count, window end)
 //	{prefix}h:<id>               a captcha challenge
 //	{prefix}o:<hash in hex>      a one-time token
+//	{prefix}invalidate           the pub/sub channel of invalidations (not a key)
 //
 // A session and the index it is listed in share the hash tag {sNN}, so a
-// Cluster keeps them in one slot and one script changes both. The tag comes
+// Cluster keeps them in one slot and one script changes both; every other
+// script touches one key. (A pipeline, such as the one
+// [Store.DeleteAccountSessions] sends over the buckets, is not one step: a
+// cluster client splits it by node.) The tag comes
 // from the session's hash, so [Store.Session] finds the session with one
 // GET, in one round trip. An account's sessions are found through its
 // entries in the buckets' indexes, a lexical range per bucket, never by
@@ -68,11 +78,26 @@
 // of it plus [Config.ExpiryMargin]. No operation reads in Go and then
 // writes what it decided: multi-key and read-then-write steps are scripts.
 //
+// # Invalidations
+//
+// The store carries [store.Invalidations] over Redis pub/sub: Invalidate
+// is one PUBLISH on {prefix}invalidate, and each watch
+// ([Store.WatchInvalidations]) holds a subscription on a connection of its
+// own, named "keyward-invalidations:{prefix}" in CLIENT LIST. Classic
+// pub/sub reaches every node of a Cluster, so a watch listens on any node.
+// Redis keeps no message for a subscriber that was away: so a watch pings
+// on its connection every quarter of [store.InvalidationBound], says Deaf
+// when a pong is late for the bound or the connection fails, subscribes
+// again by itself, and says Listening once Redis has confirmed it, so that
+// what was cached meanwhile is forgotten. [Store.Close] stops every watch.
+//
 // # Deadlines
 //
 // Every call honours its context's deadline, also when Redis stops
 // answering, provided the client has ContextTimeoutEnabled in its options:
 // [Open] sets it, and a client given to [New] needs it too (see [New]).
+// Open's client never retries a command either (MaxRetries -1, and on a
+// Cluster MaxRedirects -1): a call that fails is refused, not run twice.
 //
 // # Errors
 //

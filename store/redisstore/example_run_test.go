@@ -23,8 +23,9 @@ func TestExamples(t *testing.T) {
 	// standard output while an example runs.
 	t.Setenv(testservers.RedisEnv, redisURL(t))
 	run := map[string]func(){
-		"Open":     ExampleOpen,
-		"_combine": Example_combine,
+		"Open":                     ExampleOpen,
+		"_combine":                 Example_combine,
+		"Store_WatchInvalidations": ExampleStore_WatchInvalidations,
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "example_test.go", nil, parser.ParseComments)
 	must(t, err)

@@ -121,3 +121,52 @@ func Example_combine() {
 	_, inSQL := sql.Session(ctx, sess.Hash)
 	fmt.Println("in Redis:", inRedis == nil, "in SQL:", inSQL == nil)
 }
+
+// exampleCache stands for what a watcher looks after, such as authn's
+// cache of resolved credentials: here it only says what it is told.
+type exampleCache struct{ told chan string }
+
+func (c exampleCache) Listening() { c.told <- "listening: the cache may fill" }
+func (c exampleCache) Deaf()      { c.told <- "deaf: nothing cached may be trusted" }
+func (c exampleCache) Invalidated(ref store.AccountRef) {
+	text, _ := ref.MarshalText()
+	c.told <- "changed: " + string(text)
+}
+
+// Two instances that share a Redis: what one invalidates (a key revoked,
+// a password changed), the other hears, and drops what it cached of the
+// account. With a Redis server, it prints:
+//
+//	listening: the cache may fill
+//	changed: user:7
+func ExampleStore_WatchInvalidations() {
+	ctx := context.Background()
+	cfg := redisstore.Config{KeyPrefix: "example:watch:"}
+	first, err := redisstore.Open(ctx, exampleRedis(), cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer first.Close()
+	second, err := redisstore.Open(ctx, exampleRedis(), cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer second.Close() // stops the watch too
+
+	cache := exampleCache{told: make(chan string, 10)}
+	stop, err := second.WatchInvalidations(cache)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer stop()
+	fmt.Println(<-cache.told) // the watch confirmed its subscription
+
+	if err := first.Invalidate(ctx, store.AccountRef{Scope: scopes.User, ID: 7}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(<-cache.told)
+}

@@ -1,7 +1,10 @@
 package redisstore
 
 import (
+	"reflect"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/keyward/keyward/store"
 )
@@ -24,3 +27,40 @@ func EncodeTime(t time.Time) string { return encodeTime(t) }
 
 // EncodeInt returns v as stored.
 func EncodeInt(v int64) string { return encodeInt(v) }
+
+// NewClient returns the client Open connects with on rawURL.
+func NewClient(rawURL string) (redis.UniversalClient, error) {
+	c, _, err := newClient(rawURL)
+	return c, err
+}
+
+// ClusterOptions returns the options Open makes a cluster client with on
+// rawURL, a "redis+cluster://" URL.
+func ClusterOptions(rawURL string) (*redis.ClusterOptions, error) { return clusterOptions(rawURL) }
+
+// WatchClientName returns the client name of the store's watch
+// connections.
+func WatchClientName(s *Store) string { return s.watchClientName() }
+
+// WatchesDone returns, for each watch of s not yet stopped, a channel
+// closed when its goroutine has ended.
+func WatchesDone(s *Store) []<-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var done []<-chan struct{}
+	for w := range s.watches {
+		done = append(done, w.done)
+	}
+	return done
+}
+
+// ScriptCount returns how many Lua scripts a store runs.
+func ScriptCount() int {
+	n := 0
+	for f := range reflect.TypeFor[scripts]().Fields() {
+		if f.Type == reflect.TypeFor[*redis.Script]() {
+			n++
+		}
+	}
+	return n
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,57 @@ func redisClient(tb testing.TB) *redis.Client {
 	return c
 }
 
+// target is a Redis deployment that tests run on.
+type target struct {
+	name string
+	url  func(testing.TB) string // from internal/testservers
+}
+
+// targets returns the deployments: a single server and a Cluster, each
+// skipped (saying what to set) when its variable is unset and no server
+// answers at its default address, failed when it is set and nothing
+// answers.
+func targets() []target {
+	return []target{
+		{"single", testservers.Redis},
+		{"cluster", testservers.RedisCluster},
+	}
+}
+
+// client returns a new client on the target, made as Open makes it (a
+// ClusterClient on the cluster), closed when the test ends.
+func (tg target) client(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	c, err := redisstore.NewClient(tg.url(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// nodes returns a client on each node of c: c itself for a single server,
+// each master and replica of a cluster.
+func nodes(tb testing.TB, c redis.UniversalClient) []*redis.Client {
+	tb.Helper()
+	cluster, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return []*redis.Client{c.(*redis.Client)}
+	}
+	var mu sync.Mutex
+	var all []*redis.Client
+	err := cluster.ForEachShard(context.Background(), func(_ context.Context, n *redis.Client) error {
+		mu.Lock()
+		all = append(all, n)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return all
+}
+
 // randomPrefix returns a key prefix no other test or run uses.
 func randomPrefix() string {
 	b := make([]byte, 8)
@@ -57,29 +109,32 @@ func newStore(tb testing.TB, c redis.UniversalClient, cfg redisstore.Config) *re
 }
 
 // deleteKeys deletes the keys that start with prefix (which has no glob
-// characters).
+// characters), one UNLINK a key: a cluster's keys are in many slots.
 func deleteKeys(tb testing.TB, c redis.UniversalClient, prefix string) {
 	ctx := context.Background()
-	keys := scanKeys(tb, c, prefix)
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		if err := c.Unlink(ctx, keys[:n]...).Err(); err != nil {
-			tb.Errorf("delete test keys: %v", err)
-			return
-		}
-		keys = keys[n:]
+	pipe := c.Pipeline()
+	for _, k := range scanKeys(tb, c, prefix) {
+		pipe.Unlink(ctx, k)
+	}
+	if pipe.Len() == 0 {
+		return
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		tb.Errorf("delete test keys: %v", err)
 	}
 }
 
-// scanKeys returns the keys that start with prefix.
+// scanKeys returns the keys that start with prefix, on every node.
 func scanKeys(tb testing.TB, c redis.UniversalClient, prefix string) []string {
 	var keys []string
-	iter := c.Scan(context.Background(), 0, prefix+"*", 1000).Iterator()
-	for iter.Next(context.Background()) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		tb.Errorf("scan test keys: %v", err)
+	for _, n := range nodes(tb, c) {
+		iter := n.Scan(context.Background(), 0, prefix+"*", 1000).Iterator()
+		for iter.Next(context.Background()) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			tb.Errorf("scan test keys: %v", err)
+		}
 	}
 	return keys
 }
@@ -130,7 +185,7 @@ func (r *recorder) record(cmd redis.Cmder) {
 		case []byte:
 			args[i] = string(a)
 		default:
-			args[i] = "?"
+			args[i] = fmt.Sprint(a) // numbers, as Redis gets them
 		}
 	}
 	r.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,6 +24,7 @@ var (
 	_ store.Counters      = (*Store)(nil)
 	_ store.Challenges    = (*Store)(nil)
 	_ store.Tokens        = (*Store)(nil)
+	_ store.Invalidations = (*Store)(nil)
 )
 
 // DefaultKeyPrefix is the key prefix of a [Config] that names none.
@@ -80,10 +82,12 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // Store keeps sessions, one-time claims, attempt counters, captcha
-// challenges and one-time tokens in Redis. It implements
+// challenges and one-time tokens in Redis, and carries invalidations
+// between processes over Redis pub/sub. It implements
 // [store.SessionFinder], [store.SessionWriter], [store.Claims],
-// [store.Counters], [store.Challenges] and [store.Tokens]; accounts, API
-// keys and second factors belong in SQL.
+// [store.Counters], [store.Challenges], [store.Tokens] and
+// [store.Invalidations]; accounts, API keys and second factors belong in
+// SQL.
 //
 // Store is safe for concurrent use, and any number of processes may share
 // one Redis: every operation that changes more than one value, or decides
@@ -96,6 +100,10 @@ type Store struct {
 	now    func() time.Time
 	margin time.Duration
 	s      scripts
+
+	mu      sync.Mutex          // guards closed and watches
+	closed  bool                // Close was called
+	watches map[*watch]struct{} // not yet stopped, to stop on Close
 }
 
 // New returns a store on client, which may be a single server, a Sentinel
@@ -118,7 +126,9 @@ type Store struct {
 // applies it again and answers for the second run: a reset token taken
 // by the first is "invalid" to the second, an etoken "already used". With
 // no retries the call fails, the request is refused (503), and the
-// client, not the driver, decides to try again.
+// client, not the driver, decides to try again. A [redis.ClusterClient]
+// needs MaxRedirects -1 as well: it retries such a command itself, on the
+// same node and then on another, as many times as MaxRedirects allows.
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
@@ -128,46 +138,70 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		c:      client,
-		prefix: cfg.KeyPrefix,
-		now:    cfg.Now,
-		margin: cfg.ExpiryMargin,
-		s:      newScripts(),
+		c:       client,
+		prefix:  cfg.KeyPrefix,
+		now:     cfg.Now,
+		margin:  cfg.ExpiryMargin,
+		s:       newScripts(),
+		watches: make(map[*watch]struct{}),
 	}, nil
 }
 
-// Open connects to the Redis server at rawURL ("redis://user:password@host:6379/0",
-// "rediss://..." for TLS, "unix:///path/to.sock"), checks that it answers,
-// and returns a store that closes the connection on [Store.Close]. For
-// Sentinel or Cluster, make the client yourself and call [New].
+// Open connects to Redis at rawURL, checks that it answers, and returns a
+// store that closes the connection on [Store.Close].
+//
+// A single server: "redis://user:password@host:6379/0", "rediss://..."
+// for TLS, "unix:///path/to.sock", with go-redis's options as query
+// parameters ([redis.ParseURL]).
+//
+// A Redis Cluster: "redis+cluster://user:password@host1:7001,host2:7002/"
+// ("rediss+cluster://" for TLS): the scheme says it is a cluster, and the
+// host is a comma-separated list of seed nodes, each host:port ("[::1]:7001"
+// for IPv6), of which one that answers is enough: the client learns the
+// others from it. The path, if any, is "/" or "/0" (a cluster has database
+// 0 only), and the query takes go-redis's cluster options
+// ([redis.ParseClusterURL]). Open checks that every master answers, and the
+// store runs on a [redis.ClusterClient].
+//
+// For Sentinel, or a client of your own, call [New].
 //
 // The client honours every call's context deadline (ContextTimeoutEnabled,
 // whatever rawURL says), so that a Redis that stops answering fails the
-// call at its deadline, and never retries a command (MaxRetries -1): see
-// [New] for why.
+// call at its deadline, and never retries a command (MaxRetries -1; on a
+// cluster MaxRedirects -1 too, since a cluster client also retries, on
+// its own, a command whose connection broke after it was sent): see [New]
+// for why. So a cluster that moves a slot (resharding, a failover) fails
+// the calls that reach the old node, until the client has reloaded the
+// slots, which it starts at the first MOVED answer.
 func Open(ctx context.Context, rawURL string, cfg Config) (*Store, error) {
-	opts, err := redis.ParseURL(rawURL)
+	client, addr, err := newClient(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: %w", err)
+		return nil, err
 	}
-	opts.ContextTimeoutEnabled = true
-	opts.MaxRetries = -1
-	client := redis.NewClient(opts)
 	s, err := New(client, cfg)
 	if err == nil {
-		err = client.Ping(ctx).Err()
+		err = ping(ctx, client)
 	}
 	if err != nil {
 		_ = client.Close()
-		return nil, fmt.Errorf("redisstore: open %s: %w", opts.Addr, err)
+		return nil, fmt.Errorf("redisstore: open %s: %w", addr, err)
 	}
 	s.owned = true
 	return s, nil
 }
 
-// Close closes the client if [Open] made it; a client given to [New] stays
-// open.
+// Close stops every watch of [Store.WatchInvalidations], waiting for each
+// to end, and closes the client if [Open] made it; a client given to [New]
+// stays open. After Close, WatchInvalidations fails.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	watches := s.watches
+	s.watches = nil
+	s.mu.Unlock()
+	for w := range watches {
+		w.stop()
+	}
 	if s.owned {
 		return s.c.Close()
 	}

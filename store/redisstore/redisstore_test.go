@@ -23,10 +23,15 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	c := redisClient(t)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) any {
-		return newStore(t, c, redisstore.Config{Now: now}) // a prefix of its own per case
-	})
+	for _, tg := range targets() {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			c := tg.client(t)
+			storetest.Run(t, func(t *testing.T, now func() time.Time) any {
+				return newStore(t, c, redisstore.Config{Now: now}) // a prefix of its own per case
+			})
+		})
+	}
 }
 
 func TestCombinedConformance(t *testing.T) {
@@ -93,60 +98,6 @@ func TestSessionLookupIsOneCommand(t *testing.T) {
 		}
 	}
 	t.Logf("Redis commands per Session lookup: %d", len(cmds)/(lookups+1))
-}
-
-func TestSessionKeysShareTheirBucketsHashTag(t *testing.T) {
-	t.Parallel()
-	// Every session script touches a session and its bucket's index: in a
-	// Cluster they must hash to one slot, so they share a hash tag.
-	ctx := context.Background()
-	c := redisClient(t)
-	rec := &recorder{}
-	c.AddHook(rec)
-	clock := clocktest.New()
-	s := newStore(t, c, redisstore.Config{Now: clock.Now})
-	now := clock.Now()
-	for i := range 50 {
-		sess := newSession(fmt.Sprint(i), user(int64(i%4+1)), now, time.Minute)
-		must(t, s.CreateSession(ctx, sess))
-		must(t, s.TouchSession(ctx, sess.Hash, now, now.Add(time.Hour)))
-		if i%2 == 0 {
-			must(t, s.DeleteSession(ctx, sess.Hash))
-		}
-	}
-	_, err := s.DeleteAccountSessions(ctx, user(1), store.Hash{})
-	must(t, err)
-	_, err = s.Cleanup(ctx)
-	must(t, err)
-	scripts := 0
-	for _, cmd := range rec.take() {
-		name := strings.ToLower(cmd[0])
-		if name != "evalsha" && name != "eval" {
-			continue
-		}
-		scripts++
-		var numKeys int
-		fmt.Sscan(cmd[2], &numKeys)
-		keys := cmd[3 : 3+numKeys]
-		for _, k := range keys {
-			if !strings.HasPrefix(k, s.KeyPrefix()) {
-				t.Fatalf("script touches %q, outside the store's prefix", k)
-			}
-			if hashTag(k) != hashTag(keys[0]) {
-				t.Fatalf("one script touches keys of two hash tags: %q", keys)
-			}
-		}
-	}
-	if scripts < 100 {
-		t.Fatalf("only %d scripts recorded", scripts)
-	}
-	// The session key is found from its hash: its tag is the first byte.
-	h := store.HashOf([]byte("x"))
-	owners, expiry := redisstore.BucketKeys(s, h)
-	if key := redisstore.SessionKey(s, h); hashTag(key) != hashTag(owners) || hashTag(key) != hashTag(expiry) ||
-		hashTag(key) != fmt.Sprintf("s%02x", h[0]) {
-		t.Fatalf("keys %q, %q, %q", key, owners, expiry)
-	}
 }
 
 func TestDeleteAccountSessionsReadsNoOtherAccount(t *testing.T) {

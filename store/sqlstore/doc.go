@@ -2,7 +2,8 @@
 // sessions, one-time claims, attempt counters, second factors, captcha
 // challenges and one-time tokens in an SQL database: SQLite (modernc.org/sqlite, pure Go, no cgo) for one machine,
 // or PostgreSQL (pgx's database/sql driver) for several app instances that
-// act as one. [Store] implements every interface of package store.
+// act as one. [Store] implements every interface of package store
+// (on SQLite, [store.Invalidations] answers [store.ErrNotSupported]).
 //
 //	s, err := sqlstore.OpenSQLite(ctx, "keyward.db", sqlstore.Config{})
 //	// or: sqlstore.OpenPostgres(ctx, "postgres://app@db/app", sqlstore.Config{})
@@ -113,6 +114,28 @@
 // stalled server would not answer either (see [Open] for a pool of your
 // own). The background cleanup runs each time under
 // [Config.CleanupTimeout].
+//
+// # Invalidations
+//
+// On PostgreSQL the store carries [store.Invalidations] over LISTEN/NOTIFY,
+// so that instances sharing the database drop what they cached of an
+// account that changed. [Store.Invalidate] is SELECT pg_notify on the
+// channel {prefix}invalidate (the prefix in lower case, as PostgreSQL
+// folds table names), with the account ref as payload ("user:7").
+// [Store.WatchInvalidations] runs a goroutine on a connection of the pool
+// of its own (application_name "keyward-invalidations {channel}", to find
+// it in pg_stat_activity), which it LISTENs on and confirms every quarter
+// of [store.InvalidationBound] with a query that PostgreSQL answers only
+// after the notifications committed before it; an answer that does not
+// come by the bound, or a broken connection, tells the watcher Deaf, and
+// the goroutine listens again on a new connection. The channel belongs to
+// the database: deployments in separate schemas of one database should
+// use separate prefixes, or they drop each other's cache entries. Through
+// a pooler that does not keep sessions (PgBouncer in transaction mode),
+// the confirmations find the channel gone and the watcher stays Deaf:
+// authn then caches nothing rather than serve stale entries. On SQLite,
+// or through a database/sql driver other than pgx's stdlib, both methods
+// answer [store.ErrNotSupported].
 //
 // # Errors
 //

@@ -11,6 +11,9 @@ import (
 // or nil if s has none.
 func CleanupDone(s *Store) <-chan struct{} { return s.cleanupDone }
 
+// InvalidationChannel returns the channel s notifies and listens on.
+func InvalidationChannel(s *Store) string { return s.channel }
+
 // DB returns the database s works on.
 func DB(s *Store) *sql.DB { return s.db }
 

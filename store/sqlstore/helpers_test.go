@@ -91,6 +91,21 @@ func postgresSchema(tb testing.TB) *pgx.ConnConfig {
 	return cfg
 }
 
+// dropTables drops the tables whose names start with prefix from the
+// current schema of db, a PostgreSQL database.
+func dropTables(tb testing.TB, db *sql.DB, prefix string) {
+	tb.Helper()
+	var tables string
+	err := db.QueryRow(`SELECT coalesce(string_agg(quote_ident(tablename), ', '), '')
+		FROM pg_tables WHERE schemaname = current_schema() AND starts_with(tablename, $1)`, prefix).Scan(&tables)
+	if err == nil && tables != "" {
+		_, err = db.Exec(`DROP TABLE ` + tables + ` CASCADE`)
+	}
+	if err != nil {
+		tb.Errorf("drop the tables of %s: %v", prefix, err)
+	}
+}
+
 // postgresDB returns a pool on a schema of the test's own; see
 // postgresSchema. Several pools on one config act as several processes.
 func postgresDB(tb testing.TB, cfg *pgx.ConnConfig) *sql.DB {

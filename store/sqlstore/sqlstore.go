@@ -33,6 +33,7 @@ var (
 	_ store.Challenges     = (*Store)(nil)
 	_ store.Tokens         = (*Store)(nil)
 	_ store.Generations    = (*Store)(nil)
+	_ store.Invalidations  = (*Store)(nil)
 )
 
 // Dialect is the SQL database a [Store] talks to.
@@ -182,6 +183,12 @@ type Store struct {
 	// waiting write gives up when its context ends.
 	writeTurn chan struct{}
 
+	// notifies says whether the store carries invalidations (PostgreSQL
+	// through pgx's stdlib driver), on channel.
+	notifies bool
+	channel  string
+	watches  watches
+
 	cleanupTimeout time.Duration
 	stopCleanup    context.CancelFunc
 	cleanupDone    chan struct{} // closed when the cleanup goroutine ends; nil if none
@@ -328,6 +335,10 @@ func open(ctx context.Context, db *sql.DB, owned bool, cfg Config) (*Store, erro
 		q:       newQueries(cfg.Dialect, cfg.TablePrefix),
 	}
 	s.cleanupTimeout = cfg.CleanupTimeout
+	_, pgxDriver := db.Driver().(*stdlib.Driver)
+	s.notifies = s.dialect == Postgres && pgxDriver
+	s.channel = invalidationChannel(s.prefix)
+	s.watches.set = make(map[*watch]struct{})
 	if s.dialect == SQLite {
 		s.writeTurn = make(chan struct{}, 1)
 	}
@@ -346,12 +357,14 @@ func open(ctx context.Context, db *sql.DB, owned bool, cfg Config) (*Store, erro
 	return s, nil
 }
 
-// Close stops the cleanup goroutine and waits for it to end, then closes
-// the database if the store opened it ([OpenSQLite], [OpenPostgres]); a
+// Close stops every invalidation watch ([Store.WatchInvalidations]) and
+// the cleanup goroutine, and waits for them to end, then closes the
+// database if the store opened it ([OpenSQLite], [OpenPostgres]); a
 // *sql.DB given to [Open] stays open. Calls after the first return the
 // first's result. The store must not be used after Close.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.watches.stopAll()
 		s.stopCleanup()
 		if s.cleanupDone != nil {
 			<-s.cleanupDone

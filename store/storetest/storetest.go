@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,11 +88,12 @@ const (
 	challenges
 	tokens
 	generations
+	invalidations
 )
 
 // allInterfaces returns each interface the suite knows, one per element.
 func allInterfaces() []iface {
-	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses, accountUpdater, challenges, tokens, generations}
+	return []iface{accounts, accountCreator, passwordSetter, apiKeyFinder, apiKeyManager, sessionFinder, sessionWriter, claims, counters, tfaStates, tfaUses, accountUpdater, challenges, tokens, generations, invalidations}
 }
 
 // String names the interfaces in i, as package store does.
@@ -132,6 +134,8 @@ func (i iface) String() string {
 			names = append(names, "Tokens")
 		case generations:
 			names = append(names, "Generations")
+		case invalidations:
+			names = append(names, "Invalidations")
 		}
 	}
 	return strings.Join(names, ", ")
@@ -185,6 +189,9 @@ func implemented(s any) iface {
 	if _, ok := s.(store.Generations); ok {
 		i |= generations
 	}
+	if _, ok := s.(store.Invalidations); ok {
+		i |= invalidations
+	}
 	return i
 }
 
@@ -196,7 +203,8 @@ const probeID = math.MaxInt64
 // the part it would forward to has none (such a store answers it to every
 // call). Each probe is a call that changes nothing in a store that
 // supports it: a write of an account that does not exist, or of one that
-// cannot be created.
+// cannot be created, or an invalidation of an account that cannot exist
+// (an error, and nothing is sent).
 func notSupported(s any, have iface) iface {
 	ctx := context.Background()
 	var refused iface
@@ -218,6 +226,7 @@ func notSupported(s any, have iface) iface {
 		_, err := s.(store.Generations).Generation(ctx, absent)
 		return err
 	})
+	probe(invalidations, func() error { return s.(store.Invalidations).Invalidate(ctx, store.AccountRef{}) })
 	return refused
 }
 
@@ -252,6 +261,7 @@ func groups() []group {
 		{name: "Challenges", of: challenges, cases: challengeCases()},
 		{name: "Tokens", of: tokens, cases: tokenCases()},
 		{name: "Generations", of: generations, cases: generationsCases()},
+		{name: "Invalidations", of: invalidations, cases: invalidationCases()},
 	}
 }
 
@@ -277,8 +287,12 @@ type env struct {
 	challenges store.Challenges
 	tokens     store.Tokens
 	gens       store.Generations
+	inval      store.Invalidations
 
 	lastOwner int64 // see env.owner
+
+	sentMu sync.Mutex
+	sent   map[store.AccountRef]bool // the refs sent on inval; see env.send
 }
 
 // newEnv returns the env of s, leaving nil the interfaces in refused.
@@ -299,6 +313,7 @@ func newEnv(s any, clock *clocktest.Clock, refused iface) *env {
 	e.challenges, _ = s.(store.Challenges)
 	e.tokens, _ = s.(store.Tokens)
 	e.gens, _ = s.(store.Generations)
+	e.inval, _ = s.(store.Invalidations)
 	if refused&accountCreator != 0 {
 		e.creator = nil
 	}
@@ -310,6 +325,9 @@ func newEnv(s any, clock *clocktest.Clock, refused iface) *env {
 	}
 	if refused&generations != 0 {
 		e.gens = nil
+	}
+	if refused&invalidations != 0 {
+		e.inval = nil
 	}
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{mutant: "none"},
 		{
 			mutant:  "sessionsClaimsCounters",
-			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, TFAStates, TFAUses, AccountUpdater, Challenges, Tokens, Generations;",
+			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, TFAStates, TFAUses, AccountUpdater, Challenges, Tokens, Generations, Invalidations;",
 		},
 		{
 			mutant:   "readOnlyAccounts",
@@ -45,7 +46,7 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		},
 		{
 			mutant:  "tokensOnly",
-			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, SessionFinder, SessionWriter, Claims, Counters, TFAStates, TFAUses, AccountUpdater, Challenges, Generations;",
+			wantLog: "does not implement Accounts, AccountCreator, PasswordSetter, APIKeyFinder, APIKeyManager, SessionFinder, SessionWriter, Claims, Counters, TFAStates, TFAUses, AccountUpdater, Challenges, Generations, Invalidations;",
 		},
 		{
 			// Combine's optional writes and Generations answer
@@ -142,12 +143,31 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		}},
 		{mutant: "sessionReuseKeepsGeneration", wantFail: []string{"Sessions/KeepsGenerationAndParent"}},
 		{mutant: "generationFromCaller", wantFail: []string{"Accounts/ByRef", "AccountUpdater/EmailChangeRaisesGeneration"}},
+		{
+			// SQLite's answer: the group is skipped, with a log line.
+			mutant:  "invalidationsNotSupported",
+			wantLog: "answers store.ErrNotSupported to Invalidations;",
+		},
+		{mutant: "invalidatedBeforeListening", wantFail: []string{"Invalidations/FirstCallIsListening"}},
+		{mutant: "dropsEveryOther", wantFail: []string{
+			"Invalidations/FirstCallIsListening", "Invalidations/HeardWithExactRef", "Invalidations/EveryWatcherHears",
+			"Invalidations/NoCallAfterStop", "Invalidations/OneCallAtATime",
+		}},
+		{mutant: "scopeLost", wantFail: []string{"Invalidations/HeardWithExactRef"}},
+		{mutant: "refThroughFloat", wantFail: []string{"Invalidations/HeardWithExactRef"}},
+		{mutant: "lastWatcherOnly", wantFail: []string{"Invalidations/EveryWatcherHears", "Invalidations/NoCallAfterStop"}},
+		{mutant: "callsAfterStop", wantFail: []string{"Invalidations/NoCallAfterStop"}},
+		{mutant: "stopDoesNotWait", wantFail: []string{"Invalidations/StopWaitsForRunningCall"}},
+		{mutant: "concurrentCalls", wantFail: []string{"Invalidations/OneCallAtATime"}},
+		{mutant: "acceptsInvalidRef", wantFail: []string{"Invalidations/InvalidRefIsAnError"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mutant, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$", "-test.v", "-test.count=1")
-			cmd.Env = append(os.Environ(), mutantEnv+"="+tc.mutant)
+			cmd := exec.Command(os.Args[0], "-test.run="+childRun(tc.wantFail), "-test.v", "-test.count=1")
+			// A Memory's watchers hear at once: a case that waits longer
+			// waits for a message its mutant lost.
+			cmd.Env = append(os.Environ(), mutantEnv+"="+tc.mutant, storetest.WaitEnv+"=250ms")
 			out, err := cmd.CombinedOutput()
 			output := string(out)
 			if len(tc.wantFail) == 0 && err != nil {
@@ -171,6 +191,23 @@ func TestSuiteCatchesMutants(t *testing.T) {
 			}
 		})
 	}
+}
+
+// childRun returns the -test.run pattern of a child that must fail the
+// subtests in wantFail: only their groups, or every group if there are
+// none (a store that must pass).
+func childRun(wantFail []string) string {
+	var groups []string
+	for _, name := range wantFail {
+		group, _, _ := strings.Cut(name, "/")
+		if !slices.Contains(groups, group) {
+			groups = append(groups, group)
+		}
+	}
+	if len(groups) == 0 {
+		return "^TestMutantChild$"
+	}
+	return "^TestMutantChild$/^(" + strings.Join(groups, "|") + ")$"
 }
 
 // hasResult reports whether output has a result line for subtest name.
@@ -246,6 +283,10 @@ func newMutant(name string, now func() time.Time) any {
 		return &racyRaise{broken: b}
 	case "rehashCheckThenSet":
 		return &racyRehash{Memory: m}
+	case "invalidationsNotSupported", "invalidatedBeforeListening", "dropsEveryOther", "scopeLost",
+		"refThroughFloat", "lastWatcherOnly", "callsAfterStop", "stopDoesNotWait", "concurrentCalls",
+		"acceptsInvalidRef":
+		return &brokenChannel{Memory: m, name: name}
 	case "caseSensitiveLogin", "loginInAnyScope", "emptyLoginMatches", "dropsDisabled",
 		"emailIgnored", "setsEveryPassword", "revokeAnyOwner", "keysNewestFirst",
 		"sharedKeyList", "keyValidAtExpiry", "recordUseIgnored", "recordUseNegative",
@@ -1035,5 +1076,106 @@ func (r *racyRehash) RehashPassword(ctx context.Context, ref store.AccountRef, o
 		if err := r.Memory.RehashPassword(ctx, ref, cur.PasswordHash, hash); !errors.Is(err, store.ErrConflict) {
 			return err
 		}
+	}
+}
+
+// brokenChannel is a [store.Memory] whose invalidations have the bug its
+// name says.
+type brokenChannel struct {
+	*store.Memory
+	name string
+
+	mu    sync.Mutex
+	sent  int    // valid refs invalidated so far
+	watch func() // the stop of the latest watch
+}
+
+func (b *brokenChannel) Invalidate(ctx context.Context, ref store.AccountRef) error {
+	_, invalid := ref.MarshalText()
+	switch {
+	case b.name == "invalidationsNotSupported":
+		return store.ErrNotSupported
+	case invalid != nil:
+		if b.name == "acceptsInvalidRef" {
+			return nil // checks nothing, and sends nothing either
+		}
+	case b.name == "dropsEveryOther":
+		// A channel that loses messages, and says nothing.
+		b.mu.Lock()
+		b.sent++
+		lost := b.sent%2 == 0
+		b.mu.Unlock()
+		if lost {
+			return nil
+		}
+	case b.name == "scopeLost":
+		// Sends the ID alone.
+		ref.Scope = scopes.User
+	case b.name == "refThroughFloat":
+		// Sends the ref as a JSON number would carry it.
+		ref.ID = int64(float64(ref.ID))
+	}
+	return b.Memory.Invalidate(ctx, ref)
+}
+
+func (b *brokenChannel) WatchInvalidations(w store.InvalidationWatcher) (func(), error) {
+	if b.name == "invalidationsNotSupported" {
+		return nil, store.ErrNotSupported
+	}
+	r := &relay{w: w, name: b.name}
+	stop, err := b.Memory.WatchInvalidations(r)
+	if err != nil {
+		return nil, err
+	}
+	switch b.name {
+	case "lastWatcherOnly":
+		// One subscriber slot, which a new watch takes over.
+		b.mu.Lock()
+		prev := b.watch
+		b.watch = stop
+		b.mu.Unlock()
+		if prev != nil {
+			prev()
+		}
+	case "callsAfterStop":
+		return func() {}, nil
+	case "stopDoesNotWait":
+		// Stops new calls but not one that is running.
+		return func() {
+			r.stopped.Store(true)
+			go stop()
+		}, nil
+	}
+	return stop, nil
+}
+
+// relay passes a [brokenChannel]'s calls on to w, as its bug says.
+type relay struct {
+	w       store.InvalidationWatcher
+	name    string
+	stopped atomic.Bool
+}
+
+func (r *relay) Listening() {
+	if r.name == "invalidatedBeforeListening" {
+		// Registers the watcher, then says it listens from a goroutine:
+		// what is sent meanwhile comes first.
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			r.w.Listening()
+		}()
+		return
+	}
+	r.w.Listening()
+}
+
+func (r *relay) Deaf() { r.w.Deaf() }
+
+func (r *relay) Invalidated(ref store.AccountRef) {
+	switch {
+	case r.name == "concurrentCalls":
+		go r.w.Invalidated(ref) // a goroutine for each message
+	case !r.stopped.Load():
+		r.w.Invalidated(ref)
 	}
 }

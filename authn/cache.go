@@ -1,0 +1,253 @@
+package authn
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyward/keyward/store"
+)
+
+// cacheShards is how many locks the cache is split over.
+const cacheShards = 16
+
+// credentialCache keeps the sessions, API keys and accounts that
+// requests' credentials resolved to (see [CacheConfig]). It is the
+// [store.InvalidationWatcher] of the store's channel, and serves only
+// while that channel is listening: Deaf empties it and stops it serving,
+// Listening empties it again (what was sent while it was down is lost)
+// and lets it serve.
+//
+// A read that missed fills the cache only if nothing went stale while it
+// was at the store: it takes a ticket (the change counter) before the
+// read, and the fill is dropped if the counter has moved since. Every
+// invalidation moves the counter before it deletes, under each shard's
+// lock, so a fill either lands before the delete (and is deleted) or sees
+// the counter moved (and is dropped).
+type credentialCache struct {
+	maxAge   time.Duration
+	perShard int // entries per kind per shard
+	// live is set while the channel is listening.
+	live atomic.Bool
+	// changes counts what may have made entries stale: invalidations, the
+	// channel lost or regained.
+	changes atomic.Uint64
+	shards  [cacheShards]cacheShard
+	// state reports the channel going up (true) or down, for the log.
+	state func(listening bool)
+}
+
+// cacheShard is one lock's part of the cache.
+type cacheShard struct {
+	mu       sync.RWMutex
+	sessions map[store.Hash]cached[store.Session]
+	keys     map[store.Hash]cached[store.APIKey]
+	accounts map[store.AccountRef]cached[store.Account]
+}
+
+// cached is one entry: a record as the store answered it, and when.
+type cached[T any] struct {
+	v  T
+	at time.Time
+}
+
+// newCredentialCache returns an empty cache of the configured size, not
+// yet serving: it waits for its channel's Listening.
+func newCredentialCache(cfg CacheConfig, state func(bool)) *credentialCache {
+	c := &credentialCache{maxAge: cfg.MaxAge, perShard: max(1, cfg.Entries/cacheShards), state: state}
+	for i := range c.shards {
+		c.shards[i].clear()
+	}
+	return c
+}
+
+// clear empties the shard; the caller holds its lock, or owns it alone.
+func (sh *cacheShard) clear() {
+	sh.sessions = make(map[store.Hash]cached[store.Session])
+	sh.keys = make(map[store.Hash]cached[store.APIKey])
+	sh.accounts = make(map[store.AccountRef]cached[store.Account])
+}
+
+// cacheTicket is what a read that may fill the cache takes before it goes
+// to the store: the change counter then. The zero ticket fills nothing.
+type cacheTicket struct {
+	changes uint64
+	ok      bool
+}
+
+// ticket returns a ticket for a store read, or the zero ticket when the
+// cache is not serving.
+func (c *credentialCache) ticket() cacheTicket {
+	if c == nil || !c.live.Load() {
+		return cacheTicket{}
+	}
+	return cacheTicket{changes: c.changes.Load(), ok: true}
+}
+
+func hashShard(h store.Hash) int { return int(h[0]) % cacheShards }
+
+func refShard(ref store.AccountRef) int {
+	return int(uint64(ref.ID)*uint64(cacheShards-1)+uint64(ref.Scope)) % cacheShards
+}
+
+// session returns the cached session h, if the cache is serving and has
+// it, read less than MaxAge before now.
+func (c *credentialCache) session(h store.Hash, now time.Time) (store.Session, bool) {
+	if c == nil || !c.live.Load() {
+		return store.Session{}, false
+	}
+	sh := &c.shards[hashShard(h)]
+	return lookup(c, &sh.mu, sh.sessions, h, now)
+}
+
+// apiKey returns the cached API key h, as session does.
+func (c *credentialCache) apiKey(h store.Hash, now time.Time) (store.APIKey, bool) {
+	if c == nil || !c.live.Load() {
+		return store.APIKey{}, false
+	}
+	sh := &c.shards[hashShard(h)]
+	return lookup(c, &sh.mu, sh.keys, h, now)
+}
+
+// account returns the cached account ref, as session does.
+func (c *credentialCache) account(ref store.AccountRef, now time.Time) (store.Account, bool) {
+	if c == nil || !c.live.Load() {
+		return store.Account{}, false
+	}
+	sh := &c.shards[refShard(ref)]
+	return lookup(c, &sh.mu, sh.accounts, ref, now)
+}
+
+// lookup reads one entry under the shard's read lock.
+func lookup[K comparable, T any](c *credentialCache, mu *sync.RWMutex, m map[K]cached[T], k K, now time.Time) (T, bool) {
+	mu.RLock()
+	e, ok := m[k]
+	mu.RUnlock()
+	if !ok || now.Before(e.at) || now.Sub(e.at) >= c.maxAge {
+		var zero T
+		return zero, false
+	}
+	return e.v, true
+}
+
+// putSession caches s, read from the store at now under ticket t.
+func (c *credentialCache) putSession(t cacheTicket, s store.Session, now time.Time) {
+	if !t.ok {
+		return
+	}
+	sh := &c.shards[hashShard(s.Hash)]
+	fill(c, t, &sh.mu, sh.sessions, s.Hash, s, now)
+}
+
+// putAPIKey caches k, as putSession does. Its usage figures are dropped:
+// they change with every flush and nothing on the request path reads
+// them.
+func (c *credentialCache) putAPIKey(t cacheTicket, k store.APIKey, now time.Time) {
+	if !t.ok {
+		return
+	}
+	k.LastUsedAt, k.LastUsedIP, k.RequestCount = time.Time{}, "", 0
+	sh := &c.shards[hashShard(k.Hash)]
+	fill(c, t, &sh.mu, sh.keys, k.Hash, k, now)
+}
+
+// putAccount caches an active account, as putSession does, without its
+// password hash: the request path never needs it, and it is not to sit
+// in memory for nothing.
+func (c *credentialCache) putAccount(t cacheTicket, acct store.Account, now time.Time) {
+	if !t.ok {
+		return
+	}
+	acct.PasswordHash = ""
+	sh := &c.shards[refShard(acct.Ref())]
+	fill(c, t, &sh.mu, sh.accounts, acct.Ref(), acct, now)
+}
+
+// fill stores one entry under the shard's lock, if the ticket is still
+// good: nothing changed since it was taken, and the cache still serves.
+// A full shard gives up an entry, any one, for it.
+func fill[K comparable, T any](c *credentialCache, t cacheTicket, mu *sync.RWMutex, m map[K]cached[T], k K, v T, now time.Time) {
+	mu.Lock()
+	defer mu.Unlock()
+	if c.changes.Load() != t.changes || !c.live.Load() {
+		return
+	}
+	if _, ok := m[k]; !ok && len(m) >= c.perShard {
+		for old := range m {
+			delete(m, old)
+			break
+		}
+	}
+	m[k] = cached[T]{v: v, at: now}
+}
+
+// touched records a session's new last-seen time, written to the store
+// at seen, in its entry, if it has one.
+func (c *credentialCache) touched(h store.Hash, seen, expires time.Time) {
+	if c == nil {
+		return
+	}
+	sh := &c.shards[hashShard(h)]
+	sh.mu.Lock()
+	if e, ok := sh.sessions[h]; ok {
+		e.v.LastSeenAt, e.v.ExpiresAt = seen, expires
+		sh.sessions[h] = e
+	}
+	sh.mu.Unlock()
+}
+
+// Invalidated drops everything cached of the account: its account record,
+// its sessions and its API keys. A switched session is the user's; the
+// administrator's session it rides on is read each time, so the
+// administrator's invalidation reaches it too.
+func (c *credentialCache) Invalidated(ref store.AccountRef) {
+	c.changes.Add(1)
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for h, e := range sh.sessions {
+			if e.v.Account == ref {
+				delete(sh.sessions, h)
+			}
+		}
+		for h, e := range sh.keys {
+			if e.v.Account == ref {
+				delete(sh.keys, h)
+			}
+		}
+		delete(sh.accounts, ref)
+		sh.mu.Unlock()
+	}
+}
+
+// Listening empties the cache and lets it serve: the channel is up, but
+// whatever it carried while it was down is lost.
+func (c *credentialCache) Listening() {
+	c.reset(true)
+	c.state(true)
+}
+
+// Deaf stops the cache serving and empties it: until the channel is back,
+// an invalidation may go unheard.
+func (c *credentialCache) Deaf() {
+	c.reset(false)
+	c.state(false)
+}
+
+// reset empties every shard and sets whether the cache serves. Going
+// down, it stops serving first; going up, it serves only once empty.
+func (c *credentialCache) reset(live bool) {
+	if !live {
+		c.live.Store(false)
+	}
+	c.changes.Add(1)
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.clear()
+		sh.mu.Unlock()
+	}
+	if live {
+		c.live.Store(true)
+	}
+}
