@@ -112,23 +112,40 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 		}
 		return Principal{Scope: scopes.Admin, AccountID: acct.ID, Username: acct.Username, Method: MethodAdminKey, AuthenticatedAt: now}, nil
 	}
-	k, _, err := a.readAPIKey(ctx, h, now)
+	rec := a.cache.key(h, now)
+	var t cacheTicket
+	var k *store.APIKey
+	if rec != nil {
+		k = &rec.k
+	} else {
+		t = a.cache.ticket()
+		stored, err := a.store.APIKeyByHash(ctx, h)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return Principal{}, errUnknownKey
+		case err != nil:
+			return Principal{}, storeFailure(err)
+		}
+		k = &stored
+	}
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return Principal{}, errUnknownKey
-	case err != nil:
-		return Principal{}, storeFailure(err)
 	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
 		return Principal{}, errUnknownKey
 	case adminOnly && k.Account.Scope != scopes.Admin:
 		return Principal{}, because(ErrInvalidCredential, "user key given as admin key")
-	}
-	if k.BoundIP != "" && !boundAllows(k.BoundIP, r.ClientIP()) {
+	case k.BoundIP != "" && !boundAllows(k.BoundIP, r.ClientIP()):
 		return Principal{}, errKeyBound
 	}
-	acct, _, err := a.readAccount(ctx, k.Account, now, true)
-	if err != nil {
-		return Principal{}, err
+	var acct *store.Account
+	if rec != nil {
+		acct = &rec.acct
+	} else {
+		read, _, err := a.readAccount(ctx, k.Account, now, true)
+		if err != nil {
+			return Principal{}, err
+		}
+		a.cache.putKey(t, newKeyRecord(*k, read, now))
+		acct = &read
 	}
 	if !a.cfg.DisableAPIKeyUsage {
 		var known netip.Addr

@@ -37,18 +37,44 @@ type credentialCache struct {
 	state func(listening bool)
 }
 
-// cacheShard is one lock's part of the cache.
+// cacheShard is one lock's part of the cache. Its entries are pointers to
+// records never changed once made, so a hit copies nothing.
 type cacheShard struct {
 	mu       sync.RWMutex
-	sessions map[store.Hash]cached[store.Session]
-	keys     map[store.Hash]cached[store.APIKey]
-	accounts map[store.AccountRef]cached[store.Account]
+	sessions map[store.Hash]*sessionRecord
+	keys     map[store.Hash]*keyRecord
+	accounts map[store.AccountRef]*accountRecord
 }
 
-// cached is one entry: a record as the store answered it, and when.
-type cached[T any] struct {
-	v  T
-	at time.Time
+// sessionRecord is a session with its account, read together from the
+// store, at a time. Shared with the cache: never changed once made.
+type sessionRecord struct {
+	s    store.Session
+	acct store.Account
+	at   time.Time
+}
+
+// keyRecord is an API key with its account, as sessionRecord is.
+type keyRecord struct {
+	k    store.APIKey
+	acct store.Account
+	at   time.Time
+}
+
+// accountRecord is an active account, as sessionRecord is.
+type accountRecord struct {
+	acct store.Account
+	at   time.Time
+}
+
+func (r *sessionRecord) readAt() time.Time { return r.at }
+func (r *keyRecord) readAt() time.Time     { return r.at }
+func (r *accountRecord) readAt() time.Time { return r.at }
+
+// record is what the cache keeps: something read from the store at a time.
+type record interface {
+	comparable
+	readAt() time.Time
 }
 
 // newCredentialCache returns an empty cache of the configured size, not
@@ -63,9 +89,9 @@ func newCredentialCache(cfg CacheConfig, state func(bool)) *credentialCache {
 
 // clear empties the shard; the caller holds its lock, or owns it alone.
 func (sh *cacheShard) clear() {
-	sh.sessions = make(map[store.Hash]cached[store.Session])
-	sh.keys = make(map[store.Hash]cached[store.APIKey])
-	sh.accounts = make(map[store.AccountRef]cached[store.Account])
+	sh.sessions = make(map[store.Hash]*sessionRecord)
+	sh.keys = make(map[store.Hash]*keyRecord)
+	sh.accounts = make(map[store.AccountRef]*accountRecord)
 }
 
 // cacheTicket is what a read that may fill the cache takes before it goes
@@ -90,83 +116,81 @@ func refShard(ref store.AccountRef) int {
 	return int(uint64(ref.ID)*uint64(cacheShards-1)+uint64(ref.Scope)) % cacheShards
 }
 
-// session returns the cached session h, if the cache is serving and has
-// it, read less than MaxAge before now.
-func (c *credentialCache) session(h store.Hash, now time.Time) (store.Session, bool) {
+// session returns the cached session h with its account, if the cache is
+// serving and has it, read less than MaxAge before now; nil otherwise.
+// The record is shared: the caller must not change it.
+func (c *credentialCache) session(h store.Hash, now time.Time) *sessionRecord {
 	if c == nil || !c.live.Load() {
-		return store.Session{}, false
+		return nil
 	}
 	sh := &c.shards[hashShard(h)]
 	return lookup(c, &sh.mu, sh.sessions, h, now)
 }
 
-// apiKey returns the cached API key h, as session does.
-func (c *credentialCache) apiKey(h store.Hash, now time.Time) (store.APIKey, bool) {
+// key returns the cached API key h with its account, as session does.
+func (c *credentialCache) key(h store.Hash, now time.Time) *keyRecord {
 	if c == nil || !c.live.Load() {
-		return store.APIKey{}, false
+		return nil
 	}
 	sh := &c.shards[hashShard(h)]
 	return lookup(c, &sh.mu, sh.keys, h, now)
 }
 
 // account returns the cached account ref, as session does.
-func (c *credentialCache) account(ref store.AccountRef, now time.Time) (store.Account, bool) {
+func (c *credentialCache) account(ref store.AccountRef, now time.Time) *accountRecord {
 	if c == nil || !c.live.Load() {
-		return store.Account{}, false
+		return nil
 	}
 	sh := &c.shards[refShard(ref)]
 	return lookup(c, &sh.mu, sh.accounts, ref, now)
 }
 
 // lookup reads one entry under the shard's read lock.
-func lookup[K comparable, T any](c *credentialCache, mu *sync.RWMutex, m map[K]cached[T], k K, now time.Time) (T, bool) {
+func lookup[K comparable, R record](c *credentialCache, mu *sync.RWMutex, m map[K]R, k K, now time.Time) R {
 	mu.RLock()
-	e, ok := m[k]
+	r := m[k]
 	mu.RUnlock()
-	if !ok || now.Before(e.at) || now.Sub(e.at) >= c.maxAge {
-		var zero T
-		return zero, false
+	var zero R
+	if r == zero {
+		return zero
 	}
-	return e.v, true
+	if at := r.readAt(); now.Before(at) || now.Sub(at) >= c.maxAge {
+		return zero
+	}
+	return r
 }
 
-// putSession caches s, read from the store at now under ticket t.
-func (c *credentialCache) putSession(t cacheTicket, s store.Session, now time.Time) {
+// putSession caches r, read from the store under ticket t.
+func (c *credentialCache) putSession(t cacheTicket, r *sessionRecord) {
 	if !t.ok {
 		return
 	}
-	sh := &c.shards[hashShard(s.Hash)]
-	fill(c, t, &sh.mu, sh.sessions, s.Hash, s, now)
+	sh := &c.shards[hashShard(r.s.Hash)]
+	fill(c, t, &sh.mu, sh.sessions, r.s.Hash, r)
 }
 
-// putAPIKey caches k, as putSession does. Its usage figures are dropped:
-// they change with every flush and nothing on the request path reads
-// them.
-func (c *credentialCache) putAPIKey(t cacheTicket, k store.APIKey, now time.Time) {
+// putKey caches r, as putSession does.
+func (c *credentialCache) putKey(t cacheTicket, r *keyRecord) {
 	if !t.ok {
 		return
 	}
-	k.LastUsedAt, k.LastUsedIP, k.RequestCount = time.Time{}, "", 0
-	sh := &c.shards[hashShard(k.Hash)]
-	fill(c, t, &sh.mu, sh.keys, k.Hash, k, now)
+	sh := &c.shards[hashShard(r.k.Hash)]
+	fill(c, t, &sh.mu, sh.keys, r.k.Hash, r)
 }
 
-// putAccount caches an active account, as putSession does, without its
-// password hash: the request path never needs it, and it is not to sit
-// in memory for nothing.
-func (c *credentialCache) putAccount(t cacheTicket, acct store.Account, now time.Time) {
+// putAccount caches r, as putSession does.
+func (c *credentialCache) putAccount(t cacheTicket, r *accountRecord) {
 	if !t.ok {
 		return
 	}
-	acct.PasswordHash = ""
-	sh := &c.shards[refShard(acct.Ref())]
-	fill(c, t, &sh.mu, sh.accounts, acct.Ref(), acct, now)
+	sh := &c.shards[refShard(r.acct.Ref())]
+	fill(c, t, &sh.mu, sh.accounts, r.acct.Ref(), r)
 }
 
 // fill stores one entry under the shard's lock, if the ticket is still
 // good: nothing changed since it was taken, and the cache still serves.
 // A full shard gives up an entry, any one, for it.
-func fill[K comparable, T any](c *credentialCache, t cacheTicket, mu *sync.RWMutex, m map[K]cached[T], k K, v T, now time.Time) {
+func fill[K comparable, R record](c *credentialCache, t cacheTicket, mu *sync.RWMutex, m map[K]R, k K, r R) {
 	mu.Lock()
 	defer mu.Unlock()
 	if c.changes.Load() != t.changes || !c.live.Load() {
@@ -178,20 +202,22 @@ func fill[K comparable, T any](c *credentialCache, t cacheTicket, mu *sync.RWMut
 			break
 		}
 	}
-	m[k] = cached[T]{v: v, at: now}
+	m[k] = r
 }
 
 // touched records a session's new last-seen time, written to the store
-// at seen, in its entry, if it has one.
+// at seen, in its entry, if it has one: a new record, since records are
+// shared and never changed.
 func (c *credentialCache) touched(h store.Hash, seen, expires time.Time) {
 	if c == nil {
 		return
 	}
 	sh := &c.shards[hashShard(h)]
 	sh.mu.Lock()
-	if e, ok := sh.sessions[h]; ok {
-		e.v.LastSeenAt, e.v.ExpiresAt = seen, expires
-		sh.sessions[h] = e
+	if r, ok := sh.sessions[h]; ok {
+		next := *r
+		next.s.LastSeenAt, next.s.ExpiresAt = seen, expires
+		sh.sessions[h] = &next
 	}
 	sh.mu.Unlock()
 }
@@ -205,13 +231,13 @@ func (c *credentialCache) Invalidated(ref store.AccountRef) {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		for h, e := range sh.sessions {
-			if e.v.Account == ref {
+		for h, r := range sh.sessions {
+			if r.s.Account == ref {
 				delete(sh.sessions, h)
 			}
 		}
-		for h, e := range sh.keys {
-			if e.v.Account == ref {
+		for h, r := range sh.keys {
+			if r.k.Account == ref {
 				delete(sh.keys, h)
 			}
 		}

@@ -339,25 +339,25 @@ func TestCacheFillAfterInvalidationDropped(t *testing.T) {
 	in, _ := deployment(t, 1, nil)
 	a := in[0]
 	c := a.a.cache
-	k, rec := a.key(a.alice)
-	_ = k
+	_, key := a.key(a.alice)
+	rec := newKeyRecord(key, a.alice, a.clock.Now())
 	t0 := c.ticket()
 	c.Invalidated(a.alice.Ref())
-	c.putAPIKey(t0, rec, a.clock.Now())
-	if _, ok := c.apiKey(rec.Hash, a.clock.Now()); ok {
+	c.putKey(t0, rec)
+	if c.key(key.Hash, a.clock.Now()) != nil {
 		t.Fatal("a fill whose ticket predates an invalidation was kept")
 	}
 	t1 := c.ticket()
-	c.putAPIKey(t1, rec, a.clock.Now())
-	if _, ok := c.apiKey(rec.Hash, a.clock.Now()); !ok {
+	c.putKey(t1, rec)
+	if c.key(key.Hash, a.clock.Now()) == nil {
 		t.Fatal("a fill with a good ticket was not kept")
 	}
 	// Deaf then listening between ticket and fill: dropped too.
 	t2 := c.ticket()
 	c.Deaf()
 	c.Listening()
-	c.putAPIKey(t2, rec, a.clock.Now())
-	if _, ok := c.apiKey(rec.Hash, a.clock.Now()); ok {
+	c.putKey(t2, rec)
+	if c.key(key.Hash, a.clock.Now()) != nil {
 		t.Fatal("a fill across a lost channel was kept")
 	}
 }

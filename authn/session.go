@@ -140,21 +140,22 @@ func (a *Authenticator) resolveSessionID(ctx context.Context, r *Request) (Princ
 // otherwise the request only reads.
 func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h store.Hash, m Method) (Principal, error) {
 	now := r.now()
-	s, acct, err := a.liveSession(ctx, h, now, m)
+	rec, err := a.liveSession(ctx, h, now, m)
 	if err != nil {
 		return Principal{}, err
 	}
+	s, acct := &rec.s, &rec.acct
 	if s.APIKeyHash != (store.Hash{}) {
 		if err := a.keyStillValid(ctx, r, s.APIKeyHash, now); err != nil {
 			return Principal{}, err
 		}
 	}
 	if s.SwitchedBy.ID != 0 {
-		if err := a.parentAlive(ctx, &s, now, m); err != nil {
+		if err := a.parentAlive(ctx, s, now, m); err != nil {
 			return Principal{}, err
 		}
 	}
-	if err := a.touch(ctx, &s, now); err != nil {
+	if err := a.touch(ctx, s, now); err != nil {
 		return Principal{}, err
 	}
 	return Principal{
@@ -176,44 +177,71 @@ func (a *Authenticator) principalForSession(ctx context.Context, r *Request, h s
 // address).
 var errCredentialsChanged = because(ErrInvalidCredential, "session ended by a credential change")
 
-// liveSession reads the session h and its account. The session must
+// liveSession reads the session h with its account. The session must
 // exist, be neither idle too long nor past its lifetime, belong to an
 // enabled account, and have been made under the account's current
 // credential generation; one made before a credential change is deleted
-// as it is met. It reads through the cache; generations that differ are
-// read again from the store before anything is decided, since either
-// record may be a cached one another instance has moved past.
-func (a *Authenticator) liveSession(ctx context.Context, h store.Hash, now time.Time, m Method) (store.Session, store.Account, error) {
+// as it is met.
+//
+// It reads through the cache ([CacheConfig]). A cached session serves
+// only while its last-seen time is within the touch interval: later,
+// another instance may have moved it, and a touch is due, so the store
+// decides. A session read from the store whose generation differs from a
+// cached account's is read again with the account from the store before
+// anything is decided: the cached account may be the stale one. The
+// record returned is shared with the cache: the caller must not change it.
+func (a *Authenticator) liveSession(ctx context.Context, h store.Hash, now time.Time, m Method) (*sessionRecord, error) {
 	return a.liveSessionFrom(ctx, h, now, m, true)
 }
 
-func (a *Authenticator) liveSessionFrom(ctx context.Context, h store.Hash, now time.Time, m Method, useCache bool) (store.Session, store.Account, error) {
-	s, sessionCached, err := a.readSession(ctx, h, now, useCache)
+func (a *Authenticator) liveSessionFrom(ctx context.Context, h store.Hash, now time.Time, m Method, useCache bool) (*sessionRecord, error) {
+	if useCache {
+		if rec := a.cache.session(h, now); rec != nil && now.Sub(rec.s.LastSeenAt) < a.cfg.Sessions.TouchInterval {
+			if err := a.sessionExpired(ctx, &rec.s, now, m); err != nil {
+				return nil, err
+			}
+			return rec, nil
+		}
+	}
+	t := a.cache.ticket()
+	s, err := a.store.Session(ctx, h)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return s, store.Account{}, errUnknownSession
+		return nil, errUnknownSession
 	case err != nil:
-		return s, store.Account{}, storeFailure(err)
+		return nil, storeFailure(err)
 	}
-	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= a.cfg.Sessions.IdleTimeout || now.Sub(s.CreatedAt) >= a.cfg.Sessions.Lifetime {
-		a.Emit(ctx, event.Event{Kind: event.SessionExpired, Account: s.Account, Method: m.String(), Time: now})
-		return s, store.Account{}, errSessionExpired
+	if err := a.sessionExpired(ctx, &s, now, m); err != nil {
+		return nil, err
 	}
 	acct, accountCached, err := a.readAccount(ctx, s.Account, now, useCache)
 	if err != nil {
-		return s, acct, err
+		return nil, err
 	}
 	if s.Generation != acct.Generation {
-		if sessionCached || accountCached {
+		if accountCached {
 			return a.liveSessionFrom(ctx, h, now, m, false)
 		}
 		// Dead since the change; deleting it only tidies, so a failure
 		// to delete changes no answer.
 		_ = a.store.DeleteSession(ctx, h)
 		a.Emit(ctx, event.Event{Kind: event.SessionExpired, Account: s.Account, Method: m.String(), Time: now, Reason: "credentials changed"})
-		return s, acct, errCredentialsChanged
+		return nil, errCredentialsChanged
 	}
-	return s, acct, nil
+	rec := &sessionRecord{s: s, acct: acct, at: now}
+	a.cache.putSession(t, rec)
+	return rec, nil
+}
+
+// sessionExpired refuses a session idle too long or past its lifetime at
+// now. A cached session's last-seen time is within the touch interval, so
+// the idle timeout cannot end it here wrongly.
+func (a *Authenticator) sessionExpired(ctx context.Context, s *store.Session, now time.Time, m Method) error {
+	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= a.cfg.Sessions.IdleTimeout || now.Sub(s.CreatedAt) >= a.cfg.Sessions.Lifetime {
+		a.Emit(ctx, event.Event{Kind: event.SessionExpired, Account: s.Account, Method: m.String(), Time: now})
+		return errSessionExpired
+	}
+	return nil
 }
 
 // errSwitchEnded refuses a switched session whose administrator's session
@@ -229,16 +257,16 @@ func (a *Authenticator) parentAlive(ctx context.Context, s *store.Session, now t
 	if s.Parent == (store.Hash{}) {
 		return errSwitchEnded // made before sessions recorded their parent
 	}
-	parent, _, err := a.liveSession(ctx, s.Parent, now, m)
+	parent, err := a.liveSession(ctx, s.Parent, now, m)
 	switch {
 	case errors.Is(err, ErrInvalidCredential):
 		return errSwitchEnded
 	case err != nil:
 		return err
-	case parent.Account != s.SwitchedBy:
+	case parent.s.Account != s.SwitchedBy:
 		return errSwitchEnded
 	}
-	return a.touch(ctx, &parent, now)
+	return a.touch(ctx, &parent.s, now)
 }
 
 // touch writes a session's last-seen time when it has gone stale (older
@@ -269,7 +297,13 @@ func (a *Authenticator) keyStillValid(ctx context.Context, r *Request, h store.H
 	if a.hasAdminKey && subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 {
 		return nil
 	}
-	k, _, err := a.readAPIKey(ctx, h, now)
+	var k store.APIKey
+	var err error
+	if rec := a.cache.key(h, now); rec != nil {
+		k = rec.k
+	} else {
+		k, err = a.store.APIKeyByHash(ctx, h)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errSessionKeyGone

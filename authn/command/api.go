@@ -70,6 +70,7 @@ type API struct {
 	// commands are keyed by their names in lower case: names match
 	// ignoring ASCII case, as Octeth 5.9 matches them.
 	commands map[string]Command
+	buffers  bufferPool
 }
 
 // Command is one command of an [API].
@@ -238,7 +239,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		api.fail(w, r, params, missing(api.cfg.Dialect.commandParam()))
 		return
 	}
-	cmd, ok := api.commands[lowerASCII(name)]
+	cmd, ok := api.command(name)
 	if !ok {
 		api.fail(w, r, params, ErrUnknownCommand)
 		return
@@ -339,6 +340,26 @@ func missing(name string) error {
 }
 
 // lowerASCII lowers ASCII letters only, as command names match.
+// command finds the command named name, in any ASCII case, without
+// allocating for a name of a usual length.
+func (api *API) command(name string) (Command, bool) {
+	var room [64]byte
+	if len(name) > len(room) {
+		cmd, ok := api.commands[lowerASCII(name)]
+		return cmd, ok
+	}
+	b := room[:len(name)]
+	for i := range len(name) {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	cmd, ok := api.commands[string(b)] // no allocation: the compiler sees to it
+	return cmd, ok
+}
+
 func lowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {

@@ -1,12 +1,11 @@
 package command
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // Fields are what a command answers, merged into the Octeth envelope beside
@@ -61,12 +60,12 @@ type answer struct {
 
 // head returns the envelope's own fields, in order, for the dialect and
 // profile.
-func (api *API) head(a answer) []field {
+func (api *API) appendHead(h []field, a answer) []field {
 	if api.cfg.Dialect == WMD {
 		if a.ok {
-			return []field{{"status", "ok"}, {"error", ""}}
+			return append(h, field{"status", "ok"}, field{"error", ""})
 		}
-		return []field{{"status", "notok"}, {"error", a.text}}
+		return append(h, field{"status", "notok"}, field{"error", a.text})
 	}
 	var code, text any = a.code, a.text
 	if api.profile.lists || api.cfg.ErrorCodeAsList {
@@ -75,7 +74,7 @@ func (api *API) head(a answer) []field {
 	if api.profile.lists {
 		text = []string{a.text}
 	}
-	h := []field{{"Success", a.ok}, {"ErrorCode", code}, {"ErrorText", text}}
+	h = append(h, field{"Success", a.ok}, field{"ErrorCode", code}, field{"ErrorText", text})
 	if a.hard && api.profile.lists {
 		h = append(h, field{"Errors", []struct {
 			Code    int
@@ -110,8 +109,10 @@ func (api *API) write(w http.ResponseWriter, r *http.Request, a answer, asXML bo
 // with the command's fields, in name order, after the envelope's own; or,
 // when asXML (ResponseFormat=XML), the same as XML under <response>.
 func (api *API) writeEnvelope(ctx context.Context, w http.ResponseWriter, a answer, asXML bool) {
-	fields := api.head(a)
-	keys := make([]string, 0, len(a.fields))
+	var room [16]field
+	fields := api.appendHead(room[:0], a)
+	var names [16]string
+	keys := names[:0]
 	for k := range a.fields {
 		keys = append(keys, k)
 	}
@@ -119,14 +120,15 @@ func (api *API) writeEnvelope(ctx context.Context, w http.ResponseWriter, a answ
 	for _, k := range keys {
 		fields = append(fields, field{k, a.fields[k]})
 	}
-	var body []byte
+	buf := api.buffers.get()
+	defer api.buffers.put(buf)
 	var err error
-	contentType := "application/json; charset=utf-8"
+	contentType := contentTypeJSON
 	if asXML {
-		body, err = encodeXML(fields)
-		contentType = "application/xml; charset=utf-8"
+		*buf, err = encodeXML(fields)
+		contentType = contentTypeXML
 	} else {
-		body, err = encodeJSON(fields)
+		*buf, err = appendJSON(*buf, fields)
 	}
 	if err != nil {
 		// A value that cannot be encoded is the command's bug.
@@ -137,31 +139,41 @@ func (api *API) writeEnvelope(ctx context.Context, w http.ResponseWriter, a answ
 	if api.cfg.AlwaysHTTP200 {
 		status = http.StatusOK
 	}
+	// The three headers on one backing array: one allocation, not three.
+	// Each gets a slice of its own length and capacity, so that appending
+	// to one cannot write into the next.
 	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	values := make([]string, 3)
+	values[0], values[1], values[2] = contentType, "no-store", "nosniff"
+	h["Content-Type"], h["Cache-Control"], h["X-Content-Type-Options"] = values[0:1:1], values[1:2:2], values[2:3:3]
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(*buf)
 }
 
-// encodeJSON writes the fields as one JSON object, in order.
-func encodeJSON(fields []field) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, f := range fields {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		name, _ := json.Marshal(f.name)
-		v, err := json.Marshal(f.value)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(name)
-		buf.WriteByte(':')
-		buf.Write(v)
+// The envelope's content types.
+const (
+	contentTypeJSON = "application/json; charset=utf-8"
+	contentTypeXML  = "application/xml; charset=utf-8"
+)
+
+// bufferPool keeps the buffers an API encodes its answers in: an answer
+// is written and its buffer reused, instead of one allocation and its
+// growth per answer.
+type bufferPool struct{ p sync.Pool }
+
+// get returns an empty buffer.
+func (bp *bufferPool) get() *[]byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
 	}
-	buf.WriteString("}\n")
-	return buf.Bytes(), nil
+	b := make([]byte, 0, 512)
+	return &b
+}
+
+// put returns a buffer, unless an answer made it too big to keep.
+func (bp *bufferPool) put(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		bp.p.Put(b)
+	}
 }

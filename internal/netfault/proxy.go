@@ -150,12 +150,18 @@ func (p *Proxy) serve() {
 			delete(p.conns, up)
 			p.mu.Unlock()
 		}
-		// loseAnswer is closed when a write failed After was passed on:
-		// the server's next answer is thrown away with the connection.
-		loseAnswer := make(chan struct{})
-		go p.pipe(up, c, p.counter, closeBoth, loseAnswer)
-		go p.pipe(c, up, nil, closeBoth, loseAnswer)
+		l := &link{}
+		go p.pipe(up, c, p.counter, closeBoth, l)
+		go p.pipe(c, up, nil, closeBoth, l)
 	}
+}
+
+// link is what the two directions of one proxied connection share: a
+// write failed After marks the answer lost, under mu, in the same step as
+// it passes the write on, so the server's answer can never slip past.
+type link struct {
+	mu   sync.Mutex
+	lost bool
 }
 
 // answerWait bounds how long a write failed After waits for the server's
@@ -164,32 +170,34 @@ const answerWait = 10 * time.Second
 
 // pipe copies src to dst, throwing the bytes away while stalled. On the
 // client's side (counter not nil) each read is one write, counted; a write
-// failed After is passed on, and loseAnswer closed, so that the server's
-// side drops the connection at the answer instead of passing it back.
-func (p *Proxy) pipe(dst, src net.Conn, counter *Counter, closeBoth func(), loseAnswer chan struct{}) {
+// failed After is passed on and marks l lost, so that the server's side
+// drops the connection at the answer instead of passing it back.
+func (p *Proxy) pipe(dst, src net.Conn, counter *Counter, closeBoth func(), l *link) {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && counter == nil {
-			select {
-			case <-loseAnswer:
-				closeBoth() // the answer to the failed write: lost
-				return
-			default:
-			}
-		}
 		if n > 0 && !p.stalled.Load() {
 			fail := counter.next()
 			if fail == Before {
 				closeBoth()
 				return
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			l.mu.Lock()
+			if counter == nil && l.lost {
+				l.mu.Unlock()
+				closeBoth() // the answer to the failed write: lost
+				return
+			}
+			_, werr := dst.Write(buf[:n])
+			if werr == nil && fail == After {
+				l.lost = true
+			}
+			l.mu.Unlock()
+			if werr != nil {
 				closeBoth()
 				return
 			}
 			if fail == After {
-				close(loseAnswer)
 				time.AfterFunc(answerWait, closeBoth)
 				return
 			}

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,13 +31,22 @@ type serverFlags struct {
 	env          envList
 	logPath      string
 	startTimeout time.Duration
+	// lead are arguments before the flags, not a flag: the mode name
+	// when the child is this tool's bare server.
+	lead []string
 }
 
+// register adds the child's flags, its store included, to fs.
 func (s *serverFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.pkg, "pkg", "./example", "the server's package, built with go build from the module root")
+	s.registerCommon(fs)
 	fs.StringVar(&s.db, "db", "", "the child's -db: empty for memory, sqlite:path, or postgres://...")
 	fs.StringVar(&s.redis, "redis", "", "the child's -redis: redis://host:6379/0")
 	fs.StringVar(&s.prefix, "prefix", "", "the child's -prefix; with -db or -redis, default a fresh random one per run, so that it seeds its own accounts with this tool's password (their tables and keys are left behind)")
+}
+
+// registerCommon adds the flags that do not choose the store.
+func (s *serverFlags) registerCommon(fs *flag.FlagSet) {
+	fs.StringVar(&s.pkg, "pkg", "./example", "the server's package, built with go build from the module root")
 	fs.Var(&s.env, "env", "KEY=VALUE added to the child's environment (repeatable): GODEBUG=gctrace=1, GOMEMLIMIT=120MiB, GOGC=50, GOMAXPROCS=2")
 	fs.StringVar(&s.logPath, "log", "", "append the child's output (its log and GODEBUG traces) to this file; default: discarded")
 	fs.DurationVar(&s.startTimeout, "start-timeout", time.Minute, "how long the child may take to print its banner")
@@ -53,19 +65,44 @@ func (e *envList) Set(v string) error {
 	return nil
 }
 
-// build compiles the server package into dir and returns the binary.
-func build(ctx context.Context, pkg, dir string) (string, error) {
+// build compiles a package of the module into a directory of the user's
+// cache (under keyward-load/, one per module directory and package) and
+// returns the binary. go build leaves a binary that is up to date as it
+// is, so a second run only checks it (a fraction of a second, where
+// linking the example takes seconds). Without a cache directory it builds
+// into a temporary one; the second result removes what build made then.
+func build(ctx context.Context, pkg string) (bin string, cleanup func(), err error) {
 	root, err := moduleRoot(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	bin := filepath.Join(dir, "server")
+	cleanup = func() {}
+	dir, err := buildDir(root, pkg)
+	if err != nil {
+		if dir, err = os.MkdirTemp("", "keyward-load-"); err != nil {
+			return "", nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	bin = filepath.Join(dir, "server")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		cleanup()
+		return "", nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 	}
-	return bin, nil
+	return bin, cleanup, nil
+}
+
+// buildDir is the cache directory of pkg's binary, made if need be.
+func buildDir(root, pkg string) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(root + "\x00" + pkg))
+	dir := filepath.Join(cache, "keyward-load", hex.EncodeToString(sum[:8]))
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 // moduleRoot is the directory of the main module's go.mod.
@@ -93,11 +130,12 @@ type child struct {
 	logMu    sync.Mutex
 }
 
-// bannerRE finds the server's address in the example's first line:
-// "keyward example serving http://127.0.0.1:8080/api.php and ...".
-var bannerRE = regexp.MustCompile(`^keyward example serving (http://\S+?)/api\.php `)
+// bannerRE finds the server's address in the example's first line,
+// "keyward example serving http://127.0.0.1:8080/api.php and ...", or in
+// the bare server's (bare.go), "load bare serving http://.../api.php ...".
+var bannerRE = regexp.MustCompile(`^(?:keyward example|load bare) serving (http://\S+?)/api\.php `)
 
-// parseBanner returns the server's URL if line is the example's banner.
+// parseBanner returns the server's URL if line is a server's banner.
 func parseBanner(line string) (string, bool) {
 	m := bannerRE.FindStringSubmatch(line)
 	if m == nil {
@@ -110,7 +148,7 @@ func parseBanner(line string) (string, bool) {
 // gets this process's environment, a random password for each seeded
 // account, and s.env.
 func start(ctx context.Context, bin string, s serverFlags, extra ...string) (*child, error) {
-	args := []string{"-addr", "127.0.0.1:0"}
+	args := append(slices.Clone(s.lead), "-addr", "127.0.0.1:0")
 	if s.db != "" {
 		args = append(args, "-db", s.db)
 	}

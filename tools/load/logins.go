@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,15 +76,11 @@ func runLogins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *n < 1 || *runs < 1 {
 		return fmt.Errorf("logins: -n and -runs must be at least 1")
 	}
-	dir, err := os.MkdirTemp("", "keyward-load-")
+	bin, cleanup, err := build(ctx, s.pkg)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin, err := build(ctx, s.pkg, dir)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	var peaks []float64
 	failed := false
 	for i := range *runs {

@@ -18,10 +18,11 @@ type mode struct {
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-// modes are the loads this tool knows. Requests per second against the
-// example on memory and on PostgreSQL + Redis is to come, as another mode.
+// modes are the loads this tool knows.
 var modes = []mode{
 	{"logins", "N concurrent password logins (User.Login); the child's peak RSS, answers, time", runLogins},
+	{"rps", "requests/s of Lists.Get on the example (memory; PostgreSQL + Redis) and a bare server, store round trips", runRPS},
+	{"bare", "the bare net/http server rps compares against (rps starts it itself)", runBare},
 }
 
 // errFailed is a run that measured, but whose result is not what was

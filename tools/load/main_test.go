@@ -18,6 +18,7 @@ func TestParseBanner(t *testing.T) {
 	}{
 		{"keyward example serving http://127.0.0.1:41234/api.php and http://127.0.0.1:41234/api (in-memory store; plain http for local use only)", "http://127.0.0.1:41234"},
 		{"keyward example serving http://[::1]:8080/api.php and http://[::1]:8080/api (store: postgres, prefix x_)", "http://[::1]:8080"},
+		{"load bare serving http://127.0.0.1:40001/api.php (net/http alone, no authentication)", "http://127.0.0.1:40001"},
 		{"  browser login: http://127.0.0.1:8080/login (administrators: http://127.0.0.1:8080/admin)", ""},
 		{`time=... level=INFO msg="keyward example serving http://evil/api.php "`, ""},
 	}
