@@ -39,20 +39,22 @@ const (
 	headerAdminAPIKey = "X-Admin-Api-Key"
 )
 
-func (a *Authenticator) resolveAPIKey(ctx context.Context, r *Request) (Principal, error) {
+func (a *Authenticator) resolveAPIKey(ctx context.Context, r *Request, p *Principal) error {
 	key, err := credential(r, "APIKey", headerAPIKey)
 	if err != nil {
-		return Principal{}, err
+		return err
 	}
-	return a.principalForKey(ctx, r, key, false)
+	*p, err = a.principalForKey(ctx, r, key, false)
+	return err
 }
 
-func (a *Authenticator) resolveAdminAPIKey(ctx context.Context, r *Request) (Principal, error) {
+func (a *Authenticator) resolveAdminAPIKey(ctx context.Context, r *Request, p *Principal) error {
 	key, err := credential(r, "AdminAPIKey", headerAdminAPIKey)
 	if err != nil {
-		return Principal{}, err
+		return err
 	}
-	return a.principalForKey(ctx, r, key, true)
+	*p, err = a.principalForKey(ctx, r, key, true)
+	return err
 }
 
 // credential returns the credential given as the parameter or the header:

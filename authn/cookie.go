@@ -89,19 +89,19 @@ func (a *Authenticator) clearSessionCookie(w http.ResponseWriter, r *http.Reques
 	http.SetCookie(w, sessions.NewCookie(a.cfg.Cookie.Name, "", opts))
 }
 
-func (a *Authenticator) resolveCookie(ctx context.Context, r *Request) (Principal, error) {
+func (a *Authenticator) resolveCookie(ctx context.Context, r *Request, p *Principal) error {
 	h, err := a.cookieSessionHash(r)
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredential) {
 			r.clearCookie = true
 		}
-		return Principal{}, err
+		return err
 	}
-	p, err := a.principalForSession(ctx, r, h, MethodCookie)
+	*p, err = a.principalForSession(ctx, r, h, MethodCookie)
 	if errors.Is(err, ErrInvalidCredential) {
 		r.clearCookie = true
 	}
-	return p, err
+	return err
 }
 
 // cookieSessionHash returns the hash of the session ID the request's cookie

@@ -88,33 +88,33 @@ func (a *Authenticator) issueEToken(id Secret) (Secret, error) {
 // Another scheme, or a Bearer token without the kwe_ prefix, is left to the
 // host's other middleware (errNoCredential), unless
 // [ETokenConfig].StrictBearer.
-func (a *Authenticator) resolveBearer(ctx context.Context, r *Request) (Principal, error) {
+func (a *Authenticator) resolveBearer(ctx context.Context, r *Request, p *Principal) error {
 	var auth string
 	switch hs := r.HTTP.Header["Authorization"]; len(hs) {
 	case 0:
-		return Principal{}, errNoCredential
+		return errNoCredential
 	case 1:
 		auth = hs[0]
 	default:
-		return Principal{}, because(ErrBadRequest, "header Authorization given more than once")
+		return because(ErrBadRequest, "header Authorization given more than once")
 	}
 	scheme, token, _ := strings.Cut(auth, " ")
 	token = strings.TrimSpace(token)
 	if !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(token, etokenPrefix) {
 		if a.cfg.EToken.StrictBearer {
-			return Principal{}, errNotBearer
+			return errNotBearer
 		}
-		return Principal{}, errNoCredential
+		return errNoCredential
 	}
 	id, err := a.redeemEToken(ctx, r, token)
 	if err != nil {
-		return Principal{}, err
+		return err
 	}
-	p, err := a.principalForSession(ctx, r, hashCredential(id), MethodEToken)
+	*p, err = a.principalForSession(ctx, r, hashCredential(id), MethodEToken)
 	if err == nil && a.cfg.EToken.SetsCookie {
 		r.etokenSession = id
 	}
-	return p, err
+	return err
 }
 
 // redeemEToken decodes and checks a token and returns the session ID it

@@ -209,11 +209,11 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request, credentials [
 	if custom {
 		n += len(a.cfg.Resolvers)
 	}
+	var p Principal // each resolver that finds its credential sets it whole
 	for i := range n {
-		var p Principal
 		var err error
 		if i < len(credentials) {
-			p, err = a.resolveCredential(ctx, req, credentials[i])
+			err = a.resolveCredential(ctx, req, credentials[i], &p)
 		} else {
 			p, err = a.cfg.Resolvers[i-len(credentials)].Resolve(ctx, req)
 			if err == nil && p.Authenticated() && p.Method == 0 {

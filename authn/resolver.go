@@ -25,19 +25,21 @@ var errNoCredential = because(ErrUnauthenticated, "no credential of this kind")
 var defaultCredentials = [...]Method{MethodEToken, MethodAdminKey, MethodAPIKey, MethodSession, MethodCookie}
 
 // resolveCredential resolves one of keyward's own credentials, named by
-// the Method it makes.
-func (a *Authenticator) resolveCredential(ctx context.Context, r *Request, m Method) (Principal, error) {
+// the Method it makes, into *p. The principal goes out through a pointer,
+// not as a result: the middleware tries every kind on every request, and
+// most are absent, so this saves copying a zero Principal per kind.
+func (a *Authenticator) resolveCredential(ctx context.Context, r *Request, m Method, p *Principal) error {
 	switch m {
 	case MethodEToken:
-		return a.resolveBearer(ctx, r)
+		return a.resolveBearer(ctx, r, p)
 	case MethodAdminKey:
-		return a.resolveAdminAPIKey(ctx, r)
+		return a.resolveAdminAPIKey(ctx, r, p)
 	case MethodAPIKey:
-		return a.resolveAPIKey(ctx, r)
+		return a.resolveAPIKey(ctx, r, p)
 	case MethodSession:
-		return a.resolveSessionID(ctx, r)
+		return a.resolveSessionID(ctx, r, p)
 	case MethodCookie:
-		return a.resolveCookie(ctx, r)
+		return a.resolveCookie(ctx, r, p)
 	}
-	return Principal{}, errNoCredential
+	return errNoCredential
 }

@@ -118,19 +118,20 @@ func sessionHash(id string) (store.Hash, bool) {
 	return hashCredential(id), true
 }
 
-func (a *Authenticator) resolveSessionID(ctx context.Context, r *Request) (Principal, error) {
+func (a *Authenticator) resolveSessionID(ctx context.Context, r *Request, p *Principal) error {
 	id, err := r.param("SessionID")
 	if err != nil {
-		return Principal{}, err
+		return err
 	}
 	if id == "" {
-		return Principal{}, errNoCredential
+		return errNoCredential
 	}
 	h, ok := sessionHash(id)
 	if !ok {
-		return Principal{}, errUnknownSession
+		return errUnknownSession
 	}
-	return a.principalForSession(ctx, r, h, MethodSession)
+	*p, err = a.principalForSession(ctx, r, h, MethodSession)
+	return err
 }
 
 // principalForSession resolves a session by its hash: it must be live

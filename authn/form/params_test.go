@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var testLimits = Limits{}.withDefaults()
@@ -33,6 +34,11 @@ func TestParseURLEncoded(t *testing.T) {
 		{"a=1;b=2", nil, true},
 		{"a=%ff", nil, true},
 		{"a=%00", nil, true},
+		{"a=\xff", nil, true},   // raw, not escaped
+		{"\xc3=1", nil, true},   // in a name
+		{"a=x\x00y", nil, true}, // raw NUL
+		{"a=\xe2\x82\xac", []Param{{"a", "€"}}, false},
+		{"a=b;c", nil, true},
 		{"=x", nil, true},
 	}
 	for _, tc := range tests {
@@ -126,7 +132,7 @@ func FuzzParseURLEncoded(f *testing.F) {
 		}
 		n := 0
 		for _, p := range got {
-			if p.Name == "" || strings.ContainsRune(p.Name+p.Value, 0) {
+			if p.Name == "" || strings.ContainsRune(p.Name+p.Value, 0) || !utf8.ValidString(p.Name+p.Value) {
 				t.Fatalf("accepted a bad pair %q", p)
 			}
 			n++
@@ -198,6 +204,20 @@ func TestEqualFoldASCII(t *testing.T) {
 	for _, tc := range tests {
 		if got := equalFoldASCII(tc.a, tc.b); got != tc.want {
 			t.Errorf("equalFoldASCII(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+// BenchmarkParseURLEncoded is the query string of a command sent with an
+// API key, the shape the middleware reads on every request.
+func BenchmarkParseURLEncoded(b *testing.B) {
+	q := "Command=Lists.Get&APIKey=kw_u_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG&ResponseFormat=JSON"
+	dst := make([]Param, 0, 8)
+	lim := Limits{MaxParams: 100, MaxName: 64, MaxValue: 4096}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseURLEncoded(dst[:0], q, lim); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

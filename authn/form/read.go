@@ -125,15 +125,22 @@ func parseURLEncoded(dst []Param, s string, lim Limits) ([]Param, error) {
 		if pair == "" {
 			continue
 		}
-		if strings.IndexByte(pair, ';') >= 0 {
-			return dst, errSemicolon
+		name, value, plain, err := splitPair(pair)
+		if err != nil {
+			return dst, err
 		}
-		name, value, _ := strings.Cut(pair, "=")
 		// Bound the work before unescaping: an escaped byte is three.
 		if len(name) > 3*lim.MaxName || len(value) > 3*lim.MaxValue {
 			return dst, errParamTooLong
 		}
-		var err error
+		if plain {
+			// Printable ASCII with nothing to decode, the common case
+			// (names, credentials): only the limits are left to check.
+			if dst, err = appendChecked(dst, name, value, lim); err != nil {
+				return dst, err
+			}
+			continue
+		}
 		if name, err = unescape(name); err != nil {
 			return dst, err
 		}
@@ -147,8 +154,57 @@ func parseURLEncoded(dst []Param, s string, lim Limits) ([]Param, error) {
 	return dst, nil
 }
 
-// unescape decodes one name or value of a form. Most credentials have
-// nothing to decode: those skip url.QueryUnescape's byte-by-byte scan.
+// splitPair splits one name=value pair at its first '=' in a single pass
+// over its bytes, refusing a ';' (as net/http does in a query), and
+// reports whether the pair is plain: no '%' or '+' to decode, no NUL and
+// no byte outside ASCII, so that it needs none of appendParam's checks of
+// content.
+func splitPair(pair string) (name, value string, plain bool, err error) {
+	eq, plain := -1, true
+	for i := 0; i < len(pair); i++ {
+		switch pairBytes[pair[i]] {
+		case bytePlain:
+		case byteEquals:
+			if eq < 0 {
+				eq = i
+			}
+		case byteSemicolon:
+			return "", "", false, errSemicolon
+		default:
+			plain = false
+		}
+	}
+	if eq < 0 {
+		return pair, "", plain, nil
+	}
+	return pair[:eq], pair[eq+1:], plain, nil
+}
+
+// What splitPair makes of a byte.
+const (
+	bytePlain = iota
+	byteEquals
+	byteSemicolon
+	byteNotPlain // '%', '+', NUL, or outside ASCII
+)
+
+// pairBytes sorts the bytes for splitPair: one load per byte instead of a
+// chain of comparisons. It is never written after it is made.
+var pairBytes = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c == '=':
+			t[c] = byteEquals
+		case c == ';':
+			t[c] = byteSemicolon
+		case c == '%', c == '+', c == 0, c >= utf8.RuneSelf:
+			t[c] = byteNotPlain
+		}
+	}
+	return t
+}()
+
+// unescape decodes one name or value of a form.
 func unescape(s string) (string, error) {
 	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
 		return s, nil
@@ -163,16 +219,24 @@ func unescape(s string) (string, error) {
 // appendParam checks one decoded pair against the limits and appends it.
 func appendParam(dst []Param, name, value string, lim Limits) ([]Param, error) {
 	switch {
+	case !utf8.ValidString(name) || !utf8.ValidString(value):
+		return dst, errInvalidUTF8
+	case strings.IndexByte(name, 0) >= 0 || strings.IndexByte(value, 0) >= 0:
+		return dst, errNULInParam
+	}
+	return appendChecked(dst, name, value, lim)
+}
+
+// appendChecked appends a pair whose content is known to be valid UTF-8
+// without NUL, checking it against the limits.
+func appendChecked(dst []Param, name, value string, lim Limits) ([]Param, error) {
+	switch {
 	case len(dst) >= lim.MaxParams:
 		return dst, errTooManyParams
 	case name == "":
 		return dst, errEmptyParamName
 	case len(name) > lim.MaxName || len(value) > lim.MaxValue:
 		return dst, errParamTooLong
-	case !utf8.ValidString(name) || !utf8.ValidString(value):
-		return dst, errInvalidUTF8
-	case strings.IndexByte(name, 0) >= 0 || strings.IndexByte(value, 0) >= 0:
-		return dst, errNULInParam
 	}
 	return append(dst, Param{Name: name, Value: value}), nil
 }
