@@ -31,18 +31,17 @@ import (
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := &Request{HTTP: r, a: a, lenient: true}
-		p, err := a.authenticate(req, nil, false)
-		if err != nil {
+		if err := a.authenticate(req, nil, false); err != nil {
 			a.refuse(w, req, err)
 			a.cfg.ErrorWriter(w, r, err)
 			return
 		}
-		if !p.Authenticated() && req.params.Len() == 0 && req.body == nil {
+		if !req.principal.Authenticated() && req.params.Len() == 0 && req.body == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
 		a.handOnCookie(w, req)
-		next.ServeHTTP(w, req.handOn(p))
+		next.ServeHTTP(w, req.handOn())
 	})
 }
 
@@ -89,15 +88,13 @@ func (a *Authenticator) Authenticate(w http.ResponseWriter, req *Request, creden
 	if req.a == nil {
 		req.a = a // a Request a host made: it is this authenticator's now
 	}
-	var p Principal
 	var err error
 	if req.resolved {
-		p = req.principal
-		if p.Method == MethodCookie {
+		if req.principal.Method == MethodCookie {
 			err = a.checkOrigin(req.HTTP)
 		}
 	} else {
-		p, err = a.authenticate(req, credentials, true)
+		err = a.authenticate(req, credentials, true)
 	}
 	if err != nil {
 		a.refuse(w, req, err)
@@ -107,20 +104,26 @@ func (a *Authenticator) Authenticate(w http.ResponseWriter, req *Request, creden
 		return req.HTTP, nil // behind the middleware: it carries req already
 	}
 	a.handOnCookie(w, req)
-	return req.handOn(p), nil
+	return req.handOn(), nil
 }
 
 // authenticate resolves the request's credentials and, for a request
 // decided by the session cookie, checks its origin: for unsafe methods
 // only, or for every method when allMethods is set (commands change state
 // whatever the method).
-func (a *Authenticator) authenticate(req *Request, credentials []Method, allMethods bool) (Principal, error) {
-	p, err := a.resolve(req.HTTP.Context(), req, credentials)
-	if err == nil && p.Method == MethodCookie && (allMethods || !isSafeMethod(req.HTTP.Method)) {
+// The principal is left in req.principal (the zero Principal on an
+// error), where the next handler's context finds it.
+func (a *Authenticator) authenticate(req *Request, credentials []Method, allMethods bool) error {
+	req.principal = Principal{}
+	err := a.resolve(req.HTTP.Context(), req, credentials, &req.principal)
+	if err == nil && req.principal.Method == MethodCookie && (allMethods || !isSafeMethod(req.HTTP.Method)) {
 		err = a.checkOrigin(req.HTTP)
 	}
+	if err != nil {
+		req.principal = Principal{}
+	}
 	req.resolved = err == nil
-	return p, err
+	return err
 }
 
 // CheckOrigin refuses ([ErrCrossOrigin]) a request from another site: what
@@ -180,9 +183,9 @@ func refererOrigin(ref string) (string, bool) {
 }
 
 // handOn returns the request for the next handler: its context carries req
-// (and so p and the parameters), and a form body read is readable again.
-func (req *Request) handOn(p Principal) *http.Request {
-	req.principal = p
+// (and so its principal and parameters), and a form body read is readable
+// again.
+func (req *Request) handOn() *http.Request {
 	req.ctx = requestContext{Context: req.HTTP.Context(), req: req}
 	r2 := req.HTTP.WithContext(&req.ctx)
 	switch {
@@ -198,9 +201,9 @@ func (req *Request) handOn(p Principal) *http.Request {
 }
 
 // resolve tries the credentials (nil: the configured ones, then the
-// host's resolvers) and reconciles what they found.
-func (a *Authenticator) resolve(ctx context.Context, req *Request, credentials []Method) (Principal, error) {
-	var found Principal
+// host's resolvers) and reconciles what they found into *found, which
+// starts as the zero Principal.
+func (a *Authenticator) resolve(ctx context.Context, req *Request, credentials []Method, found *Principal) error {
 	custom := false
 	if credentials == nil {
 		credentials, custom = a.cfg.Credentials, true
@@ -224,11 +227,11 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request, credentials [
 		case err == errNoCredential, err == nil && !p.Authenticated():
 			continue
 		case err != nil:
-			return Principal{}, err
+			return err
 		case !found.Authenticated():
-			found = p
+			*found = p
 		case p.Scope != found.Scope || p.AccountID != found.AccountID:
-			return Principal{}, errConflictingCreds
+			return errConflictingCreds
 		case !found.HasSession() && p.HasSession():
 			// An API key and a session of one account (seed 003 sends
 			// both): the key decides, and the session it came with is
@@ -238,7 +241,7 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request, credentials [
 			found.session, found.Login, found.TFA, found.AuthenticatedAt = p.session, p.Login, p.TFA, p.AuthenticatedAt
 		}
 	}
-	return found, nil
+	return nil
 }
 
 // refuse reports a request keyward will not let through: an event, and,
