@@ -100,6 +100,19 @@
 // end of every other session happen together or not at all. The caller's
 // session goes on under a new ID (see [Authenticator.UpdateAccount]).
 //
+// # Many instances
+//
+// Each Authenticator keeps the sessions and API keys it resolved, with
+// their accounts, in a bounded cache ([CacheConfig]), so that a credential
+// seen again costs no store round trip. The cache serves only while the
+// store's invalidation channel ([store.Invalidations]) is listening; a
+// logout, a key revoked, a credential change or an account disabled
+// through keyward reaches every instance sharing the store within
+// [store.InvalidationBound] (1 s). A refusal is never decided on cached
+// data. Changes made outside keyward reach the cache through
+// [Authenticator.Invalidate]; [Authenticator.Close] flushes what is
+// buffered and stops the channel's listener.
+//
 // # Errors
 //
 // Every refusal is one of the sentinel errors of this package, mapped to

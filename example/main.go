@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	addr := fs.String("addr", defaultAddr, "address to listen on (env KEYWARD_ADDR)")
 	profile := fs.String("profile", "seeds", "error codes for Octeth clients: seeds (the documents' codes) or octeth5 (Octeth 5.9's)")
 	db := fs.String("db", getenv("KEYWARD_DB"), "store: empty for memory, sqlite:path/to/file.db, or postgres://... (env KEYWARD_DB)")
-	rds := fs.String("redis", getenv("KEYWARD_REDIS"), "Redis for sessions, claims and counters: redis://host:6379/0 (env KEYWARD_REDIS)")
+	rds := fs.String("redis", getenv("KEYWARD_REDIS"), "Redis for sessions, claims and counters: redis://host:6379/0, or a Redis Cluster as redis+cluster://host1:7001,host2:7002/ (env KEYWARD_REDIS)")
 	defaultPrefix := getenv("KEYWARD_PREFIX")
 	if defaultPrefix == "" {
 		defaultPrefix = "keyward_"
