@@ -38,7 +38,8 @@ type credentialCache struct {
 }
 
 // cacheShard is one lock's part of the cache. Its entries are pointers to
-// records never changed once made, so a hit copies nothing.
+// records never changed once made, so a hit copies nothing. Its maps are
+// made once, with the cache, and emptied in place, never replaced.
 type cacheShard struct {
 	mu       sync.RWMutex
 	sessions map[store.Hash]*sessionRecord
@@ -82,16 +83,21 @@ type record interface {
 func newCredentialCache(cfg CacheConfig, state func(bool)) *credentialCache {
 	c := &credentialCache{maxAge: cfg.MaxAge, perShard: max(1, cfg.Entries/cacheShards), state: state}
 	for i := range c.shards {
-		c.shards[i].clear()
+		sh := &c.shards[i]
+		sh.sessions = make(map[store.Hash]*sessionRecord)
+		sh.keys = make(map[store.Hash]*keyRecord)
+		sh.accounts = make(map[store.AccountRef]*accountRecord)
 	}
 	return c
 }
 
-// clear empties the shard; the caller holds its lock, or owns it alone.
-func (sh *cacheShard) clear() {
-	sh.sessions = make(map[store.Hash]*sessionRecord)
-	sh.keys = make(map[store.Hash]*keyRecord)
-	sh.accounts = make(map[store.AccountRef]*accountRecord)
+// empty empties the shard's maps in place; the caller holds its lock. The
+// maps themselves are never replaced: lookups and fills take them from
+// the shard before they lock.
+func (sh *cacheShard) empty() {
+	clear(sh.sessions)
+	clear(sh.keys)
+	clear(sh.accounts)
 }
 
 // cacheTicket is what a read that may fill the cache takes before it goes
@@ -270,7 +276,7 @@ func (c *credentialCache) reset(live bool) {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		sh.clear()
+		sh.empty()
 		sh.mu.Unlock()
 	}
 	if live {
