@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward/authn/form"
+	"github.com/keyward/keyward/totp"
 )
 
 // Errors of the request path. Resolvers, the middleware, [Authenticator.Require]
@@ -55,10 +56,16 @@ var (
 type reasonError struct {
 	kind   error
 	reason string
+	cause  error // what the kind was decided on, if a caller may ask
 }
 
 func (e *reasonError) Error() string { return e.kind.Error() + ": " + e.reason }
-func (e *reasonError) Unwrap() error { return e.kind }
+func (e *reasonError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
 
 // because returns an error of kind whose message adds reason. reason must
 // never hold a secret.
@@ -71,6 +78,9 @@ var (
 	errUnknownKey       = because(ErrInvalidCredential, "unknown or expired API key")
 	errAccountDisabled  = because(ErrInvalidCredential, "account disabled or gone")
 	errConflictingCreds = because(ErrBadRequest, "credentials name different accounts")
+	// errTFACodeUsed is a right 2FA code of a time step already used:
+	// wrong, and, for the dialects' texts, totp.ErrCodeUsed too.
+	errTFACodeUsed = &reasonError{kind: ErrTFAWrong, reason: "2FA code already used", cause: totp.ErrCodeUsed}
 )
 
 // storeFailure wraps a store's error as ErrStoreUnavailable, keeping the

@@ -262,6 +262,8 @@ func (a *Authenticator) tfaRefusal(ctx context.Context, err error, at attempt) e
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, totp.ErrCodeUsed):
+		return errTFACodeUsed
 	case errors.Is(err, totp.ErrInvalidCode), errors.Is(err, totp.ErrNotEnabled):
 		return because(ErrTFAWrong, "wrong 2FA or recovery code")
 	case errors.Is(err, ErrTFAWrong):

@@ -96,6 +96,8 @@ func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p P
 	}
 	if code != "" {
 		switch err := a.checkOwnCodeValue(ctx, req, acct, code); {
+		case errors.Is(err, totp.ErrCodeUsed):
+			return p, errTFACodeUsed
 		case errors.Is(err, totp.ErrInvalidCode):
 			return p, because(ErrTFAWrong, "wrong 2FA code")
 		case errors.Is(err, totp.ErrNotEnabled):

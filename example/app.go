@@ -186,12 +186,13 @@ func seedAccount(ctx context.Context, auth *authn.Authenticator, st store.Store,
 
 // Handler returns the example's routes: the Octeth command API at /api.php
 // and /api, the WMD SED API at /wmd/api.php (cookie) and /wmd/api-sl.php
-// (Bearer etoken) (each API authenticates its own requests), the
+// (Bearer etoken) and also at /api.php for requests with c= (seed 004's
+// URL), each API authenticating its own requests; the
 // captcha images and sounds at /captcha/, and the browser UI (ui.go) at
 // everything else under /.
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api.php", a.api)
+	mux.Handle("/api.php", command.Dialects(a.api, a.wmd))
 	mux.Handle("/api", a.api)
 	mux.Handle("/wmd/api.php", a.wmd)
 	mux.Handle("/wmd/api-sl.php", a.wmdSL)

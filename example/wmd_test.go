@@ -186,3 +186,49 @@ func TestWMDFlow(t *testing.T) {
 		t.Fatalf("logout without a session: %d", a.status)
 	}
 }
+
+// Seed 004's URL as written: /api.php takes c= as the WMD SED API does,
+// beside Octeth's Command= on the same path.
+func TestWMDOnAPIPHP(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t, command.Config{})
+	login := ta.wmd(httptest.NewRequest("GET", "/api.php?c=auth&user=admin&pass="+url.QueryEscape(adminPassword), nil))
+	if !login.ok() || login.fields["user"] != "admin" || login.fields["admin"] != true {
+		t.Fatalf("c=auth on /api.php: %d %v", login.status, login.fields)
+	}
+	var cookie *http.Cookie
+	for _, line := range login.header["Set-Cookie"] {
+		if c, err := http.ParseSetCookie(line); err == nil && c.Name == "keyward" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatal("no session cookie")
+	}
+	// The cookie works on /api.php for WMD commands, as seed 004 says.
+	who := httptest.NewRequest("GET", "/api.php?c=whoami", nil)
+	who.AddCookie(cookie)
+	if a := ta.wmd(who); !a.ok() || a.fields["user"] != "admin" {
+		t.Fatalf("c=whoami by cookie: %d %v", a.status, a.fields)
+	}
+	// In a form body too: the body is read once, for the choice and the
+	// command both.
+	form := urlencoded("c", "auth", "user", "admin", "pass", "wrong")
+	if a := ta.wmd(form); a.fields["status"] != "notok" || !strings.HasPrefix(a.fields["error"].(string), "Invalid name or password (") {
+		t.Fatalf("c=auth in a body: %d %v", a.status, a.fields)
+	}
+	// Octeth's commands are where they were.
+	if got := ta.send(urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", userPassword, "DisableCaptcha", "true")); !got.Success {
+		t.Fatalf("Command=User.Login on /api.php: %+v", got)
+	}
+	// With both, Command decides: the path is Octeth's first.
+	if got := ta.send(urlencoded("Command", "User.Login", "c", "auth", "Username", "user@example.com", "Password", userPassword, "DisableCaptcha", "true")); !got.Success {
+		t.Fatalf("Command and c: %+v", got)
+	}
+	// Neither: Octeth's missing Command.
+	rec := httptest.NewRecorder()
+	ta.h.ServeHTTP(rec, httptest.NewRequest("GET", "/api.php", nil))
+	if !strings.Contains(rec.Body.String(), "Command") {
+		t.Fatalf("neither: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -65,7 +65,7 @@ func Example() {
 	// scan: true true
 	// enabled: <nil> recovery codes: 10
 	// login: <nil>
-	// replay: totp: invalid code
+	// replay: totp: invalid code: already used
 	// recover: <nil>
 	// again: totp: 2FA not enabled
 	// after: totp: 2FA not enabled

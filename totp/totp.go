@@ -31,6 +31,10 @@ var (
 	// ErrInvalidCode is a code or recovery code that is wrong, malformed,
 	// or already used.
 	ErrInvalidCode = errors.New("totp: invalid code")
+	// ErrCodeUsed is a right code of a time step already used (the code
+	// that just enabled 2FA, say): it wraps ErrInvalidCode, and only says
+	// to wait for the next code. It is never answered for a wrong code.
+	ErrCodeUsed = fmt.Errorf("%w: already used", ErrInvalidCode)
 	// ErrNotEnabled means the account has no second factor on.
 	ErrNotEnabled = errors.New("totp: 2FA not enabled")
 	// ErrNotSetUp means Enable was called without a Setup first.
@@ -230,7 +234,8 @@ func (t *TOTP) Enable(ctx context.Context, ref store.AccountRef, code string) ([
 }
 
 // Verify checks a login's code. A right code of a step not used before
-// succeeds once; a wrong, malformed or replayed code is [ErrInvalidCode];
+// succeeds once; a wrong or malformed code is [ErrInvalidCode], a right
+// one of a step already used [ErrCodeUsed] (which wraps it);
 // an account without 2FA on is [ErrNotEnabled].
 //
 // After a right code, a secret stored plainly or sealed with a key that
@@ -287,15 +292,18 @@ func (t *TOTP) resealUsed(ctx context.Context, ref store.AccountRef, st store.TF
 // the stored step to it, atomically: a code raced by another login fails.
 func (t *TOTP) use(ctx context.Context, ref store.AccountRef, secret []byte, code string, last int64) error {
 	step, ok := matchStep(secret, code, t.now(), otp.DigitsSix)
-	if !ok || step <= last {
+	switch {
+	case !ok:
 		return ErrInvalidCode
+	case step <= last:
+		return ErrCodeUsed
 	}
 	advanced, err := t.st.AdvanceTFAStep(ctx, ref, step)
 	if err != nil {
 		return err
 	}
 	if !advanced {
-		return ErrInvalidCode
+		return ErrCodeUsed // another use of this step came first
 	}
 	return nil
 }

@@ -134,13 +134,17 @@ func TestReplay(t *testing.T) {
 	if err := f.tp.Verify(ctx, ref, code); err != nil {
 		t.Fatal(err)
 	}
-	// The same code again, within its window.
-	if err := f.tp.Verify(ctx, ref, code); !errors.Is(err, ErrInvalidCode) {
+	// The same code again, within its window: used, and said so.
+	if err := f.tp.Verify(ctx, ref, code); !errors.Is(err, ErrCodeUsed) {
 		t.Fatalf("replay: %v", err)
 	}
 	f.clock.Advance(20 * time.Second) // still within the skew
-	if err := f.tp.Verify(ctx, ref, code); !errors.Is(err, ErrInvalidCode) {
+	if err := f.tp.Verify(ctx, ref, code); !errors.Is(err, ErrCodeUsed) || !errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("replay 20 s later: %v", err)
+	}
+	// A wrong code is never called used.
+	if err := f.tp.Verify(ctx, ref, wrongCode(code)); !errors.Is(err, ErrInvalidCode) || errors.Is(err, ErrCodeUsed) {
+		t.Fatalf("a wrong code: %v", err)
 	}
 	// A later code works; after it, the earlier step's code no longer does,
 	// though it is still within the skew.
@@ -149,9 +153,16 @@ func TestReplay(t *testing.T) {
 	if err := f.tp.Verify(ctx, ref, f.codeAt(secret, 1)); err != nil {
 		t.Fatalf("next step's code: %v", err)
 	}
-	if err := f.tp.Verify(ctx, ref, earlier); !errors.Is(err, ErrInvalidCode) {
+	if err := f.tp.Verify(ctx, ref, earlier); !errors.Is(err, ErrCodeUsed) {
 		t.Fatalf("an earlier step after a later one: %v", err)
 	}
+}
+
+// wrongCode returns a six-digit code other than code.
+func wrongCode(code string) string {
+	b := []byte(code)
+	b[0] = '0' + (b[0]-'0'+1)%10
+	return string(b)
 }
 
 // The code that enables 2FA counts as used.
@@ -167,7 +178,7 @@ func TestEnableCodeIsUsed(t *testing.T) {
 	if _, err := f.tp.Enable(ctx, alice.Ref(), code); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.tp.Verify(ctx, alice.Ref(), code); !errors.Is(err, ErrInvalidCode) {
+	if err := f.tp.Verify(ctx, alice.Ref(), code); !errors.Is(err, ErrCodeUsed) {
 		t.Fatalf("the enabling code logged in: %v", err)
 	}
 }
@@ -177,18 +188,21 @@ func TestConcurrentVerifyExactlyOne(t *testing.T) {
 	f := newFixture(t)
 	secret, _ := f.enroll()
 	code := f.codeAt(secret, 0)
-	var ok atomic.Int64
+	var ok, used atomic.Int64
 	var wg sync.WaitGroup
 	for range 100 {
 		wg.Go(func() {
-			if f.tp.Verify(context.Background(), alice.Ref(), code) == nil {
+			switch err := f.tp.Verify(context.Background(), alice.Ref(), code); {
+			case err == nil:
 				ok.Add(1)
+			case errors.Is(err, ErrCodeUsed):
+				used.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	if ok.Load() != 1 {
-		t.Fatalf("%d of 100 concurrent logins with one code succeeded", ok.Load())
+	if ok.Load() != 1 || used.Load() != 99 {
+		t.Fatalf("of 100 concurrent logins with one code, %d succeeded and %d were told it was used; want 1 and 99", ok.Load(), used.Load())
 	}
 }
 

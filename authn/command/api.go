@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/authn/form"
 	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
 )
 
 // Config configures an [API]. The zero value answers as Octeth's documents
@@ -42,6 +43,11 @@ type Config struct {
 	// of the authenticator's own (authn.Config.Credentials and Resolvers):
 	// WMD's api.php takes the cookie, its api-sl.php the Bearer etoken.
 	Credentials []authn.Method
+	// WMDInfo gives what WMD's c=auth answers of an account and keyward
+	// does not keep (group, secondary, rights, url). Default: the seed's
+	// neutral values (see [WMDInfo]). An error refuses the login with
+	// 503, as a store failure does.
+	WMDInfo func(ctx context.Context, acct store.Account) (WMDInfo, error)
 }
 
 // API is a command endpoint: a router from command names to [Command]s
@@ -222,13 +228,18 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		authn.WriteJSONError(w, r, authn.ErrBadRequest)
 		return
 	}
-	ctx := r.Context()
 	req := api.auth.Request(r)
 	params, err := req.Params()
 	if err != nil {
 		api.fail(w, r, params, err)
 		return
 	}
+	api.serve(w, r, req, params)
+}
+
+// serve runs the command named in params, read from req.
+func (api *API) serve(w http.ResponseWriter, r *http.Request, req *authn.Request, params *form.Params) {
+	ctx := r.Context()
 	asXML := api.wantsXML(params)
 	name, err := params.Get(api.cfg.Dialect.commandParam())
 	switch {

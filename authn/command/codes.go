@@ -5,6 +5,7 @@ import (
 
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/totp"
 )
 
 // Login error codes, as Octeth's User.Login and Admin.Login answer them.
@@ -18,6 +19,9 @@ const (
 	CodeTFARequired        = 101
 )
 
+// textTFACodeUsed answers a right 2FA code of a time step already used.
+const textTFACodeUsed = "Invalid 2FA code: this code was already used; wait for the next one"
+
 // loginCodes is the one table from authn's login refusals to Octeth's
 // codes and texts. Every kind of bad credential gets the same answer.
 var loginCodes = [...]struct {
@@ -30,6 +34,7 @@ var loginCodes = [...]struct {
 	{authn.ErrInvalidCredential, CodeInvalidCredentials, "Invalid login credentials"},
 	{authn.ErrCaptchaRequired, CodeMissingCaptcha, "Missing captcha"},
 	{authn.ErrCaptchaWrong, CodeInvalidCaptcha, "Invalid captcha"},
+	{totp.ErrCodeUsed, CodeInvalidTFA, textTFACodeUsed},
 	{authn.ErrTFAWrong, CodeInvalidTFA, "Invalid 2FA code"},
 	{authn.ErrTFARequired, CodeTFARequired, "2FA required"},
 }
@@ -53,7 +58,10 @@ func (api *API) loginRefusal(scope scopes.Scope, err error) error {
 			case CodeTFARequired:
 				code, text = CodeTFARequired, "Invalid two-factor authentication code"
 			case CodeInvalidTFA:
-				code, text = CodeInvalidTFA, "Invalid 2FA code"
+				code = CodeInvalidTFA
+				if row.code == CodeTFARequired {
+					text = "Invalid 2FA code"
+				}
 			}
 		}
 		return &Error{Code: code, Text: text}

@@ -383,3 +383,40 @@ func TestLoginStoreDown(t *testing.T) {
 		t.Fatalf("the store back: %s", a.body)
 	}
 }
+
+// A right code already used (here the one that just enabled 2FA) is code
+// 6, as a wrong one is, with a text that says to wait for the next code;
+// a wrong code keeps the plain text. Both dialects, and the re-checks of
+// a code in a command, say the same.
+func TestTFACodeAlreadyUsed(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	secret, _, sid := env.enableTFA(env.alice)
+	used := totpCode(t, secret, env.clock.Now())
+	wrong := []byte(used)
+	wrong[0] = '0' + (wrong[0]-'0'+1)%10
+	login := "Command=User.Login&DisableCaptcha=true&Username=alice&Password=" + alicePassword + "&TFACode="
+	tests := []struct {
+		name, form string
+		text       string
+	}{
+		{"login, used", login + used, textTFACodeUsed},
+		{"login, wrong", login + string(wrong), "Invalid 2FA code"},
+		{"disable, used", "Command=User.TFA.Disable&SessionID=" + sid + "&Password=" + alicePassword + "&TFACode=" + used, textTFACodeUsed},
+	}
+	for _, tc := range tests {
+		a := env.call("192.0.2.7", tc.form)
+		if a.ok || a.code != CodeInvalidTFA || a.text != tc.text {
+			t.Errorf("%s: %d %s; want code %d %q", tc.name, a.status, a.body, CodeInvalidTFA, tc.text)
+		}
+	}
+	wmd := New(env.a, Config{Dialect: WMD})
+	if a := env.callAPI(wmd, "192.0.2.8", "c=auth&user=alice&pass="+alicePassword+"&tfacode="+used); a.fields["error"] != textTFACodeUsed {
+		t.Errorf("WMD, used: %s", a.body)
+	}
+	// The next step's code works.
+	env.clock.Advance(30 * time.Second)
+	if a := env.call("192.0.2.7", login+totpCode(t, secret, env.clock.Now())); !a.ok {
+		t.Fatalf("the next code: %s", a.body)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/keyward/keyward/authn"
+	"github.com/keyward/keyward/totp"
 )
 
 // The answers of re-authentication, shared by every command that needs it.
@@ -14,6 +15,9 @@ var (
 	// errInvalidTFA is the answer to a wrong or used 2FA code, as at
 	// login.
 	errInvalidTFA = &Error{Code: CodeInvalidTFA, Text: "Invalid 2FA code"}
+	// errTFACodeUsed is a right code already used: the same code, a text
+	// that says to wait for the next one.
+	errTFACodeUsed = &Error{Code: CodeInvalidTFA, Text: textTFACodeUsed}
 	// errReauthRequired is CodeReauthRequired's answer.
 	errReauthRequired = &Error{Code: CodeReauthRequired, Text: "Re-authentication required: send CurrentPassword, or sign in again"}
 )
@@ -45,6 +49,8 @@ func (api *API) prove(c *Call, password, code string) error {
 		return errReauthRequired
 	case errors.Is(err, authn.ErrInvalidCredential):
 		return errInvalidCredentials
+	case errors.Is(err, totp.ErrCodeUsed):
+		return errTFACodeUsed
 	case errors.Is(err, authn.ErrTFAWrong):
 		return errInvalidTFA
 	case err != nil:

@@ -34,6 +34,8 @@ func (api *API) registerTFA() {
 // tfaError answers package totp's refusals with the commands' codes.
 func tfaError(err error) error {
 	switch {
+	case errors.Is(err, totp.ErrCodeUsed):
+		return errTFACodeUsed
 	case errors.Is(err, totp.ErrInvalidCode):
 		return errInvalidTFA
 	case errors.Is(err, totp.ErrNotSetUp):

@@ -3,6 +3,8 @@ package command
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/keyward/keyward/authn"
@@ -46,11 +48,22 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, wmdRefusal(err, res)
 	}
+	acct := res.Account
+	// The host's part first: if it fails, no cookie or etoken has gone
+	// out, and the session made is one nobody holds.
+	var info WMDInfo
+	if api.cfg.WMDInfo != nil {
+		if info, err = api.cfg.WMDInfo(c.Context(), acct); err != nil {
+			return nil, err
+		}
+	}
+	if info.URL == "" {
+		info.URL = requestURL(c.HTTP)
+	}
 	etoken, err := api.auth.HandOver(c.Response(), c.HTTP, res.SessionID, true)
 	if err != nil {
 		return nil, err
 	}
-	acct := res.Account
 	full := fullName(acct)
 	display := full
 	if display == "" {
@@ -58,14 +71,48 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 	}
 	return Fields{
 		"user":        acct.Username,
-		"group":       "",
+		"group":       info.Group,
+		"secondary":   info.Secondary,
 		"userid":      acct.ID,
 		"admin":       acct.Scope == scopes.Admin,
 		"fullname":    full,
 		"displayname": display,
+		"rights":      info.Rights,
 		"lastsignin":  res.At.UTC().Format(wmdTimeLayout),
+		"url":         info.URL,
 		"etoken":      etoken.Reveal(),
 	}, nil
+}
+
+// WMDInfo is what a c=auth answer holds that keyward does not keep: WMD's
+// own notions of an account. [Config].WMDInfo gives it; its zero value
+// answers the seed's neutral values.
+type WMDInfo struct {
+	// Group is the account's group name. Default "".
+	Group string
+	// Secondary is 1 for a WMD secondary user. Default 0.
+	Secondary int
+	// Rights is WMD's bit mask of the account's rights (1009 in seed 004).
+	// Default 0: none that keyward knows of.
+	Rights int
+	// URL is the API's address for scripts ("https://host/api.php").
+	// Default: the address the login came to (its Host and path; https if
+	// the connection had TLS, http if not). Behind a proxy that ends TLS,
+	// or at another public address, set it.
+	URL string
+}
+
+// requestURL is the address r came to, without its query: scheme, host,
+// path.
+func requestURL(r *http.Request) string {
+	if r == nil || r.URL == nil {
+		return ""
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return (&url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path}).String()
 }
 
 // wmdRefusal is the answer to a refused c=auth: a bad name or password,

@@ -1,6 +1,8 @@
 package command
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
 )
 
 // WMD's c=auth (seed 004): a login of either scope by user and pass, its
@@ -19,7 +22,8 @@ func TestWMDAuth(t *testing.T) {
 	const ip = "192.0.2.1"
 	a := env.callAPI(api, ip, "c=auth&user=alice&pass="+alicePassword)
 	want := map[string]any{"status": "ok", "error": "", "user": "alice", "group": "", "userid": float64(env.alice.ID), "admin": false,
-		"fullname": "Alice Liddell", "displayname": "Alice Liddell", "lastsignin": env.clock.Now().UTC().Format("2006-01-02 15:04:05")}
+		"fullname": "Alice Liddell", "displayname": "Alice Liddell", "lastsignin": env.clock.Now().UTC().Format("2006-01-02 15:04:05"),
+		"secondary": float64(0), "rights": float64(0), "url": "http://example.com/api.php"}
 	for k, v := range want {
 		if a.fields[k] != v {
 			t.Errorf("%s = %v, want %v", k, a.fields[k], v)
@@ -110,5 +114,34 @@ func TestWMDNoCaptcha(t *testing.T) {
 	}
 	if a := env.callAPI(api, "192.0.2.3", "c=auth&user=alice&pass="+alicePassword); !a.ok {
 		t.Fatalf("after 4 failures: %s", a.body)
+	}
+}
+
+// A host fills what keyward does not keep; if it cannot, the login is a
+// 503 that hands out neither cookie nor etoken.
+func TestWMDInfo(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	fail := false
+	api := New(env.a, Config{Dialect: WMD, WMDInfo: func(_ context.Context, acct store.Account) (WMDInfo, error) {
+		if fail {
+			return WMDInfo{}, errors.New("the host's directory is down")
+		}
+		return WMDInfo{Group: "staff", Secondary: 1, Rights: 1009 + int(acct.ID), URL: "https://wmd.example/api.php"}, nil
+	}})
+	a := env.callAPI(api, "192.0.2.1", "c=auth&user=alice&pass="+alicePassword)
+	want := map[string]any{"status": "ok", "group": "staff", "secondary": float64(1), "rights": float64(1009 + env.alice.ID), "url": "https://wmd.example/api.php"}
+	for k, v := range want {
+		if a.fields[k] != v {
+			t.Errorf("%s = %v, want %v", k, a.fields[k], v)
+		}
+	}
+	fail = true
+	a = env.callAPI(api, "192.0.2.1", "c=auth&user=alice&pass="+alicePassword)
+	if a.status != 503 || a.fields["status"] != "notok" || a.fields["etoken"] != nil || len(a.header["Set-Cookie"]) != 0 {
+		t.Fatalf("host failed: %d %s %v", a.status, a.body, a.header)
+	}
+	if strings.Contains(a.body, "directory") {
+		t.Fatalf("the host's error reached the client: %s", a.body)
 	}
 }
