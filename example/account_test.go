@@ -71,9 +71,9 @@ func TestAdminUpdateErrors(t *testing.T) {
 		{"bad email", []string{"EmailAddress", "not-an-email"}, 7},
 		{"email with a display name", []string{"EmailAddress", "Admin <admin@example.com>"}, 7},
 		{"email without a dotted domain", []string{"EmailAddress", "admin@localhost"}, 7},
-		// Another admin's account, existing or not: the same answer.
+		// Another admin's account is 8; an ID that names no admin, 6.
 		{"another admin", []string{"AdminID", "3"}, 8},
-		{"no such admin", []string{"AdminID", "999"}, 8},
+		{"no such admin", []string{"AdminID", "999"}, 6},
 		{"username taken", []string{"Username", "OTHER"}, 9},
 		{"email taken", []string{"EmailAddress", "other@example.com"}, 9},
 	}

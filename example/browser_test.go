@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,9 +49,17 @@ func TestBrowser(t *testing.T) {
 	defer srv.Close()
 	b := newBrowser(t, srv.URL, *screenshotsDir)
 
-	// An anonymous visitor lands on the login page.
+	// An anonymous visitor lands on the login page, told why.
 	b.open("/")
 	b.at("login", "/login")
+	b.has("notice", "Sign in to continue.")
+	// Its inputs fill the card's width, not half of it.
+	for _, id := range []string{"username", "password"} {
+		ratio := b.eval(`String(document.getElementById("` + id + `").getBoundingClientRect().width / document.querySelector("main form").getBoundingClientRect().width)`)
+		if r, err := strconv.ParseFloat(ratio, 64); err != nil || r < 0.95 {
+			t.Fatalf("the %s input is %s of the form's width; want all of it", id, ratio)
+		}
+	}
 	b.shot("login")
 
 	// A wrong password: the message, in the page.

@@ -504,7 +504,7 @@ func TestCookieFlow(t *testing.T) {
 	srv := httptest.NewServer(ta.h)
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar}
+	client := &http.Client{Transport: srv.Client().Transport, Jar: jar} // see newUIClient
 	post := func(header http.Header, kv ...string) envelope {
 		t.Helper()
 		v := url.Values{}

@@ -154,7 +154,7 @@ func (u *ui) signedIn(h func(http.ResponseWriter, *http.Request, authn.Principal
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := authn.PrincipalFrom(r.Context())
 		if !ok {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			http.Redirect(w, r, "/login?notice=sign-in", http.StatusSeeOther)
 			return
 		}
 		h(w, r, p)
@@ -237,6 +237,8 @@ func (u *ui) fail(w http.ResponseWriter, err error) {
 // texts can appear, so the parameter cannot put words in the page.
 func noticeText(key string) string {
 	switch key {
+	case "sign-in":
+		return "Sign in to continue."
 	case "signed-out":
 		return "You are signed out."
 	case "expired":

@@ -45,7 +45,10 @@ func newUIClient(t *testing.T, ta *testApp) *uiClient {
 	t.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
 	u := &uiClient{t: t, ta: ta, srv: srv}
-	u.c = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// The server's own transport: another test's httptest.Server.Close
+	// closes http.DefaultTransport's idle connections, and can break a
+	// request of ours that was about to reuse one.
+	u.c = &http.Client{Transport: srv.Client().Transport, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	t.Cleanup(u.checkLocations)
 	return u
 }
@@ -201,10 +204,11 @@ func TestUIAnonymousGoesToLogin(t *testing.T) {
 	t.Parallel()
 	u := newUIClient(t, newTestApp(t, command.Config{}))
 	for _, path := range []string{"/", "/2fa", "/keys"} {
-		mustRedirect(t, u.get(path), "/login")
+		mustRedirect(t, u.get(path), "/login?notice=sign-in")
 	}
-	mustRedirect(t, u.post("/lists", "name", "x"), "/login")
-	mustRedirect(t, u.post("/keys", "label", "x"), "/login")
+	mustRedirect(t, u.post("/lists", "name", "x"), "/login?notice=sign-in")
+	mustRedirect(t, u.post("/keys", "label", "x"), "/login?notice=sign-in")
+	mustPage(t, u.follow(u.get("/keys")), 200, "Sign in to continue.", `autocomplete="username"`)
 	mustPage(t, u.get("/login"), 200, `autocomplete="username"`, `autocomplete="current-password"`, `<label for="password">`)
 	mustPage(t, u.get("/admin"), 200, `id="admin" name="admin" value="1" checked`)
 	mustPage(t, u.get("/nowhere"), 404, "no such page")
@@ -304,7 +308,7 @@ func TestUISessionCookie(t *testing.T) {
 		t.Fatal("cookie kept after logout")
 	}
 	mustPage(t, u.follow(out), 200, "You are signed out.")
-	mustRedirect(t, u.get("/"), "/login")
+	mustRedirect(t, u.get("/"), "/login?notice=sign-in")
 
 	// The old cookie, replayed: the session is gone. A page, not JSON.
 	stale := u.replay(cookie)

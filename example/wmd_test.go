@@ -111,8 +111,9 @@ func TestWMDFlow(t *testing.T) {
 	srv := httptest.NewServer(ta.h)
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar}
-	script := &http.Client{}
+	// Transports of their own: see newUIClient.
+	browser := &http.Client{Transport: srv.Client().Transport, Jar: jar}
+	script := &http.Client{Transport: &http.Transport{}}
 	do := func(c *http.Client, path, auth string) wmdAnswer {
 		t.Helper()
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

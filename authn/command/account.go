@@ -82,12 +82,22 @@ func (api *API) adminUpdate(c *Call) (Fields, error) {
 		return nil, Fail(CodeMissingEmail, "Missing email address")
 	}
 	id, err := strconv.ParseInt(v.adminID, 10, 64)
-	switch {
-	case err != nil || id <= 0:
+	if err != nil || id <= 0 {
 		return nil, Fail(CodeInvalidAdminID, "Invalid admin ID")
-	case id != c.Principal.AccountID:
-		// Whether that admin exists is not said.
+	}
+	if id != c.Principal.AccountID {
+		// An administrator may learn which admin IDs exist (seed 003
+		// answers 6 for one that does not); they change none but
+		// their own.
+		switch _, err := api.auth.Account(c.Context(), store.AccountRef{Scope: scopes.Admin, ID: id}); {
+		case errors.Is(err, authn.ErrInvalidCredential):
+			return nil, Fail(CodeInvalidAdminID, "Invalid admin ID")
+		case err != nil:
+			return nil, err
+		}
 		return nil, Fail(CodeNotOwnAccount, "Admin account not owned by the logged-in admin")
+	}
+	switch {
 	case !validEmail(v.email):
 		return nil, Fail(CodeInvalidEmail, "Invalid email address format")
 	case len(v.name) > maxNameBytes || len(v.username) > maxNameBytes || !utf8.ValidString(v.name+v.username):
