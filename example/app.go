@@ -37,6 +37,9 @@ type options struct {
 	// ReauthWindow is authn.Config.Reauth.Window; zero is keyward's
 	// default.
 	StoreTimeout, ReauthWindow time.Duration
+	// ETokenValidity is authn.Config.EToken.Validity (WMD's
+	// $api_sl_token_expiry); zero is keyward's default, 2 seconds.
+	ETokenValidity time.Duration
 	// wrapStore, when set, wraps the store (tests: a store whose calls
 	// can be made to fail).
 	wrapStore func(store.Store) store.Store
@@ -102,6 +105,7 @@ func (a *app) build(ctx context.Context, st store.Store, o options) error {
 		Now:          o.Now,
 		Passwords:    passwords,
 		Reauth:       authn.ReauthConfig{Window: o.ReauthWindow},
+		EToken:       authn.ETokenConfig{Validity: o.ETokenValidity},
 		// The example serves plain http on loopback, where a Secure
 		// __Host- cookie would never be sent back. Behind TLS, leave this
 		// false.
@@ -186,8 +190,9 @@ func seedAccount(ctx context.Context, auth *authn.Authenticator, st store.Store,
 
 // Handler returns the example's routes: the Octeth command API at /api.php
 // and /api, the WMD SED API at /wmd/api.php (cookie) and /wmd/api-sl.php
-// (Bearer etoken) and also at /api.php for requests with c= (seed 004's
-// URL), each API authenticating its own requests; the
+// (Bearer etoken), and also at /api.php for requests with c= and at
+// /api-sl.php (seed 004's URLs), each API authenticating its own
+// requests; the
 // captcha images and sounds at /captcha/, and the browser UI (ui.go) at
 // everything else under /.
 func (a *app) Handler() http.Handler {
@@ -196,6 +201,7 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("/api", a.api)
 	mux.Handle("/wmd/api.php", a.wmd)
 	mux.Handle("/wmd/api-sl.php", a.wmdSL)
+	mux.Handle("/api-sl.php", a.wmdSL) // seed 004's name
 	mux.Handle("/captcha/", a.auth.CaptchaHandler())
 	mux.Handle("/", a.uiHandler())
 	return mux

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	pqtotp "github.com/pquerna/otp/totp"
+
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/store"
@@ -81,7 +83,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("KEYWARD_REAUTH_WINDOW: %w", err)
 		}
 	}
+	etokenValidity := fs.Duration("etoken-validity", 0, "how long an etoken may be redeemed, once (WMD's $api_sl_token_expiry; env KEYWARD_ETOKEN_VALIDITY, a Go duration; default 2s)")
+	if v := getenv("KEYWARD_ETOKEN_VALIDITY"); v != "" {
+		if err := fs.Set("etoken-validity", v); err != nil {
+			return fmt.Errorf("KEYWARD_ETOKEN_VALIDITY: %w", err)
+		}
+	}
 	genKeys := fs.Bool("genkeys", false, "print a fresh value for KEYWARD_KEYS and exit")
+	totpSecret := fs.String("totp", "", "print the current 2FA code of a TOTP secret (the TFASecret of User.TFA.Setup, base32) and exit: an authenticator app, for trying 2FA by hand")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage of example:\n")
 		fs.PrintDefaults()
@@ -98,6 +107,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		fmt.Fprintln(stdout, v)
+		return nil
+	}
+	if *totpSecret != "" {
+		code, err := pqtotp.GenerateCode(*totpSecret, time.Now())
+		if err != nil {
+			return fmt.Errorf("-totp: %w", err)
+		}
+		fmt.Fprintln(stdout, code)
 		return nil
 	}
 	if *throttleLimit < 0 {
@@ -122,18 +139,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("-profile %q: want seeds or octeth5", *profile)
 	}
 	opts := options{
-		API:           api,
-		AdminPassword: getenv("KEYWARD_ADMIN_PASSWORD"),
-		UserPassword:  getenv("KEYWARD_USER_PASSWORD"),
-		AdminAPIKey:   getenv("ADMIN_API_KEY"),
-		Logger:        slog.New(slog.NewTextHandler(stderr, nil)),
-		Mailer:        printMailer{out: stdout},
-		DB:            *db,
-		Redis:         *rds,
-		Prefix:        *prefix,
-		Keys:          keys,
-		StoreTimeout:  *storeTimeout,
-		ReauthWindow:  *reauthWindow,
+		API:            api,
+		AdminPassword:  getenv("KEYWARD_ADMIN_PASSWORD"),
+		UserPassword:   getenv("KEYWARD_USER_PASSWORD"),
+		AdminAPIKey:    getenv("ADMIN_API_KEY"),
+		Logger:         slog.New(slog.NewTextHandler(stderr, nil)),
+		Mailer:         printMailer{out: stdout},
+		DB:             *db,
+		Redis:          *rds,
+		Prefix:         *prefix,
+		Keys:           keys,
+		StoreTimeout:   *storeTimeout,
+		ReauthWindow:   *reauthWindow,
+		ETokenValidity: *etokenValidity,
 		Throttle: authn.ThrottleConfig{PerIP: *throttleLimit, PerAccount: *throttleLimit,
 			PerUserIP: *throttleLimit, CaptchaAfter: *throttleLimit},
 	}

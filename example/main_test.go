@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	pqtotp "github.com/pquerna/otp/totp"
+
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/internal/clocktest"
@@ -754,5 +756,34 @@ func TestRunKeys(t *testing.T) {
 	var help strings.Builder
 	if err := run(t.Context(), []string{"-h"}, func(string) string { return "" }, io.Discard, &help); err != nil || !strings.Contains(help.String(), "KEYWARD_KEYS") {
 		t.Fatalf("-h: %v\n%s", err, help.String())
+	}
+}
+
+// -totp prints the secret's code of now, as an authenticator app shows it.
+func TestRunTOTP(t *testing.T) {
+	t.Parallel()
+	const secret = "JBSWY3DPEHPK3PXP"
+	var out strings.Builder
+	before := time.Now()
+	if err := run(t.Context(), []string{"-totp", secret}, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	got := strings.TrimSpace(out.String())
+	// The code of the step the run was in: the step of before, or of
+	// after if it turned meanwhile.
+	ok := false
+	for _, at := range []time.Time{before, after} {
+		want, err := pqtotp.GenerateCode(secret, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok = ok || got == want
+	}
+	if !ok || len(got) != 6 {
+		t.Fatalf("-totp printed %q", got)
+	}
+	if err := run(t.Context(), []string{"-totp", "not base32!"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+		t.Fatal("-totp took a secret that is not base32")
 	}
 }
