@@ -59,12 +59,14 @@ func (c candidates) throttled() (store.Account, scopes.Scope, bool) {
 // first candidate whose password is right wins (the user, for a name that
 // is both a user's and an administrator's and whose passwords are both
 // right). No right password is an error wrapping [ErrInvalidCredential],
-// the first candidate's reason.
+// with the reason of the first candidate that exists (or the first's, if
+// none does).
 func (a *Authenticator) verify(ctx context.Context, c candidates, password string) (store.Account, error) {
 	var (
-		won     store.Account
-		matched bool
-		reason  error
+		won         store.Account
+		matched     bool
+		reason      error
+		reasonFound bool // reason is a found candidate's
 	)
 	for i := range c.n {
 		acct, err := a.verifyPassword(ctx, c.accts[i], c.found[i], password)
@@ -74,8 +76,11 @@ func (a *Authenticator) verify(ctx context.Context, c candidates, password strin
 		case err == nil:
 		case !errors.Is(err, ErrInvalidCredential):
 			return store.Account{}, err // the context ended waiting for a slot
-		case reason == nil:
-			reason = err
+		case reason == nil, c.found[i] && !reasonFound:
+			// The reason of an account that exists, if one does: a
+			// wrong password for an administrator's name is not an
+			// unknown username because no user has it.
+			reason, reasonFound = err, c.found[i]
 		}
 	}
 	if !matched {

@@ -592,6 +592,7 @@ func TestLoginEitherScope(t *testing.T) {
 		{"both, the user's password", "both", "the user's password", bothUser.Ref()},
 		{"both, the admin's password", "both", "the admin's password", bothAdmin.Ref()},
 		{"wrong", "alice", rootPassword, store.AccountRef{}},
+		{"an administrator, wrong", "root", alicePassword, store.AccountRef{}},
 		{"unknown", "nobody", alicePassword, store.AccountRef{}},
 	}
 	for _, tc := range tests {
@@ -600,6 +601,15 @@ func TestLoginEitherScope(t *testing.T) {
 			if tc.want == (store.AccountRef{}) {
 				if !errors.Is(err, ErrInvalidCredential) {
 					t.Fatalf("err %v", err)
+				}
+				// The event names the reason of the account that
+				// exists, whichever scope it is of.
+				wantReason := "wrong password"
+				if tc.login == "nobody" {
+					wantReason = "unknown username"
+				}
+				if e := env.events.last(event.LoginFailed); e.Reason != wantReason {
+					t.Fatalf("the event's reason is %q, want %q", e.Reason, wantReason)
 				}
 				return
 			}

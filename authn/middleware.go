@@ -227,6 +227,14 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request, credentials [
 		case err == errNoCredential, err == nil && !p.Authenticated():
 			continue
 		case err != nil:
+			// The kind refused, for the event; a request whose
+			// parameters could not be read is no credential's fault.
+			if req.paramsErr == nil || !errors.Is(err, req.paramsErr) {
+				req.refusedKind = MethodCustom
+				if i < len(credentials) {
+					req.refusedKind = credentials[i]
+				}
+			}
 			return err
 		case !found.Authenticated():
 			*found = p
@@ -250,6 +258,9 @@ func (a *Authenticator) resolve(ctx context.Context, req *Request, credentials [
 func (a *Authenticator) refuse(w http.ResponseWriter, req *Request, err error) {
 	r := req.HTTP
 	e := event.Event{Kind: event.Refused, Reason: reasonOf(err)}
+	if req.refusedKind != 0 {
+		e.Method = req.refusedKind.String()
+	}
 	switch c := classify(err); {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		e.Reason = "request cancelled or timed out"

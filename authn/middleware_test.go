@@ -785,3 +785,34 @@ func TestCheckOrigin(t *testing.T) {
 		})
 	}
 }
+
+// A refusal's event names the kind of credential refused, so operators can
+// count refusals by kind; a malformed request names none.
+func TestRefusedEventNamesTheCredential(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	tests := []struct {
+		name, target string
+		header       [2]string
+		want         string
+	}{
+		{"session", "/?SessionID=" + strings.Repeat("A", 43), [2]string{}, "session"},
+		{"api key", "/?APIKey=kw_nosuchkey", [2]string{}, "apikey"},
+		{"admin key header", "/", [2]string{"X-Admin-API-Key", "nope"}, "adminapikey"},
+		{"etoken", "/", [2]string{"Authorization", "Bearer kwe_garbage"}, "etoken"},
+		{"session given twice", "/?SessionID=a&SessionID=b", [2]string{}, "session"},
+		{"malformed query", "/?a=%zz", [2]string{}, ""},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest("GET", tc.target, nil)
+		if tc.header[0] != "" {
+			r.Header.Set(tc.header[0], tc.header[1])
+		}
+		if res := env.serve(r); res.reached {
+			t.Fatalf("%s: not refused", tc.name)
+		}
+		if e := env.events.last(event.Refused); e.Method != tc.want {
+			t.Errorf("%s: the refusal's method is %q, want %q (%+v)", tc.name, e.Method, tc.want, e)
+		}
+	}
+}

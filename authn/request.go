@@ -50,6 +50,9 @@ type Request struct {
 	// refusing it (the middleware in front of a host's own routes).
 	lenient     bool
 	clearCookie bool // the session cookie was bad: expire it in the answer
+	// refusedKind is the kind of credential that got the request refused,
+	// for the event; 0 if none did (a malformed request, say).
+	refusedKind Method
 }
 
 // errNoRequest is what a Request without an HTTP request answers.

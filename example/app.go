@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/command"
+	"github.com/keyward/keyward/internal/storewrap"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -56,6 +57,7 @@ type app struct {
 	mem        *store.Memory // when the store is memory
 	closeStore func() error
 	lists      *lists
+	metrics    *metrics
 	users      []store.Account // the user accounts, for Users.Get
 	admin      store.Account
 	// created names the seeded accounts this instance created (and set
@@ -81,10 +83,16 @@ func newApp(ctx context.Context, o options) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := newMetrics()
+	if mem == nil {
+		// Real stores are timed; the memory store answers in
+		// nanoseconds, and authn treats it as in-process only unwrapped.
+		st = storewrap.New(st, m.timeStore)
+	}
 	if o.wrapStore != nil {
 		st = o.wrapStore(st)
 	}
-	a := &app{mem: mem, closeStore: closeStore, lists: newLists()}
+	a := &app{mem: mem, closeStore: closeStore, lists: newLists(), metrics: m}
 	if err := a.build(ctx, st, o); err != nil {
 		_ = closeStore()
 		return nil, err
@@ -112,6 +120,7 @@ func (a *app) build(ctx context.Context, st store.Store, o options) error {
 		Cookie:   authn.CookieConfig{AllowPlaintextHTTP: true},
 		Throttle: o.Throttle,
 		TFA:      authn.TFAConfig{Disable2FASecret: o.Disable2FASecret},
+		OnEvent:  a.metrics.event,
 	}
 	// The accounts first: the static admin key acts as the administrator,
 	// whose ID the Config names. An authenticator without the key makes
@@ -203,6 +212,9 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("/wmd/api-sl.php", a.wmdSL)
 	mux.Handle("/api-sl.php", a.wmdSL) // seed 004's name
 	mux.Handle("/captcha/", a.auth.CaptchaHandler())
+	// Prometheus's scrape. Counts only, nothing about any account; in
+	// production, keep it to the network your Prometheus scrapes from.
+	mux.Handle("GET /metrics", a.metrics.handler())
 	mux.Handle("/", a.uiHandler())
 	return mux
 }

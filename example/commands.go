@@ -19,12 +19,12 @@ func (a *app) registerCommands() error {
 		"Lists.Get":   {Scopes: user, Run: a.listsGet},
 		"Users.Get":   {Scopes: []scopes.Scope{scopes.Admin}, Run: a.usersGet},
 	} {
-		if err := a.api.Handle(name, cmd); err != nil {
+		if err := a.api.Handle(name, a.metrics.command(cmd)); err != nil {
 			return err
 		}
 	}
 	// The WMD dialect: the same kind of command, another envelope.
-	whoami := command.Command{Scopes: []scopes.Scope{scopes.User, scopes.Admin}, Run: a.whoami}
+	whoami := a.metrics.command(command.Command{Scopes: []scopes.Scope{scopes.User, scopes.Admin}, Run: a.whoami})
 	for _, api := range []*command.API{a.wmd, a.wmdSL} {
 		if err := api.Handle("whoami", whoami); err != nil {
 			return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+
+	"github.com/keyward/keyward/authn"
 )
 
 // authenticated puts next behind the authenticator's middleware, and turns
@@ -21,6 +23,8 @@ func (u *ui) authenticated(next http.Handler) http.Handler {
 		// can tell this request's catcher that the request got through.
 		u.auth.Middleware(http.HandlerFunc(func(w2 http.ResponseWriter, r2 *http.Request) {
 			c.passed = true
+			p, _ := authn.PrincipalFrom(r2.Context())
+			u.app.metrics.served(p)
 			next.ServeHTTP(w2, r2)
 		})).ServeHTTP(c, r)
 		if c.passed || c.status == 0 {

@@ -1,0 +1,226 @@
+// Package storewrap wraps a keyward store so that every call goes
+// through one function of the caller's: to time calls (the example's
+// metrics), or to fail them on purpose (package storefault). It
+// implements every interface of package store; the optional ones answer
+// store.ErrNotSupported when the wrapped store lacks them, as
+// store.Combine's do.
+package storewrap
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
+)
+
+// Around runs one store call: op names it ("Session", "CreateAPIKey",
+// ...), call makes it. It returns call's error, or one of its own.
+type Around func(op string, call func() error) error
+
+// Store is a store whose every call goes through an Around. Safe for
+// concurrent use if the Around and the wrapped store are.
+type Store struct {
+	inner  store.Store
+	around Around
+}
+
+// New wraps inner, each call through around.
+func New(inner store.Store, around Around) *Store { return &Store{inner: inner, around: around} }
+
+// call makes one call through the hook; on an error the value is the
+// zero one, as a store answers.
+func call[T any](s *Store, op string, f func() (T, error)) (T, error) {
+	var v T
+	err := s.around(op, func() error {
+		var err error
+		v, err = f()
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v, nil
+}
+
+// call0 is call for a method that returns only an error.
+func call0(s *Store, op string, f func() error) error {
+	return s.around(op, f)
+}
+
+func (s *Store) Account(ctx context.Context, ref store.AccountRef) (store.Account, error) {
+	return call(s, "Account", func() (store.Account, error) { return s.inner.Account(ctx, ref) })
+}
+
+func (s *Store) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
+	return call(s, "AccountByLogin", func() (store.Account, error) { return s.inner.AccountByLogin(ctx, scope, login) })
+}
+
+func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Account, error) {
+	return call(s, "CreateAccount", func() (store.Account, error) {
+		c, ok := s.inner.(store.AccountCreator)
+		if !ok {
+			return store.Account{}, store.ErrNotSupported
+		}
+		return c.CreateAccount(ctx, a)
+	})
+}
+
+func (s *Store) SetPassword(ctx context.Context, ref store.AccountRef, hash string) error {
+	return call0(s, "SetPassword", func() error {
+		p, ok := s.inner.(store.PasswordSetter)
+		if !ok {
+			return store.ErrNotSupported
+		}
+		return p.SetPassword(ctx, ref, hash)
+	})
+}
+
+func (s *Store) RehashPassword(ctx context.Context, ref store.AccountRef, old, hash string) error {
+	return call0(s, "RehashPassword", func() error {
+		p, ok := s.inner.(store.PasswordSetter)
+		if !ok {
+			return store.ErrNotSupported
+		}
+		return p.RehashPassword(ctx, ref, old, hash)
+	})
+}
+
+func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
+	return call0(s, "UpdateAccount", func() error {
+		u, ok := s.inner.(store.AccountUpdater)
+		if !ok {
+			return store.ErrNotSupported
+		}
+		return u.UpdateAccount(ctx, a)
+	})
+}
+
+func (s *Store) APIKeyByHash(ctx context.Context, h store.Hash) (store.APIKey, error) {
+	return call(s, "APIKeyByHash", func() (store.APIKey, error) { return s.inner.APIKeyByHash(ctx, h) })
+}
+
+func (s *Store) RecordAPIKeyUse(ctx context.Context, id int64, at time.Time, ip string, requests int64) error {
+	return call0(s, "RecordAPIKeyUse", func() error { return s.inner.RecordAPIKeyUse(ctx, id, at, ip, requests) })
+}
+
+func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, error) {
+	return call(s, "CreateAPIKey", func() (store.APIKey, error) { return s.inner.CreateAPIKey(ctx, k) })
+}
+
+func (s *Store) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
+	return call(s, "APIKeys", func() ([]store.APIKey, error) { return s.inner.APIKeys(ctx, owner) })
+}
+
+func (s *Store) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id int64) error {
+	return call0(s, "RevokeAPIKey", func() error { return s.inner.RevokeAPIKey(ctx, owner, id) })
+}
+
+func (s *Store) Session(ctx context.Context, h store.Hash) (store.Session, error) {
+	return call(s, "Session", func() (store.Session, error) { return s.inner.Session(ctx, h) })
+}
+
+func (s *Store) TouchSession(ctx context.Context, h store.Hash, lastSeen, expires time.Time) error {
+	return call0(s, "TouchSession", func() error { return s.inner.TouchSession(ctx, h, lastSeen, expires) })
+}
+
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	return call0(s, "CreateSession", func() error { return s.inner.CreateSession(ctx, sess) })
+}
+
+func (s *Store) DeleteSession(ctx context.Context, h store.Hash) error {
+	return call0(s, "DeleteSession", func() error { return s.inner.DeleteSession(ctx, h) })
+}
+
+func (s *Store) DeleteAccountSessions(ctx context.Context, owner store.AccountRef, keep store.Hash) (int, error) {
+	return call(s, "DeleteAccountSessions", func() (int, error) { return s.inner.DeleteAccountSessions(ctx, owner, keep) })
+}
+
+func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return call(s, "Claim", func() (bool, error) { return s.inner.Claim(ctx, key, ttl) })
+}
+
+// counted is a counter's answer.
+type counted struct {
+	n     int64
+	reset time.Time
+}
+
+func (s *Store) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	c, err := call(s, "Increment", func() (counted, error) {
+		n, reset, err := s.inner.Increment(ctx, key, window)
+		return counted{n, reset}, err
+	})
+	return c.n, c.reset, err
+}
+
+func (s *Store) Count(ctx context.Context, key string) (int64, time.Time, error) {
+	c, err := call(s, "Count", func() (counted, error) {
+		n, reset, err := s.inner.Count(ctx, key)
+		return counted{n, reset}, err
+	})
+	return c.n, c.reset, err
+}
+
+func (s *Store) Reset(ctx context.Context, key string) error {
+	return call0(s, "Reset", func() error { return s.inner.Reset(ctx, key) })
+}
+
+func (s *Store) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error) {
+	return call(s, "TFA", func() (store.TFA, error) { return s.inner.TFA(ctx, ref) })
+}
+
+func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
+	return call0(s, "PutTFA", func() error { return s.inner.PutTFA(ctx, t) })
+}
+
+func (s *Store) AdvanceTFAStep(ctx context.Context, ref store.AccountRef, step int64) (bool, error) {
+	return call(s, "AdvanceTFAStep", func() (bool, error) { return s.inner.AdvanceTFAStep(ctx, ref, step) })
+}
+
+func (s *Store) PutChallenge(ctx context.Context, c store.Challenge) error {
+	return call0(s, "PutChallenge", func() error { return s.inner.PutChallenge(ctx, c) })
+}
+
+func (s *Store) Challenge(ctx context.Context, id string) (store.Challenge, error) {
+	return call(s, "Challenge", func() (store.Challenge, error) { return s.inner.Challenge(ctx, id) })
+}
+
+func (s *Store) TakeChallenge(ctx context.Context, id string) (store.Challenge, error) {
+	return call(s, "TakeChallenge", func() (store.Challenge, error) { return s.inner.TakeChallenge(ctx, id) })
+}
+
+func (s *Store) PutToken(ctx context.Context, t store.Token) error {
+	return call0(s, "PutToken", func() error { return s.inner.PutToken(ctx, t) })
+}
+
+func (s *Store) TakeToken(ctx context.Context, h store.Hash) (store.Token, error) {
+	return call(s, "TakeToken", func() (store.Token, error) { return s.inner.TakeToken(ctx, h) })
+}
+
+func (s *Store) Decrement(ctx context.Context, key string) error {
+	return call0(s, "Decrement", func() error { return s.inner.Decrement(ctx, key) })
+}
+
+// Invalidate goes through the hook too; a store without a channel
+// answers store.ErrNotSupported, as store.Combine's do.
+func (s *Store) Invalidate(ctx context.Context, ref store.AccountRef) error {
+	return call0(s, "Invalidate", func() error {
+		inv, ok := s.inner.(store.Invalidations)
+		if !ok {
+			return store.ErrNotSupported
+		}
+		return inv.Invalidate(ctx, ref)
+	})
+}
+
+// WatchInvalidations is forwarded as it is: it starts a listener, and is
+// no call of a request.
+func (s *Store) WatchInvalidations(w store.InvalidationWatcher) (func(), error) {
+	inv, ok := s.inner.(store.Invalidations)
+	if !ok {
+		return nil, store.ErrNotSupported
+	}
+	return inv.WatchInvalidations(w)
+}
