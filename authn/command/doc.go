@@ -32,7 +32,14 @@
 //     carries its HTTP status and is numbered by the [Profile]: [Seeds]
 //     (401, 403, ...) or [OctethV5] (99998, 99999, ...).
 //   - [WMD]: {"status":"ok"|"notok","error":"..."}, the WMD SED API, whose
-//     c=auth logs in to either scope and answers an etoken.
+//     c=auth logs in to either scope and answers an etoken and the
+//     seed's fields ([Config].WMDInfo fills those keyward does not keep).
+//
+// [Dialects] serves both on one path, as both call it api.php: a request
+// with c= and no Command= goes to the WMD API.
+//
+// A right 2FA code of a time step already used is code 6, as a wrong one
+// is, with a text that says to wait for the next code.
 //
 // Login's refusals (authn's sentinel errors) are numbered in one table per
 // dialect (codes.go): 1 and 2 a missing username or password, 3 invalid

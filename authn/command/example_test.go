@@ -163,3 +163,24 @@ func ExampleCall_Response() {
 	// {"Success":true,"ErrorCode":0,"ErrorText":""}
 	// cookie: __Host-keyward true true
 }
+
+// Both dialects on one path, as Octeth's and the WMD SED API's clients
+// both call api.php: c= goes to the WMD API, Command= to Octeth's.
+func ExampleDialects() {
+	a, _ := newExample()
+	octeth := command.New(a, command.Config{})
+	wmd := command.New(a, command.Config{Dialect: command.WMD, Credentials: []authn.Method{authn.MethodCookie}})
+	h := command.Dialects(octeth, wmd)
+
+	for _, target := range []string{
+		"/api.php?c=auth&user=alice&pass=wrong",
+		"/api.php?Command=User.Login&Username=alice&Password=wrong&DisableCaptcha=true",
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+		fmt.Println(strings.TrimSpace(rec.Body.String()))
+	}
+	// Output:
+	// {"status":"notok","error":"Invalid name or password (1/6)","group":"","user":""}
+	// {"Success":false,"ErrorCode":3,"ErrorText":"Invalid login credentials"}
+}

@@ -55,7 +55,9 @@ type Event struct {
 	// short keyed hash of it ("?3f9a..."): never what was typed.
 	Username string
 	// Method is how the request authenticated, if it did ("session",
-	// "apikey", "cookie", ...), or how a login was made ("password").
+	// "apikey", "cookie", ...), or how a login was made ("password"); on
+	// a request_refused (or store_failed) event, the kind of credential
+	// refused, empty when none is to blame (a malformed request).
 	Method string
 	// Reason is a short, fixed phrase: "wrong password", "session expired".
 	Reason string
