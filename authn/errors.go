@@ -56,16 +56,23 @@ var (
 type reasonError struct {
 	kind   error
 	reason string
-	cause  error // what the kind was decided on, if a caller may ask
 }
 
 func (e *reasonError) Error() string { return e.kind.Error() + ": " + e.reason }
-func (e *reasonError) Unwrap() []error {
-	if e.cause == nil {
-		return []error{e.kind}
-	}
-	return []error{e.kind, e.cause}
+
+// Unwrap returns the kind. (A single error, not a list: errors.Is walks a
+// list through a slice it allocates, and the middleware asks of every
+// absent credential.)
+func (e *reasonError) Unwrap() error { return e.kind }
+
+// causedError is a reasonError that also unwraps to what the kind was
+// decided on, for callers that tell causes apart (totp.ErrCodeUsed).
+type causedError struct {
+	reasonError
+	cause error
 }
+
+func (e *causedError) Unwrap() []error { return []error{e.kind, e.cause} }
 
 // because returns an error of kind whose message adds reason. reason must
 // never hold a secret.
@@ -80,7 +87,7 @@ var (
 	errConflictingCreds = because(ErrBadRequest, "credentials name different accounts")
 	// errTFACodeUsed is a right 2FA code of a time step already used:
 	// wrong, and, for the dialects' texts, totp.ErrCodeUsed too.
-	errTFACodeUsed = &reasonError{kind: ErrTFAWrong, reason: "2FA code already used", cause: totp.ErrCodeUsed}
+	errTFACodeUsed = &causedError{reasonError{kind: ErrTFAWrong, reason: "2FA code already used"}, totp.ErrCodeUsed}
 )
 
 // storeFailure wraps a store's error as ErrStoreUnavailable, keeping the

@@ -816,3 +816,44 @@ func TestRefusedEventNamesTheCredential(t *testing.T) {
 		}
 	}
 }
+
+// The middleware's allocations per request are part of its cost, and
+// easy to lose unseen (an errors.Is over an Unwrap() []error allocates on
+// every absent credential): the Request, and the request handed on.
+// Anonymous requests allocate the Request alone.
+func TestMiddlewareAllocations(t *testing.T) {
+	env := newTestEnv(t, nil)
+	key, _, err := env.a.CreateAPIKey(context.Background(), env.alice.Ref(), APIKeyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := env.session(env.alice)
+	seen := 0
+	h := env.a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := PrincipalFrom(r.Context()); ok {
+			seen++
+		}
+	}))
+	header := httptest.NewRequest("GET", "/api.php", nil)
+	header.Header.Set("X-API-Key", key.Reveal())
+	tests := []struct {
+		name   string
+		r      *http.Request
+		allocs float64
+	}{
+		{"APIKey", httptest.NewRequest("GET", "/api.php?APIKey="+key.Reveal(), nil), 2},
+		{"X-API-Key", header, 2},
+		{"SessionID", httptest.NewRequest("GET", "/api.php?SessionID="+sid, nil), 2},
+		{"anonymous", httptest.NewRequest("GET", "/api.php", nil), 1},
+	}
+	w := &discardWriter{h: http.Header{}}
+	for _, tc := range tests {
+		h.ServeHTTP(w, tc.r) // fill the cache
+		if got := testing.AllocsPerRun(200, func() { h.ServeHTTP(w, tc.r) }); got > tc.allocs {
+			t.Errorf("%s: %v allocations per request, want at most %v", tc.name, got, tc.allocs)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no request reached the handler with a principal")
+	}
+}
