@@ -92,7 +92,9 @@ func (a *Authenticator) clearSessionCookie(w http.ResponseWriter, r *http.Reques
 func (a *Authenticator) resolveCookie(ctx context.Context, r *Request, p *Principal) error {
 	h, err := a.cookieSessionHash(r)
 	if err != nil {
-		if errors.Is(err, ErrInvalidCredential) {
+		// No cookie, the common case, is answered before errors.Is
+		// walks its chain.
+		if err != errNoCredential && errors.Is(err, ErrInvalidCredential) {
 			r.clearCookie = true
 		}
 		return err
