@@ -108,10 +108,11 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 	now := r.now()
 	// The static key, if configured, is compared first, in constant time.
 	if a.hasAdminKey && subtle.ConstantTimeCompare(h[:], a.adminKeyHash[:]) == 1 {
-		acct, _, err := a.readAccount(ctx, store.AccountRef{Scope: scopes.Admin, ID: a.cfg.AdminAPIKeyAccountID}, now, true)
+		read, err := a.readAccount(ctx, store.AccountRef{Scope: scopes.Admin, ID: a.cfg.AdminAPIKeyAccountID}, now, true)
 		if err != nil {
 			return Principal{}, err
 		}
+		acct := read.acct
 		return Principal{Scope: scopes.Admin, AccountID: acct.ID, Username: acct.Username, Method: MethodAdminKey, AuthenticatedAt: now}, nil
 	}
 	rec := a.cache.key(h, now)
@@ -142,12 +143,12 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 	if rec != nil {
 		acct = &rec.acct
 	} else {
-		read, _, err := a.readAccount(ctx, k.Account, now, true)
+		read, err := a.readAccount(ctx, k.Account, now, true)
 		if err != nil {
 			return Principal{}, err
 		}
 		a.cache.putKey(t, newKeyRecord(*k, read, now))
-		acct = &read
+		acct = &read.acct
 	}
 	if !a.cfg.DisableAPIKeyUsage {
 		var known netip.Addr

@@ -340,7 +340,7 @@ func TestCacheFillAfterInvalidationDropped(t *testing.T) {
 	a := in[0]
 	c := a.a.cache
 	_, key := a.key(a.alice)
-	rec := newKeyRecord(key, a.alice, a.clock.Now())
+	rec := newKeyRecord(key, accountRead{acct: a.alice, at: a.clock.Now()}, a.clock.Now())
 	t0 := c.ticket()
 	c.Invalidated(a.alice.Ref())
 	c.putKey(t0, rec)
@@ -631,5 +631,40 @@ func TestCacheSessionReadsPerTouch(t *testing.T) {
 	}
 	if n := a.st.sessions.Load() - before; n != 3 {
 		t.Fatalf("%d session reads, want 3: the first, and one per touch", n)
+	}
+}
+
+// A record is as old as the oldest read in it: a session cached with an
+// account that was itself cached earlier serves no longer than MaxAge
+// after that account was read, so an account disabled outside keyward,
+// with no Invalidate, is refused within MaxAge whatever was cached when.
+func TestCacheMaxAgeBoundsTheOldestRead(t *testing.T) {
+	t.Parallel()
+	const maxAge = 10 * time.Second
+	for _, credential := range []string{"SessionID", "APIKey"} {
+		t.Run(credential, func(t *testing.T) {
+			t.Parallel()
+			in, ch := deployment(t, 1, func(c *Config) { c.Cache.MaxAge = maxAge })
+			a := in[0]
+			key, _ := a.key(a.alice)
+			sid := a.session(a.alice)
+			other, _ := a.key(a.alice) // caches the account alone, first
+			want := "SessionID=" + url.QueryEscape(sid)
+			if credential == "APIKey" {
+				want = "APIKey=" + url.QueryEscape(key)
+			}
+			if res := a.serve(get("APIKey=" + url.QueryEscape(other))); res.status != 200 {
+				t.Fatalf("the first key: %d", res.status)
+			}
+			a.clock.Advance(maxAge - time.Second)
+			if res := a.serve(get(want)); res.status != 200 { // filled with the account read at 0
+				t.Fatalf("before the change: %d", res.status)
+			}
+			ch.disabled.Store(a.alice.Ref(), true) // outside keyward, no Invalidate
+			a.clock.Advance(time.Second)           // MaxAge since the account was read
+			if res := a.serve(get(want)); res.status != 401 {
+				t.Fatalf("MaxAge after the account was read, the disabled account's %s answered %d", credential, res.status)
+			}
+		})
 	}
 }

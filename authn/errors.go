@@ -72,7 +72,9 @@ type causedError struct {
 	cause error
 }
 
-func (e *causedError) Unwrap() []error { return []error{e.kind, e.cause} }
+// Unwrap returns the reasonError (so that its reason is found as any
+// other's) and the cause.
+func (e *causedError) Unwrap() []error { return []error{&e.reasonError, e.cause} }
 
 // because returns an error of kind whose message adds reason. reason must
 // never hold a secret.

@@ -215,12 +215,13 @@ func (a *Authenticator) liveSessionFrom(ctx context.Context, h store.Hash, now t
 	if err := a.sessionExpired(ctx, &s, now, m); err != nil {
 		return nil, err
 	}
-	acct, accountCached, err := a.readAccount(ctx, s.Account, now, useCache)
+	read, err := a.readAccount(ctx, s.Account, now, useCache)
 	if err != nil {
 		return nil, err
 	}
+	acct := read.acct
 	if s.Generation != acct.Generation {
-		if accountCached {
+		if read.cached {
 			return a.liveSessionFrom(ctx, h, now, m, false)
 		}
 		// Dead since the change; deleting it only tidies, so a failure
@@ -229,7 +230,7 @@ func (a *Authenticator) liveSessionFrom(ctx context.Context, h store.Hash, now t
 		a.Emit(ctx, event.Event{Kind: event.SessionExpired, Account: s.Account, Method: m.String(), Time: now, Reason: "credentials changed"})
 		return nil, errCredentialsChanged
 	}
-	rec := &sessionRecord{s: s, acct: acct, at: now}
+	rec := &sessionRecord{s: s, acct: acct, at: older(now, read.at)} // as old as its account
 	a.cache.putSession(t, rec)
 	return rec, nil
 }

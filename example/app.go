@@ -53,6 +53,8 @@ type app struct {
 	// wmd and wmdSL are the WMD SED API: api.php on the session cookie,
 	// api-sl.php on the Bearer etoken.
 	wmd, wmdSL *command.API
+	// apiPHP is /api.php: Octeth's API, and WMD's for requests with c=.
+	apiPHP     http.Handler
 	store      store.Store   // the store the authenticator uses
 	mem        *store.Memory // when the store is memory
 	closeStore func() error
@@ -175,6 +177,9 @@ func (a *app) build(ctx context.Context, st store.Store, o options) error {
 	a.api = command.New(a.auth, api)
 	a.wmd = command.New(a.auth, command.Config{Dialect: command.WMD, Credentials: []authn.Method{authn.MethodCookie}})
 	a.wmdSL = command.New(a.auth, command.Config{Dialect: command.WMD, Credentials: []authn.Method{authn.MethodEToken}})
+	if a.apiPHP, err = command.Dialects(a.api, a.wmd); err != nil {
+		return err
+	}
 	return a.registerCommands()
 }
 
@@ -206,7 +211,7 @@ func seedAccount(ctx context.Context, auth *authn.Authenticator, st store.Store,
 // everything else under /.
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api.php", command.Dialects(a.api, a.wmd))
+	mux.Handle("/api.php", a.apiPHP)
 	mux.Handle("/api", a.api)
 	mux.Handle("/wmd/api.php", a.wmd)
 	mux.Handle("/wmd/api-sl.php", a.wmdSL)

@@ -60,7 +60,7 @@ func newMetrics() *metrics {
 		}, []string{"op", "result"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyward_requests_total",
-			Help: "Requests by the credential kind they came with and outcome: ok (served as that principal) or refused (401, 400, 503).",
+			Help: "Requests by credential kind and outcome: ok counts the example's own commands and pages served as that principal (keyward's built-in commands are counted as logins, not here); refused counts every request authn refused while resolving its credentials (401, 400, 403 for a cross-site cookie, 503).",
 		}, []string{"credential", "outcome"}),
 	}
 	m.registry.MustRegister(m.logins, m.lockouts, m.captchas, m.storeFailures, m.storeCalls, m.requests,

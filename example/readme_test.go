@@ -21,15 +21,16 @@ import (
 // The README's shell blocks are a walk through the example, and they must
 // stay true. TestREADME runs them, top to bottom, as one shell session,
 // against the example started the way the README starts it, and checks
-// every answer the README shows: a "# {...}" or "# HTTP/1.1 ..." comment
-// under a command, or a ```json block after a shell block, against what
-// that command printed. A shell block is run unless its mark (see package
+// every JSON answer and status line the README shows (a "# {...}" or
+// "# HTTP/1.1 ..." comment under a command, or a ```json block after a
+// shell block) against what that command printed; other comments, such
+// as sample metrics, are prose. A shell block is run unless its mark (see package
 // internal/readme) says otherwise: "server" starts the example (its
 // environment and flags are taken), "skip (reason)" is not run.
 //
 // In a shown answer, a string with "..." in it stands for a value that
 // changes (a session ID, a key), and is not compared; every other
-// "Name":value is, wherever it stands in the answer.
+// "Name":value is, whole, wherever it stands in the answer.
 //
 // It needs bash, curl and jq; without them it skips, saying so, unless
 // KEYWARD_TEST_README=1 (as .ci/run sets, having installed them).
@@ -71,7 +72,11 @@ func TestREADME(t *testing.T) {
 			t.Fatalf("README line %d: a shell block to run before the block that starts the example", b.Line)
 		}
 		ran++
-		for _, c := range shellCommands(*b) {
+		cmds, err := shellCommands(*b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cmds {
 			fmt.Fprintf(&script, "printf '\\n%s%d\\n'\n%s\n", readmeMarker, len(commands), c.text)
 			commands = append(commands, c)
 		}
@@ -148,7 +153,7 @@ type readmeCommand struct {
 // shellCommands splits a shell block into its commands (a line, with the
 // lines a trailing backslash or a compound command continues), and gives
 // each the answers shown in the comments under it.
-func shellCommands(b readme.Block) []readmeCommand {
+func shellCommands(b readme.Block) ([]readmeCommand, error) {
 	var out []readmeCommand
 	lines := strings.Split(strings.TrimRight(b.Body, "\n"), "\n")
 	for i := 0; i < len(lines); i++ {
@@ -172,23 +177,29 @@ func shellCommands(b readme.Block) []readmeCommand {
 			c.text += "\n" + lines[i]
 			depth += shellDepth(strings.TrimSpace(lines[i]))
 		}
+		if depth != 0 {
+			return nil, fmt.Errorf("README line %d: a compound command that does not close in its block", c.line)
+		}
 		out = append(out, c)
 	}
-	return out
+	return out, nil
 }
 
-// shellDepth is how far a line opens (for, while, if: +1) or closes (done,
-// fi: -1) a compound command, which runs as one command.
+// shellDepth is how far a line opens (for, while, until, if, case: +1
+// each) or closes (done, fi, esac: -1 each) compound commands, which run
+// as one command; a one-line loop opens and closes itself.
 func shellDepth(line string) int {
-	first, _, _ := strings.Cut(line, " ")
-	first = strings.TrimSuffix(first, ";")
-	switch first {
-	case "for", "while", "until", "if":
-		return 1
-	case "done", "fi":
-		return -1
+	line, _, _ = strings.Cut(line, " #") // a trailing comment
+	depth := 0
+	for _, word := range strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == ';' }) {
+		switch word {
+		case "for", "while", "until", "if", "case":
+			depth++
+		case "done", "fi", "esac":
+			depth--
+		}
 	}
-	return 0
+	return depth
 }
 
 // splitREADMEOutput splits the script's output at the markers: one part
@@ -208,8 +219,8 @@ func splitREADMEOutput(out string) []string {
 }
 
 // readmePair matches a "Name":value of a shown answer: a string, a
-// number, true, false or null.
-var readmePair = regexp.MustCompile(`"([A-Za-z0-9_]+)":("(?:[^"\\]|\\.)*"|-?[0-9]+|true|false|null)`)
+// number, true, false, null, or a list of those.
+var readmePair = regexp.MustCompile(`"([A-Za-z0-9_]+)":("(?:[^"\\]|\\.)*"|-?[0-9]+|true|false|null|\[[^\[\]{}]*\])`)
 
 // readmeMismatch compares a shown answer with what the command printed:
 // an HTTP status line must appear as shown; every "Name":value of a JSON
@@ -231,7 +242,9 @@ func readmeMismatch(shown, printed string) string {
 		if strings.Contains(p[2], "...") {
 			continue
 		}
-		if !strings.Contains(printed, `"`+p[1]+`":`+p[2]) {
+		// The value whole: followed by what may follow a value in
+		// JSON, so that 1 is not found in 101.
+		if !regexp.MustCompile(regexp.QuoteMeta(`"`+p[1]+`":`+p[2]) + `[,}\]]`).MatchString(printed) {
 			return fmt.Sprintf("%q:%s is not in the answer", p[1], p[2])
 		}
 	}
@@ -300,8 +313,8 @@ func TestREADMERunner(t *testing.T) {
 	if err != nil || len(blocks) != 1 {
 		t.Fatalf("blocks %+v, %v", blocks, err)
 	}
-	cmds := shellCommands(blocks[0])
-	if len(cmds) != 3 || !strings.HasPrefix(cmds[1].text, "for") || !strings.HasSuffix(cmds[1].text, "done") ||
+	cmds, err := shellCommands(blocks[0])
+	if err != nil || len(cmds) != 3 || !strings.HasPrefix(cmds[1].text, "for") || !strings.HasSuffix(cmds[1].text, "done") ||
 		cmds[2].text != "curl x \\\n  -F y" || len(cmds[2].want) != 1 || cmds[2].line != 6 {
 		t.Fatalf("commands %+v", cmds)
 	}
@@ -316,6 +329,20 @@ func TestREADMERunner(t *testing.T) {
 		{`HTTP/1.1 403 Forbidden`, "HTTP/1.1 403 Forbidden\r\n", true},
 		{`HTTP/1.1 403 Forbidden`, "HTTP/1.1 200 OK\r\n", false},
 		{`{...}`, `{}`, false}, // nothing to compare is not a pass
+		{`{"ErrorCode":1}`, `{"ErrorCode":101}`, false},
+		{`{"userid":1,"x":2}`, `{"userid":12,"x":2}`, false},
+		{`{"ErrorCode":[3]}`, `{"ErrorCode":[4]}`, false},
+		{`{"ErrorCode":[3]}`, `{"ErrorCode":[3]}`, true},
+	}
+	// A one-line loop is one command; a loop that never closes is an
+	// error, not the rest of the block swallowed.
+	one, _ := readme.Blocks("```sh\nfor i in 1 2; do echo $i; done\ncurl y\n# {\"A\":1}\n```\n")
+	if cmds, err := shellCommands(one[0]); err != nil || len(cmds) != 2 || len(cmds[1].want) != 1 {
+		t.Errorf("a one-line loop: %+v, %v", cmds, err)
+	}
+	open, _ := readme.Blocks("```sh\nfor i in 1 2; do\n  echo $i\n```\n")
+	if _, err := shellCommands(open[0]); err == nil {
+		t.Error("a loop that never closes was taken")
 	}
 	for _, tc := range tests {
 		if got := readmeMismatch(tc.shown, tc.printed) == ""; got != tc.ok {

@@ -44,10 +44,12 @@ type Config struct {
 	// WMD's api.php takes the cookie, its api-sl.php the Bearer etoken.
 	Credentials []authn.Method
 	// WMDInfo gives what WMD's c=auth answers of an account and keyward
-	// does not keep (group, secondary, rights, url). Default: the seed's
-	// neutral values (see [WMDInfo]). An error refuses the login with
-	// 503, as a store failure does.
-	WMDInfo func(ctx context.Context, acct store.Account) (WMDInfo, error)
+	// does not keep (group, secondary, rights, url), once the login has
+	// succeeded. It cannot fail the login: these are descriptive fields,
+	// and the session is made by then; when it cannot tell, it answers
+	// the zero WMDInfo. Default: the seed's neutral values (see
+	// [WMDInfo]).
+	WMDInfo func(ctx context.Context, acct store.Account) WMDInfo
 }
 
 // API is a command endpoint: a router from command names to [Command]s
@@ -350,7 +352,6 @@ func missing(name string) error {
 	return &form.Error{Reason: "missing " + name}
 }
 
-// lowerASCII lowers ASCII letters only, as command names match.
 // command finds the command named name, in any ASCII case, without
 // allocating for a name of a usual length.
 func (api *API) command(name string) (Command, bool) {
@@ -371,6 +372,7 @@ func (api *API) command(name string) (Command, bool) {
 	return cmd, ok
 }
 
+// lowerASCII lowers ASCII letters only, as command names match.
 func lowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {

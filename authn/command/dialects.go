@@ -1,6 +1,7 @@
 package command
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/keyward/keyward/authn"
@@ -9,19 +10,18 @@ import (
 // Dialects serves both dialects on one path, as Octeth's api.php and the
 // WMD SED API's api.php share a name: a request with a c parameter and no
 // Command goes to wmd, every other to octeth. Each API keeps its own
-// configuration (wmd's Credentials, say). The two must be of the same
-// Authenticator and of the dialects their names say; Dialects panics
-// otherwise, as a mistake in the program, not in a request.
-func Dialects(octeth, wmd *API) http.Handler {
+// configuration (wmd's Credentials, say). The two must be of one
+// Authenticator, and of the dialects their names say.
+func Dialects(octeth, wmd *API) (http.Handler, error) {
 	switch {
 	case octeth == nil || wmd == nil:
-		panic("command: Dialects needs two APIs")
+		return nil, errors.New("command: Dialects needs two APIs")
 	case octeth.cfg.Dialect != Octeth || wmd.cfg.Dialect != WMD:
-		panic("command: Dialects takes an Octeth API, then a WMD one")
+		return nil, errors.New("command: Dialects takes an Octeth API, then a WMD one")
 	case octeth.auth != wmd.auth:
-		panic("command: Dialects needs two APIs of one Authenticator")
+		return nil, errors.New("command: Dialects needs two APIs of one Authenticator")
 	}
-	return dialects{octeth, wmd}
+	return dialects{octeth, wmd}, nil
 }
 
 type dialects struct{ octeth, wmd *API }

@@ -10,7 +10,10 @@ func TestDialectsRoutes(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, nil)
 	wmd := New(env.a, Config{Dialect: WMD})
-	h := Dialects(env.api, wmd)
+	h, err := Dialects(env.api, wmd)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, target, body string
 		want               string // a piece of the answer
@@ -43,19 +46,14 @@ func TestDialectsRefusesMistakes(t *testing.T) {
 	env := newTestEnv(t, nil)
 	other := newTestEnv(t, nil)
 	wmd := New(env.a, Config{Dialect: WMD})
-	for name, f := range map[string]func(){
-		"nil":                func() { Dialects(nil, wmd) },
-		"swapped":            func() { Dialects(wmd, env.api) },
-		"two Octeth":         func() { Dialects(env.api, env.api) },
-		"two authenticators": func() { Dialects(other.api, wmd) },
+	for name, pair := range map[string][2]*API{
+		"nil":                {nil, wmd},
+		"swapped":            {wmd, env.api},
+		"two Octeth":         {env.api, env.api},
+		"two authenticators": {other.api, wmd},
 	} {
-		t.Run(name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			f()
-		})
+		if h, err := Dialects(pair[0], pair[1]); err == nil || h != nil {
+			t.Errorf("%s: %v, %v; want an error", name, h, err)
+		}
 	}
 }

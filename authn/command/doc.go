@@ -39,7 +39,9 @@
 // with c= and no Command= goes to the WMD API.
 //
 // A right 2FA code of a time step already used is code 6, as a wrong one
-// is, with a text that says to wait for the next code.
+// is, with a text that says to wait for the next code (in the [Seeds]
+// profile; [OctethV5]'s Admin.Login answers every 2FA failure with 101,
+// as Octeth 5.9 does).
 //
 // Login's refusals (authn's sentinel errors) are numbered in one table per
 // dialect (codes.go): 1 and 2 a missing username or password, 3 invalid

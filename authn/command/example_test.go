@@ -170,7 +170,10 @@ func ExampleDialects() {
 	a, _ := newExample()
 	octeth := command.New(a, command.Config{})
 	wmd := command.New(a, command.Config{Dialect: command.WMD, Credentials: []authn.Method{authn.MethodCookie}})
-	h := command.Dialects(octeth, wmd)
+	h, err := command.Dialects(octeth, wmd)
+	if err != nil {
+		panic(err)
+	}
 
 	for _, target := range []string{
 		"/api.php?c=auth&user=alice&pass=wrong",

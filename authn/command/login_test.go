@@ -409,6 +409,12 @@ func TestTFACodeAlreadyUsed(t *testing.T) {
 		if a.ok || a.code != CodeInvalidTFA || a.text != tc.text {
 			t.Errorf("%s: %d %s; want code %d %q", tc.name, a.status, a.body, CodeInvalidTFA, tc.text)
 		}
+		if tc.name == "login, used" {
+			// Its event's reason is a fixed phrase, as every reason is.
+			if e := env.events.last(event.LoginFailed); e.Reason != "2FA code already used" {
+				t.Errorf("the event's reason is %q", e.Reason)
+			}
+		}
 	}
 	wmd := New(env.a, Config{Dialect: WMD})
 	if a := env.callAPI(wmd, "192.0.2.8", "c=auth&user=alice&pass="+alicePassword+"&tfacode="+used); a.fields["error"] != textTFACodeUsed {

@@ -3,7 +3,9 @@ package command
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -49,13 +51,9 @@ func (api *API) wmdAuth(c *Call) (Fields, error) {
 		return nil, wmdRefusal(err, res)
 	}
 	acct := res.Account
-	// The host's part first: if it fails, no cookie or etoken has gone
-	// out, and the session made is one nobody holds.
 	var info WMDInfo
 	if api.cfg.WMDInfo != nil {
-		if info, err = api.cfg.WMDInfo(c.Context(), acct); err != nil {
-			return nil, err
-		}
+		info = api.cfg.WMDInfo(c.Context(), acct)
 	}
 	if info.URL == "" {
 		info.URL = requestURL(c.HTTP)
@@ -96,23 +94,41 @@ type WMDInfo struct {
 	// Default 0: none that keyward knows of.
 	Rights int
 	// URL is the API's address for scripts ("https://host/api.php").
-	// Default: the address the login came to (its Host and path; https if
-	// the connection had TLS, http if not). Behind a proxy that ends TLS,
-	// or at another public address, set it.
+	// Default: the address the login came to, its Host and path, always
+	// https but for a plain connection to a loopback host (local
+	// development): a script is never told to send its etoken in clear
+	// because a proxy ended TLS before keyward. The Host is the client's
+	// own word, echoed to that client alone; at another public address,
+	// or under a path prefix a proxy strips, set it. Empty if the request
+	// named no host.
 	URL string
 }
 
-// requestURL is the address r came to, without its query: scheme, host,
-// path.
+// requestURL is the address r came to, without its query (see
+// [WMDInfo].URL): https, or http for a plain connection to loopback.
 func requestURL(r *http.Request) string {
-	if r == nil || r.URL == nil {
+	if r == nil || r.URL == nil || r.Host == "" {
 		return ""
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+	scheme := "https"
+	if r.TLS == nil && loopbackHost(r.Host) {
+		scheme = "http"
 	}
 	return (&url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path}).String()
+}
+
+// loopbackHost reports whether a Host header names this machine:
+// localhost or a loopback address, with or without a port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // wmdRefusal is the answer to a refused c=auth: a bad name or password,

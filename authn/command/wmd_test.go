@@ -2,7 +2,7 @@ package command
 
 import (
 	"context"
-	"errors"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,7 +23,7 @@ func TestWMDAuth(t *testing.T) {
 	a := env.callAPI(api, ip, "c=auth&user=alice&pass="+alicePassword)
 	want := map[string]any{"status": "ok", "error": "", "user": "alice", "group": "", "userid": float64(env.alice.ID), "admin": false,
 		"fullname": "Alice Liddell", "displayname": "Alice Liddell", "lastsignin": env.clock.Now().UTC().Format("2006-01-02 15:04:05"),
-		"secondary": float64(0), "rights": float64(0), "url": "http://example.com/api.php"}
+		"secondary": float64(0), "rights": float64(0), "url": "https://example.com/api.php"}
 	for k, v := range want {
 		if a.fields[k] != v {
 			t.Errorf("%s = %v, want %v", k, a.fields[k], v)
@@ -117,17 +117,12 @@ func TestWMDNoCaptcha(t *testing.T) {
 	}
 }
 
-// A host fills what keyward does not keep; if it cannot, the login is a
-// 503 that hands out neither cookie nor etoken.
+// A host fills what keyward does not keep.
 func TestWMDInfo(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, nil)
-	fail := false
-	api := New(env.a, Config{Dialect: WMD, WMDInfo: func(_ context.Context, acct store.Account) (WMDInfo, error) {
-		if fail {
-			return WMDInfo{}, errors.New("the host's directory is down")
-		}
-		return WMDInfo{Group: "staff", Secondary: 1, Rights: 1009 + int(acct.ID), URL: "https://wmd.example/api.php"}, nil
+	api := New(env.a, Config{Dialect: WMD, WMDInfo: func(_ context.Context, acct store.Account) WMDInfo {
+		return WMDInfo{Group: "staff", Secondary: 1, Rights: 1009 + int(acct.ID), URL: "https://wmd.example/api.php"}
 	}})
 	a := env.callAPI(api, "192.0.2.1", "c=auth&user=alice&pass="+alicePassword)
 	want := map[string]any{"status": "ok", "group": "staff", "secondary": float64(1), "rights": float64(1009 + env.alice.ID), "url": "https://wmd.example/api.php"}
@@ -136,12 +131,34 @@ func TestWMDInfo(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, a.fields[k], v)
 		}
 	}
-	fail = true
-	a = env.callAPI(api, "192.0.2.1", "c=auth&user=alice&pass="+alicePassword)
-	if a.status != 503 || a.fields["status"] != "notok" || a.fields["etoken"] != nil || len(a.header["Set-Cookie"]) != 0 {
-		t.Fatalf("host failed: %d %s %v", a.status, a.body, a.header)
+}
+
+// The default url never sends a script to plain http but on loopback.
+func TestRequestURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		host string
+		tls  bool
+		want string
+	}{
+		{"example.com", false, "https://example.com/api.php"}, // a proxy ended TLS
+		{"example.com", true, "https://example.com/api.php"},
+		{"127.0.0.1:8080", false, "http://127.0.0.1:8080/api.php"},
+		{"localhost:8080", false, "http://localhost:8080/api.php"},
+		{"[::1]:8080", false, "http://[::1]:8080/api.php"},
+		{"127.0.0.1:8443", true, "https://127.0.0.1:8443/api.php"},
+		{"", false, ""}, // HTTP/1.0 without a Host
 	}
-	if strings.Contains(a.body, "directory") {
-		t.Fatalf("the host's error reached the client: %s", a.body)
+	for _, tc := range tests {
+		r := httptest.NewRequest("GET", "/api.php?c=auth", nil)
+		r.Host = tc.host
+		if !tc.tls {
+			r.TLS = nil
+		} else {
+			r.TLS = &tls.ConnectionState{}
+		}
+		if got := requestURL(r); got != tc.want {
+			t.Errorf("Host %q, TLS %v: %q, want %q", tc.host, tc.tls, got, tc.want)
+		}
 	}
 }

@@ -215,6 +215,18 @@ func (s *Store) Invalidate(ctx context.Context, ref store.AccountRef) error {
 	})
 }
 
+// Generation goes through the hook; a store that keeps no generations
+// answers store.ErrNotSupported.
+func (s *Store) Generation(ctx context.Context, ref store.AccountRef) (int64, error) {
+	return call(s, "Generation", func() (int64, error) {
+		g, ok := s.inner.(store.Generations)
+		if !ok {
+			return 0, store.ErrNotSupported
+		}
+		return g.Generation(ctx, ref)
+	})
+}
+
 // WatchInvalidations is forwarded as it is: it starts a listener, and is
 // no call of a request.
 func (s *Store) WatchInvalidations(w store.InvalidationWatcher) (func(), error) {
