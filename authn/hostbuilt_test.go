@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/authn/form"
+	"github.com/keyward/keyward/internal/hostcall"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -77,68 +78,6 @@ func TestHostBuiltCatchesPanics(t *testing.T) {
 // what is tested.
 var quiet = slog.New(slog.DiscardHandler)
 
-// callAll calls f once per choice of host-built argument, each argument
-// position in turn taking each of its type's values while the others take
-// their first, and serves a request through every handler it returns. It
-// returns how many calls it made and a description of each that panicked.
-func callAll(t *testing.T, name string, f reflect.Value, p authn.Principal) (int, []string) {
-	t.Helper()
-	ft := f.Type()
-	choices := make([][]reflect.Value, ft.NumIn())
-	for i := range choices {
-		in := ft.In(i)
-		if ft.IsVariadic() && i == ft.NumIn()-1 {
-			in = in.Elem()
-		}
-		choices[i] = hostValues(in, p)
-		if len(choices[i]) == 0 {
-			t.Fatalf("%s: no host-built value of %v", name, in)
-		}
-	}
-	calls := 0
-	var panics []string
-	for pos := range max(1, len(choices)) {
-		n := 1
-		if pos < len(choices) {
-			n = len(choices[pos])
-		}
-		for k := range n {
-			args := make([]reflect.Value, len(choices))
-			for i := range args {
-				args[i] = choices[i][0]
-				if i == pos {
-					args[i] = choices[i][k]
-				}
-			}
-			calls++
-			if msg := call(name, f, args); msg != "" {
-				panics = append(panics, msg)
-			}
-		}
-	}
-	return calls, panics
-}
-
-// call makes one call and serves what it returns; it returns what a panic
-// said, or "".
-func call(name string, f reflect.Value, args []reflect.Value) (panicked string) {
-	defer func() {
-		if r := recover(); r != nil {
-			panicked = fmt.Sprintf("%s%v panicked: %v", name, describe(args), r)
-		}
-	}()
-	var out []reflect.Value
-	if f.Type().IsVariadic() {
-		out = f.CallSlice(append(args[:len(args)-1:len(args)-1], reflect.Append(reflect.MakeSlice(f.Type().In(len(args)-1), 0, 1), args[len(args)-1])))
-	} else {
-		out = f.Call(args)
-	}
-	for _, o := range out {
-		serve(o.Interface())
-	}
-	return ""
-}
-
 // serve sends a request through a handler, or through a middleware in
 // front of one.
 func serve(v any) {
@@ -150,18 +89,6 @@ func serve(v any) {
 	case func(http.Handler) http.Handler:
 		h(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), r)
 	}
-}
-
-func describe(args []reflect.Value) string {
-	var parts []string
-	for _, a := range args {
-		parts = append(parts, fmt.Sprintf("%#v", a.Interface()))
-	}
-	s := "(" + strings.Join(parts, ", ") + ")"
-	if len(s) > 300 {
-		s = s[:300] + "...)"
-	}
-	return s
 }
 
 // hostValues returns values of type t that a host can build, the first
@@ -239,4 +166,11 @@ func hostValues(t reflect.Type, p authn.Principal) []reflect.Value {
 		out[i] = reflect.ValueOf(v).Convert(t)
 	}
 	return out
+}
+
+// callAll calls f with every host-built argument (hostcall.All), serving a
+// request through what it returns.
+func callAll(t *testing.T, name string, f reflect.Value, p authn.Principal) (int, []string) {
+	t.Helper()
+	return hostcall.All(t, name, f, func(typ reflect.Type) []reflect.Value { return hostValues(typ, p) }, serve)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/authn/form"
+	"github.com/keyward/keyward/internal/hostcall"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -55,7 +56,7 @@ func TestHostBuiltValues(t *testing.T) {
 	for _, h := range []http.Handler{api, wmd} {
 		for _, r := range hostRequests() {
 			calls++
-			if msg := call("ServeHTTP", reflect.ValueOf(h.ServeHTTP), []reflect.Value{reflect.ValueOf(httptest.NewRecorder()), reflect.ValueOf(r)}); msg != "" {
+			if msg := hostcall.Call("ServeHTTP", reflect.ValueOf(h.ServeHTTP), []reflect.Value{reflect.ValueOf(httptest.NewRecorder()), reflect.ValueOf(r)}, func(any) {}); msg != "" {
 				panics = append(panics, msg)
 			}
 		}
@@ -119,84 +120,6 @@ func hostRequests() []*http.Request {
 	return append(rs, httptest.NewRequest("GET", "/api.php?c=auth", nil), httptest.NewRequest("GET", "/", nil))
 }
 
-// callAll calls f once per choice of host-built argument, each argument
-// position in turn taking each of its type's values while the others take
-// their first, and serves a request through every handler it returns. It
-// returns how many calls it made and a description of each that panicked.
-func callAll(t *testing.T, name string, f reflect.Value) (int, []string) {
-	t.Helper()
-	ft := f.Type()
-	choices := make([][]reflect.Value, ft.NumIn())
-	for i := range choices {
-		in := ft.In(i)
-		if ft.IsVariadic() && i == ft.NumIn()-1 {
-			in = in.Elem()
-		}
-		choices[i] = hostValues(t, in)
-		if len(choices[i]) == 0 {
-			t.Fatalf("%s: no host-built value of %v", name, in)
-		}
-	}
-	calls := 0
-	var panics []string
-	for pos := range max(1, len(choices)) {
-		n := 1
-		if pos < len(choices) {
-			n = len(choices[pos])
-		}
-		for k := range n {
-			args := make([]reflect.Value, len(choices))
-			for i := range args {
-				args[i] = choices[i][0]
-				if i == pos {
-					args[i] = choices[i][k]
-				}
-			}
-			calls++
-			if msg := call(name, f, args); msg != "" {
-				panics = append(panics, msg)
-			}
-		}
-	}
-	return calls, panics
-}
-
-// call makes one call and serves what it returns; it returns what a panic
-// said, or "".
-func call(name string, f reflect.Value, args []reflect.Value) (panicked string) {
-	defer func() {
-		if r := recover(); r != nil {
-			panicked = fmt.Sprintf("%s%v panicked: %v", name, describe(args), r)
-		}
-	}()
-	var out []reflect.Value
-	if f.Type().IsVariadic() {
-		out = f.CallSlice(append(args[:len(args)-1:len(args)-1], reflect.Append(reflect.MakeSlice(f.Type().In(len(args)-1), 0, 1), args[len(args)-1])))
-	} else {
-		out = f.Call(args)
-	}
-	for _, o := range out {
-		if h, ok := o.Interface().(http.Handler); ok {
-			for _, r := range hostRequests()[:8] {
-				h.ServeHTTP(httptest.NewRecorder(), r)
-			}
-		}
-	}
-	return ""
-}
-
-func describe(args []reflect.Value) string {
-	var parts []string
-	for _, a := range args {
-		parts = append(parts, fmt.Sprintf("%#v", a.Interface()))
-	}
-	s := "(" + strings.Join(parts, ", ") + ")"
-	if len(s) > 300 {
-		s = s[:300] + "...)"
-	}
-	return s
-}
-
 // hostValues returns values of type typ that a host can build, the first
 // the most ordinary.
 func hostValues(t *testing.T, typ reflect.Type) []reflect.Value {
@@ -249,4 +172,17 @@ func hostValues(t *testing.T, typ reflect.Type) []reflect.Value {
 		out[i] = reflect.ValueOf(v)
 	}
 	return out
+}
+
+// callAll calls f with every host-built argument (hostcall.All), serving
+// requests through each handler it returns.
+func callAll(t *testing.T, name string, f reflect.Value) (int, []string) {
+	t.Helper()
+	return hostcall.All(t, name, f, func(typ reflect.Type) []reflect.Value { return hostValues(t, typ) }, func(v any) {
+		if h, ok := v.(http.Handler); ok {
+			for _, r := range hostRequests()[:8] {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+		}
+	})
 }

@@ -49,14 +49,17 @@ func call0(s *Store, op string, f func() error) error {
 	return s.around(op, f)
 }
 
+// Account is the wrapped store's Account, through the hook.
 func (s *Store) Account(ctx context.Context, ref store.AccountRef) (store.Account, error) {
 	return call(s, "Account", func() (store.Account, error) { return s.inner.Account(ctx, ref) })
 }
 
+// AccountByLogin is the wrapped store's AccountByLogin, through the hook.
 func (s *Store) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
 	return call(s, "AccountByLogin", func() (store.Account, error) { return s.inner.AccountByLogin(ctx, scope, login) })
 }
 
+// CreateAccount is the wrapped store's CreateAccount, through the hook.
 func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Account, error) {
 	return call(s, "CreateAccount", func() (store.Account, error) {
 		c, ok := s.inner.(store.AccountCreator)
@@ -67,6 +70,7 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Accou
 	})
 }
 
+// SetPassword is the wrapped store's SetPassword, through the hook.
 func (s *Store) SetPassword(ctx context.Context, ref store.AccountRef, hash string) error {
 	return call0(s, "SetPassword", func() error {
 		p, ok := s.inner.(store.PasswordSetter)
@@ -77,6 +81,7 @@ func (s *Store) SetPassword(ctx context.Context, ref store.AccountRef, hash stri
 	})
 }
 
+// RehashPassword is the wrapped store's RehashPassword, through the hook.
 func (s *Store) RehashPassword(ctx context.Context, ref store.AccountRef, old, hash string) error {
 	return call0(s, "RehashPassword", func() error {
 		p, ok := s.inner.(store.PasswordSetter)
@@ -87,6 +92,7 @@ func (s *Store) RehashPassword(ctx context.Context, ref store.AccountRef, old, h
 	})
 }
 
+// UpdateAccount is the wrapped store's UpdateAccount, through the hook.
 func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
 	return call0(s, "UpdateAccount", func() error {
 		u, ok := s.inner.(store.AccountUpdater)
@@ -97,46 +103,57 @@ func (s *Store) UpdateAccount(ctx context.Context, a store.Account) error {
 	})
 }
 
+// APIKeyByHash is the wrapped store's APIKeyByHash, through the hook.
 func (s *Store) APIKeyByHash(ctx context.Context, h store.Hash) (store.APIKey, error) {
 	return call(s, "APIKeyByHash", func() (store.APIKey, error) { return s.inner.APIKeyByHash(ctx, h) })
 }
 
+// RecordAPIKeyUse is the wrapped store's RecordAPIKeyUse, through the hook.
 func (s *Store) RecordAPIKeyUse(ctx context.Context, id int64, at time.Time, ip string, requests int64) error {
 	return call0(s, "RecordAPIKeyUse", func() error { return s.inner.RecordAPIKeyUse(ctx, id, at, ip, requests) })
 }
 
+// CreateAPIKey is the wrapped store's CreateAPIKey, through the hook.
 func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, error) {
 	return call(s, "CreateAPIKey", func() (store.APIKey, error) { return s.inner.CreateAPIKey(ctx, k) })
 }
 
+// APIKeys is the wrapped store's APIKeys, through the hook.
 func (s *Store) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
 	return call(s, "APIKeys", func() ([]store.APIKey, error) { return s.inner.APIKeys(ctx, owner) })
 }
 
+// RevokeAPIKey is the wrapped store's RevokeAPIKey, through the hook.
 func (s *Store) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id int64) error {
 	return call0(s, "RevokeAPIKey", func() error { return s.inner.RevokeAPIKey(ctx, owner, id) })
 }
 
+// Session is the wrapped store's Session, through the hook.
 func (s *Store) Session(ctx context.Context, h store.Hash) (store.Session, error) {
 	return call(s, "Session", func() (store.Session, error) { return s.inner.Session(ctx, h) })
 }
 
+// TouchSession is the wrapped store's TouchSession, through the hook.
 func (s *Store) TouchSession(ctx context.Context, h store.Hash, lastSeen, expires time.Time) error {
 	return call0(s, "TouchSession", func() error { return s.inner.TouchSession(ctx, h, lastSeen, expires) })
 }
 
+// CreateSession is the wrapped store's CreateSession, through the hook.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return call0(s, "CreateSession", func() error { return s.inner.CreateSession(ctx, sess) })
 }
 
+// DeleteSession is the wrapped store's DeleteSession, through the hook.
 func (s *Store) DeleteSession(ctx context.Context, h store.Hash) error {
 	return call0(s, "DeleteSession", func() error { return s.inner.DeleteSession(ctx, h) })
 }
 
+// DeleteAccountSessions is the wrapped store's DeleteAccountSessions, through the hook.
 func (s *Store) DeleteAccountSessions(ctx context.Context, owner store.AccountRef, keep store.Hash) (int, error) {
 	return call(s, "DeleteAccountSessions", func() (int, error) { return s.inner.DeleteAccountSessions(ctx, owner, keep) })
 }
 
+// Claim is the wrapped store's Claim, through the hook.
 func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return call(s, "Claim", func() (bool, error) { return s.inner.Claim(ctx, key, ttl) })
 }
@@ -147,6 +164,7 @@ type counted struct {
 	reset time.Time
 }
 
+// Increment is the wrapped store's Increment, through the hook.
 func (s *Store) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
 	c, err := call(s, "Increment", func() (counted, error) {
 		n, reset, err := s.inner.Increment(ctx, key, window)
@@ -155,6 +173,7 @@ func (s *Store) Increment(ctx context.Context, key string, window time.Duration)
 	return c.n, c.reset, err
 }
 
+// Count is the wrapped store's Count, through the hook.
 func (s *Store) Count(ctx context.Context, key string) (int64, time.Time, error) {
 	c, err := call(s, "Count", func() (counted, error) {
 		n, reset, err := s.inner.Count(ctx, key)
@@ -163,42 +182,52 @@ func (s *Store) Count(ctx context.Context, key string) (int64, time.Time, error)
 	return c.n, c.reset, err
 }
 
+// Reset is the wrapped store's Reset, through the hook.
 func (s *Store) Reset(ctx context.Context, key string) error {
 	return call0(s, "Reset", func() error { return s.inner.Reset(ctx, key) })
 }
 
+// TFA is the wrapped store's TFA, through the hook.
 func (s *Store) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error) {
 	return call(s, "TFA", func() (store.TFA, error) { return s.inner.TFA(ctx, ref) })
 }
 
+// PutTFA is the wrapped store's PutTFA, through the hook.
 func (s *Store) PutTFA(ctx context.Context, t store.TFA) error {
 	return call0(s, "PutTFA", func() error { return s.inner.PutTFA(ctx, t) })
 }
 
+// AdvanceTFAStep is the wrapped store's AdvanceTFAStep, through the hook.
 func (s *Store) AdvanceTFAStep(ctx context.Context, ref store.AccountRef, step int64) (bool, error) {
 	return call(s, "AdvanceTFAStep", func() (bool, error) { return s.inner.AdvanceTFAStep(ctx, ref, step) })
 }
 
+// PutChallenge is the wrapped store's PutChallenge, through the hook.
 func (s *Store) PutChallenge(ctx context.Context, c store.Challenge) error {
 	return call0(s, "PutChallenge", func() error { return s.inner.PutChallenge(ctx, c) })
 }
 
+// Challenge is the wrapped store's Challenge, through the hook.
 func (s *Store) Challenge(ctx context.Context, id string) (store.Challenge, error) {
 	return call(s, "Challenge", func() (store.Challenge, error) { return s.inner.Challenge(ctx, id) })
 }
 
+// TakeChallenge is the wrapped store's TakeChallenge, through the hook.
 func (s *Store) TakeChallenge(ctx context.Context, id string) (store.Challenge, error) {
 	return call(s, "TakeChallenge", func() (store.Challenge, error) { return s.inner.TakeChallenge(ctx, id) })
 }
 
+// PutToken is the wrapped store's PutToken, through the hook.
 func (s *Store) PutToken(ctx context.Context, t store.Token) error {
 	return call0(s, "PutToken", func() error { return s.inner.PutToken(ctx, t) })
 }
 
+// TakeToken is the wrapped store's TakeToken, through the hook.
 func (s *Store) TakeToken(ctx context.Context, h store.Hash) (store.Token, error) {
 	return call(s, "TakeToken", func() (store.Token, error) { return s.inner.TakeToken(ctx, h) })
 }
 
+// Decrement is the wrapped store's Decrement, through the hook.
 func (s *Store) Decrement(ctx context.Context, key string) error {
 	return call0(s, "Decrement", func() error { return s.inner.Decrement(ctx, key) })
 }
