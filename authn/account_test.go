@@ -184,7 +184,7 @@ func TestReauthenticate(t *testing.T) {
 	}
 	env.clock.Advance(time.Second)
 	p = env.serve(get("SessionID=" + sid)).principal
-	if _, err := env.a.Reauthenticate(ctx, nil, p, "", ""); !errors.Is(err, ErrReauthenticate) || HTTPStatus(err) != 403 {
+	if _, err := env.a.Reauthenticate(ctx, nil, p, "", ""); !errors.Is(err, ErrReauthenticate) || statusOf(err) != 403 {
 		t.Fatalf("the window over: %v", err)
 	}
 	if _, err := env.a.Reauthenticate(ctx, from("192.0.2.1"), p, "wrong", ""); !errors.Is(err, ErrInvalidCredential) {
@@ -353,8 +353,9 @@ func TestAuthenticate(t *testing.T) {
 	auth := func(t *testing.T, r *http.Request, credentials []Method) (Principal, int) {
 		t.Helper()
 		req := env.a.Request(r)
-		if _, err := req.Params(); err != nil {
-			return Principal{}, HTTPStatus(err)
+		read, err := req.Params()
+		if err != nil {
+			return Principal{}, statusOf(err)
 		}
 		rec := httptest.NewRecorder()
 		next, err := env.a.Authenticate(rec, req, credentials)
@@ -362,11 +363,11 @@ func TestAuthenticate(t *testing.T) {
 			if next != nil {
 				t.Fatal("a refused request handed on")
 			}
-			return Principal{}, HTTPStatus(err)
+			return Principal{}, statusOf(err)
 		}
 		p, _ := PrincipalFrom(next.Context())
-		if params, ok := ParamsFrom(next); !ok || params == nil {
-			t.Fatal("no parameters handed on")
+		if params, err := env.a.Request(next).Params(); err != nil || params != read {
+			t.Fatal("the parameters read were not handed on")
 		}
 		return p, 200
 	}
@@ -430,7 +431,7 @@ func TestRequestBehindMiddleware(t *testing.T) {
 			return
 		}
 		got, _ = PrincipalFrom(next.Context())
-		params, _ := ParamsFrom(next)
+		params, _ := env.a.Request(next).Params()
 		value, _ = params.Get("Value")
 	})
 	env.a.Middleware(router).ServeHTTP(httptest.NewRecorder(), get("Value=v&APIKey="+key))

@@ -509,7 +509,7 @@ func TestInvalidateByHost(t *testing.T) {
 		t.Fatal("an invalid ref was accepted")
 	}
 	ch.fail.Store(true)
-	if err := in[0].a.Invalidate(context.Background(), in[0].alice.Ref()); HTTPStatus(err) != 503 {
+	if err := in[0].a.Invalidate(context.Background(), in[0].alice.Ref()); statusOf(err) != 503 {
 		t.Fatalf("a channel that fails: %v", err)
 	}
 }

@@ -145,7 +145,7 @@ func TestConfigLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := env.a.Request(tc.req()).Params(); (err == nil) != tc.ok || (err != nil && HTTPStatus(err) != 400) {
+			if _, err := env.a.Request(tc.req()).Params(); (err == nil) != tc.ok || (err != nil && statusOf(err) != 400) {
 				t.Errorf("Request.Params: %v, want ok %v", err, tc.ok)
 			}
 			if tc.name == "a body over the limit" {
@@ -244,7 +244,7 @@ func TestConfigFrozen(t *testing.T) {
 	}
 }
 
-func TestHTTPStatusAndPublicText(t *testing.T) {
+func TestPublicError(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		err    error
@@ -275,11 +275,8 @@ func TestHTTPStatusAndPublicText(t *testing.T) {
 		{errDown, 503, "Service unavailable"},
 	}
 	for _, tc := range tests {
-		if got := HTTPStatus(tc.err); got != tc.status {
-			t.Errorf("HTTPStatus(%v) = %d, want %d", tc.err, got, tc.status)
-		}
-		if got := PublicText(tc.err); got != tc.text {
-			t.Errorf("PublicText(%v) = %q, want %q", tc.err, got, tc.text)
+		if status, text := PublicError(tc.err); status != tc.status || text != tc.text {
+			t.Errorf("PublicError(%v) = %d, %q; want %d, %q", tc.err, status, text, tc.status, tc.text)
 		}
 	}
 }

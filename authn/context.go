@@ -2,8 +2,6 @@ package authn
 
 import (
 	"context"
-	"github.com/keyward/keyward/authn/form"
-	"net/http"
 )
 
 // stateKey is the context key under which the middleware keeps the
@@ -43,19 +41,4 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 // hosts that authenticate a request some other way.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, stateKey{}, &Request{principal: p})
-}
-
-// ParamsFrom returns the parameters the middleware read from r, so a
-// handler after it need not read the body again. A request the middleware
-// did not see, or whose parameters it did not need, has none: the second
-// result is false, and the handler reads r itself.
-func ParamsFrom(r *http.Request) (*form.Params, bool) {
-	if r == nil {
-		return nil, false
-	}
-	s, ok := r.Context().Value(stateKey{}).(*Request)
-	if !ok || !s.parsed || s.paramsErr != nil {
-		return nil, false
-	}
-	return &s.params, true
 }

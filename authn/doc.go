@@ -116,8 +116,8 @@
 // # Errors
 //
 // Every refusal is one of the sentinel errors of this package, mapped to
-// its HTTP status by [HTTPStatus] and to a client-safe text by [PublicText]
-// through one table; [Config].ErrorWriter decides how the middleware
+// its HTTP status and a client-safe text by [PublicError] through one
+// table; [Config].ErrorWriter decides how the middleware
 // writes it.
 //
 // An [Authenticator] is safe for concurrent use.

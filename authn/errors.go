@@ -10,7 +10,7 @@ import (
 
 // Errors of the request path. Resolvers, the middleware, [Authenticator.Require]
 // and the login functions return these, wrapped with a reason where it helps
-// the log; [HTTPStatus] maps each to its status. None carries a secret.
+// the log; [PublicError] maps each to its status and text. None carries a secret.
 var (
 	// ErrInvalidCredential means a credential is present but unknown,
 	// revoked, tampered with, expired, or its account is disabled: 401.
@@ -149,23 +149,16 @@ func classify(err error) errorClass {
 	return failClosed
 }
 
-// HTTPStatus returns the HTTP status for err: 200 for nil, the table's for
-// the errors of this package, and 503 for anything else, so an unexpected
-// failure fails closed rather than open.
-func HTTPStatus(err error) int {
+// PublicError returns how err is answered: its HTTP status, and the text a
+// client may see. Nil is 200 and "". The errors of this package get their
+// row of one table; anything else is 503, so an unexpected failure fails
+// closed rather than open. The text is one sentence per kind, with no
+// detail that would help an attacker (which check failed, whether an
+// account exists) and nothing from a store's error; a malformed request
+// says what was wrong with it.
+func PublicError(err error) (status int, text string) {
 	if err == nil {
-		return http.StatusOK
-	}
-	return classify(err).status
-}
-
-// PublicText returns the text a client may see for err: one sentence per
-// kind, with no detail that would help an attacker (which check failed,
-// whether an account exists) and nothing from a store's error. A malformed
-// request says what was wrong with it.
-func PublicText(err error) string {
-	if err == nil {
-		return ""
+		return http.StatusOK, ""
 	}
 	c := classify(err)
 	var re *reasonError
@@ -173,11 +166,11 @@ func PublicText(err error) string {
 	switch {
 	case c.err != ErrBadRequest:
 	case errors.As(err, &fe):
-		return c.text + ": " + fe.Reason
+		return c.status, c.text + ": " + fe.Reason
 	case errors.As(err, &re) && re.kind == ErrBadRequest:
-		return c.text + ": " + re.reason
+		return c.status, c.text + ": " + re.reason
 	}
-	return c.text
+	return c.status, c.text
 }
 
 // reasonOf returns the log reason of an error made by because.

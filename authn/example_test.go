@@ -79,8 +79,9 @@ func ExampleAuthenticator_Login() {
 			fmt.Fprintln(w, "enter the code from your app")
 			return
 		case err != nil:
-			w.WriteHeader(authn.HTTPStatus(err))
-			fmt.Fprintln(w, authn.PublicText(err))
+			status, text := authn.PublicError(err)
+			w.WriteHeader(status)
+			fmt.Fprintln(w, text)
 			return
 		}
 		if _, err := a.HandOver(w, r, res.SessionID, true); err != nil { // sets the cookie

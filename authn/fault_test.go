@@ -84,7 +84,7 @@ func (f *faultEnv) wantClosed(t *testing.T, ctx context.Context, keyOpen ...bool
 			t.Errorf("%s: status %d, want %d", q[:6], rec.Code, want)
 		}
 	}
-	if err := f.login(ctx); HTTPStatus(err) != 503 || !errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrInvalidCredential) {
+	if err := f.login(ctx); statusOf(err) != 503 || !errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrInvalidCredential) {
 		t.Errorf("login: %v", err)
 	}
 }
@@ -337,7 +337,7 @@ func TestFaultLoginLeavesNoSession(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t, func(c *Config) { c.Store = lostReply{c.Store} })
 	res, err := env.login("192.0.2.1", aliceLogin(alicePassword))
-	if HTTPStatus(err) != 503 || res.SessionID.Reveal() != "" {
+	if statusOf(err) != 503 || res.SessionID.Reveal() != "" {
 		t.Fatalf("login: %v, session %q", err, res.SessionID.Reveal())
 	}
 	n, err := env.mem.DeleteAccountSessions(context.Background(), env.alice.Ref(), store.Hash{})

@@ -331,3 +331,15 @@ func throttled(err error) *ThrottledError {
 	}
 	return nil
 }
+
+// statusOf is err's HTTP status ([PublicError]).
+func statusOf(err error) int {
+	status, _ := PublicError(err)
+	return status
+}
+
+// textOf is the text a client reads for err ([PublicError]).
+func textOf(err error) string {
+	_, text := PublicError(err)
+	return text
+}

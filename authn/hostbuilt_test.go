@@ -39,8 +39,8 @@ func TestHostBuiltValues(t *testing.T) {
 		&authn.ThrottledError{}, authn.Method(0), authn.MethodCustom + 1,
 	}
 	funcs := map[string]any{
-		"Disable2FAToken": authn.Disable2FAToken, "HTTPStatus": authn.HTTPStatus, "PublicText": authn.PublicText,
-		"WithPrincipal": authn.WithPrincipal, "WriteJSONError": authn.WriteJSONError, "ParamsFrom": authn.ParamsFrom,
+		"Disable2FAToken": authn.Disable2FAToken, "PublicError": authn.PublicError,
+		"WithPrincipal": authn.WithPrincipal, "WriteJSONError": authn.WriteJSONError,
 		"PrincipalFrom": authn.PrincipalFrom, "New": authn.New,
 	}
 	var calls int

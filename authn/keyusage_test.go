@@ -114,7 +114,7 @@ func TestAPIKeyBoundIP(t *testing.T) {
 		t.Fatalf("key login from the bound address: %v", err)
 	}
 	for _, bad := range []string{"nope", "203.0.113.7/33", "fe80::1%eth0"} {
-		if _, _, err := env.a.CreateAPIKey(ctx, env.alice.Ref(), APIKeyOptions{BoundIP: bad}); HTTPStatus(err) != 400 {
+		if _, _, err := env.a.CreateAPIKey(ctx, env.alice.Ref(), APIKeyOptions{BoundIP: bad}); statusOf(err) != 400 {
 			t.Errorf("BoundIP %q: %v", bad, err)
 		}
 	}

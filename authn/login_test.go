@@ -86,8 +86,8 @@ func TestLoginErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := env.login("192.0.2.1", tc.req)
-			if HTTPStatus(err) != tc.status || (tc.want != nil && !errors.Is(err, tc.want)) {
-				t.Fatalf("err %v (status %d), want %v (%d)", err, HTTPStatus(err), tc.want, tc.status)
+			if statusOf(err) != tc.status || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("err %v (status %d), want %v (%d)", err, statusOf(err), tc.want, tc.status)
 			}
 			if tc.want != nil {
 				if res.SessionID.Reveal() != "" {
@@ -141,7 +141,7 @@ func TestThrottleThresholds(t *testing.T) {
 	wrongRes, wrong := env.login(ip, aliceLogin("wrong"))
 	rightRes, right := env.login(ip, aliceLogin(alicePassword))
 	for _, err := range []error{wrong, right} {
-		if te := throttled(err); te == nil || !errors.Is(err, ErrThrottled) || HTTPStatus(err) != 429 {
+		if te := throttled(err); te == nil || !errors.Is(err, ErrThrottled) || statusOf(err) != 429 {
 			t.Fatalf("locked: %v", err)
 		}
 	}
@@ -358,7 +358,7 @@ func TestCaptchaLogin(t *testing.T) {
 	// Asked and missing. (Each attempt still counts toward the
 	// throttle's limit of 6.)
 	for range 2 {
-		if _, err := env.login(ip, ask); !errors.Is(err, ErrCaptchaRequired) || HTTPStatus(err) != 401 {
+		if _, err := env.login(ip, ask); !errors.Is(err, ErrCaptchaRequired) || statusOf(err) != 401 {
 			t.Fatalf("no captcha: %v", err)
 		}
 	}
@@ -644,7 +644,7 @@ func TestLoginTFA(t *testing.T) {
 	}
 
 	for i := range 8 { // more than the limit: a 101 neither counts nor resets
-		if _, err := env.login(ip, aliceLogin(alicePassword)); !errors.Is(err, ErrTFARequired) || HTTPStatus(err) != 401 {
+		if _, err := env.login(ip, aliceLogin(alicePassword)); !errors.Is(err, ErrTFARequired) || statusOf(err) != 401 {
 			t.Fatalf("no code, %d: %v", i, err)
 		}
 	}

@@ -24,8 +24,9 @@ import (
 // otherwise).
 //
 // A form body read to find credentials stays readable for next, and its
-// parameters are available to next through [ParamsFrom]. A form body over
-// the limit ([Config].Limits: an upload) is passed on whole and unread: a
+// parameters are available to next through [Authenticator.Request] (its
+// Params are the ones read here). A form body over the limit
+// ([Config].Limits: an upload) is passed on whole and unread: a
 // credential in it is not seen, so send credentials in headers, the query
 // string or the cookie on such requests.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
@@ -75,9 +76,10 @@ func (a *Authenticator) Request(r *http.Request) *Request {
 // [Config].Credentials, then [Config].Resolvers), and a request decided by
 // the session cookie must pass the cross-origin check whatever its method,
 // since commands change state on GET too. It returns the request for the
-// next handler, carrying req (see [PrincipalFrom] and [ParamsFrom]): the
-// principal, or none for a request without credentials. Or it returns the
-// error to refuse the request with ([HTTPStatus] says how), having
+// next handler, carrying req (see [PrincipalFrom] and
+// [Authenticator.Request]): the principal, or none for a request without
+// credentials. Or it returns the
+// error to refuse the request with ([PublicError] says how), having
 // reported it (an event) and dropped a bad session cookie on w. The
 // session cookie of a redeemed etoken is set on w when
 // [ETokenConfig].SetsCookie asks for it.

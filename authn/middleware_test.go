@@ -528,7 +528,7 @@ func TestEndSessions(t *testing.T) {
 		t.Fatalf("second EndSession: %v %v", err, rec.Header())
 	}
 	key, _ := env.key(env.alice)
-	if err := env.a.EndSession(httptest.NewRecorder(), get(""), env.serve(get("APIKey="+key)).principal); HTTPStatus(err) != 400 {
+	if err := env.a.EndSession(httptest.NewRecorder(), get(""), env.serve(get("APIKey="+key)).principal); statusOf(err) != 400 {
 		t.Fatalf("EndSession of an API key principal: %v", err)
 	}
 	n, err := env.a.EndAllSessions(ctx, env.root.Ref())
@@ -551,10 +551,10 @@ func TestDisabledAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.a.StartSession(ctx, bob, SessionOptions{}); HTTPStatus(err) != 401 {
+	if _, err := env.a.StartSession(ctx, bob, SessionOptions{}); statusOf(err) != 401 {
 		t.Fatalf("session for a disabled account: %v", err)
 	}
-	if _, _, err := env.a.CreateAPIKey(ctx, bob.Ref(), APIKeyOptions{}); HTTPStatus(err) != 401 {
+	if _, _, err := env.a.CreateAPIKey(ctx, bob.Ref(), APIKeyOptions{}); statusOf(err) != 401 {
 		t.Fatalf("key for a disabled account: %v", err)
 	}
 }
@@ -570,14 +570,14 @@ func TestBodyStaysReadable(t *testing.T) {
 	h := env.a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got = string(b)
-		params, _ = ParamsFrom(r)
+		params, _ = env.a.Request(r).Params()
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), postForm(body))
 	if got != body {
 		t.Fatalf("next handler read %q, want %q", got, body)
 	}
 	if params == nil {
-		t.Fatal("ParamsFrom found nothing")
+		t.Fatal("Request(r).Params found nothing")
 	}
 	if v, _ := params.Get("subscriberlistname"); v != "My Test List" {
 		t.Fatalf("param = %q", v)
@@ -744,7 +744,7 @@ func TestOversizedBody(t *testing.T) {
 	}
 	// A command router, where parameters are the point, refuses it: its
 	// Request reads strictly.
-	if _, err := env.a.Request(postForm("Command=User.Login&" + body)).Params(); !errors.Is(err, form.ErrBodyTooLarge) || HTTPStatus(err) != 400 {
+	if _, err := env.a.Request(postForm("Command=User.Login&" + body)).Params(); !errors.Is(err, form.ErrBodyTooLarge) || statusOf(err) != 400 {
 		t.Fatalf("Request.Params of an oversized body: %v", err)
 	}
 }

@@ -48,7 +48,7 @@ func TestCheckPassword(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			acct, err := env.a.checkPassword(ctx, tc.scope, tc.login, tc.password)
 			if tc.wantID == 0 {
-				if !errors.Is(err, ErrInvalidCredential) || PublicText(err) != "Authentication failure or session expired" {
+				if !errors.Is(err, ErrInvalidCredential) || textOf(err) != "Authentication failure or session expired" {
 					t.Fatalf("err = %v", err)
 				}
 				return

@@ -185,7 +185,7 @@ func TestRecoveryThrottled(t *testing.T) {
 		}
 	}
 	// Per email address, however it is spelled, from anywhere.
-	if err := env.remind("198.51.100.1", scopes.User, "ALICE@example.com"); throttled(err) == nil || HTTPStatus(err) != 429 {
+	if err := env.remind("198.51.100.1", scopes.User, "ALICE@example.com"); throttled(err) == nil || statusOf(err) != 429 {
 		t.Fatalf("per email address: %v", err)
 	}
 	// Per client address, over all email addresses.

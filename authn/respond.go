@@ -7,12 +7,12 @@ import (
 )
 
 // WriteJSONError is the default [Config].ErrorWriter. It answers with the
-// status of [HTTPStatus] and a small JSON body carrying that status and the
-// [PublicText], never the error's own message, which may name internals:
+// status of [PublicError] and a small JSON body carrying that status and
+// its text, never the error's own message, which may name internals:
 //
 //	{"status":401,"error":"Authentication failure or session expired"}
 func WriteJSONError(w http.ResponseWriter, _ *http.Request, err error) {
-	status := HTTPStatus(err)
+	status, text := PublicError(err)
 	setRetryAfter(w, err)
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
@@ -22,7 +22,7 @@ func WriteJSONError(w http.ResponseWriter, _ *http.Request, err error) {
 	_ = json.NewEncoder(w).Encode(struct {
 		Status int    `json:"status"`
 		Error  string `json:"error"`
-	}{status, PublicText(err)})
+	}{status, text})
 }
 
 // setRetryAfter tells a throttled client when to come back.

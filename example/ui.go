@@ -226,11 +226,11 @@ func (u *ui) renderError(w http.ResponseWriter, status int, text string) {
 // fail answers an error of keyward's (a store failure, mostly) with its
 // status and the text a client may read, never the error's own message.
 func (u *ui) fail(w http.ResponseWriter, err error) {
-	status := authn.HTTPStatus(err)
+	status, text := authn.PublicError(err)
 	if status >= 500 {
 		u.log.Error("example: UI request failed", "err", err)
 	}
-	u.renderError(w, status, authn.PublicText(err))
+	u.renderError(w, status, text)
 }
 
 // noticeText is the message a redirect's ?notice= names. Only these fixed

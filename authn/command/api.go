@@ -107,7 +107,7 @@ type Call struct {
 	// Params are the request's parameters.
 	Params *form.Params
 	// HTTP is the request. Its context carries the principal and the
-	// parameters (authn.PrincipalFrom, authn.ParamsFrom).
+	// parameters (authn.PrincipalFrom, authn.Authenticator.Request).
 	HTTP *http.Request
 
 	w http.ResponseWriter
@@ -319,8 +319,9 @@ func (api *API) run(cmd Command, call *Call) (fields Fields, err error) {
 
 // fail answers a general error in the envelope, and reports it.
 func (api *API) fail(w http.ResponseWriter, r *http.Request, params *form.Params, err error) {
-	e := event.Event{Kind: event.Refused, Reason: authn.PublicText(err)}
-	if authn.HTTPStatus(err) >= 500 && !errors.Is(err, ErrInternal) {
+	status, text := authn.PublicError(err)
+	e := event.Event{Kind: event.Refused, Reason: text}
+	if status >= 500 && !errors.Is(err, ErrInternal) {
 		e.Kind, e.Err = event.StoreFailed, err // the server's fault: the cause is for operators
 	}
 	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {

@@ -81,7 +81,7 @@ func (p Profile) table() profileTable {
 // generalAnswer returns the envelope of a general failure in the profile.
 func (t profileTable) generalAnswer(err error) answer {
 	kind := kindOf(err)
-	status, text := authn.HTTPStatus(err), authn.PublicText(err)
+	status, text := authn.PublicError(err)
 	switch kind {
 	case ErrUnknownCommand:
 		status, text = http.StatusNotFound, "Unknown command"

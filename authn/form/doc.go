@@ -16,5 +16,5 @@
 //     may read (never a value).
 //
 // The middleware reads a request's parameters once; handlers after it get
-// them from authn.ParamsFrom, and commands from their Call.
+// them from authn.Authenticator.Request, and commands from their Call.
 package form
