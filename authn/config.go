@@ -347,11 +347,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.EToken, err = c.EToken.withDefaults(); err != nil {
 		return c, err
 	}
-	if c.Reauth.Window == 0 {
-		c.Reauth.Window = 10 * time.Minute
-	}
-	if c.Reauth.Window < 0 {
-		return c, errors.New("authn: negative Reauth.Window")
+	if c.Reauth, err = c.Reauth.withDefaults(); err != nil {
+		return c, err
 	}
 	if c.Throttle, err = c.Throttle.withDefaults(); err != nil {
 		return c, err
@@ -447,6 +444,16 @@ func (c ETokenConfig) withDefaults() (ETokenConfig, error) {
 	}
 	if c.Validity < 0 || c.Validity > time.Hour {
 		return c, errors.New("authn: EToken.Validity must be positive and at most an hour")
+	}
+	return c, nil
+}
+
+func (c ReauthConfig) withDefaults() (ReauthConfig, error) {
+	if c.Window == 0 {
+		c.Window = 10 * time.Minute
+	}
+	if c.Window < 0 {
+		return c, errors.New("authn: negative Reauth.Window")
 	}
 	return c, nil
 }

@@ -32,9 +32,8 @@ var (
 	ErrStoreUnavailable = errors.New("authn: store unavailable")
 	// ErrReauthenticate means a sensitive change (2FA, API keys, a new
 	// password, email address or username) came from a session whose
-	// password was not proven within [ReauthConfig].Window: 403 here, and
-	// ErrorCode 102 from a command API (package command). Send the password again, or sign in
-	// again.
+	// password was not proven within [ReauthConfig].Window: 403. Send the
+	// password again, or sign in again.
 	ErrReauthenticate = errors.New("authn: re-authentication required")
 	// ErrMissingUsername and ErrMissingPassword refuse a login that lacks
 	// one: 400.

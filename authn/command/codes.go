@@ -22,13 +22,19 @@ const (
 // textTFACodeUsed answers a right 2FA code of a time step already used.
 const textTFACodeUsed = "Invalid 2FA code: this code was already used; wait for the next one"
 
-// loginCodes is the one table from authn's login refusals to Octeth's
-// codes and texts. Every kind of bad credential gets the same answer.
-var loginCodes = [...]struct {
+// loginRow answers one kind of login refusal: authn's sentinel, and the
+// dialect's code and text for it.
+type loginRow struct {
 	err  error
 	code int
 	text string
-}{
+}
+
+// loginCodes is the one table from authn's login refusals to Octeth's
+// codes and texts. Every kind of bad credential gets the same answer. A
+// profile may put rows of its own before it (profileTable.adminLogin,
+// userLogin).
+var loginCodes = [...]loginRow{
 	{authn.ErrMissingUsername, CodeMissingUsername, "Missing username"},
 	{authn.ErrMissingPassword, CodeMissingPassword, "Missing password"},
 	{authn.ErrInvalidCredential, CodeInvalidCredentials, "Invalid login credentials"},
@@ -39,34 +45,30 @@ var loginCodes = [...]struct {
 	{authn.ErrTFARequired, CodeTFARequired, "2FA required"},
 }
 
-// loginRefusal returns the command error of a refused login, in the API's
-// profile (OctethV5 answers a missing or wrong 2FA code at Admin.Login
-// with 101, at User.Login with 6), or err itself for a general failure
-// (throttled, the store).
-func (api *API) loginRefusal(scope scopes.Scope, err error) error {
-	for _, row := range loginCodes {
-		if !errors.Is(err, row.err) {
-			continue
-		}
-		code, text := row.code, row.text
-		if code == CodeTFARequired || code == CodeInvalidTFA {
-			want := api.profile.userTFA
-			if scope == scopes.Admin {
-				want = api.profile.adminTFA
-			}
-			switch want {
-			case CodeTFARequired:
-				code, text = CodeTFARequired, "Invalid two-factor authentication code"
-			case CodeInvalidTFA:
-				code = CodeInvalidTFA
-				if row.code == CodeTFARequired {
-					text = "Invalid 2FA code"
-				}
+// findLogin returns the first row, table after table, that err is.
+func findLogin(err error, tables ...[]loginRow) (loginRow, bool) {
+	for _, table := range tables {
+		for _, row := range table {
+			if errors.Is(err, row.err) {
+				return row, true
 			}
 		}
-		return &Error{Code: code, Text: text}
 	}
-	return err
+	return loginRow{}, false
+}
+
+// loginRefusal returns the command error of a refused login, in the API's
+// profile, or err itself for a general failure (throttled, the store).
+func (api *API) loginRefusal(scope scopes.Scope, err error) error {
+	first := api.profile.userLogin
+	if scope == scopes.Admin {
+		first = api.profile.adminLogin
+	}
+	row, ok := findLogin(err, first, loginCodes[:])
+	if !ok {
+		return err
+	}
+	return &Error{Code: row.code, Text: row.text}
 }
 
 // Codes any command may answer.

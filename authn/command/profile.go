@@ -44,10 +44,9 @@ type profileTable struct {
 	general map[error]generalRow
 	// lists sends ErrorCode and ErrorText as one-element lists.
 	lists bool
-	// adminTFA and userTFA are the codes of a missing or wrong 2FA code at
-	// Admin.Login and User.Login; 0 keeps the login's own (101 missing,
-	// 6 wrong).
-	adminTFA, userTFA int
+	// adminLogin and userLogin are rows read before [loginCodes] at
+	// Admin.Login and User.Login.
+	adminLogin, userLogin []loginRow
 	// staticBypass: the logins take Octeth 5.9's static Disable2FAToken.
 	staticBypass bool
 }
@@ -71,9 +70,14 @@ func (p Profile) table() profileTable {
 			authn.ErrStoreUnavailable:  {100005, http.StatusInternalServerError, true},
 			nil:                        {100005, http.StatusInternalServerError, true}, // anything unexpected
 		},
-		lists:        true,
-		adminTFA:     CodeTFARequired,
-		userTFA:      CodeInvalidTFA,
+		lists: true,
+		// Admin.Login answers a missing, wrong or used code alike;
+		// User.Login a missing one as a wrong one.
+		adminLogin: []loginRow{
+			{authn.ErrTFAWrong, CodeTFARequired, "Invalid two-factor authentication code"},
+			{authn.ErrTFARequired, CodeTFARequired, "Invalid two-factor authentication code"},
+		},
+		userLogin:    []loginRow{{authn.ErrTFARequired, CodeInvalidTFA, "Invalid 2FA code"}},
 		staticBypass: true,
 	}
 }

@@ -1,7 +1,6 @@
 package command
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -131,21 +130,31 @@ func loopbackHost(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// wmdRefusal is the answer to a refused c=auth: a bad name or password,
-// with the throttle's count; the login table's text for the rest of the
-// login's refusals; err itself for a general failure (throttled, the
-// store).
+// wmdLogin is WMD's table of login refusals, read before Octeth's
+// ([loginCodes]): WMD's documents answer a missing or bad name or
+// password, and nothing else a login can refuse, so the rest (captcha,
+// 2FA) keep Octeth's codes and texts.
+var wmdLogin = []loginRow{
+	{authn.ErrMissingUsername, CodeInvalidCredentials, textWMDBadLogin},
+	{authn.ErrMissingPassword, CodeInvalidCredentials, textWMDBadLogin},
+	{authn.ErrInvalidCredential, CodeInvalidCredentials, textWMDBadLogin},
+}
+
+// textWMDBadLogin is WMD's answer to a bad name or password; the
+// throttle's count follows it, "(attempts/limit)".
+const textWMDBadLogin = "Invalid name or password"
+
+// wmdRefusal is the answer to a refused c=auth, or err itself for a
+// general failure (throttled, the store).
 func wmdRefusal(err error, res authn.LoginResult) error {
-	blank := Fields{"user": "", "group": ""}
-	if errors.Is(err, authn.ErrMissingUsername) || errors.Is(err, authn.ErrMissingPassword) || errors.Is(err, authn.ErrInvalidCredential) {
-		return &Error{Code: CodeInvalidCredentials, Text: fmt.Sprintf("Invalid name or password (%d/%d)", res.Attempts, res.Limit), Fields: blank}
+	row, ok := findLogin(err, wmdLogin, loginCodes[:])
+	if !ok {
+		return err
 	}
-	for _, row := range loginCodes {
-		if errors.Is(err, row.err) {
-			return &Error{Code: row.code, Text: row.text, Fields: blank}
-		}
+	if row.text == textWMDBadLogin {
+		row.text = fmt.Sprintf("%s (%d/%d)", textWMDBadLogin, res.Attempts, res.Limit)
 	}
-	return err
+	return &Error{Code: row.code, Text: row.text, Fields: Fields{"user": "", "group": ""}}
 }
 
 // wmdLogout ends the session the request rides on, and drops the cookie.

@@ -50,6 +50,13 @@ func TestWMDAuth(t *testing.T) {
 	if a := env.callAPI(api, "192.0.2.2", "c=auth&user=nobody&pass=wrong"); a.text != "Invalid name or password (1/6)" {
 		t.Fatalf("an unknown name: %s", a.body)
 	}
+	// A name or password left out is a bad name or password too, counted
+	// nowhere.
+	for _, q := range []string{"c=auth&pass=wrong", "c=auth&user=alice", "c=auth&user=&pass="} {
+		if a := env.callAPI(api, "192.0.2.3", q); a.ok || a.status != 200 || a.text != "Invalid name or password (0/6)" {
+			t.Fatalf("%s: %s", q, a.body)
+		}
+	}
 	for range 4 {
 		env.callAPI(api, "192.0.2.2", "c=auth&user=alice&pass=wrong")
 	}
