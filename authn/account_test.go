@@ -210,11 +210,24 @@ func TestReauthenticate(t *testing.T) {
 		t.Fatalf("a code: %v", err)
 	}
 	// The static admin key beside the session is the deployment's proof
-	// (seed 003 sends both); a stored key beside it is not.
+	// (seed 003 sends both) of a change of the administrator's own
+	// account (UpdateAccount), and of nothing else; a stored key beside
+	// it is not.
 	withStatic := env.serve(get("SessionID=" + env.session(env.root) + "&AdminAPIKey=" + staticKey)).principal
-	env.clock.Advance(time.Hour)
-	if _, err := env.a.Reauthenticate(ctx, nil, withStatic, "", ""); err != nil {
-		t.Fatalf("the static key beside a session: %v", err)
+	env.clock.Advance(env.a.cfg.Reauth.Window) // the login is too old, the session still alive
+	if _, err := env.a.Reauthenticate(ctx, nil, withStatic, "", ""); !errors.Is(err, ErrReauthenticate) {
+		t.Fatalf("the static key beside an old session, for anything: %v", err)
+	}
+	if _, err := env.a.SetupTFA(ctx, withStatic); !errors.Is(err, ErrReauthenticate) {
+		t.Fatalf("the static key beside an old session, for 2FA: %v", err)
+	}
+	rootAcct, err := env.a.Account(ctx, env.root.Ref())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootAcct.Email = "root2@example.com"
+	if _, err := env.a.UpdateAccount(ctx, withStatic, rootAcct, "a new password"); err != nil {
+		t.Fatalf("the static key beside a session, for the admin's own account: %v", err)
 	}
 	rootKey, _ := env.key(env.root)
 	withKey := env.serve(get("SessionID=" + env.session(env.root) + "&AdminAPIKey=" + rootKey)).principal

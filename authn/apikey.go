@@ -286,9 +286,12 @@ func (a *Authenticator) CreateAPIKey(ctx context.Context, owner store.AccountRef
 // RevokeAPIKey deletes the owner's key with the ID. A key that does not
 // exist or is not the owner's is [store.ErrNotFound].
 func (a *Authenticator) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id int64) error {
+	start := time.Now()
 	err := a.store.RevokeAPIKey(ctx, owner, id)
 	if !errors.Is(err, store.ErrNotFound) {
-		a.invalidate(ctx, owner) // revoked, or perhaps
+		after, cancel := a.afterward(ctx, start)
+		a.invalidate(after, owner) // revoked, or perhaps
+		cancel()
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -302,15 +305,26 @@ func (a *Authenticator) RevokeAPIKey(ctx context.Context, owner store.AccountRef
 
 // APIKeys lists the owner's keys: IDs, prefixes, labels and times, never
 // the keys. Usage (requests, last use) is written in the background; the
-// list writes what this instance has counted first, so that it shows what
-// is known. Failing that is an event, not an error.
+// list adds what this instance has counted and not yet written, so that
+// it shows what is known here, without a write on the request's path.
+// While a background write is under way the list shows the store's
+// figures alone, which may lag by what that write carries.
 func (a *Authenticator) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
-	if err := a.flush(ctx); err != nil {
-		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Reason: "recording API key usage", Err: err})
+	u := &a.usage
+	if !u.flushMu.TryLock() {
+		keys, err := a.store.APIKeys(ctx, owner)
+		if err != nil {
+			return nil, storeFailure(err)
+		}
+		return keys, nil
 	}
+	defer u.flushMu.Unlock() // no flush moves counts while both are read
 	keys, err := a.store.APIKeys(ctx, owner)
 	if err != nil {
 		return nil, storeFailure(err)
+	}
+	for i := range keys {
+		a.addUnwritten(&keys[i])
 	}
 	return keys, nil
 }

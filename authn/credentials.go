@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/store"
@@ -53,19 +54,24 @@ func (a *Authenticator) changeCredentials(ctx context.Context, p Principal, acct
 			return Secret{}, err
 		}
 	}
+	start := time.Now()
 	err := change(ctx)
-	a.invalidate(ctx, acct.Ref()) // written, or perhaps: every cache forgets
+	after, cancel := a.afterward(ctx, start)
+	defer cancel()
+	a.invalidate(after, acct.Ref()) // written, or perhaps: every cache forgets
 	if err != nil {
 		if next.value != "" {
+			// Nobody holds its ID, and its generation is one the account
+			// has not reached: deleting it only tidies.
 			h, _ := sessionHash(next.value)
-			_ = a.store.DeleteSession(context.WithoutCancel(ctx), h)
+			_ = a.store.DeleteSession(after, h)
 		}
 		return Secret{}, err
 	}
 	if p.HasSession() {
 		// Dead already, by its generation; deleting it only tidies, so a
 		// failure here changes no answer.
-		_ = a.store.DeleteSession(ctx, p.session)
+		_ = a.store.DeleteSession(after, p.session)
 	}
 	return next, nil
 }
@@ -81,11 +87,14 @@ func (a *Authenticator) startSessionChanging(ctx context.Context, acct store.Acc
 	if err != nil {
 		return Secret{}, err
 	}
+	start := time.Now()
 	err = change(ctx)
-	a.invalidate(ctx, acct.Ref())
+	after, cancel := a.afterward(ctx, start)
+	defer cancel()
+	a.invalidate(after, acct.Ref())
 	if err != nil {
 		h, _ := sessionHash(id.value)
-		_ = a.store.DeleteSession(context.WithoutCancel(ctx), h)
+		_ = a.store.DeleteSession(after, h)
 		return Secret{}, err
 	}
 	return id, nil
@@ -95,7 +104,8 @@ func (a *Authenticator) startSessionChanging(ctx context.Context, acct store.Acc
 // LastName and, if password is not empty, a new password (hashed with
 // argon2id), all in one write: acct is p's own account, read with
 // [Authenticator.Account] and changed. A new password, email address or
-// username needs the password proven recently ([Authenticator.Reauthenticate]).
+// username needs the password proven recently ([Authenticator.Reauthenticate]),
+// or the static admin key ([Config].AdminAPIKey) beside p's session.
 // A new password or email address is a credential change: every other
 // session of the account ends in the same write, and p's own, if it rode
 // on one, goes on under the returned ID (the zero Secret otherwise), which
@@ -118,7 +128,7 @@ func (a *Authenticator) UpdateAccount(ctx context.Context, p Principal, acct sto
 	}
 	credential := password != "" || store.NormalizeLogin(acct.Email) != store.NormalizeLogin(before.Email)
 	if credential || store.NormalizeLogin(acct.Username) != store.NormalizeLogin(before.Username) {
-		if err := a.requireRecentPassword(p); err != nil {
+		if err := a.requireRecentPassword(p); err != nil && !staticKeyBesideSession(p) {
 			return Secret{}, err
 		}
 	}
@@ -135,8 +145,11 @@ func (a *Authenticator) UpdateAccount(ctx context.Context, p Principal, acct sto
 	if credential {
 		next, err = a.changeCredentials(ctx, p, before, write)
 	} else {
-		err = write(ctx)              // no credential changes: no session does
-		a.invalidate(ctx, acct.Ref()) // but cached names do
+		start := time.Now()
+		err = write(ctx) // no credential changes: no session does
+		after, cancel := a.afterward(ctx, start)
+		a.invalidate(after, acct.Ref()) // but cached names do
+		cancel()
 	}
 	if err != nil {
 		return Secret{}, err

@@ -60,16 +60,17 @@ func (a *Authenticator) Invalidate(ctx context.Context, ref store.AccountRef) er
 
 // invalidate is Invalidate for keyward's own changes, called once a
 // change was written, or may have been (a write whose answer was lost):
-// the word goes out whatever the change's outcome. Failing to send it
+// the word goes out whatever the change's outcome, within ctx (see
+// [Authenticator.afterward]). Failing to send it
 // fails nothing: it is an event, and it is sent again in the background a
 // few times, within the time MaxAge lets a cache keep it anyway.
 func (a *Authenticator) invalidate(ctx context.Context, ref store.AccountRef) {
 	a.cache.invalidated(ref)
-	ctx = context.WithoutCancel(ctx)
 	err := a.sendInvalidation(ctx, ref)
 	if err == nil {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
 	a.Emit(ctx, event.Event{Kind: event.StoreFailed, Account: ref, Reason: "sending an invalidation", Err: err})
 	go func() {
 		wait := a.cfg.Cache.MaxAge / 16

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authn/event"
+	"github.com/keyward/keyward/store"
 )
 
 // keyUsage counts an API key's requests between flushes.
@@ -31,7 +32,7 @@ type lastUse struct {
 // usageRecorder keeps API keys' usage (request count, last use, last
 // address) in memory and writes it to the store in the background, at most
 // once a TouchInterval: a request never waits for the write. A process
-// that stops without [Authenticator.Flush] loses what it had
+// that stops without [Authenticator.Close] loses what it had
 // not written, at most a TouchInterval of counts. Safe for concurrent use.
 type usageRecorder struct {
 	keys      sync.Map // key ID → *keyUsage
@@ -108,4 +109,26 @@ func (a *Authenticator) flush(ctx context.Context) error {
 		return true
 	})
 	return firstErr
+}
+
+// addUnwritten adds to k the usage this instance counted and has not
+// written yet. The caller holds flushMu.
+func (a *Authenticator) addUnwritten(k *store.APIKey) {
+	v, ok := a.usage.keys.Load(k.ID)
+	if !ok {
+		return
+	}
+	u := v.(*keyUsage)
+	n, last := u.n.Load(), u.last.Load()
+	if n == 0 || last == nil {
+		return
+	}
+	k.RequestCount += n
+	if last.at.After(k.LastUsedAt) {
+		ip := last.ip
+		if !ip.IsValid() {
+			ip = a.clientIPFrom(last.remote, last.xff)
+		}
+		k.LastUsedAt, k.LastUsedIP = last.at, ipString(ip)
+	}
 }

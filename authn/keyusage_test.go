@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
 )
 
 // Usage counts are right after 1,000 requests, concurrent ones included.
@@ -121,5 +124,70 @@ func TestAPIKeyBoundIP(t *testing.T) {
 	keys, _ := env.a.APIKeys(ctx, env.alice.Ref())
 	if keys[0].BoundIP != "203.0.113.7" || keys[0].Note != "deploy box" || keys[1].BoundIP != "2001:db8::/32" {
 		t.Fatalf("stored %+v", keys)
+	}
+}
+
+// stallingUsage is a store whose RecordAPIKeyUse holds until the test
+// lets it go, counting the calls.
+type stallingUsage struct {
+	store.Store
+	entered chan struct{}
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (s *stallingUsage) RecordAPIKeyUse(ctx context.Context, id int64, at time.Time, ip string, requests int64) error {
+	if s.calls.Add(1) == 1 {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	return s.Store.RecordAPIKeyUse(ctx, id, at, ip, requests)
+}
+
+// Listing keys never waits on a background write of their usage, and
+// writes nothing itself: it adds what this instance counted to what the
+// store holds.
+func TestAPIKeysListWritesNothing(t *testing.T) {
+	t.Parallel()
+	s := &stallingUsage{entered: make(chan struct{}), release: make(chan struct{})}
+	env := newTestEnv(t, func(c *Config) { s.Store = c.Store; c.Store = s })
+	key, _ := env.key(env.alice)
+	ctx := context.Background()
+	env.clock.Advance(env.a.cfg.Sessions.TouchInterval) // a write is due at the next use
+	if res := env.serve(get("APIKey=" + key)); res.status != 200 {
+		t.Fatalf("status %d", res.status)
+	}
+	<-s.entered // the background write of that use has begun, and holds
+
+	listed := make(chan []store.APIKey)
+	go func() {
+		keys, err := env.a.APIKeys(ctx, env.alice.Ref())
+		if err != nil {
+			t.Error(err)
+		}
+		listed <- keys
+	}()
+	select {
+	case keys := <-listed:
+		if len(keys) != 1 || keys[0].RequestCount != 0 {
+			t.Fatalf("during the write: %+v", keys)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("listing keys waited on the background write")
+	}
+	close(s.release)
+	for env.a.usage.flushing.Load() {
+		runtime.Gosched()
+	}
+
+	for range 2 { // counted, not written: the next write is a TouchInterval away
+		env.serve(get("APIKey=" + key))
+	}
+	keys, err := env.a.APIKeys(ctx, env.alice.Ref())
+	if err != nil || len(keys) != 1 || keys[0].RequestCount != 3 || !keys[0].LastUsedAt.Equal(env.clock.Now()) || keys[0].LastUsedIP == "" {
+		t.Fatalf("listed %+v, %v; want the written use and the 2 counted", keys, err)
+	}
+	if n := s.calls.Load(); n != 1 {
+		t.Fatalf("%d writes of usage; listing must make none", n)
 	}
 }

@@ -35,27 +35,30 @@ func requirePasswordSession(p Principal) error {
 
 // requireRecentPassword returns nil if p may make a sensitive change now:
 // p rode on a session made with a password, and proved the password within
-// [ReauthConfig].Window ([Principal].AuthenticatedAt), or came with the
-// static admin key beside that session. A principal that is not such a
-// session is an error wrapping [ErrForbidden]; one whose proof is older is
-// [ErrReauthenticate].
+// [ReauthConfig].Window ([Principal].AuthenticatedAt). A principal that is
+// not such a session is an error wrapping [ErrForbidden]; one whose proof
+// is older is [ErrReauthenticate].
 func (a *Authenticator) requireRecentPassword(p Principal) error {
 	if err := requirePasswordSession(p); err != nil {
 		return err
-	}
-	switch p.Method {
-	case MethodAdminKey:
-		if p.APIKeyID == 0 { // stored keys have IDs
-			// The static admin key came beside the session (seed 003
-			// sends both): the deployment's own proof of the
-			// administrator.
-			return nil
-		}
 	}
 	if p.AuthenticatedAt.IsZero() || a.cfg.Now().Sub(p.AuthenticatedAt) >= a.cfg.Reauth.Window {
 		return ErrReauthenticate
 	}
 	return nil
+}
+
+// staticKeyBesideSession reports whether p rode on a password session
+// with the static admin key ([Config].AdminAPIKey) beside it, as seed 003
+// sends Admin.Update: the deployment's own proof of the administrator,
+// taken for a change of the administrator's own account
+// ([Authenticator.UpdateAccount]) and for nothing else.
+func staticKeyBesideSession(p Principal) bool {
+	switch p.Method {
+	case MethodAdminKey:
+		return requirePasswordSession(p) == nil && p.APIKeyID == 0 // stored keys have IDs
+	}
+	return false
 }
 
 // Reauthenticate makes sure p has proven its password recently, for a
@@ -65,8 +68,7 @@ func (a *Authenticator) requireRecentPassword(p Principal) error {
 //
 // With neither password nor code, it returns p if p proved its password
 // within [ReauthConfig].Window (its login, or an earlier Reauthenticate),
-// or came with the static admin key ([Config].AdminAPIKey) beside its
-// session, and [ErrReauthenticate] otherwise: ask for the password again, or have
+// and [ErrReauthenticate] otherwise: ask for the password again, or have
 // the client sign in again. With a password, a 2FA code, or both, it
 // checks them now against p's account, each counted and throttled as a
 // login attempt of the account from r's client, and returns p with
@@ -114,10 +116,21 @@ func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p P
 // a 2FA code) as a login attempt of its account from its address: counted
 // before it is checked, refused past the throttle's limits, and reset by
 // success. Without it a stolen session or key would be an unlimited
-// password or code oracle.
+// password or code oracle. Past the account's limit, where a login is
+// asked for a captcha, a re-authentication has none to answer: it is
+// refused (429) unchecked and counts nowhere, and the owner signs in
+// again, with the captcha.
 func (a *Authenticator) reauth(ctx context.Context, r *Request, acct store.Account, check func() error) error {
 	at, err := a.begin(ctx, throttleKey(acct.Scope, acct, true, ""), ipKey(r.ClientIP()))
+	if err == nil && at.accountOver {
+		a.takeBack(ctx, at.pair, at.ip, at.account)
+		err = a.accountThrottled(at)
+	}
 	if err != nil {
+		var throttled *ThrottledError
+		if errors.As(err, &throttled) {
+			a.Emit(ctx, event.Event{Kind: event.LockedOut, Account: acct.Ref(), Username: acct.Username, Reason: "too many failed attempts", ClientIP: ipKey(r.ClientIP())})
+		}
 		return err
 	}
 	if err := check(); err != nil {

@@ -332,8 +332,11 @@ func (a *Authenticator) EndSession(w http.ResponseWriter, r *http.Request, p Pri
 		return errNoSession
 	}
 	ctx := r.Context()
+	start := time.Now()
 	err := a.store.DeleteSession(ctx, p.session)
-	a.invalidate(ctx, p.Account()) // ended, or perhaps
+	after, cancel := a.afterward(ctx, start)
+	defer cancel()
+	a.invalidate(after, p.Account()) // ended, or perhaps
 	if err != nil {
 		return storeFailure(err)
 	}
@@ -348,8 +351,11 @@ func (a *Authenticator) EndSession(w http.ResponseWriter, r *http.Request, p Pri
 // administrator disables it or its owner asks to be signed out everywhere,
 // and returns how many it ended.
 func (a *Authenticator) EndAllSessions(ctx context.Context, account store.AccountRef) (int, error) {
+	start := time.Now()
 	n, err := a.store.DeleteAccountSessions(ctx, account, store.Hash{})
-	a.invalidate(ctx, account)
+	after, cancel := a.afterward(ctx, start)
+	defer cancel()
+	a.invalidate(after, account)
 	if err != nil {
 		return n, storeFailure(err)
 	}

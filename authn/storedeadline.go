@@ -21,6 +21,17 @@ import (
 // context, and a deadline costs about a microsecond and four allocations
 // per call, as much as the whole middleware on the memory store.
 
+// afterward returns the context for what follows a decisive store call
+// begun at start (an invalidation sent, a session tidied away): not
+// cancelled with the request, so that it is done whatever the client does,
+// and due when that call's own deadline was. A request whose store stalls
+// then answers when the stalled call gives up, not a deadline later for
+// each call after it; an invalidation that could not go in that time is
+// sent again in the background.
+func (a *Authenticator) afterward(ctx context.Context, start time.Time) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(context.WithoutCancel(ctx), start.Add(a.cfg.StoreTimeout))
+}
+
 // withDeadline returns s with the deadline d on every call, or s itself if
 // it never blocks.
 func withDeadline(s store.Store, d time.Duration) store.Store {

@@ -112,8 +112,16 @@ func (api *API) adminUpdate(c *Call) (Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.password != "" || store.NormalizeLogin(v.username) != store.NormalizeLogin(acct.Username) || !strings.EqualFold(v.email, acct.Email) {
-		if err := api.reauthenticated(c); err != nil {
+	// A new password, username or email address needs proof: a
+	// CurrentPassword sent is checked now; without one, authn's
+	// UpdateAccount takes a recent password login or the static admin key
+	// beside the session (seed 003 sends both), and answers 102 otherwise.
+	pw, err := c.Param("CurrentPassword")
+	if err != nil {
+		return nil, err
+	}
+	if pw != "" {
+		if err := api.prove(c, pw, ""); err != nil {
 			return nil, err
 		}
 	}
