@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/authn/event"
 	"github.com/keyward/keyward/captcha"
+	"github.com/keyward/keyward/internal/storewrap"
 	"github.com/keyward/keyward/scopes"
 	"github.com/keyward/keyward/store"
 )
@@ -627,6 +629,118 @@ func TestLoginEitherScope(t *testing.T) {
 	}
 	if _, err := env.login("192.0.2.82", LoginRequest{Scope: scopes.Admin, Username: "both", Password: "the admin's password", NoCaptcha: true}); throttled(err) == nil {
 		t.Fatalf("the administrator's login after 6 failures: %v", err)
+	}
+}
+
+// countHashes makes a's password hashing countable: its slots become one,
+// served by a goroutine that counts each time a hash or a verification
+// takes it. Every verification takes the slot once, a missing account's
+// against the dummy hash too, so the count is the password work a login
+// did, seen without a clock. It returns the counter; the slot is served
+// until the test ends.
+func countHashes(t *testing.T, a *Authenticator) *atomic.Int64 {
+	t.Helper()
+	var n atomic.Int64
+	slot, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-slot: // taken: acquire sends
+				n.Add(1)
+			case <-done:
+				return
+			}
+			select {
+			case slot <- struct{}{}: // given back: release receives
+			case <-done:
+				return
+			}
+		}
+	}()
+	a.hasher.sem = slot
+	t.Cleanup(func() { close(done) })
+	return &n
+}
+
+// A login of either scope does the same work whatever the name: two
+// lookups (as a user's and as an administrator's) and two password
+// verifications (a missing account's against the dummy hash), for an
+// unknown name, a name of one scope and a name of both, the password right
+// or wrong. Counted, not timed.
+func TestLoginEitherScopeSameWork(t *testing.T) {
+	t.Parallel()
+	var lookups atomic.Int64
+	env := newTestEnv(t, func(c *Config) {
+		c.Store = storewrap.New(c.Store, func(op string, call func() error) error {
+			if op == "AccountByLogin" {
+				lookups.Add(1)
+			}
+			return call()
+		})
+	})
+	ctx := context.Background()
+	for _, scope := range []scopes.Scope{scopes.User, scopes.Admin} {
+		if _, err := env.a.CreateAccount(ctx, store.Account{Scope: scope, Username: "both"}, "the password of "+scope.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hashes := countHashes(t, env.a)
+	tests := []struct {
+		name, login, pw string
+		want            store.AccountRef // zero: refused
+	}{
+		{"unknown", "nobody", "guess", store.AccountRef{}},
+		{"a user, wrong", "alice", "guess", store.AccountRef{}},
+		{"a user, right", "alice", alicePassword, env.alice.Ref()},
+		{"an administrator, wrong", "root", "guess", store.AccountRef{}},
+		{"an administrator, right", "root", rootPassword, env.root.Ref()},
+		{"both, wrong", "both", "guess", store.AccountRef{}},
+		{"both, the user's", "both", "the password of " + scopes.User.String(), store.AccountRef{Scope: scopes.User}},
+		{"both, the administrator's", "both", "the password of " + scopes.Admin.String(), store.AccountRef{Scope: scopes.Admin}},
+	}
+	// One after another (no t.Parallel): the counters are the
+	// environment's.
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lookups.Store(0)
+			hashes.Store(0)
+			res, err := env.login("192.0.2."+strconv.Itoa(100+i), LoginRequest{EitherScope: true, Username: tc.login, Password: tc.pw, NoCaptcha: true})
+			switch {
+			case tc.want == (store.AccountRef{}) && !errors.Is(err, ErrInvalidCredential):
+				t.Errorf("%v, want refused", err)
+			case tc.want != (store.AccountRef{}) && (err != nil || res.Account.Scope != tc.want.Scope || (tc.want.ID != 0 && res.Account.Ref() != tc.want)):
+				t.Errorf("logged in as %v, %v; want %v", res.Account.Ref(), err, tc.want)
+			}
+			if l, h := lookups.Load(), hashes.Load(); l != 2 || h != 2 {
+				t.Errorf("%d lookups and %d password verifications, want 2 and 2", l, h)
+			}
+		})
+	}
+}
+
+// A name that is both a user's and an administrator's, with one password
+// right for both: the user wins, as LoginRequest.EitherScope documents,
+// every time; an administrator is never made of a user's password.
+func TestLoginEitherScopeBothRight(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t, nil)
+	ctx := context.Background()
+	const pw = "one password for both accounts"
+	var user store.Account
+	for _, scope := range []scopes.Scope{scopes.Admin, scopes.User} { // the administrator made first
+		acct, err := env.a.CreateAccount(ctx, store.Account{Scope: scope, Username: "both"}, pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scope == scopes.User {
+			user = acct
+		}
+	}
+	for i := range 3 {
+		res, err := env.login("192.0.2.120", LoginRequest{EitherScope: true, Scope: scopes.Admin, Username: "both", Password: pw, NoCaptcha: true})
+		if err != nil || res.Account.Ref() != user.Ref() {
+			t.Fatalf("login %d: %v, %v; want the user %v", i, res.Account.Ref(), err, user.Ref())
+		}
 	}
 }
 
