@@ -2,10 +2,12 @@ package authn_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,21 +23,27 @@ import (
 
 // Every exported function and method, called with the values a host can
 // build itself (zero structs, requests made with httptest, principals
-// filled in by hand, a Request holding only its HTTP request), returns
-// (an error, if it must), and never panics: a test over the package's
-// whole API, by reflection, so that a method added later is covered too.
+// filled in by hand, a Request holding only its HTTP request) and with
+// those it gets from a login (a principal on a session, the session's
+// ID), returns (an error, if it must), and never panics: a test over the
+// package's whole API, by reflection, so that a method added later is
+// covered too. It goes over the API twice, the principal filled in by hand
+// the ordinary one the first time, the one on a session the second, so
+// that each meets every other argument's values (a nil request among
+// them).
 func TestHostBuiltValues(t *testing.T) {
 	t.Parallel()
-	a, err := authn.New(authn.Config{Cookie: authn.CookieConfig{AllowPlaintextHTTP: true}, Logger: quiet})
+	a, err := authn.New(authn.Config{Cookie: authn.CookieConfig{AllowPlaintextHTTP: true}, Passwords: cheapHashing, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	handByHand := authn.Principal{Scope: scopes.User, AccountID: 1, Username: "someone"}
+	onSession, id := loggedIn(t, a)
 	receivers := []any{
 		a,
 		&authn.Request{}, &authn.Request{HTTP: httptest.NewRequest("GET", "/?SessionID=x", nil)},
 		a.Request(httptest.NewRequest("POST", "/?APIKey=kw_x", strings.NewReader("a=1"))),
-		&form.Params{}, authn.Principal{}, handByHand, authn.Secret{},
+		&form.Params{}, authn.Principal{}, handByHand, onSession, authn.Secret{}, id,
 		&authn.ThrottledError{}, authn.Method(0), authn.MethodCustom + 1,
 	}
 	funcs := map[string]any{
@@ -45,16 +53,18 @@ func TestHostBuiltValues(t *testing.T) {
 	}
 	var calls int
 	var panics []string
-	for _, recv := range receivers {
-		v := reflect.ValueOf(recv)
-		for i := range v.NumMethod() {
-			n, p := callAll(t, fmt.Sprintf("%T.%s", recv, v.Type().Method(i).Name), v.Method(i), handByHand)
-			calls, panics = calls+n, append(panics, p...)
+	for _, p := range []authn.Principal{handByHand, onSession} {
+		for _, recv := range receivers {
+			v := reflect.ValueOf(recv)
+			for i := range v.NumMethod() {
+				n, ps := callAll(t, fmt.Sprintf("%T.%s", recv, v.Type().Method(i).Name), v.Method(i), p, id)
+				calls, panics = calls+n, append(panics, ps...)
+			}
 		}
-	}
-	for name, f := range funcs {
-		n, p := callAll(t, name, reflect.ValueOf(f), handByHand)
-		calls, panics = calls+n, append(panics, p...)
+		for name, f := range funcs {
+			n, ps := callAll(t, name, reflect.ValueOf(f), p, id)
+			calls, panics = calls+n, append(panics, ps...)
+		}
 	}
 	for _, p := range panics {
 		t.Error(p)
@@ -67,11 +77,81 @@ func TestHostBuiltValues(t *testing.T) {
 func TestHostBuiltCatchesPanics(t *testing.T) {
 	t.Parallel()
 	fragile := func(r *authn.Request, p authn.Principal) string { return r.HTTP.Method + p.Username }
-	calls, panics := callAll(t, "fragile", reflect.ValueOf(fragile), authn.Principal{})
+	calls, panics := callAll(t, "fragile", reflect.ValueOf(fragile), authn.Principal{}, authn.Secret{})
 	// (*Request){HTTP: get} first; then &Request{} and nil, each panicking.
 	if calls < 3 || len(panics) != 2 || !strings.Contains(panics[0], "fragile(") {
 		t.Fatalf("%d calls, panics %q", calls, panics)
 	}
+}
+
+// A nil request is refused, not a panic: EndSession ends nothing, and
+// HandOver ends the session it has nobody to hand to.
+func TestSessionsNeedRequest(t *testing.T) {
+	t.Parallel()
+	a, err := authn.New(authn.Config{Cookie: authn.CookieConfig{AllowPlaintextHTTP: true}, Passwords: cheapHashing, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, id := loggedIn(t, a)
+	if err := a.EndSession(httptest.NewRecorder(), nil, p); !errors.Is(err, authn.ErrBadRequest) {
+		t.Errorf("EndSession(nil request): %v; want ErrBadRequest", err)
+	}
+	if !sessionWorks(a, id) {
+		t.Error("EndSession(nil request) ended the session")
+	}
+	for _, setCookie := range []bool{false, true} {
+		acct, err := a.Account(context.Background(), p.Account())
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := a.StartSession(context.Background(), acct, authn.SessionOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		if etoken, err := a.HandOver(w, nil, id, setCookie); !errors.Is(err, authn.ErrBadRequest) || etoken.Reveal() != "" || len(w.Result().Cookies()) > 0 {
+			t.Errorf("HandOver(nil request, %v): %v, an etoken %v, %d cookies; want ErrBadRequest and nothing", setCookie, err, etoken.Reveal() != "", len(w.Result().Cookies()))
+		}
+		if sessionWorks(a, id) {
+			t.Errorf("HandOver(nil request, %v) left the session it handed to nobody", setCookie)
+		}
+	}
+}
+
+// cheapHashing is password hashing fast enough for tests.
+var cheapHashing = authn.PasswordConfig{Memory: 64, Iterations: 1, Parallelism: 1}
+
+// loggedIn returns a principal on a session, as a host gets one (a
+// password login, then a request with its SessionID through
+// Authenticate), and the session's ID.
+func loggedIn(t *testing.T, a *authn.Authenticator) (authn.Principal, authn.Secret) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := a.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "someone"}, "someone's password"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Login(ctx, authn.LoginRequest{Scope: scopes.User, Username: "someone", Password: "someone's password", HTTP: httptest.NewRequest("POST", "/", nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/?SessionID="+url.QueryEscape(res.SessionID.Reveal()), nil)
+	next, err := a.Authenticate(httptest.NewRecorder(), a.Request(r), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := authn.PrincipalFrom(next.Context())
+	if !ok || !p.HasSession() {
+		t.Fatalf("principal %+v of a SessionID has no session", p)
+	}
+	return p, res.SessionID
+}
+
+// sessionWorks reports whether a request with the session ID id is
+// signed in.
+func sessionWorks(a *authn.Authenticator, id authn.Secret) bool {
+	r := httptest.NewRequest("GET", "/?SessionID="+url.QueryEscape(id.Reveal()), nil)
+	_, err := a.Authenticate(httptest.NewRecorder(), a.Request(r), nil)
+	return err == nil
 }
 
 // quiet is the log of the authenticators here: what they report is not
@@ -91,9 +171,9 @@ func serve(v any) {
 	}
 }
 
-// hostValues returns values of type t that a host can build, the first
-// the most ordinary.
-func hostValues(t reflect.Type, p authn.Principal) []reflect.Value {
+// hostValues returns values of type t that a host can build, or has from
+// a login (p, id), the first the most ordinary.
+func hostValues(t reflect.Type, p authn.Principal, id authn.Secret) []reflect.Value {
 	get := httptest.NewRequest("GET", "/", nil)
 	post := httptest.NewRequest("POST", "/", strings.NewReader("x=1"))
 	var vals []any
@@ -139,6 +219,8 @@ func hostValues(t reflect.Type, p authn.Principal) []reflect.Value {
 		vals = []any{authn.APIKeyOptions{}, authn.APIKeyOptions{BoundIP: "x", ExpiresAt: time.Now(), Label: strings.Repeat("\xff", 300)}}
 	case reflect.TypeFor[event.Event]():
 		vals = []any{event.Event{}, event.Event{Kind: event.LoginOK, Err: authn.ErrBadRequest}}
+	case reflect.TypeFor[authn.Secret]():
+		vals = []any{id, authn.Secret{}}
 	case reflect.TypeFor[time.Time]():
 		vals = []any{time.Now(), time.Time{}}
 	case reflect.TypeFor[error]():
@@ -170,7 +252,7 @@ func hostValues(t reflect.Type, p authn.Principal) []reflect.Value {
 
 // callAll calls f with every host-built argument (hostcall.All), serving a
 // request through what it returns.
-func callAll(t *testing.T, name string, f reflect.Value, p authn.Principal) (int, []string) {
+func callAll(t *testing.T, name string, f reflect.Value, p authn.Principal, id authn.Secret) (int, []string) {
 	t.Helper()
-	return hostcall.All(t, name, f, func(typ reflect.Type) []reflect.Value { return hostValues(typ, p) }, serve)
+	return hostcall.All(t, name, f, func(typ reflect.Type) []reflect.Value { return hostValues(typ, p, id) }, serve)
 }

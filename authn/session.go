@@ -324,10 +324,13 @@ func (a *Authenticator) keyStillValid(ctx context.Context, r *Request, h store.H
 var errNoSession = because(ErrBadRequest, "request did not come with a session")
 
 // EndSession ends the session p rode on (logout), and drops the session
-// cookie r came with, if any, in the answer w. A principal without a
-// session (an API key) is an error wrapping [ErrBadRequest]; a session
-// already ended is not an error.
+// cookie r came with, if any, in the answer w. A nil r, or a principal
+// without a session (an API key), is an error wrapping [ErrBadRequest],
+// and ends nothing; a session already ended is not an error.
 func (a *Authenticator) EndSession(w http.ResponseWriter, r *http.Request, p Principal) error {
+	if r == nil {
+		return errNoRequest
+	}
 	if !p.HasSession() {
 		return errNoSession
 	}
@@ -367,15 +370,22 @@ func (a *Authenticator) EndAllSessions(ctx context.Context, account store.Accoun
 // (a Bearer credential good for a moment: see [ETokenConfig]) and, when
 // setCookie, sets the session cookie on w. If either cannot be made, the
 // session is ended: nobody must be left holding a session they were never
-// told about. The caller sends the session ID, the etoken, or both.
+// told about. The caller sends the session ID, the etoken, or both. A nil
+// r is an error wrapping [ErrBadRequest]: there is nobody to hand the
+// session to, so it is ended.
 func (a *Authenticator) HandOver(w http.ResponseWriter, r *http.Request, id Secret, setCookie bool) (Secret, error) {
-	etoken, err := a.issueEToken(id)
+	ctx, err := context.Background(), errNoRequest // no r: nobody to hand it to
+	var etoken Secret
+	if r != nil {
+		ctx = context.WithoutCancel(r.Context())
+		etoken, err = a.issueEToken(id)
+	}
 	if err == nil && setCookie {
 		err = a.setSessionCookie(w, r, id)
 	}
 	if err != nil {
 		if h, ok := sessionHash(id.Reveal()); ok {
-			_ = a.store.DeleteSession(context.WithoutCancel(r.Context()), h)
+			_ = a.store.DeleteSession(ctx, h)
 		}
 		return Secret{}, err
 	}

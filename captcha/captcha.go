@@ -58,9 +58,23 @@ type Config struct {
 	Rand io.Reader
 }
 
-// Digits is the default [Checker]: digits drawn by dchest/captcha.
+// Digits is the default [Checker]: digits drawn by dchest/captcha. Make
+// one with [New]: a Digits made otherwise (a zero or nil one) answers
+// errors, and its handler 503.
 type Digits struct {
 	cfg Config
+}
+
+// errNotMade is what a Digits that [New] did not make answers: it has no
+// store.
+var errNotMade = errors.New("captcha: Digits not made by New")
+
+// ready returns errNotMade for a Digits that New did not make.
+func (d *Digits) ready() error {
+	if d == nil || d.cfg.Store == nil {
+		return errNotMade
+	}
+	return nil
 }
 
 // New returns a Digits on cfg.
@@ -108,6 +122,9 @@ const idChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // New makes a challenge and returns its ID.
 func (d *Digits) New(ctx context.Context) (string, error) {
+	if err := d.ready(); err != nil {
+		return "", err
+	}
 	id, err := d.newID()
 	if err != nil {
 		return "", err
@@ -157,6 +174,9 @@ func validID(id string) bool {
 // Check uses up the challenge r.ID and reports whether r.Answer is its
 // digits. Spaces in the answer are ignored; anything but digits is wrong.
 func (d *Digits) Check(ctx context.Context, r Response) (bool, error) {
+	if err := d.ready(); err != nil {
+		return false, err
+	}
 	if !validID(r.ID) {
 		return false, nil
 	}
@@ -193,6 +213,10 @@ func (d *Digits) Handler() http.Handler {
 		id, ext, _ := strings.Cut(name, ".")
 		if !validID(id) || (ext != "png" && ext != "wav") {
 			http.NotFound(w, r)
+			return
+		}
+		if d.ready() != nil {
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		c, err := d.cfg.Store.Challenge(r.Context(), id)

@@ -66,8 +66,12 @@ func (s Scope) MarshalText() ([]byte, error) {
 	return []byte(s.String()), nil
 }
 
-// UnmarshalText implements [encoding.TextUnmarshaler] with [Parse].
+// UnmarshalText implements [encoding.TextUnmarshaler] with [Parse]. A nil
+// s is an error.
 func (s *Scope) UnmarshalText(b []byte) error {
+	if s == nil {
+		return errors.New("scopes: UnmarshalText into a nil *Scope")
+	}
 	v, err := Parse(string(b))
 	if err != nil {
 		return err

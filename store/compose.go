@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyward/keyward/scopes"
 )
@@ -41,9 +42,16 @@ var (
 // sessions, claims and counters are not shared with other processes
 // either.
 //
-// durable and fast must not be nil. The store is safe for concurrent use
-// if they are.
+// durable and fast must not be nil: the part that is answers an error to
+// every call that would reach it. The store is safe for concurrent use if
+// they are.
 func Combine(durable Durable, fast Fast) Store {
+	if durable == nil {
+		durable = missingPart{errors.New("store: Combine was given no durable store")}
+	}
+	if fast == nil {
+		fast = missingPart{errors.New("store: Combine was given no fast store")}
+	}
 	c := &composite{Durable: durable, Fast: fast, accounts: durable}
 	c.channels = channels(fast, durable)
 	c.own, _ = keptGenerations(durable)
@@ -270,3 +278,49 @@ func (c *composite) WatchInvalidations(w InvalidationWatcher) (stop func(), err 
 	}
 	return nil, ErrNotSupported
 }
+
+// missingPart stands in for a part [Combine] was not given: it answers
+// err to every call.
+type missingPart struct{ err error }
+
+func (p missingPart) Account(context.Context, AccountRef) (Account, error) { return Account{}, p.err }
+func (p missingPart) AccountByLogin(context.Context, scopes.Scope, string) (Account, error) {
+	return Account{}, p.err
+}
+func (p missingPart) APIKeyByHash(context.Context, Hash) (APIKey, error) { return APIKey{}, p.err }
+func (p missingPart) RecordAPIKeyUse(context.Context, int64, time.Time, string, int64) error {
+	return p.err
+}
+func (p missingPart) CreateAPIKey(context.Context, APIKey) (APIKey, error)  { return APIKey{}, p.err }
+func (p missingPart) APIKeys(context.Context, AccountRef) ([]APIKey, error) { return nil, p.err }
+func (p missingPart) RevokeAPIKey(context.Context, AccountRef, int64) error { return p.err }
+func (p missingPart) TFA(context.Context, AccountRef) (TFA, error)          { return TFA{}, p.err }
+func (p missingPart) PutTFA(context.Context, TFA) error                     { return p.err }
+func (p missingPart) AdvanceTFAStep(context.Context, AccountRef, int64) (bool, error) {
+	return false, p.err
+}
+func (p missingPart) Session(context.Context, Hash) (Session, error) { return Session{}, p.err }
+func (p missingPart) TouchSession(context.Context, Hash, time.Time, time.Time) error {
+	return p.err
+}
+func (p missingPart) CreateSession(context.Context, Session) error { return p.err }
+func (p missingPart) DeleteSession(context.Context, Hash) error    { return p.err }
+func (p missingPart) DeleteAccountSessions(context.Context, AccountRef, Hash) (int, error) {
+	return 0, p.err
+}
+func (p missingPart) Claim(context.Context, string, time.Duration) (bool, error) { return false, p.err }
+func (p missingPart) Increment(context.Context, string, time.Duration) (int64, time.Time, error) {
+	return 0, time.Time{}, p.err
+}
+func (p missingPart) Count(context.Context, string) (int64, time.Time, error) {
+	return 0, time.Time{}, p.err
+}
+func (p missingPart) Reset(context.Context, string) error                  { return p.err }
+func (p missingPart) Decrement(context.Context, string) error              { return p.err }
+func (p missingPart) PutChallenge(context.Context, Challenge) error        { return p.err }
+func (p missingPart) Challenge(context.Context, string) (Challenge, error) { return Challenge{}, p.err }
+func (p missingPart) TakeChallenge(context.Context, string) (Challenge, error) {
+	return Challenge{}, p.err
+}
+func (p missingPart) PutToken(context.Context, Token) error          { return p.err }
+func (p missingPart) TakeToken(context.Context, Hash) (Token, error) { return Token{}, p.err }

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // The interfaces [Memory] implements.
 var (
@@ -40,9 +43,13 @@ type MemoryConfig struct {
 // Memory never blocks on I/O and ignores the contexts it is given; only
 // [Memory.Invalidate] waits, for the watchers it calls.
 //
-// The zero value is not usable; call [NewMemory].
+// The zero value is an empty store on [time.Now]'s clock, as
+// NewMemory(MemoryConfig{}) returns: it makes its maps on first use.
 type Memory struct {
-	now func() time.Time
+	// setUp makes the maps, and sets now if it is nil, once: in NewMemory,
+	// or in the first call to a zero Memory.
+	setUp sync.Once
+	now   func() time.Time
 
 	accounts memoryAccounts
 	keys     memoryKeys
@@ -59,45 +66,34 @@ type Memory struct {
 
 // NewMemory returns an empty in-memory store configured by cfg.
 func NewMemory(cfg MemoryConfig) *Memory {
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
-	}
-	return &Memory{
-		now: now,
-		accounts: memoryAccounts{
-			byRef:       make(map[AccountRef]Account),
-			byLogin:     make(map[loginKey]int64),
-			generations: make(map[AccountRef]int64),
-		},
-		keys: memoryKeys{
-			byHash:  make(map[Hash]APIKey),
-			byID:    make(map[int64]Hash),
-			byOwner: make(map[AccountRef]map[int64]struct{}),
-		},
-		sessions: memorySessions{
-			byHash:  make(map[Hash]Session),
-			byOwner: make(map[AccountRef]map[Hash]struct{}),
-		},
-		claims: memoryClaims{
-			until: make(map[string]time.Time),
-		},
-		counters: memoryCounters{
-			byKey: make(map[string]memoryCounter),
-		},
-		tfa: memoryTFA{
-			byRef: make(map[AccountRef]TFA),
-		},
-		challenges: memoryChallenges{
-			byID: make(map[string]Challenge),
-		},
-		tokens: memoryTokens{
-			byHash: make(map[Hash]Token),
-		},
-		watches: memoryWatches{
-			set: make(map[*memoryWatch]struct{}),
-		},
-	}
+	m := &Memory{now: cfg.Now}
+	m.ready()
+	return m
+}
+
+// ready makes m's maps, and sets its clock to [time.Now] if it has none,
+// the first time it is called: every method calls it, so that a zero
+// Memory works as well as one [NewMemory] made.
+func (m *Memory) ready() {
+	m.setUp.Do(func() {
+		if m.now == nil {
+			m.now = time.Now
+		}
+		m.accounts.byRef = make(map[AccountRef]Account)
+		m.accounts.byLogin = make(map[loginKey]int64)
+		m.accounts.generations = make(map[AccountRef]int64)
+		m.keys.byHash = make(map[Hash]APIKey)
+		m.keys.byID = make(map[int64]Hash)
+		m.keys.byOwner = make(map[AccountRef]map[int64]struct{})
+		m.sessions.byHash = make(map[Hash]Session)
+		m.sessions.byOwner = make(map[AccountRef]map[Hash]struct{})
+		m.claims.until = make(map[string]time.Time)
+		m.counters.byKey = make(map[string]memoryCounter)
+		m.tfa.byRef = make(map[AccountRef]TFA)
+		m.challenges.byID = make(map[string]Challenge)
+		m.tokens.byHash = make(map[Hash]Token)
+		m.watches.set = make(map[*memoryWatch]struct{})
+	})
 }
 
 // addToIndex adds key to the set of owner in index.

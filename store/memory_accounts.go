@@ -41,6 +41,7 @@ type loginKey struct {
 // Account returns the account with the given scope and ID, or
 // [ErrNotFound]. It takes a read lock and does not allocate.
 func (m *Memory) Account(_ context.Context, ref AccountRef) (Account, error) {
+	m.ready()
 	s := &m.accounts
 	s.mu.RLock()
 	a, ok := s.byRef[ref]
@@ -56,6 +57,7 @@ func (m *Memory) Account(_ context.Context, ref AccountRef) (Account, error) {
 // account this store does not keep (whose 2FA state it keeps): 0 when
 // none is recorded. It takes a read lock and does not allocate.
 func (m *Memory) Generation(_ context.Context, ref AccountRef) (int64, error) {
+	m.ready()
 	s := &m.accounts
 	s.mu.RLock()
 	g := s.generations[ref]
@@ -67,6 +69,7 @@ func (m *Memory) Generation(_ context.Context, ref AccountRef) (int64, error) {
 // address equals login after [NormalizeLogin], or [ErrNotFound]. A login
 // that is empty after normalization matches no account.
 func (m *Memory) AccountByLogin(_ context.Context, scope scopes.Scope, login string) (Account, error) {
+	m.ready()
 	login = NormalizeLogin(login)
 	if login == "" {
 		return Account{}, ErrNotFound
@@ -89,6 +92,7 @@ func (m *Memory) AccountByLogin(_ context.Context, scope scopes.Scope, login str
 // scope, or the result is [ErrConflict]: a login names at most one account.
 // An account with no valid scope or an empty username is an error.
 func (m *Memory) CreateAccount(_ context.Context, a Account) (Account, error) {
+	m.ready()
 	if !a.Scope.Valid() {
 		return Account{}, errors.New("store: account has no valid scope")
 	}
@@ -126,6 +130,7 @@ func (m *Memory) CreateAccount(_ context.Context, a Account) (Account, error) {
 // SetPassword stores hash as the account's password hash and raises its
 // generation, or returns [ErrNotFound].
 func (m *Memory) SetPassword(_ context.Context, ref AccountRef, hash string) error {
+	m.ready()
 	s := &m.accounts
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,6 +148,7 @@ func (m *Memory) SetPassword(_ context.Context, ref AccountRef, hash string) err
 // still old: [ErrConflict] if it is not, [ErrNotFound] if there is no
 // account. The generation stays.
 func (m *Memory) RehashPassword(_ context.Context, ref AccountRef, old, hash string) error {
+	m.ready()
 	s := &m.accounts
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -164,6 +170,7 @@ func (m *Memory) RehashPassword(_ context.Context, ref AccountRef, old, hash str
 // [ErrNotFound], or [ErrConflict] when another account of the scope has
 // the username or email address.
 func (m *Memory) UpdateAccount(_ context.Context, a Account) error {
+	m.ready()
 	username, email := NormalizeLogin(a.Username), NormalizeLogin(a.Email)
 	if username == "" {
 		return errors.New("store: account has no username")

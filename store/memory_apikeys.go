@@ -25,6 +25,7 @@ type memoryKeys struct {
 // APIKeyByHash returns the key whose Hash is h, or [ErrNotFound], also when
 // the key has expired. It takes a read lock and does not allocate.
 func (m *Memory) APIKeyByHash(_ context.Context, h Hash) (APIKey, error) {
+	m.ready()
 	s := &m.keys
 	s.mu.RLock()
 	k, ok := s.byHash[h]
@@ -42,6 +43,7 @@ func (m *Memory) APIKeyByHash(_ context.Context, h Hash) (APIKey, error) {
 // expired key is not an error, and stays absent. A negative requests is an
 // error.
 func (m *Memory) RecordAPIKeyUse(_ context.Context, id int64, at time.Time, ip string, requests int64) error {
+	m.ready()
 	if requests < 0 {
 		return fmt.Errorf("store: record API key use: negative request count %d", requests)
 	}
@@ -67,6 +69,7 @@ func (m *Memory) RecordAPIKeyUse(_ context.Context, id int64, at time.Time, ip s
 // k.ID is ignored, and a zero CreatedAt is set to now. A Hash already stored
 // is [ErrConflict]. A key with no valid account is an error.
 func (m *Memory) CreateAPIKey(_ context.Context, k APIKey) (APIKey, error) {
+	m.ready()
 	if !k.Account.Scope.Valid() || k.Account.ID <= 0 {
 		return APIKey{}, errors.New("store: API key has no valid account")
 	}
@@ -95,6 +98,7 @@ func (m *Memory) CreateAPIKey(_ context.Context, k APIKey) (APIKey, error) {
 // APIKeys returns the account's keys that have not expired, oldest first
 // (by CreatedAt, then ID), in a new slice.
 func (m *Memory) APIKeys(_ context.Context, owner AccountRef) ([]APIKey, error) {
+	m.ready()
 	now := m.now()
 	s := &m.keys
 	s.mu.RLock()
@@ -115,6 +119,7 @@ func (m *Memory) APIKeys(_ context.Context, owner AccountRef) ([]APIKey, error) 
 // RevokeAPIKey deletes the key with the ID if owner owns it and it has not
 // expired, and returns [ErrNotFound] otherwise.
 func (m *Memory) RevokeAPIKey(_ context.Context, owner AccountRef, id int64) error {
+	m.ready()
 	now := m.now()
 	s := &m.keys
 	s.mu.Lock()

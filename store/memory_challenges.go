@@ -18,6 +18,7 @@ type memoryChallenges struct {
 
 // PutChallenge stores c, or returns [ErrConflict] for an ID already live.
 func (m *Memory) PutChallenge(_ context.Context, c Challenge) error {
+	m.ready()
 	now := m.now()
 	s := &m.challenges
 	s.mu.Lock()
@@ -35,6 +36,7 @@ func (m *Memory) PutChallenge(_ context.Context, c Challenge) error {
 
 // Challenge returns the challenge without using it up, or [ErrNotFound].
 func (m *Memory) Challenge(_ context.Context, id string) (Challenge, error) {
+	m.ready()
 	now := m.now()
 	s := &m.challenges
 	s.mu.Lock()
@@ -49,6 +51,7 @@ func (m *Memory) Challenge(_ context.Context, id string) (Challenge, error) {
 
 // TakeChallenge removes the challenge and returns it, or [ErrNotFound].
 func (m *Memory) TakeChallenge(_ context.Context, id string) (Challenge, error) {
+	m.ready()
 	now := m.now()
 	s := &m.challenges
 	s.mu.Lock()

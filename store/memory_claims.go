@@ -22,6 +22,7 @@ type memoryClaims struct {
 // A ttl that is not positive is an error, since its claim would never be
 // live and every use would be the first.
 func (m *Memory) Claim(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	m.ready()
 	if ttl <= 0 {
 		return false, fmt.Errorf("store: claim ttl %v is not positive", ttl)
 	}

@@ -25,6 +25,7 @@ type memoryCounter struct {
 // (now is not before its end), starts again at 1 with a window that ends at
 // now+window. A window that is not positive is an error.
 func (m *Memory) Increment(_ context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	m.ready()
 	if window <= 0 {
 		return 0, time.Time{}, fmt.Errorf("store: counter window %v is not positive", window)
 	}
@@ -47,6 +48,7 @@ func (m *Memory) Increment(_ context.Context, key string, window time.Duration) 
 // Count returns key's count and window end; a counter that does not exist
 // or whose window has ended is 0 and the zero time.
 func (m *Memory) Count(_ context.Context, key string) (int64, time.Time, error) {
+	m.ready()
 	now := m.now()
 	s := &m.counters
 	s.mu.RLock()
@@ -60,6 +62,7 @@ func (m *Memory) Count(_ context.Context, key string) (int64, time.Time, error) 
 
 // Reset deletes key's counter. An absent counter is not an error.
 func (m *Memory) Reset(_ context.Context, key string) error {
+	m.ready()
 	now := m.now()
 	s := &m.counters
 	s.mu.Lock()
@@ -73,6 +76,7 @@ func (m *Memory) Reset(_ context.Context, key string) error {
 // Decrement subtracts one from key's counter if it exists, its window has
 // not ended, and its count is above zero; otherwise it does nothing.
 func (m *Memory) Decrement(_ context.Context, key string) error {
+	m.ready()
 	now := m.now()
 	s := &m.counters
 	s.mu.Lock()

@@ -32,6 +32,7 @@ type memoryWatch struct {
 // goroutine's Invalidate to the same watcher: the caller must not hold a
 // lock that a watcher's methods take.
 func (m *Memory) Invalidate(_ context.Context, ref AccountRef) error {
+	m.ready()
 	if _, err := ref.MarshalText(); err != nil {
 		return fmt.Errorf("store: invalidate %v %d: %w", ref.Scope, ref.ID, err)
 	}
@@ -66,6 +67,7 @@ func (mw *memoryWatch) invalidated(ref AccountRef) {
 // one of w's methods, and the caller must not hold a lock that w's
 // Listening takes. A nil w is an error.
 func (m *Memory) WatchInvalidations(w InvalidationWatcher) (stop func(), err error) {
+	m.ready()
 	if w == nil {
 		return nil, fmt.Errorf("store: watch invalidations: nil watcher")
 	}

@@ -21,6 +21,7 @@ type memorySessions struct {
 // its ExpiresAt is not after now. It takes a read lock and does not
 // allocate.
 func (m *Memory) Session(_ context.Context, h Hash) (Session, error) {
+	m.ready()
 	now := m.now()
 	s := &m.sessions
 	s.mu.RLock()
@@ -35,6 +36,7 @@ func (m *Memory) Session(_ context.Context, h Hash) (Session, error) {
 // TouchSession sets the session's LastSeenAt and ExpiresAt. An absent or
 // expired session is [ErrNotFound] and is not brought back.
 func (m *Memory) TouchSession(_ context.Context, h Hash, lastSeen, expires time.Time) error {
+	m.ready()
 	now := m.now()
 	s := &m.sessions
 	s.mu.Lock()
@@ -59,6 +61,7 @@ func (m *Memory) TouchSession(_ context.Context, h Hash, lastSeen, expires time.
 // not expired, is [ErrConflict]. A session with no valid account is an
 // error.
 func (m *Memory) CreateSession(_ context.Context, sess Session) error {
+	m.ready()
 	if !sess.Account.Scope.Valid() || sess.Account.ID <= 0 {
 		return errors.New("store: session has no valid account")
 	}
@@ -79,6 +82,7 @@ func (m *Memory) CreateSession(_ context.Context, sess Session) error {
 // DeleteSession removes the session whose Hash is h. An absent session is
 // not an error.
 func (m *Memory) DeleteSession(_ context.Context, h Hash) error {
+	m.ready()
 	now := m.now()
 	s := &m.sessions
 	s.mu.Lock()
@@ -92,6 +96,7 @@ func (m *Memory) DeleteSession(_ context.Context, h Hash) error {
 // whose Hash is keep (the zero Hash keeps none) and returns how many it
 // removed that had not expired. It reads only the account's own sessions.
 func (m *Memory) DeleteAccountSessions(_ context.Context, owner AccountRef, keep Hash) (int, error) {
+	m.ready()
 	now := m.now()
 	s := &m.sessions
 	s.mu.Lock()

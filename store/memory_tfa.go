@@ -30,6 +30,7 @@ func cloneTFA(t TFA) TFA {
 
 // TFA returns the account's 2FA state, or [ErrNotFound].
 func (m *Memory) TFA(_ context.Context, ref AccountRef) (TFA, error) {
+	m.ready()
 	s := &m.tfa
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -44,6 +45,7 @@ func (m *Memory) TFA(_ context.Context, ref AccountRef) (TFA, error) {
 // the next Version and the greater LastStep, and raises the account's
 // generation if Enabled changes; otherwise it is [ErrConflict].
 func (m *Memory) PutTFA(_ context.Context, t TFA) error {
+	m.ready()
 	s := &m.tfa
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,6 +70,7 @@ func (m *Memory) PutTFA(_ context.Context, t TFA) error {
 
 // AdvanceTFAStep raises the account's LastStep to step if step is greater.
 func (m *Memory) AdvanceTFAStep(_ context.Context, ref AccountRef, step int64) (bool, error) {
+	m.ready()
 	s := &m.tfa
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -18,6 +18,7 @@ type memoryTokens struct {
 // [ErrConflict]; an expired one's Hash is free again. A token with no valid
 // account is an error.
 func (m *Memory) PutToken(_ context.Context, t Token) error {
+	m.ready()
 	if !t.Account.Scope.Valid() || t.Account.ID <= 0 {
 		return errors.New("store: token has no valid account")
 	}
@@ -38,6 +39,7 @@ func (m *Memory) PutToken(_ context.Context, t Token) error {
 // [ErrNotFound] if it is absent or expired. The check and the removal are
 // one step under the lock: of concurrent takes, exactly one gets it.
 func (m *Memory) TakeToken(_ context.Context, h Hash) (Token, error) {
+	m.ready()
 	now := m.now()
 	s := &m.tokens
 	s.mu.Lock()

@@ -42,8 +42,11 @@ func (r AccountRef) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText implements [encoding.TextUnmarshaler], the inverse of
-// MarshalText; anything else is an error.
+// MarshalText; anything else is an error, as is a nil r.
 func (r *AccountRef) UnmarshalText(b []byte) error {
+	if r == nil {
+		return errors.New("store: UnmarshalText into a nil *AccountRef")
+	}
 	name, id, ok := strings.Cut(string(b), ":")
 	if !ok {
 		return errBadRef

@@ -74,7 +74,9 @@ type Config struct {
 	Rand io.Reader
 }
 
-// TOTP enrolls, verifies and recovers second factors. Make one with [New].
+// TOTP enrolls, verifies and recovers second factors. Make one with [New]:
+// the methods of a TOTP made otherwise (a zero or nil one) return an
+// error.
 type TOTP struct {
 	st     Store
 	issuer string
@@ -443,6 +445,11 @@ const maxAttempts = 5
 // nothing written and no error.
 var errNoWrite = errors.New("totp: nothing to write")
 
+// errNotMade is what a TOTP that [New] did not make answers: every method
+// reads the state first ([TOTP.update], [TOTP.state]), and it has no
+// store to read it from.
+var errNotMade = errors.New("totp: TOTP not made by New")
+
 // update changes the account's 2FA state: it reads the state (found
 // false, and the zero state with Account set, if there is none), calls
 // change, and puts what change returns with the Version it read. If
@@ -453,6 +460,9 @@ var errNoWrite = errors.New("totp: nothing to write")
 // ends update with that error and nothing written. change may be called
 // more than once.
 func (t *TOTP) update(ctx context.Context, ref store.AccountRef, change func(st store.TFA, found bool) (store.TFA, error)) error {
+	if t == nil || t.st == nil {
+		return errNotMade
+	}
 	for range maxAttempts {
 		st, err := t.st.TFA(ctx, ref)
 		found := err == nil
@@ -488,6 +498,9 @@ func (t *TOTP) Enabled(ctx context.Context, ref store.AccountRef) (bool, error) 
 
 // state reads the account's 2FA state.
 func (t *TOTP) state(ctx context.Context, ref store.AccountRef) (store.TFA, error) {
+	if t == nil || t.st == nil {
+		return store.TFA{Account: ref}, errNotMade
+	}
 	st, err := t.st.TFA(ctx, ref)
 	if err != nil {
 		return store.TFA{Account: ref}, err

@@ -70,7 +70,9 @@ type Config struct {
 // (and the middleware's refusals, in its format).
 //
 // Register every command before serving; after that, an API is safe for
-// concurrent use.
+// concurrent use. An API without an authenticator (New given nil, or the
+// zero API) answers every request with the envelope's internal error
+// (500), as it answers a command's bug.
 type API struct {
 	auth    *authn.Authenticator
 	cfg     Config
@@ -114,9 +116,9 @@ type Call struct {
 }
 
 // Context returns the request's context (the background context for a
-// Call without a request).
+// Call without a request, or a nil Call).
 func (c *Call) Context() context.Context {
-	if c.HTTP == nil {
+	if c == nil || c.HTTP == nil {
 		return context.Background()
 	}
 	return c.HTTP.Context()
@@ -136,6 +138,9 @@ func (c *Call) Param(name string) (string, error) {
 // params returns the call's parameters, read from HTTP on first use by a
 // Call a host made without them.
 func (c *Call) params() (*form.Params, error) {
+	if c == nil {
+		return (&authn.Request{}).Params() // no request, as a Call without HTTP
+	}
 	if c.Params == nil {
 		p, err := (&authn.Request{HTTP: c.HTTP}).Params()
 		if err != nil {
@@ -152,7 +157,7 @@ func (c *Call) params() (*form.Params, error) {
 // away: the body is the API's, the envelope. A Call a host makes itself
 // has headers of its own, which go nowhere.
 func (c *Call) Response() http.ResponseWriter {
-	if c.w == nil {
+	if c == nil || c.w == nil {
 		return headersOnly{http.Header{}}
 	}
 	return headersOnly{c.w.Header()}
@@ -175,7 +180,9 @@ func (headersOnly) WriteHeader(int)             {}
 // User.PasswordRemind, User.PasswordReset, Admin.PasswordRemind and
 // Admin.PasswordReset (these last and Captcha.New answer as unknown
 // commands when the authenticator has no mailer, or no captcha of its
-// own); in the [WMD] dialect, auth.
+// own); in the [WMD] dialect, auth. A nil auth makes an API that answers
+// every request with the envelope's internal error (500): New has no
+// error to return.
 func New(auth *authn.Authenticator, cfg Config) *API {
 	if cfg.CaptchaURL == "" {
 		cfg.CaptchaURL = "/captcha/"
@@ -193,9 +200,11 @@ func New(auth *authn.Authenticator, cfg Config) *API {
 // Handle registers a command under name. Requests match it ignoring ASCII
 // case ("List.Create", "list.create"). It returns an error for an empty
 // name, one already registered in any case, a command without Run, and one
-// that is neither Public nor scoped (or is both).
+// that is neither Public nor scoped (or is both), and for a nil API.
 func (api *API) Handle(name string, cmd Command) error {
 	switch {
+	case api == nil:
+		return errors.New("command: Handle on a nil API")
 	case name == "" || strings.ContainsAny(name, " \t\r\n"):
 		return fmt.Errorf("command: name %q", name)
 	case cmd.Run == nil:
@@ -209,6 +218,9 @@ func (api *API) Handle(name string, cmd Command) error {
 		}
 	}
 	key := lowerASCII(name)
+	if api.commands == nil { // the zero API
+		api.commands = make(map[string]Command)
+	}
 	if _, dup := api.commands[key]; dup {
 		return fmt.Errorf("command: %s registered twice", name)
 	}
@@ -230,6 +242,9 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		authn.WriteJSONError(w, r, authn.ErrBadRequest)
 		return
 	}
+	if api == nil {
+		api = &API{} // answers as the zero API does
+	}
 	req := api.auth.Request(r)
 	params, err := req.Params()
 	if err != nil {
@@ -241,6 +256,9 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve runs the command named in params, read from req.
 func (api *API) serve(w http.ResponseWriter, r *http.Request, req *authn.Request, params *form.Params) {
+	if api.unmade(w, r, params) {
+		return
+	}
 	ctx := r.Context()
 	asXML := api.wantsXML(params)
 	name, err := params.Get(api.cfg.Dialect.commandParam())
@@ -319,6 +337,9 @@ func (api *API) run(cmd Command, call *Call) (fields Fields, err error) {
 
 // fail answers a general error in the envelope, and reports it.
 func (api *API) fail(w http.ResponseWriter, r *http.Request, params *form.Params, err error) {
+	if api.unmade(w, r, params) {
+		return
+	}
 	status, text := authn.PublicError(err)
 	e := event.Event{Kind: event.Refused, Reason: text}
 	if status >= 500 && !errors.Is(err, ErrInternal) {
@@ -328,6 +349,17 @@ func (api *API) fail(w http.ResponseWriter, r *http.Request, params *form.Params
 		api.auth.Emit(r.Context(), e)
 	}
 	api.write(w, r, api.profile.generalAnswer(err), api.wantsXML(params))
+}
+
+// unmade answers the internal error (500) for an API without an
+// authenticator, and reports whether it did: serve and fail, the two ends
+// of every request, ask it first.
+func (api *API) unmade(w http.ResponseWriter, r *http.Request, params *form.Params) bool {
+	if api.auth != nil {
+		return false
+	}
+	api.writeEnvelope(r.Context(), w, api.profile.generalAnswer(ErrInternal), api.wantsXML(params))
+	return true
 }
 
 // commandFailed answers a command's bug (500) and reports it with its

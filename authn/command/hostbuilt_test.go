@@ -29,15 +29,17 @@ func TestHostBuiltValues(t *testing.T) {
 	a := newAuthenticator(t)
 	api := command.New(a, command.Config{})
 	wmd := command.New(a, command.Config{Dialect: command.WMD, Credentials: []authn.Method{authn.MethodEToken}})
+	unmade, unmadeWMD := command.New(nil, command.Config{}), command.New(nil, command.Config{Dialect: command.WMD})
 	receivers := []any{
 		api, wmd, command.New(a, command.Config{Profile: command.OctethV5, Dialect: 99, CaptchaPolicy: 99}),
-		&command.Call{},
+		unmade, unmadeWMD, &command.API{}, (*command.API)(nil),
+		&command.Call{}, (*command.Call)(nil),
 		&command.Call{HTTP: httptest.NewRequest("POST", "/", strings.NewReader("a=1&a=2"))},
 		&command.Call{HTTP: httptest.NewRequest("GET", "/?SessionID=x", nil), Principal: authn.Principal{Scope: scopes.User, AccountID: 1}},
 		&command.Call{Params: &form.Params{}},
 		&command.Error{}, &command.Error{Code: 1, Text: "x", Fields: command.Fields{"Success": true}},
 	}
-	funcs := map[string]any{"New": command.New, "Fail": command.Fail}
+	funcs := map[string]any{"New": command.New, "Fail": command.Fail, "Dialects": command.Dialects}
 	var calls int
 	var panics []string
 	for _, recv := range receivers {
@@ -52,8 +54,17 @@ func TestHostBuiltValues(t *testing.T) {
 		calls, panics = calls+n, append(panics, p...)
 	}
 	// The built-in commands too, through the router, with a host's
-	// requests of every kind.
-	for _, h := range []http.Handler{api, wmd} {
+	// requests of every kind; and through APIs made without an
+	// authenticator, alone and as dialects of one endpoint.
+	handlers := []http.Handler{api, wmd, unmade, unmadeWMD, &command.API{}}
+	for _, pair := range [][2]*command.API{{api, wmd}, {unmade, unmadeWMD}} {
+		h, err := command.Dialects(pair[0], pair[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		handlers = append(handlers, h)
+	}
+	for _, h := range handlers {
 		for _, r := range hostRequests() {
 			calls++
 			if msg := hostcall.Call("ServeHTTP", reflect.ValueOf(h.ServeHTTP), []reflect.Value{reflect.ValueOf(httptest.NewRecorder()), reflect.ValueOf(r)}, func(any) {}); msg != "" {
@@ -65,6 +76,39 @@ func TestHostBuiltValues(t *testing.T) {
 		t.Error(p)
 	}
 	t.Logf("%d calls", calls)
+}
+
+// An API made without an authenticator, or the zero API, answers every
+// request with the internal error (500) in its envelope; the zero API
+// takes commands all the same; a nil API answers 500 too.
+func TestUnmadeAPIAnswersInternalError(t *testing.T) {
+	t.Parallel()
+	zero := &command.API{}
+	run := func(*command.Call) (command.Fields, error) { return command.Fields{"Done": true}, nil }
+	if err := zero.Handle("Host.Run", command.Command{Public: true, Run: run}); err != nil {
+		t.Fatal(err)
+	}
+	if err := (*command.API)(nil).Handle("Host.Run", command.Command{Public: true, Run: run}); err == nil {
+		t.Error("Handle on a nil API: no error")
+	}
+	unmadeWMD := command.New(nil, command.Config{Dialect: command.WMD})
+	both, err := command.Dialects(command.New(nil, command.Config{}), unmadeWMD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]http.Handler{
+		"New(nil)": command.New(nil, command.Config{}), "New(nil) WMD": unmadeWMD, "zero": zero,
+		"Dialects": both, "nil": (*command.API)(nil),
+	} {
+		for _, q := range []string{"Command=Host.Run", "Command=User.Login&Username=someone&Password=x", "c=auth", "Command=User.Login&Command=x", "a=%zz", ""} {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("POST", "/api.php?"+q, nil))
+			if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "Done") ||
+				!strings.Contains(w.Body.String(), `"Internal error"`) {
+				t.Errorf("%s, %s: %d %s; want 500, an internal error", name, q, w.Code, w.Body)
+			}
+		}
+	}
 }
 
 // The harness finds a panic where there is one.
@@ -135,7 +179,11 @@ func hostValues(t *testing.T, typ reflect.Type) []reflect.Value {
 	case reflect.TypeFor[http.ResponseWriter]():
 		vals = []any{httptest.NewRecorder()}
 	case reflect.TypeFor[*authn.Authenticator]():
-		vals = []any{newAuthenticator(t)}
+		vals = []any{newAuthenticator(t), (*authn.Authenticator)(nil)}
+	case reflect.TypeFor[*command.API]():
+		a := newAuthenticator(t)
+		vals = []any{command.New(a, command.Config{}), command.New(a, command.Config{Dialect: command.WMD}),
+			command.New(nil, command.Config{Dialect: command.WMD}), &command.API{}, (*command.API)(nil)}
 	case reflect.TypeFor[*command.Call]():
 		vals = []any{&command.Call{HTTP: get}, &command.Call{}, (*command.Call)(nil)}
 	case reflect.TypeFor[command.Config]():

@@ -17,8 +17,14 @@ import (
 // most, never a value.
 type Error struct{ Reason string }
 
-// Error returns the reason, after the package's name.
-func (e *Error) Error() string { return "form: " + e.Reason }
+// Error returns the reason, after the package's name (none for a nil
+// *Error).
+func (e *Error) Error() string {
+	if e == nil {
+		return "form: <nil>"
+	}
+	return "form: " + e.Reason
+}
 
 // ErrBodyTooLarge is the [*Error] of a form body over [Limits].MaxBody:
 // compare with errors.Is.
@@ -60,13 +66,17 @@ func (l Limits) withDefaults() Limits {
 // A form body over lim.MaxBody is [ErrBodyTooLarge], returned with the
 // query string's parameters and the lim.MaxBody+1 bytes read, so that a
 // caller may hand the request on whole (the rest is still in r.Body).
-// Every other refusal is an [*Error] too.
+// Every other refusal is an [*Error] too, a nil r among them; an r
+// without a URL has no query string.
 func Read(r *http.Request, dst []Param, lim Limits) (Params, []byte, error) {
+	if r == nil {
+		return Params{}, nil, errNoRequest
+	}
 	lim = lim.withDefaults()
 	list := dst[:0]
 	var err error
-	if q := r.URL.RawQuery; q != "" {
-		if list, err = parseURLEncoded(list, q, lim); err != nil {
+	if r.URL != nil && r.URL.RawQuery != "" { // a request built by hand may have no URL
+		if list, err = parseURLEncoded(list, r.URL.RawQuery, lim); err != nil {
 			return Params{}, nil, err
 		}
 	}
@@ -111,6 +121,7 @@ var (
 	errEmptyParamName  = &Error{Reason: "empty parameter name"}
 	errNULInParam      = &Error{Reason: "NUL in parameter"}
 	errMultipartNoName = &Error{Reason: "multipart part without a name"}
+	errNoRequest       = &Error{Reason: "no request"}
 )
 
 // parseURLEncoded appends the pairs of an application/x-www-form-urlencoded

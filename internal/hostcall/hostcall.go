@@ -1,10 +1,16 @@
 package hostcall
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // All calls f once per choice of argument: each argument position in turn
@@ -83,4 +89,75 @@ func describe(args []reflect.Value) string {
 		s = s[:300] + "...)"
 	}
 	return s
+}
+
+// Methods calls All over each exported method of recv, naming each call
+// after recv's type and the method.
+func Methods(t testing.TB, recv any, values func(reflect.Type) []reflect.Value, use func(any)) (int, []string) {
+	t.Helper()
+	v := reflect.ValueOf(recv)
+	calls := 0
+	var panics []string
+	for i := range v.NumMethod() {
+		n, p := All(t, fmt.Sprintf("%T.%s", recv, v.Type().Method(i).Name), v.Method(i), values, use)
+		calls, panics = calls+n, append(panics, p...)
+	}
+	return calls, panics
+}
+
+// Basic returns values of typ that any host can build, the first the most
+// ordinary: contexts (one cancelled), requests (and nil), a response
+// recorder, times, errors (and nil), and for any other string, number,
+// bool, slice, array, map, pointer, func, interface or struct, its zero
+// value with a few others. A package's tests put their own types' values
+// first and leave the rest to Basic. It returns nil for a channel.
+func Basic(typ reflect.Type) []reflect.Value {
+	var vals []any
+	switch typ {
+	case reflect.TypeFor[context.Context]():
+		cancelled, cancel := context.WithCancel(context.Background())
+		cancel()
+		vals = []any{context.Background(), cancelled}
+	case reflect.TypeFor[*http.Request]():
+		vals = []any{httptest.NewRequest("GET", "/", nil), httptest.NewRequest("POST", "/?a=1", strings.NewReader("b=2")), nil}
+	case reflect.TypeFor[http.ResponseWriter]():
+		vals = []any{httptest.NewRecorder()}
+	case reflect.TypeFor[http.Handler]():
+		vals = []any{http.NotFoundHandler(), nil}
+	case reflect.TypeFor[time.Time]():
+		vals = []any{time.Now(), time.Time{}}
+	case reflect.TypeFor[error]():
+		vals = []any{errors.New("a host's error"), nil}
+	}
+	if vals != nil {
+		out := make([]reflect.Value, len(vals))
+		for i, v := range vals {
+			out[i] = reflect.Zero(typ)
+			if v != nil {
+				out[i] = reflect.ValueOf(v)
+			}
+		}
+		return out
+	}
+	zero := reflect.Zero(typ)
+	switch typ.Kind() {
+	case reflect.String:
+		return []reflect.Value{zero, reflect.ValueOf("x").Convert(typ), reflect.ValueOf(strings.Repeat("\xff", 300)).Convert(typ)}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return []reflect.Value{zero, reflect.ValueOf(1).Convert(typ), reflect.ValueOf(-1).Convert(typ)}
+	case reflect.Float32, reflect.Float64:
+		return []reflect.Value{zero, reflect.ValueOf(-1.0).Convert(typ), reflect.ValueOf(math.NaN()).Convert(typ)}
+	case reflect.Bool:
+		return []reflect.Value{zero, reflect.ValueOf(true).Convert(typ)}
+	case reflect.Slice:
+		return []reflect.Value{zero, reflect.MakeSlice(typ, 1, 1)}
+	case reflect.Map:
+		return []reflect.Value{zero, reflect.MakeMap(typ)}
+	case reflect.Pointer:
+		return []reflect.Value{reflect.New(typ.Elem()), zero}
+	case reflect.Array, reflect.Struct, reflect.Func, reflect.Interface:
+		return []reflect.Value{zero}
+	}
+	return nil
 }
