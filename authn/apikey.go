@@ -208,6 +208,9 @@ func ipString(ip netip.Addr) string {
 // ([Authenticator.UpdateAccount]): it carries the account's credential
 // generation.
 func (a *Authenticator) Account(ctx context.Context, ref store.AccountRef) (store.Account, error) {
+	if err := a.made(); err != nil {
+		return store.Account{}, err
+	}
 	acct, err := a.store.Account(ctx, ref)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -241,6 +244,9 @@ const maxNoteBytes = 1000
 // account, and returns it with its stored record. The key itself is in the
 // Secret only: keyward keeps its SHA-256 and cannot show it again.
 func (a *Authenticator) CreateAPIKey(ctx context.Context, owner store.AccountRef, opts APIKeyOptions) (Secret, store.APIKey, error) {
+	if err := a.made(); err != nil {
+		return Secret{}, store.APIKey{}, err
+	}
 	if len(opts.Label) > maxLabelBytes || !utf8.ValidString(opts.Label) {
 		return Secret{}, store.APIKey{}, because(ErrBadRequest, "label too long or not UTF-8")
 	}
@@ -286,6 +292,9 @@ func (a *Authenticator) CreateAPIKey(ctx context.Context, owner store.AccountRef
 // RevokeAPIKey deletes the owner's key with the ID. A key that does not
 // exist or is not the owner's is [store.ErrNotFound].
 func (a *Authenticator) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id int64) error {
+	if err := a.made(); err != nil {
+		return err
+	}
 	start := time.Now()
 	err := a.store.RevokeAPIKey(ctx, owner, id)
 	if !errors.Is(err, store.ErrNotFound) {
@@ -310,6 +319,9 @@ func (a *Authenticator) RevokeAPIKey(ctx context.Context, owner store.AccountRef
 // While a background write is under way the list shows the store's
 // figures alone, which may lag by what that write carries.
 func (a *Authenticator) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
+	if err := a.made(); err != nil {
+		return nil, err
+	}
 	u := &a.usage
 	if !u.flushMu.TryLock() {
 		keys, err := a.store.APIKeys(ctx, owner)

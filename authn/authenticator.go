@@ -2,6 +2,7 @@ package authn
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -19,6 +20,11 @@ import (
 // lives in the store; the Authenticator keeps only a cache of it, which
 // the store's invalidation channel keeps honest ([CacheConfig]), and API
 // key usage not yet written. Call [Authenticator.Close] on shutdown.
+//
+// An Authenticator not made by New (its zero value, or a nil pointer)
+// lets nothing through and panics nowhere: its methods return an error
+// that [PublicError] answers 503, its handlers and middleware answer that
+// error with [WriteJSONError], and Emit does nothing.
 type Authenticator struct {
 	cfg Config
 	// store is cfg.Store with cfg.StoreTimeout on every call; passwords
@@ -51,6 +57,25 @@ type Authenticator struct {
 	invalidations store.Invalidations
 	stopWatch     func()
 	closeOnce     sync.Once
+}
+
+// errNotMade is what an Authenticator not made by [New] answers: a zero
+// Authenticator{}, or a nil *Authenticator. It is the host's programming
+// error, neither the client's nor the store's, so it wraps none of the
+// sentinels: each of those blames the request (a 4xx), or, for
+// ErrStoreUnavailable, a store that is not there to fail (and would send
+// operators looking at a healthy one). [PublicError] answers it as any
+// error nobody expected: 503 "Service unavailable", failing closed, and
+// telling a client nothing of the server's setup.
+var errNotMade = errors.New("authn: Authenticator not made by New (a zero or nil *Authenticator)")
+
+// made returns errNotMade unless New made a. Every exported method asks it
+// first; it is safe on a nil receiver. New always sets store.
+func (a *Authenticator) made() error {
+	if a == nil || a.store == nil {
+		return errNotMade
+	}
+	return nil
 }
 
 // New checks cfg, fills in its defaults and returns an Authenticator. An

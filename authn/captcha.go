@@ -26,6 +26,9 @@ const (
 // an error wrapping errors.ErrUnsupported: that service makes its
 // challenges itself.
 func (a *Authenticator) NewCaptcha(ctx context.Context, r *http.Request) (string, error) {
+	if err := a.made(); err != nil {
+		return "", err
+	}
 	d, ok := a.captcha.(*captcha.Digits)
 	if !ok {
 		return "", fmt.Errorf("authn: NewCaptcha needs keyward's own captcha: %w", errors.ErrUnsupported)
@@ -52,6 +55,9 @@ func (a *Authenticator) NewCaptcha(ctx context.Context, r *http.Request) (string
 // Drawing an image or a sound costs CPU: each client address may fetch 120
 // in 10 minutes (429 after that).
 func (a *Authenticator) CaptchaHandler() http.Handler {
+	if err := a.made(); err != nil {
+		return notMade(err)
+	}
 	d, ok := a.captcha.(*captcha.Digits)
 	if !ok {
 		return nil

@@ -116,6 +116,9 @@ func (a *Authenticator) startSessionChanging(ctx context.Context, acct store.Acc
 // accounts (a host's own read-only table, or one that answers
 // [store.ErrNotSupported]) is an error wrapping [ErrForbidden].
 func (a *Authenticator) UpdateAccount(ctx context.Context, p Principal, acct store.Account, password string) (Secret, error) {
+	if err := a.made(); err != nil {
+		return Secret{}, err
+	}
 	if a.updater == nil {
 		return Secret{}, errAccountsReadOnly
 	}
@@ -169,6 +172,9 @@ func (a *Authenticator) UpdateAccount(ctx context.Context, p Principal, acct sto
 // or email address another account of the scope has is
 // [store.ErrConflict].
 func (a *Authenticator) CreateAccount(ctx context.Context, acct store.Account, password string) (store.Account, error) {
+	if err := a.made(); err != nil {
+		return store.Account{}, err
+	}
 	if a.creator == nil {
 		return store.Account{}, errAccountsReadOnly
 	}

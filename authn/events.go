@@ -10,6 +10,9 @@ import (
 // e.Level()), stamping its Time when it has none: for commands and a
 // host's own code, whose events belong beside keyward's.
 func (a *Authenticator) Emit(ctx context.Context, e event.Event) {
+	if a.made() != nil {
+		return // nowhere to report it
+	}
 	if e.Time.IsZero() {
 		e.Time = a.cfg.Now()
 	}

@@ -2,6 +2,7 @@ package authn_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,7 @@ func TestHostBuiltValues(t *testing.T) {
 	handByHand := authn.Principal{Scope: scopes.User, AccountID: 1, Username: "someone"}
 	onSession, id := loggedIn(t, a)
 	receivers := []any{
-		a,
+		a, &authn.Authenticator{}, (*authn.Authenticator)(nil), // the last two not made by New
 		&authn.Request{}, &authn.Request{HTTP: httptest.NewRequest("GET", "/?SessionID=x", nil)},
 		a.Request(httptest.NewRequest("POST", "/?APIKey=kw_x", strings.NewReader("a=1"))),
 		&form.Params{}, authn.Principal{}, handByHand, onSession, authn.Secret{}, id,
@@ -114,6 +115,52 @@ func TestSessionsNeedRequest(t *testing.T) {
 		}
 		if sessionWorks(a, id) {
 			t.Errorf("HandOver(nil request, %v) left the session it handed to nobody", setCookie)
+		}
+	}
+}
+
+// An Authenticator not made by New, zero or nil, answers one error, which
+// PublicError makes 503 (not ErrStoreUnavailable: no store failed); its
+// middleware and handlers answer it as JSON and call no next handler.
+func TestNotMadeAnswers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	answer := func(err error) (int, string) {
+		if errors.Is(err, authn.ErrStoreUnavailable) {
+			return 0, "ErrStoreUnavailable"
+		}
+		return authn.PublicError(err)
+	}
+	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("the next handler was called") })
+	served := func(h http.Handler) (int, string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		var body struct {
+			Status int
+			Error  string
+		}
+		if err := json.NewDecoder(w.Body).Decode(&body); err != nil || body.Status != w.Code || w.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+			return w.Code, fmt.Sprintf("%q, body %+v (%v)", w.Header().Get("Content-Type"), body, err)
+		}
+		return w.Code, body.Error
+	}
+	for _, a := range []*authn.Authenticator{{}, new(authn.Authenticator), nil} {
+		for name, call := range map[string]func() (int, string){
+			"Login": func() (int, string) {
+				_, err := a.Login(ctx, authn.LoginRequest{Scope: scopes.User, Username: "someone", Password: "a password"})
+				return answer(err)
+			},
+			"Account": func() (int, string) {
+				_, err := a.Account(ctx, store.AccountRef{Scope: scopes.User, ID: 1})
+				return answer(err)
+			},
+			"Middleware":     func() (int, string) { return served(a.Middleware(next)) },
+			"Require":        func() (int, string) { return served(a.Require()(next)) },
+			"CaptchaHandler": func() (int, string) { return served(a.CaptchaHandler()) },
+		} {
+			if status, text := call(); status != http.StatusServiceUnavailable || text != "Service unavailable" {
+				t.Errorf("%s of %#v: %d %s; want 503 Service unavailable", name, a, status, text)
+			}
 		}
 	}
 }

@@ -48,6 +48,9 @@ func (a *Authenticator) cacheState(listening bool) {
 // [ErrStoreUnavailable] means the word may not have reached the others:
 // they see the change within [CacheConfig].MaxAge.
 func (a *Authenticator) Invalidate(ctx context.Context, ref store.AccountRef) error {
+	if err := a.made(); err != nil {
+		return err
+	}
 	if !ref.Scope.Valid() || ref.ID <= 0 {
 		return because(ErrBadRequest, "not an account")
 	}
@@ -113,6 +116,9 @@ func (c *credentialCache) invalidated(ref store.AccountRef) {
 // still answers afterwards, reading the store for every request. Call it
 // once the server has stopped taking requests.
 func (a *Authenticator) Close(ctx context.Context) error {
+	if err := a.made(); err != nil {
+		return err
+	}
 	a.closeOnce.Do(func() {
 		if a.stopWatch != nil {
 			a.stopWatch() // no call to the cache after this

@@ -107,6 +107,9 @@ type LoginResult struct {
 // not. Other errors (the store) fail closed. The caller hands the session
 // on ([Authenticator.HandOver]).
 func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	if err := a.made(); err != nil {
+		return LoginResult{}, err
+	}
 	res := LoginResult{Limit: a.cfg.Throttle.PerUserIP}
 	byKey := req.APIKey != ""
 	if req.EitherScope && !byKey {

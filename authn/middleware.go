@@ -30,6 +30,9 @@ import (
 // credential in it is not seen, so send credentials in headers, the query
 // string or the cookie on such requests.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	if err := a.made(); err != nil {
+		return notMade(err) // decided once, not per request
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := &Request{HTTP: r, a: a, lenient: true}
 		if err := a.authenticate(req, nil, false); err != nil {
@@ -46,6 +49,12 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// notMade is the handler of an Authenticator not made by New: it answers
+// err (errNotMade) to every request, letting none through.
+func notMade(err error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { WriteJSONError(w, r, err) })
+}
+
 // Request returns keyward's state of r for a handler that authenticates
 // requests itself, as a command router does: it reads the parameters
 // first (they name the command), then, only for a command that needs one,
@@ -55,6 +64,9 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 // state, credentials already resolved; a principal a host put in the
 // context ([WithPrincipal]) is kept, its credentials taken as resolved.
 func (a *Authenticator) Request(r *http.Request) *Request {
+	if a.made() != nil {
+		return &Request{HTTP: r} // as a host makes one
+	}
 	if r == nil {
 		return &Request{a: a} // its Params and Authenticate answer errNoRequest
 	}
@@ -84,6 +96,9 @@ func (a *Authenticator) Request(r *http.Request) *Request {
 // session cookie of a redeemed etoken is set on w when
 // [ETokenConfig].SetsCookie asks for it.
 func (a *Authenticator) Authenticate(w http.ResponseWriter, req *Request, credentials []Method) (*http.Request, error) {
+	if err := a.made(); err != nil {
+		return nil, err
+	}
 	if req == nil || req.HTTP == nil {
 		return nil, errNoRequest
 	}
@@ -133,6 +148,9 @@ func (a *Authenticator) authenticate(req *Request, credentials []Method, allMeth
 // host's own forms that are posted before there is a cookie to check (a
 // login page).
 func (a *Authenticator) CheckOrigin(r *http.Request) error {
+	if err := a.made(); err != nil {
+		return err
+	}
 	if r == nil {
 		return errNoRequest
 	}

@@ -77,6 +77,9 @@ func staticKeyBesideSession(p Principal) bool {
 // [ErrInvalidCredential]; a wrong, used or needless code (2FA off) one
 // wrapping [ErrTFAWrong]; too many of either, [*ThrottledError].
 func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p Principal, password, code string) (Principal, error) {
+	if err := a.made(); err != nil {
+		return p, err
+	}
 	if password == "" && code == "" {
 		return p, a.requireRecentPassword(p)
 	}

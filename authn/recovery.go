@@ -55,6 +55,9 @@ var errNoMailer = fmt.Errorf("authn: password recovery needs Config.Passwords.Ma
 // client address and each email address may ask a few times an hour
 // ([*ThrottledError] after that).
 func (a *Authenticator) RemindPassword(ctx context.Context, scope scopes.Scope, email string, r *http.Request) error {
+	if err := a.made(); err != nil {
+		return err
+	}
 	if a.cfg.Passwords.Mailer == nil {
 		return errNoMailer
 	}
@@ -137,6 +140,9 @@ var errBadResetToken = because(ErrInvalidCredential, "password reset token inval
 // token that does not work is an error wrapping [ErrInvalidCredential],
 // and past a few of them every try is [*ThrottledError].
 func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, token, password string, r *http.Request) error {
+	if err := a.made(); err != nil {
+		return err
+	}
 	if a.cfg.Passwords.Mailer == nil {
 		return errNoMailer // no token was ever made
 	}

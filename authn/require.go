@@ -13,6 +13,9 @@ import (
 // scopes with [ErrForbidden] (403). It must sit behind
 // [Authenticator.Middleware]; without it every request is anonymous.
 func (a *Authenticator) Require(allowed ...scopes.Scope) func(http.Handler) http.Handler {
+	if err := a.made(); err != nil {
+		return func(http.Handler) http.Handler { return notMade(err) }
+	}
 	allowed = slices.Clone(allowed)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

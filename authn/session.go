@@ -50,6 +50,9 @@ var errSwitchNeedsSession = because(ErrForbidden, "switching needs an administra
 // from the store just before, or the session is refused as made before
 // the account's latest credential change.
 func (a *Authenticator) StartSession(ctx context.Context, acct store.Account, opts SessionOptions) (Secret, error) {
+	if err := a.made(); err != nil {
+		return Secret{}, err
+	}
 	if !acct.Scope.Valid() || acct.ID <= 0 {
 		return Secret{}, errors.New("authn: StartSession needs a stored account")
 	}
@@ -328,6 +331,9 @@ var errNoSession = because(ErrBadRequest, "request did not come with a session")
 // without a session (an API key), is an error wrapping [ErrBadRequest],
 // and ends nothing; a session already ended is not an error.
 func (a *Authenticator) EndSession(w http.ResponseWriter, r *http.Request, p Principal) error {
+	if err := a.made(); err != nil {
+		return err
+	}
 	if r == nil {
 		return errNoRequest
 	}
@@ -354,6 +360,9 @@ func (a *Authenticator) EndSession(w http.ResponseWriter, r *http.Request, p Pri
 // administrator disables it or its owner asks to be signed out everywhere,
 // and returns how many it ended.
 func (a *Authenticator) EndAllSessions(ctx context.Context, account store.AccountRef) (int, error) {
+	if err := a.made(); err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	n, err := a.store.DeleteAccountSessions(ctx, account, store.Hash{})
 	after, cancel := a.afterward(ctx, start)
@@ -374,6 +383,9 @@ func (a *Authenticator) EndAllSessions(ctx context.Context, account store.Accoun
 // r is an error wrapping [ErrBadRequest]: there is nobody to hand the
 // session to, so it is ended.
 func (a *Authenticator) HandOver(w http.ResponseWriter, r *http.Request, id Secret, setCookie bool) (Secret, error) {
+	if err := a.made(); err != nil {
+		return Secret{}, err
+	}
 	ctx, err := context.Background(), errNoRequest // no r: nobody to hand it to
 	var etoken Secret
 	if r != nil {

@@ -16,6 +16,9 @@ import (
 // not enroll its holder's authenticator. An account with 2FA on is
 // [totp.ErrAlreadyEnabled].
 func (a *Authenticator) SetupTFA(ctx context.Context, p Principal) (totp.Enrollment, error) {
+	if err := a.made(); err != nil {
+		return totp.Enrollment{}, err
+	}
 	if err := a.requireRecentPassword(p); err != nil {
 		return totp.Enrollment{}, err
 	}
@@ -33,6 +36,9 @@ func (a *Authenticator) SetupTFA(ctx context.Context, p Principal) (totp.Enrollm
 // A wrong code is [totp.ErrInvalidCode] (and an event), no pending secret
 // [totp.ErrNotSetUp].
 func (a *Authenticator) EnableTFA(ctx context.Context, p Principal, code string) ([]string, Secret, error) {
+	if err := a.made(); err != nil {
+		return nil, Secret{}, err
+	}
 	if err := a.requireRecentPassword(p); err != nil {
 		return nil, Secret{}, err
 	}
@@ -60,6 +66,9 @@ func (a *Authenticator) EnableTFA(ctx context.Context, p Principal, code string)
 // [Authenticator.EnableTFA]'s. The caller checks the password and a code
 // first, as *.TFA.Disable does.
 func (a *Authenticator) DisableTFA(ctx context.Context, p Principal) (Secret, error) {
+	if err := a.made(); err != nil {
+		return Secret{}, err
+	}
 	if err := a.requireRecentPassword(p); err != nil {
 		return Secret{}, err
 	}
@@ -82,6 +91,9 @@ func (a *Authenticator) DisableTFA(ctx context.Context, p Principal) (Secret, er
 // recently, and the caller checks a TOTP code first, as
 // *.TFA.RecoveryCodes.Regenerate does. 2FA off is [totp.ErrNotEnabled].
 func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, p Principal) ([]string, error) {
+	if err := a.made(); err != nil {
+		return nil, err
+	}
 	if err := a.requireRecentPassword(p); err != nil {
 		return nil, err
 	}
@@ -94,6 +106,9 @@ func (a *Authenticator) RegenerateRecoveryCodes(ctx context.Context, p Principal
 
 // TFAEnabled reports whether the account has 2FA on.
 func (a *Authenticator) TFAEnabled(ctx context.Context, ref store.AccountRef) (bool, error) {
+	if err := a.made(); err != nil {
+		return false, err
+	}
 	on, err := a.tfa.Enabled(ctx, ref)
 	if err != nil {
 		return false, storeFailure(err)

@@ -179,11 +179,12 @@ func hostValues(t *testing.T, typ reflect.Type) []reflect.Value {
 	case reflect.TypeFor[http.ResponseWriter]():
 		vals = []any{httptest.NewRecorder()}
 	case reflect.TypeFor[*authn.Authenticator]():
-		vals = []any{newAuthenticator(t), (*authn.Authenticator)(nil)}
+		vals = []any{newAuthenticator(t), (*authn.Authenticator)(nil), &authn.Authenticator{}}
 	case reflect.TypeFor[*command.API]():
 		a := newAuthenticator(t)
 		vals = []any{command.New(a, command.Config{}), command.New(a, command.Config{Dialect: command.WMD}),
-			command.New(nil, command.Config{Dialect: command.WMD}), &command.API{}, (*command.API)(nil)}
+			command.New(nil, command.Config{Dialect: command.WMD}), command.New(&authn.Authenticator{}, command.Config{}),
+			&command.API{}, (*command.API)(nil)}
 	case reflect.TypeFor[*command.Call]():
 		vals = []any{&command.Call{HTTP: get}, &command.Call{}, (*command.Call)(nil)}
 	case reflect.TypeFor[command.Config]():
