@@ -671,7 +671,7 @@ func TestLoginEitherScopeSameWork(t *testing.T) {
 	t.Parallel()
 	var lookups atomic.Int64
 	env := newTestEnv(t, func(c *Config) {
-		c.Store = storewrap.New(c.Store, func(op string, call func() error) error {
+		c.Store = storewrap.New(c.Store, func(_ context.Context, op string, call func() error) error {
 			if op == "AccountByLogin" {
 				lookups.Add(1)
 			}

@@ -187,13 +187,16 @@ func (a *Authenticator) ResetPassword(ctx context.Context, scope scopes.Scope, t
 		return err
 	}
 	// No session goes on: the one who reset is not signed in.
+	start := time.Now()
 	_, err = a.changeCredentials(ctx, Principal{}, acct, func(ctx context.Context) error {
 		return accountWriteError(a.passwords.SetPassword(ctx, acct.Ref(), hash))
 	})
 	if err != nil {
 		return err
 	}
-	a.takeBack(ctx, key)
+	after, cancel := a.afterward(ctx, start) // the change's own deadline
+	defer cancel()
+	_ = a.takeBack(after, key)
 	a.Emit(ctx, event.Event{Kind: event.PasswordReset, Account: acct.Ref(), Username: acct.Username, ClientIP: clientIP})
 	return nil
 }

@@ -89,12 +89,15 @@ func (a *Authenticator) createSession(ctx context.Context, s store.Session) (Sec
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw)
 	s.Hash = hashCredential(id)
+	start := time.Now()
 	if err := a.store.CreateSession(ctx, s); err != nil {
 		// The write may have landed though its answer was lost: take it
 		// back, so that no session is left that nobody holds the ID of.
 		// If the store is down this fails too, and the session, unknown
 		// to anyone, expires on its own.
-		_ = a.store.DeleteSession(context.WithoutCancel(ctx), s.Hash)
+		after, cancel := a.afterward(ctx, start)
+		_ = a.store.DeleteSession(after, s.Hash)
+		cancel()
 		return Secret{}, storeFailure(err)
 	}
 	return Secret{value: id}, nil

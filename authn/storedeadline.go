@@ -24,12 +24,16 @@ import (
 // afterward returns the context for what follows a decisive store call
 // begun at start (an invalidation sent, a session tidied away): not
 // cancelled with the request, so that it is done whatever the client does,
-// and due when that call's own deadline was. A request whose store stalls
-// then answers when the stalled call gives up, not a deadline later for
-// each call after it; an invalidation that could not go in that time is
-// sent again in the background.
+// and due when that call's own deadline was, or ctx's if that is sooner. A
+// request whose store stalls then answers when the stalled call gives up,
+// not a deadline later for each call after it; an invalidation that could
+// not go in that time is sent again in the background.
 func (a *Authenticator) afterward(ctx context.Context, start time.Time) (context.Context, context.CancelFunc) {
-	return context.WithDeadline(context.WithoutCancel(ctx), start.Add(a.cfg.StoreTimeout))
+	due := start.Add(a.cfg.StoreTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(due) {
+		due = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), due)
 }
 
 // withDeadline returns s with the deadline d on every call, or s itself if

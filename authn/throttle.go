@@ -181,14 +181,23 @@ func (a *Authenticator) count(ctx context.Context, key string, window time.Durat
 }
 
 // takeBack takes one attempt back from each counter named, for an attempt
-// that must not count. A store that fails here leaves the attempt counted,
-// which errs on the safe side: the answer does not change.
-func (a *Authenticator) takeBack(ctx context.Context, keys ...string) {
+// that must not count, the counters sharing one deadline. A store that
+// fails here leaves the attempt counted, which errs on the safe side: the
+// answer to a refused attempt does not change. It returns the first
+// failure, for a caller that goes on to other store calls.
+func (a *Authenticator) takeBack(ctx context.Context, keys ...string) error {
+	after, cancel := a.afterward(ctx, time.Now())
+	defer cancel()
+	var first error
 	for _, k := range keys {
-		if k != "" {
-			_ = a.store.Decrement(ctx, k)
+		if k == "" {
+			continue
+		}
+		if err := a.store.Decrement(after, k); err != nil && first == nil {
+			first = storeFailure(err)
 		}
 	}
+	return first
 }
 
 // accountThrottled refuses a login past the account's limit where no
@@ -222,6 +231,7 @@ func (a *Authenticator) settle(ctx context.Context, at attempt, success bool) er
 			return storeFailure(err)
 		}
 	}
-	a.takeBack(ctx, at.ip, at.account)
-	return nil
+	// A store that cannot take the attempts back now would stall the
+	// calls after this one too: the success is not handed on.
+	return a.takeBack(ctx, at.ip, at.account)
 }

@@ -129,7 +129,7 @@ func (m *metrics) command(cmd command.Command) command.Command {
 
 // timeStore is the storewrap hook that times every store call. A record
 // not found is an answer, not an error.
-func (m *metrics) timeStore(op string, call func() error) error {
+func (m *metrics) timeStore(_ context.Context, op string, call func() error) error {
 	start := time.Now()
 	err := call()
 	result := "ok"

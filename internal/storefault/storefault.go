@@ -1,6 +1,7 @@
 package storefault
 
 import (
+	"context"
 	"errors"
 	"sync"
 
@@ -89,7 +90,7 @@ func (s *Store) step(op string) Mode {
 }
 
 // around is the fault point every counted call goes through.
-func (s *Store) around(op string, call func() error) error {
+func (s *Store) around(_ context.Context, op string, call func() error) error {
 	if op == "RecordAPIKeyUse" || op == "Invalidate" {
 		return call()
 	}

@@ -16,7 +16,7 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, now func() time.Time) any {
-		return New(store.NewMemory(store.MemoryConfig{Now: now}), func(_ string, call func() error) error { return call() })
+		return New(store.NewMemory(store.MemoryConfig{Now: now}), func(_ context.Context, _ string, call func() error) error { return call() })
 	})
 }
 
@@ -25,7 +25,7 @@ func TestAround(t *testing.T) {
 	ctx := context.Background()
 	var ops []string
 	failWith := error(nil)
-	s := New(store.NewMemory(store.MemoryConfig{}), func(op string, call func() error) error {
+	s := New(store.NewMemory(store.MemoryConfig{}), func(_ context.Context, op string, call func() error) error {
 		ops = append(ops, op)
 		if err := call(); err != nil {
 			return err
