@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -247,76 +249,409 @@ func (f *faultEnv) wantOpen(t *testing.T) {
 	}
 }
 
-// deadlineProbe is a store that records, for each call, how far off the
-// context's deadline was.
+// deadlineProbe is a memory store that records, for each call, whether
+// its context had a deadline and whether that deadline was further off
+// than limit. It implements store.Store and every optional part authn
+// looks for, each method its own (no embedding): a method added to one
+// of them stops the build until the probe records it too.
 type deadlineProbe struct {
-	store.Store
+	inner *store.Memory
+	limit time.Duration
+
 	mu      sync.Mutex
-	missing []string
-	longest time.Duration
+	calls   map[string]int // calls by method
+	missing map[string]int // calls without a deadline
+	late    map[string]int // calls whose deadline was more than limit away
+}
+
+// probed is everything the probe implements: what authn finds by type
+// assertion as well as store.Store.
+type probed interface {
+	store.Store
+	store.AccountCreator
+	store.PasswordSetter
+	store.AccountUpdater
+	store.Generations
+	store.Invalidations
+}
+
+var _ probed = (*deadlineProbe)(nil)
+
+func newDeadlineProbe(inner *store.Memory, limit time.Duration) *deadlineProbe {
+	return &deadlineProbe{inner: inner, limit: limit, calls: map[string]int{}, missing: map[string]int{}, late: map[string]int{}}
 }
 
 func (d *deadlineProbe) note(ctx context.Context, op string) {
+	dl, ok := ctx.Deadline()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	dl, ok := ctx.Deadline()
-	if !ok {
-		d.missing = append(d.missing, op)
-		return
+	d.calls[op]++
+	switch {
+	case !ok:
+		d.missing[op]++
+	case time.Until(dl) > d.limit:
+		d.late[op]++
 	}
-	d.longest = max(d.longest, time.Until(dl))
-}
-
-func (d *deadlineProbe) Session(ctx context.Context, h store.Hash) (store.Session, error) {
-	d.note(ctx, "Session")
-	return d.Store.Session(ctx, h)
 }
 
 func (d *deadlineProbe) Account(ctx context.Context, ref store.AccountRef) (store.Account, error) {
 	d.note(ctx, "Account")
-	return d.Store.Account(ctx, ref)
+	return d.inner.Account(ctx, ref)
 }
 
 func (d *deadlineProbe) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
 	d.note(ctx, "AccountByLogin")
-	return d.Store.AccountByLogin(ctx, scope, login)
+	return d.inner.AccountByLogin(ctx, scope, login)
+}
+
+func (d *deadlineProbe) CreateAccount(ctx context.Context, a store.Account) (store.Account, error) {
+	d.note(ctx, "CreateAccount")
+	return d.inner.CreateAccount(ctx, a)
+}
+
+func (d *deadlineProbe) SetPassword(ctx context.Context, ref store.AccountRef, hash string) error {
+	d.note(ctx, "SetPassword")
+	return d.inner.SetPassword(ctx, ref, hash)
+}
+
+func (d *deadlineProbe) RehashPassword(ctx context.Context, ref store.AccountRef, old, hash string) error {
+	d.note(ctx, "RehashPassword")
+	return d.inner.RehashPassword(ctx, ref, old, hash)
+}
+
+func (d *deadlineProbe) UpdateAccount(ctx context.Context, a store.Account) error {
+	d.note(ctx, "UpdateAccount")
+	return d.inner.UpdateAccount(ctx, a)
 }
 
 func (d *deadlineProbe) APIKeyByHash(ctx context.Context, h store.Hash) (store.APIKey, error) {
 	d.note(ctx, "APIKeyByHash")
-	return d.Store.APIKeyByHash(ctx, h)
+	return d.inner.APIKeyByHash(ctx, h)
 }
 
-func (d *deadlineProbe) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
-	d.note(ctx, "Increment")
-	return d.Store.Increment(ctx, key, window)
+func (d *deadlineProbe) RecordAPIKeyUse(ctx context.Context, id int64, at time.Time, ip string, requests int64) error {
+	d.note(ctx, "RecordAPIKeyUse")
+	return d.inner.RecordAPIKeyUse(ctx, id, at, ip, requests)
+}
+
+func (d *deadlineProbe) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, error) {
+	d.note(ctx, "CreateAPIKey")
+	return d.inner.CreateAPIKey(ctx, k)
+}
+
+func (d *deadlineProbe) APIKeys(ctx context.Context, owner store.AccountRef) ([]store.APIKey, error) {
+	d.note(ctx, "APIKeys")
+	return d.inner.APIKeys(ctx, owner)
+}
+
+func (d *deadlineProbe) RevokeAPIKey(ctx context.Context, owner store.AccountRef, id int64) error {
+	d.note(ctx, "RevokeAPIKey")
+	return d.inner.RevokeAPIKey(ctx, owner, id)
+}
+
+func (d *deadlineProbe) Session(ctx context.Context, h store.Hash) (store.Session, error) {
+	d.note(ctx, "Session")
+	return d.inner.Session(ctx, h)
+}
+
+func (d *deadlineProbe) TouchSession(ctx context.Context, h store.Hash, lastSeen, expires time.Time) error {
+	d.note(ctx, "TouchSession")
+	return d.inner.TouchSession(ctx, h, lastSeen, expires)
 }
 
 func (d *deadlineProbe) CreateSession(ctx context.Context, s store.Session) error {
 	d.note(ctx, "CreateSession")
-	return d.Store.CreateSession(ctx, s)
+	return d.inner.CreateSession(ctx, s)
 }
 
-// Every store call on the request path carries a deadline of at most
-// StoreTimeout, though the request itself has none.
+func (d *deadlineProbe) DeleteSession(ctx context.Context, h store.Hash) error {
+	d.note(ctx, "DeleteSession")
+	return d.inner.DeleteSession(ctx, h)
+}
+
+func (d *deadlineProbe) DeleteAccountSessions(ctx context.Context, owner store.AccountRef, keep store.Hash) (int, error) {
+	d.note(ctx, "DeleteAccountSessions")
+	return d.inner.DeleteAccountSessions(ctx, owner, keep)
+}
+
+func (d *deadlineProbe) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	d.note(ctx, "Claim")
+	return d.inner.Claim(ctx, key, ttl)
+}
+
+func (d *deadlineProbe) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	d.note(ctx, "Increment")
+	return d.inner.Increment(ctx, key, window)
+}
+
+func (d *deadlineProbe) Count(ctx context.Context, key string) (int64, time.Time, error) {
+	d.note(ctx, "Count")
+	return d.inner.Count(ctx, key)
+}
+
+func (d *deadlineProbe) Reset(ctx context.Context, key string) error {
+	d.note(ctx, "Reset")
+	return d.inner.Reset(ctx, key)
+}
+
+func (d *deadlineProbe) Decrement(ctx context.Context, key string) error {
+	d.note(ctx, "Decrement")
+	return d.inner.Decrement(ctx, key)
+}
+
+func (d *deadlineProbe) TFA(ctx context.Context, ref store.AccountRef) (store.TFA, error) {
+	d.note(ctx, "TFA")
+	return d.inner.TFA(ctx, ref)
+}
+
+func (d *deadlineProbe) PutTFA(ctx context.Context, t store.TFA) error {
+	d.note(ctx, "PutTFA")
+	return d.inner.PutTFA(ctx, t)
+}
+
+func (d *deadlineProbe) AdvanceTFAStep(ctx context.Context, ref store.AccountRef, step int64) (bool, error) {
+	d.note(ctx, "AdvanceTFAStep")
+	return d.inner.AdvanceTFAStep(ctx, ref, step)
+}
+
+func (d *deadlineProbe) PutChallenge(ctx context.Context, c store.Challenge) error {
+	d.note(ctx, "PutChallenge")
+	return d.inner.PutChallenge(ctx, c)
+}
+
+func (d *deadlineProbe) Challenge(ctx context.Context, id string) (store.Challenge, error) {
+	d.note(ctx, "Challenge")
+	return d.inner.Challenge(ctx, id)
+}
+
+func (d *deadlineProbe) TakeChallenge(ctx context.Context, id string) (store.Challenge, error) {
+	d.note(ctx, "TakeChallenge")
+	return d.inner.TakeChallenge(ctx, id)
+}
+
+func (d *deadlineProbe) PutToken(ctx context.Context, t store.Token) error {
+	d.note(ctx, "PutToken")
+	return d.inner.PutToken(ctx, t)
+}
+
+func (d *deadlineProbe) TakeToken(ctx context.Context, h store.Hash) (store.Token, error) {
+	d.note(ctx, "TakeToken")
+	return d.inner.TakeToken(ctx, h)
+}
+
+func (d *deadlineProbe) Generation(ctx context.Context, ref store.AccountRef) (int64, error) {
+	d.note(ctx, "Generation")
+	return d.inner.Generation(ctx, ref)
+}
+
+func (d *deadlineProbe) Invalidate(ctx context.Context, ref store.AccountRef) error {
+	d.note(ctx, "Invalidate")
+	return d.inner.Invalidate(ctx, ref)
+}
+
+// WatchInvalidations takes no context: it starts a listener, and is no
+// call a deadline bounds.
+func (d *deadlineProbe) WatchInvalidations(w store.InvalidationWatcher) (func(), error) {
+	return d.inner.WatchInvalidations(w)
+}
+
+// contextMethods names the methods of the interfaces that take a context:
+// the store calls a deadline can bound.
+func contextMethods(types ...reflect.Type) []string {
+	ctxType := reflect.TypeFor[context.Context]()
+	var names []string
+	for _, it := range types {
+		for i := range it.NumMethod() {
+			m := it.Method(i)
+			if m.Type.NumIn() > 0 && m.Type.In(0) == ctxType && !slices.Contains(names, m.Name) {
+				names = append(names, m.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// notCalledByAuthn are the store methods authn never calls, and why; the
+// test fails if one is called, so that the list only ever shrinks.
+var notCalledByAuthn = map[string]string{
+	"Count":      "the throttle reads a counter only by raising it (Increment)",
+	"Generation": "only store.WithAccounts reads generations apart from the accounts, inside the store",
+}
+
+// Every store call authn makes carries a deadline of at most StoreTimeout,
+// though the caller's context has none: the calls of a login (password,
+// rehash, captcha, 2FA code), the middleware (session, touch, etoken, API
+// key), key creation, listing, use and revocation, 2FA setup, enabling
+// and disabling, an account's creation and update, a password reset, and
+// logouts. Every method of store.Store and of the optional parts authn
+// finds by type assertion must be called at least once, so that the check
+// cannot silently shrink.
 func TestStoreCallsHaveDeadline(t *testing.T) {
 	t.Parallel()
-	probe := &deadlineProbe{}
+	const limit = 7 * time.Second // not the default, 2 s
+	var probe *deadlineProbe
+	box := &mailbox{}
 	env := newTestEnv(t, func(c *Config) {
-		probe.Store = c.Store
+		probe = newDeadlineProbe(c.Store.(*store.Memory), limit)
 		c.Store = probe
-		c.StoreTimeout = 7 * time.Second
+		c.StoreTimeout = limit
+		c.Passwords.Mailer = box
 	})
-	h := env.a.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	key, _ := env.key(env.alice)
-	for _, q := range []string{"SessionID=" + env.session(env.alice), "APIKey=" + key} {
-		h.ServeHTTP(httptest.NewRecorder(), get(q))
+	ctx := context.Background()
+	serve := func(r *http.Request) result {
+		t.Helper()
+		res := env.serve(r)
+		if res.status != 200 {
+			t.Fatalf("%s %s: HTTP %d %s", r.Method, r.URL, res.status, res.body)
+		}
+		return res
 	}
-	if _, err := env.login("192.0.2.1", aliceLogin(alicePassword)); err != nil {
-		t.Fatalf("login: %v", err)
+
+	// An account made through authn, logged in to with a password hashed
+	// with old parameters: the login rehashes it.
+	bob, err := env.a.CreateAccount(ctx, store.Account{Scope: scopes.User, Username: "bob", Email: "bob@example.com"}, "bob's password")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(probe.missing) > 0 || probe.longest == 0 || probe.longest > 7*time.Second {
-		t.Fatalf("calls without a deadline: %v; the latest deadline %v away, want at most 7s", probe.missing, probe.longest)
+	weak := argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	old, err := (&hasher{params: weak, rand: env.a.cfg.Rand, sem: make(chan struct{}, 1)}).hash(ctx, "bob's password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.mem.SetPassword(ctx, bob.Ref(), old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.login("192.0.2.1", LoginRequest{Scope: scopes.User, Username: "bob", Password: "bob's password", NoCaptcha: true}); err != nil {
+		t.Fatalf("bob's login: %v", err)
+	}
+	if got, _ := env.mem.Account(ctx, bob.Ref()); got.PasswordHash == old {
+		t.Fatal("bob's password was not rehashed")
+	}
+
+	// A captcha made, drawn and answered by a login.
+	id, digits := env.captchaAnswer("192.0.2.2")
+	rec := httptest.NewRecorder()
+	env.a.CaptchaHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/captcha/"+id+".png", nil))
+	if rec.Code != 200 {
+		t.Fatalf("captcha image: HTTP %d", rec.Code)
+	}
+	req := aliceLogin(alicePassword)
+	req.NoCaptcha, req.AskCaptcha, req.CaptchaID, req.Captcha = false, true, id, digits
+	res, err := env.login("192.0.2.2", req)
+	if err != nil {
+		t.Fatalf("login with a captcha: %v", err)
+	}
+
+	// The middleware: a session read, then touched once stale, and an
+	// etoken, claimed once.
+	sid := res.SessionID.Reveal()
+	serve(get("SessionID=" + sid))
+	env.clock.Advance(2 * time.Minute)
+	serve(get("SessionID=" + sid))
+	serve(bearer(env.etoken(sid)))
+
+	// API keys: made, listed, used (the use written on Close) and
+	// revoked.
+	key, kr := env.key(env.alice)
+	if _, err := env.a.APIKeys(ctx, env.alice.Ref()); err != nil {
+		t.Fatal(err)
+	}
+	serve(get("APIKey=" + key))
+	if err := env.a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.a.RevokeAPIKey(ctx, env.alice.Ref(), kr.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// 2FA: set up and enabled from a fresh login, a login with a code,
+	// then disabled.
+	p := serve(get("SessionID=" + env.session(env.alice))).principal
+	enr, err := env.a.SetupTFA(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := env.a.EnableTFA(ctx, p, totpCode(t, enr.Secret, env.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	env.clock.Advance(30 * time.Second)
+	req = aliceLogin(alicePassword)
+	req.TFACode = totpCode(t, enr.Secret, env.clock.Now())
+	if res, err = env.login("192.0.2.3", req); err != nil {
+		t.Fatalf("login with a 2FA code: %v", err)
+	}
+	p = serve(get("SessionID=" + res.SessionID.Reveal())).principal
+	next, err := env.a.DisableTFA(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The account's names changed.
+	p = serve(get("SessionID=" + next.Reveal())).principal
+	acct, err := env.a.Account(ctx, env.alice.Ref())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct.FirstName = "Alicia"
+	if _, err := env.a.UpdateAccount(ctx, p, acct, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// A password reset: reminded (the token stored as the mail goes out
+	// in the background), then used.
+	if err := env.remind("192.0.2.4", scopes.User, "alice@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	drainMail(env.a)
+	tokens := box.tokens("alice@example.com")
+	if len(tokens) != 1 {
+		t.Fatalf("reset mails: %v", tokens)
+	}
+	if err := env.reset("192.0.2.4", scopes.User, tokens[0], "a-brand-new-password"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Logouts: one session, then every session of the account.
+	res, err = env.login("192.0.2.5", aliceLogin("a-brand-new-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = serve(get("SessionID=" + res.SessionID.Reveal())).principal
+	if err := env.a.EndSession(httptest.NewRecorder(), get(""), p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.a.EndAllSessions(ctx, env.alice.Ref()); err != nil {
+		t.Fatal(err)
+	}
+
+	probe.mu.Lock()
+	defer probe.mu.Unlock()
+	t.Logf("store calls made: %v", probe.calls)
+	if len(probe.missing) > 0 {
+		t.Errorf("store calls without a deadline (method: calls): %v", probe.missing)
+	}
+	if len(probe.late) > 0 {
+		t.Errorf("store calls with a deadline more than StoreTimeout (%v) away (method: calls): %v", limit, probe.late)
+	}
+	var never []string
+	methods := contextMethods(reflect.TypeFor[probed]())
+	for _, m := range methods {
+		why, excused := notCalledByAuthn[m]
+		switch {
+		case excused && probe.calls[m] > 0:
+			t.Errorf("%s is called now (%d calls), though listed as not (%q): take it off notCalledByAuthn", m, probe.calls[m], why)
+		case !excused && probe.calls[m] == 0:
+			never = append(never, m)
+		}
+	}
+	if len(never) > 0 {
+		t.Errorf("store methods never called, so never checked for a deadline: %v; make the test drive an operation that calls each", never)
+	}
+	for m := range notCalledByAuthn {
+		if !slices.Contains(methods, m) {
+			t.Errorf("notCalledByAuthn names %s, no store method", m)
+		}
 	}
 }
 

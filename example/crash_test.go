@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,9 +116,18 @@ func (m *mailbox) SendPasswordReset(_ context.Context, acct store.Account, token
 	return nil
 }
 
-// newCrashEnv starts the example on memory, or with shared on the
-// PostgreSQL and Redis of sharedDeployment, behind a fault store.
-func newCrashEnv(t *testing.T, shared bool) *crashEnv {
+// The stores newCrashEnv can start the example on.
+const (
+	crashMemory   = "memory"
+	crashSQLite   = "SQLite"
+	crashPGRedis  = "PostgreSQL + Redis"
+	crashNetProxy = "PostgreSQL + Redis behind the network proxy"
+)
+
+// newCrashEnv starts the example behind a fault store, on memory, on an
+// SQLite file of the test's own, or on the PostgreSQL and Redis of
+// sharedDeployment, as backend says.
+func newCrashEnv(t *testing.T, backend string) *crashEnv {
 	t.Helper()
 	e := &crashEnv{mail: &mailbox{tokens: map[string]chan string{}}}
 	wrap := func(o *options) {
@@ -131,16 +142,28 @@ func newCrashEnv(t *testing.T, shared bool) *crashEnv {
 		// deadlines that pass after a write was applied.
 		o.StoreTimeout = time.Minute
 	}
-	if !shared {
+	switch backend {
+	case crashMemory:
 		e.testApp = newTestAppWith(t, wrap)
-		return e
+	case crashSQLite:
+		e.testApp = newTestAppWith(t, func(o *options) {
+			wrap(o)
+			o.DB = "sqlite:" + filepath.Join(t.TempDir(), "keyward.db")
+		})
+		t.Cleanup(func() { e.Close() })
+		if e.mem != nil {
+			t.Fatal("the SQLite crash env runs on memory")
+		}
+	case crashPGRedis:
+		o := sharedDeployment(t)
+		wrap(&o)
+		clock := clocktest.New()
+		o.Now = clock.Now
+		e.testApp = instance(t, o)
+		e.clock = clock
+	default:
+		t.Fatalf("no crash backend %q", backend)
 	}
-	o := sharedDeployment(t)
-	wrap(&o)
-	clock := clocktest.New()
-	o.Now = clock.Now
-	e.testApp = instance(t, o)
-	e.clock = clock
 	return e
 }
 
@@ -563,7 +586,8 @@ func (c crashCase) check(t *testing.T, e *crashEnv, acct *crashAccount, got enve
 }
 
 // runCrashPoints runs every case at every crash point and returns how many
-// store calls each case makes.
+// operations the injector counted (store calls, or writes on the wire) in
+// each case's clean run: its crash points are twice that.
 func runCrashPoints(t *testing.T, e *crashEnv) map[string]int {
 	counts := map[string]int{}
 	for _, c := range crashCases() {
@@ -604,24 +628,47 @@ func callName(calls []string, n int) string {
 	return "not reached"
 }
 
+// logCrashPoints logs, per command in crashCases' order, how many
+// operations (unit: store calls, or writes on the wire) its clean run
+// made and how many crash points that is, each operation failed once
+// before it was applied and once after; then the totals.
+func logCrashPoints(t *testing.T, backend, unit string, counts map[string]int) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "crash points on %s, per command (%s x 2 modes: failed before it was applied, failed after):", backend, unit)
+	total := 0
+	for _, c := range crashCases() {
+		if n, ok := counts[c.name]; ok {
+			fmt.Fprintf(&b, "\n  %-28s %3d %s -> %3d crash points", c.name, n, unit, 2*n)
+			total += n
+		}
+	}
+	fmt.Fprintf(&b, "\n  %-28s %3d %s -> %3d crash points", "total", total, unit, 2*total)
+	t.Log(b.String())
+}
+
 func TestCrashPointsMemory(t *testing.T) {
 	t.Parallel()
-	counts := runCrashPoints(t, newCrashEnv(t, false))
-	t.Logf("crash points per command (calls x 2 modes): %v", counts)
+	logCrashPoints(t, crashMemory, "store calls", runCrashPoints(t, newCrashEnv(t, crashMemory)))
+}
+
+// SQLite, on a file of the test's own: all or nothing holds on every
+// store, so here too, with no skip.
+func TestCrashPointsSQLite(t *testing.T) {
+	t.Parallel()
+	logCrashPoints(t, crashSQLite, "store calls", runCrashPoints(t, newCrashEnv(t, crashSQLite)))
 }
 
 func TestCrashPointsPostgresRedis(t *testing.T) {
 	t.Parallel()
-	counts := runCrashPoints(t, newCrashEnv(t, true))
-	t.Logf("crash points per command (calls x 2 modes): %v", counts)
+	logCrashPoints(t, crashPGRedis, "store calls", runCrashPoints(t, newCrashEnv(t, crashPGRedis)))
 }
 
 // The same on the wire: the connection to PostgreSQL or Redis dropped at
 // each write a command makes, before or after passing it on.
 func TestCrashPointsNetwork(t *testing.T) {
 	t.Parallel()
-	counts := runCrashPoints(t, newNetCrashEnv(t))
-	t.Logf("crash points per command (writes x 2 modes): %v", counts)
+	logCrashPoints(t, crashNetProxy, "writes", runCrashPoints(t, newNetCrashEnv(t)))
 }
 
 // withoutChannel hides the store's invalidation channel (and so turns the

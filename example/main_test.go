@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -12,8 +13,10 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +25,8 @@ import (
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/command"
 	"github.com/keyward/keyward/internal/clocktest"
+	"github.com/keyward/keyward/scopes"
+	"github.com/keyward/keyward/store"
 )
 
 const (
@@ -712,6 +717,8 @@ func newTestAppThrottle(t *testing.T, th authn.ThrottleConfig) *testApp {
 
 // The store deadline comes from -store-timeout or KEYWARD_STORE_TIMEOUT; a
 // value that is not a positive duration stops the example with a message.
+// (Valid values: TestRunStoreTimeoutApplied, TestRunReauthWindowApplied
+// and TestStoreTimeoutAndReauthWindowDefaults.)
 func TestRunStoreTimeout(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -785,5 +792,240 @@ func TestRunTOTP(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"-totp", "not base32!"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 		t.Fatal("-totp took a secret that is not base32")
+	}
+}
+
+// runServing starts run with args (and -addr on a free loopback port) and
+// the environment env, and returns the address it serves on; or, when run
+// stops before it serves, run's error. A server started stops when the
+// test ends.
+func runServing(t *testing.T, args []string, env map[string]string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+		done <- err
+	}()
+	out := bufio.NewReader(pr)
+	first, err := out.ReadString('\n')
+	if err != nil { // run stopped before its banner
+		cancel()
+		return "", <-done
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }() // let run write the rest
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	start, end := strings.Index(first, "http://"), strings.Index(first, "/api.php")
+	if start < 0 || end < start {
+		t.Fatalf("no address in %q", first)
+	}
+	return first[start:end], nil
+}
+
+// post sends the command's parameters to the example at addr and decodes
+// the answer.
+func post(t *testing.T, addr string, kv ...string) envelope {
+	t.Helper()
+	v := url.Values{}
+	for i := 0; i < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	resp, err := http.PostForm(addr+"/api.php", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, resp.StatusCode, resp.Header, body)
+}
+
+// A valid -store-timeout or KEYWARD_STORE_TIMEOUT reaches the
+// authenticator's StoreTimeout. A nanosecond, from either, has passed
+// before any store call is made: the seeding, made through the
+// authenticator on an SQLite file (which authn bounds; the memory store
+// it does not), fails on that deadline, which only StoreTimeout sets. A
+// minute, from either, serves.
+func TestRunStoreTimeoutApplied(t *testing.T) {
+	t.Parallel()
+	keys, err := newKeysValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		env        string
+		wantExpiry bool // every store call out of time: run fails seeding
+	}{
+		{"a nanosecond from the flag", []string{"-store-timeout", "1ns"}, "", true},
+		{"a nanosecond from the environment", nil, "1ns", true},
+		{"a minute from the flag", []string{"-store-timeout", "1m"}, "", false},
+		{"a minute from the environment", nil, "1m", false},
+		{"the flag over the environment", []string{"-store-timeout", "1m"}, "1ns", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"-db", "sqlite:" + filepath.Join(t.TempDir(), "k.db")}, tc.args...)
+			env := map[string]string{"KEYWARD_KEYS": keys, "KEYWARD_STORE_TIMEOUT": tc.env, "KEYWARD_USER_PASSWORD": userPassword}
+			addr, err := runServing(t, args, env)
+			switch {
+			case tc.wantExpiry && !errors.Is(err, context.DeadlineExceeded):
+				t.Fatalf("run: %v, want the seeding to fail on the store deadline", err)
+			case tc.wantExpiry:
+				t.Logf("run: %v", err)
+				return
+			case err != nil:
+				t.Fatalf("run: %v", err)
+			}
+			mustOK(t, post(t, addr, "Command", "User.Login", "Username", "user@example.com", "Password", userPassword))
+		})
+	}
+}
+
+// A valid -reauth-window or KEYWARD_REAUTH_WINDOW reaches the
+// authenticator's Reauth.Window: a nanosecond, from either, has passed
+// by the time a fresh login's next request comes, which must prove the
+// password again to set up 2FA; given neither, the default (10 minutes)
+// lets it.
+func TestRunReauthWindowApplied(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		env        string
+		wantReauth bool
+	}{
+		{"a nanosecond from the flag", []string{"-reauth-window", "1ns"}, "", true},
+		{"a nanosecond from the environment", nil, "1ns", true},
+		{"an hour from the environment", nil, "1h", false},
+		{"neither", nil, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"KEYWARD_REAUTH_WINDOW": tc.env, "KEYWARD_USER_PASSWORD": userPassword}
+			addr, err := runServing(t, tc.args, env)
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			login := mustOK(t, post(t, addr, "Command", "User.Login", "Username", "user@example.com", "Password", userPassword))
+			got := post(t, addr, "Command", "User.TFA.Setup", "SessionID", login.str("SessionID"))
+			if reauth := got.Code == command.CodeReauthRequired; reauth != tc.wantReauth || reauth == got.Success {
+				t.Fatalf("User.TFA.Setup right after the login: HTTP %d, Success %v, ErrorCode %d; want re-authentication required: %v",
+					got.status, got.Success, got.Code, tc.wantReauth)
+			}
+		})
+	}
+}
+
+// deadlineRecorder records, while on, the deadline of the calls a login
+// makes to the store it wraps (the zero time for a call without one).
+type deadlineRecorder struct {
+	store.Store
+	on        atomic.Bool
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (d *deadlineRecorder) note(ctx context.Context) {
+	if !d.on.Load() {
+		return
+	}
+	dl, _ := ctx.Deadline()
+	d.mu.Lock()
+	d.deadlines = append(d.deadlines, dl)
+	d.mu.Unlock()
+}
+
+func (d *deadlineRecorder) take() []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.deadlines
+}
+
+func (d *deadlineRecorder) AccountByLogin(ctx context.Context, scope scopes.Scope, login string) (store.Account, error) {
+	d.note(ctx)
+	return d.Store.AccountByLogin(ctx, scope, login)
+}
+
+func (d *deadlineRecorder) Increment(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	d.note(ctx)
+	return d.Store.Increment(ctx, key, window)
+}
+
+func (d *deadlineRecorder) CreateSession(ctx context.Context, s store.Session) error {
+	d.note(ctx)
+	return d.Store.CreateSession(ctx, s)
+}
+
+// Given neither flag nor variable, run leaves both durations zero in its
+// options (its flags default to zero: -h shows no default of the flag
+// package's for them, and names keyward's), and the authenticator newApp
+// builds takes keyward's defaults: every store call of a login has a
+// deadline exactly 2 seconds after a moment within the login, and a
+// login may set up 2FA until it is 10 minutes old.
+func TestStoreTimeoutAndReauthWindowDefaults(t *testing.T) {
+	t.Parallel()
+	var help strings.Builder
+	if err := run(t.Context(), []string{"-h"}, func(string) string { return "" }, io.Discard, &help); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ flag, doc string }{{"-store-timeout", "default 2s)"}, {"-reauth-window", "default 10m)"}} {
+		_, usage, ok := strings.Cut(help.String(), "\n  "+f.flag+" ")
+		usage, _, _ = strings.Cut(usage, "\n  -")
+		if !ok || !strings.Contains(usage, f.doc) || strings.Contains(usage, "(default ") {
+			t.Errorf("-h on %s: %q; want keyward's %q named, and no default of the flag's own", f.flag, usage, f.doc)
+		}
+	}
+
+	var probe *deadlineRecorder
+	ta := newTestAppWith(t, func(o *options) {
+		o.wrapStore = func(s store.Store) store.Store {
+			probe = &deadlineRecorder{Store: s}
+			// The optional parts the seeding and logins use, kept.
+			return struct {
+				*deadlineRecorder
+				store.AccountCreator
+				store.PasswordSetter
+				store.AccountUpdater
+			}{probe, s.(store.AccountCreator), s.(store.PasswordSetter), s.(store.AccountUpdater)}
+		}
+	})
+	probe.on.Store(true)
+	before := time.Now()
+	sid := ta.userSession()
+	after := time.Now()
+	probe.on.Store(false)
+	deadlines := probe.take()
+	if len(deadlines) == 0 {
+		t.Fatal("the login made no store call through the recorder")
+	}
+	for _, dl := range deadlines {
+		if dl.IsZero() {
+			t.Fatal("a store call without a deadline")
+		}
+		if at := dl.Add(-2 * time.Second); at.Before(before) || at.After(after) {
+			t.Fatalf("a store call's deadline is %v after the login began, want 2s after a moment within it (the login took %v)", dl.Sub(before), after.Sub(before))
+		}
+	}
+
+	// The re-authentication window: 10 minutes of the fake clock.
+	mustOK(t, ta.send(urlencoded("Command", "User.TFA.Setup", "SessionID", sid)))
+	sid = ta.userSession()
+	ta.clock.Advance(10*time.Minute - time.Nanosecond)
+	if got := ta.send(urlencoded("Command", "User.TFA.Setup", "SessionID", sid)); !got.Success {
+		t.Fatalf("User.TFA.Setup a nanosecond short of 10 minutes after the login: ErrorCode %d %q", got.Code, got.Text)
+	}
+	sid = ta.userSession()
+	ta.clock.Advance(10 * time.Minute)
+	if got := ta.send(urlencoded("Command", "User.TFA.Setup", "SessionID", sid)); got.Success || got.Code != command.CodeReauthRequired {
+		t.Fatalf("User.TFA.Setup 10 minutes after the login: Success %v, ErrorCode %d; want re-authentication required", got.Success, got.Code)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,11 +19,43 @@ import (
 )
 
 // stallDeadline is the deadline of the calls made to a stalled database,
-// and stallSlack how much later than it they may return.
+// and stallHang how long after it one may take to return before the test
+// calls it hung: far beyond any busy machine's delay, so that only a call
+// that ignores its deadline fails the test, never a slow one.
 const (
 	stallDeadline = 300 * time.Millisecond
-	stallSlack    = 300 * time.Millisecond
+	stallHang     = 30 * time.Second
 )
+
+// callStalled makes call, through the stalled proxy, under a deadline of
+// stallDeadline and returns its error. A call that has not returned
+// stallHang later fails t as hung, once the proxy has dropped its
+// connections: the call returns then, and the store can close.
+func callStalled(t *testing.T, proxy *netfault.Proxy, name string, call func(ctx context.Context) error) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stallDeadline)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- call(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(stallDeadline + stallHang):
+		proxy.Drop()
+		<-done
+		t.Fatalf("%s on a stalled database hung: no answer %v past its deadline", name, stallHang)
+		return nil
+	}
+}
+
+// isTimeout reports whether err is, or wraps, a deadline or timeout
+// error: the context's own, or the i/o timeout a client sets on its
+// connection when the context ends.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.As(err, &ne) && ne.Timeout()
+}
 
 // stalledPostgres returns a store opened by OpenPostgres, through a proxy
 // that the test stalls, on a schema of the test's own, with an account
@@ -60,7 +93,9 @@ func TestStalledPostgresAnswersByTheDeadline(t *testing.T) {
 	// returns a failure at the deadline, and the request is refused (503)
 	// in time. pgx's default answer to a context that ends, which
 	// OpenPostgres keeps, is a deadline of now on the connection: the
-	// blocked read returns at once and the connection is closed.
+	// blocked read returns at once and the connection is closed. The test
+	// asserts the failure's kind and that the call returns at all, not how
+	// long it took.
 	s, proxy, acct, sess := stalledPostgres(t, sqlstore.Config{CleanupInterval: -1})
 	proxy.Stall(true)
 	calls := []struct {
@@ -75,17 +110,10 @@ func TestStalledPostgresAnswersByTheDeadline(t *testing.T) {
 		{"Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, "nonce", time.Minute); return err }},
 	}
 	for _, c := range calls {
-		ctx, cancel := context.WithTimeout(context.Background(), stallDeadline)
-		start := time.Now()
-		err := c.call(ctx)
-		took := time.Since(start)
-		cancel()
-		t.Logf("%s on a stalled database: returned after %v (deadline %v): %v", c.name, took.Round(time.Millisecond), stallDeadline, err)
-		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
-			t.Errorf("%s on a stalled database: %v, want a store failure", c.name, err)
-		}
-		if took > stallDeadline+stallSlack {
-			t.Errorf("%s on a stalled database returned after %v, %v past its deadline", c.name, took, took-stallDeadline)
+		err := callStalled(t, proxy, c.name, c.call)
+		t.Logf("%s on a stalled database: %v", c.name, err)
+		if !isTimeout(err) {
+			t.Errorf("%s on a stalled database: %v, want a deadline or timeout error", c.name, err)
 		}
 	}
 }
