@@ -162,13 +162,16 @@ func TestCleanupOfAStalledDatabaseTimesOut(t *testing.T) {
 			}
 			failures++
 			t.Logf("cleanup failure %d logged %v after the stall", failures, time.Since(stalled).Round(time.Millisecond))
-		case <-time.After(10 * timeout):
+		case <-time.After(30 * time.Second): // a hang guard, not a timing
 			t.Fatalf("no failed cleanup logged %v after the database stalled", time.Since(stalled))
 		}
 	}
-	closed := time.Now()
-	must(t, s.Close())
-	if took := time.Since(closed); took > time.Second {
-		t.Fatalf("Close took %v", took)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		must(t, err)
+	case <-time.After(30 * time.Second): // a hang guard, not a timing
+		t.Fatal("Close hung behind a stalled cleanup")
 	}
 }
