@@ -295,6 +295,7 @@ func (a *Authenticator) RevokeAPIKey(ctx context.Context, owner store.AccountRef
 	if err := a.made(); err != nil {
 		return err
 	}
+	ctx = context.WithoutCancel(ctx) // made whatever the caller does, as EndSession
 	start := time.Now()
 	err := a.store.RevokeAPIKey(ctx, owner, id)
 	if !errors.Is(err, store.ErrNotFound) {

@@ -668,3 +668,30 @@ func TestCacheMaxAgeBoundsTheOldestRead(t *testing.T) {
 		})
 	}
 }
+
+// A change whose request had no time left to send its word (the change's
+// own call used the deadline up) sends it at once in the background, on a
+// deadline of its own: no failure is reported, and the others hear it
+// without waiting for the retries' back-off.
+func TestCacheInvalidationWithNoTimeLeft(t *testing.T) {
+	t.Parallel()
+	in, _ := deployment(t, 2, func(c *Config) { c.Cache.MaxAge = time.Hour }) // no retry within the test
+	a, b := in[0], in[1]
+	k, _ := a.key(a.alice)
+	q := "APIKey=" + k
+	b.serve(get(q)) // b has it cached
+	a.mem.RevokeAPIKey(context.Background(), a.alice.Ref(), 1)
+	spent, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	a.a.invalidate(spent, a.alice.Ref())
+	deadline := time.Now().Add(30 * time.Second) // a guard, not a bound
+	for b.serve(get(q)).status != 401 {
+		if time.Now().After(deadline) {
+			t.Fatal("the word was never sent")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if e := a.events.last(event.StoreFailed); e.Kind != "" {
+		t.Fatalf("a send never tried was reported failed: %+v", e)
+	}
+}

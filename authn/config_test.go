@@ -273,6 +273,8 @@ func TestPublicError(t *testing.T) {
 		{storeFailure(errDown), 503, "Service unavailable"},
 		// Anything unexpected fails closed.
 		{errDown, 503, "Service unavailable"},
+		{(*form.Error)(nil), 503, "Service unavailable"}, // a typed nil, as careless code returns
+		{fmt.Errorf("wrapped: %w", (*form.Error)(nil)), 503, "Service unavailable"},
 	}
 	for _, tc := range tests {
 		if status, text := PublicError(tc.err); status != tc.status || text != tc.text {

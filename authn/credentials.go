@@ -61,8 +61,9 @@ func (a *Authenticator) changeCredentials(ctx context.Context, p Principal, acct
 	a.invalidate(after, acct.Ref()) // written, or perhaps: every cache forgets
 	if err != nil {
 		if next.value != "" {
-			// Nobody holds its ID, and its generation is one the account
-			// has not reached: deleting it only tidies.
+			// Nobody holds its ID (and, unless the change landed with
+			// its answer lost, its generation is one the account has not
+			// reached): deleting it only tidies.
 			h, _ := sessionHash(next.value)
 			_ = a.store.DeleteSession(after, h)
 		}

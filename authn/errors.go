@@ -137,7 +137,7 @@ var failClosed = errorClass{nil, http.StatusServiceUnavailable, "Service unavail
 // malformed requests.
 func classify(err error) errorClass {
 	var fe *form.Error
-	if errors.As(err, &fe) {
+	if errors.As(err, &fe) && fe != nil {
 		return errorTable[0]
 	}
 	for _, c := range errorTable {
@@ -164,7 +164,7 @@ func PublicError(err error) (status int, text string) {
 	var fe *form.Error
 	switch {
 	case c.err != ErrBadRequest:
-	case errors.As(err, &fe):
+	case errors.As(err, &fe) && fe != nil:
 		return c.status, c.text + ": " + fe.Reason
 	case errors.As(err, &re) && re.kind == ErrBadRequest:
 		return c.status, c.text + ": " + re.reason

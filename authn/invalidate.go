@@ -69,13 +69,21 @@ func (a *Authenticator) Invalidate(ctx context.Context, ref store.AccountRef) er
 // few times, within the time MaxAge lets a cache keep it anyway.
 func (a *Authenticator) invalidate(ctx context.Context, ref store.AccountRef) {
 	a.cache.invalidated(ref)
-	err := a.sendInvalidation(ctx, ref)
-	if err == nil {
-		return
+	var err error
+	if ctx.Err() == nil {
+		if err = a.sendInvalidation(ctx, ref); err == nil {
+			return
+		}
 	}
+	tried := err != nil // else the request's time ran out before a try
 	ctx = context.WithoutCancel(ctx)
-	a.Emit(ctx, event.Event{Kind: event.StoreFailed, Account: ref, Reason: "sending an invalidation", Err: err})
+	if tried {
+		a.Emit(ctx, event.Event{Kind: event.StoreFailed, Account: ref, Reason: "sending an invalidation", Err: err})
+	}
 	go func() {
+		if !tried && a.sendInvalidation(ctx, ref) == nil { // at once, on a deadline of its own
+			return
+		}
 		wait := a.cfg.Cache.MaxAge / 16
 		for range 4 {
 			time.Sleep(wait)

@@ -61,8 +61,11 @@ func notMade(err error) http.Handler {
 // the credentials ([Authenticator.Authenticate]). Its parameters are read
 // once, under [Config].Limits, strictly: a form body over the limit is
 // refused, not passed on. Behind the middleware it is the middleware's
-// state, credentials already resolved; a principal a host put in the
-// context ([WithPrincipal]) is kept, its credentials taken as resolved.
+// state, credentials already resolved, and its parameters are the ones
+// the middleware read (the query string alone if it passed a body over
+// the limit on unread); a principal a host put in the context
+// ([WithPrincipal]) is kept, its credentials taken as resolved. A Request
+// is one request's: use it from the request's goroutine.
 func (a *Authenticator) Request(r *http.Request) *Request {
 	if a.made() != nil {
 		return &Request{HTTP: r} // as a host makes one
@@ -75,7 +78,9 @@ func (a *Authenticator) Request(r *http.Request) *Request {
 	case ok && s.a == a:
 		// Behind the middleware: its state, on the request as the handler
 		// has it now (a router may have added to its context since).
-		s.HTTP = r
+		if s.HTTP != r {
+			s.HTTP = r
+		}
 		return s
 	case ok && s.a == nil && s.principal.Authenticated():
 		return &Request{HTTP: r, a: a, principal: s.principal, resolved: true}

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"net/http"
 
@@ -95,12 +96,12 @@ func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p P
 		req = &Request{a: a, ipOnce: true}
 	}
 	if password != "" {
-		if err := a.checkOwnPasswordValue(ctx, req, acct, password); err != nil {
+		if err := a.checkOwnPasswordValue(ctx, req, p, acct, password); err != nil {
 			return p, err
 		}
 	}
 	if code != "" {
-		switch err := a.checkOwnCodeValue(ctx, req, acct, code); {
+		switch err := a.checkOwnCodeValue(ctx, req, p, acct, code); {
 		case errors.Is(err, totp.ErrCodeUsed):
 			return p, errTFACodeUsed
 		case errors.Is(err, totp.ErrInvalidCode):
@@ -115,19 +116,16 @@ func (a *Authenticator) Reauthenticate(ctx context.Context, r *http.Request, p P
 	return p, nil
 }
 
-// reauth counts a second proof from a signed-in principal (its password,
-// a 2FA code) as a login attempt of its account from its address: counted
+// reauth counts a second proof from p, signed in (its password, a 2FA
+// code), as a login attempt of its account from its address: counted
 // before it is checked, refused past the throttle's limits, and reset by
 // success. Without it a stolen session or key would be an unlimited
-// password or code oracle. Past the account's limit, where a login is
-// asked for a captcha, a re-authentication has none to answer: it is
-// refused (429) unchecked and counts nowhere, and the owner signs in
-// again, with the captcha.
-func (a *Authenticator) reauth(ctx context.Context, r *Request, acct store.Account, check func() error) error {
+// password or code oracle. Past the account's limit a login must answer a
+// captcha, which a re-authentication cannot: see pastAccountLimit.
+func (a *Authenticator) reauth(ctx context.Context, r *Request, p Principal, acct store.Account, check func() error) error {
 	at, err := a.begin(ctx, throttleKey(acct.Scope, acct, true, ""), ipKey(r.ClientIP()))
 	if err == nil && at.accountOver {
-		a.takeBack(ctx, at.pair, at.ip, at.account)
-		err = a.accountThrottled(at)
+		err = a.pastAccountLimit(ctx, at, p)
 	}
 	if err != nil {
 		var throttled *ThrottledError
@@ -145,11 +143,33 @@ func (a *Authenticator) reauth(ctx context.Context, r *Request, acct store.Accou
 	return a.settle(ctx, at, true)
 }
 
+// pastAccountLimit decides a re-authentication of an account past its
+// limit, where every login must answer a captcha. A session that signed
+// in with its password within [ReauthConfig].Window (through that
+// captcha: the owner, most likely) is still checked, a few times
+// ([ThrottleConfig].PerUserIP in a Window) for the session wherever it
+// comes from, so that the owner can still change a password or the second
+// factor while someone else hammers the account. Any other session is
+// refused (429) unchecked, and the attempt counts nowhere: an old or
+// stolen session is no password oracle around the account's limit.
+func (a *Authenticator) pastAccountLimit(ctx context.Context, at attempt, p Principal) error {
+	recent := !p.AuthenticatedAt.IsZero() && a.cfg.Now().Sub(p.AuthenticatedAt) < a.cfg.Reauth.Window
+	if recent && p.HasSession() {
+		key := counterKey("reauth-session", hex.EncodeToString(p.session[:]))
+		_, err := a.count(ctx, key, a.cfg.Throttle.Window, a.cfg.Throttle.PerUserIP)
+		if err == nil || !errors.Is(err, ErrThrottled) {
+			return err
+		}
+	}
+	a.takeBack(ctx, at.pair, at.ip, at.account)
+	return a.accountThrottled(at)
+}
+
 // checkOwnPasswordValue checks password against the principal's own
 // account, as a counted re-authentication: an error wrapping
 // [ErrInvalidCredential] if it is wrong.
-func (a *Authenticator) checkOwnPasswordValue(ctx context.Context, r *Request, acct store.Account, password string) error {
-	return a.reauth(ctx, r, acct, func() error {
+func (a *Authenticator) checkOwnPasswordValue(ctx context.Context, r *Request, p Principal, acct store.Account, password string) error {
+	return a.reauth(ctx, r, p, acct, func() error {
 		got, err := a.checkPassword(ctx, acct.Scope, acct.Username, password)
 		if err == nil && got.ID != acct.ID {
 			return errWrongPassword
@@ -161,6 +181,6 @@ func (a *Authenticator) checkOwnPasswordValue(ctx context.Context, r *Request, a
 // checkOwnCodeValue checks a TOTP code of the principal's own account, as a
 // counted re-authentication: [totp.ErrInvalidCode] if it is wrong,
 // [totp.ErrNotEnabled] if 2FA is off.
-func (a *Authenticator) checkOwnCodeValue(ctx context.Context, r *Request, acct store.Account, code string) error {
-	return a.reauth(ctx, r, acct, func() error { return a.tfa.Verify(ctx, acct.Ref(), code) })
+func (a *Authenticator) checkOwnCodeValue(ctx context.Context, r *Request, p Principal, acct store.Account, code string) error {
+	return a.reauth(ctx, r, p, acct, func() error { return a.tfa.Verify(ctx, acct.Ref(), code) })
 }

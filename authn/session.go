@@ -343,7 +343,9 @@ func (a *Authenticator) EndSession(w http.ResponseWriter, r *http.Request, p Pri
 	if !p.HasSession() {
 		return errNoSession
 	}
-	ctx := r.Context()
+	// Made whatever the client does: a logout whose client left mid-way
+	// must not leave the session working. The store's deadline bounds it.
+	ctx := context.WithoutCancel(r.Context())
 	start := time.Now()
 	err := a.store.DeleteSession(ctx, p.session)
 	after, cancel := a.afterward(ctx, start)
@@ -366,6 +368,7 @@ func (a *Authenticator) EndAllSessions(ctx context.Context, account store.Accoun
 	if err := a.made(); err != nil {
 		return 0, err
 	}
+	ctx = context.WithoutCancel(ctx) // made whatever the caller does, as EndSession
 	start := time.Now()
 	n, err := a.store.DeleteAccountSessions(ctx, account, store.Hash{})
 	after, cancel := a.afterward(ctx, start)

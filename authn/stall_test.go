@@ -15,15 +15,36 @@ import (
 
 // stallFrom is a store that stalls from its n-th call on, as a store
 // whose connection stays open and answers nothing: that call and every
-// later one wait until their context is done. It counts the calls that
-// waited, so a test can tell how many deadlines a request waited out
-// without timing anything.
+// later one wait until their context is done. It records the calls that
+// waited, and until when, so a test can tell how many deadlines a request
+// waited out without timing anything.
 type stallFrom struct {
 	n      atomic.Int64 // the first call that stalls; 0: none
 	calls  atomic.Int64
 	mu     sync.Mutex
-	waited []string // the calls that waited, in order
+	waited []waited
 	hung   []string // calls with no deadline, given up on
+}
+
+// waited is a call that waited until its deadline.
+type waited struct {
+	op  string
+	due time.Time
+}
+
+// waitedOut returns the calls that waited until a deadline no later than
+// end: those a request that returned at end waited for. A call due later
+// (the background's, on a deadline of its own) did not hold it.
+func (s *stallFrom) waitedOut(end time.Time) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ops []string
+	for _, w := range s.waited {
+		if !w.due.After(end) {
+			ops = append(ops, w.op)
+		}
+	}
+	return ops
 }
 
 func (s *stallFrom) around(ctx context.Context, op string, call func() error) error {
@@ -34,9 +55,11 @@ func (s *stallFrom) around(ctx context.Context, op string, call func() error) er
 	if ctx.Err() != nil {
 		return ctx.Err() // its deadline is past already: it waits for nothing
 	}
-	s.mu.Lock()
-	s.waited = append(s.waited, op)
-	s.mu.Unlock()
+	if due, ok := ctx.Deadline(); ok {
+		s.mu.Lock()
+		s.waited = append(s.waited, waited{op, due})
+		s.mu.Unlock()
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -197,9 +220,11 @@ func TestOneDeadlinePerRequest(t *testing.T) {
 
 				s.arm(n)
 				err := tc.run(e)
+				end := time.Now()
 				made := s.calls.Load()
+				waited := s.waitedOut(end)
 				s.mu.Lock()
-				waited, hung := s.waited, s.hung
+				hung := s.hung
 				s.mu.Unlock()
 				if len(hung) > 0 {
 					t.Fatalf("stalled from call %d: %v made with no deadline", n, hung)
@@ -222,5 +247,46 @@ func TestOneDeadlinePerRequest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A revocation is made whatever the client does: one whose client left
+// mid-way (its context cancelled) still ends the session, the key, or
+// every session of the account, on a store that honours cancellation.
+func TestRevocationsOutliveTheClient(t *testing.T) {
+	t.Parallel()
+	honours := func(ctx context.Context, _ string, call func() error) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return call()
+	}
+	env := newTestEnv(t, func(c *Config) { c.Store = storewrap.New(c.Store, honours) })
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	sid := env.session(env.alice)
+	p := env.serve(get("SessionID=" + sid)).principal
+	if err := env.a.EndSession(httptest.NewRecorder(), get("SessionID="+sid).WithContext(gone), p); err != nil {
+		t.Fatalf("logout: %v", err)
+	}
+	if res := env.serve(get("SessionID=" + sid)); res.status != 401 {
+		t.Fatalf("the session after its logout: %d", res.status)
+	}
+
+	key, rec := env.key(env.alice)
+	if err := env.a.RevokeAPIKey(gone, env.alice.Ref(), rec.ID); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if res := env.serve(get("APIKey=" + key)); res.status != 401 {
+		t.Fatalf("the key after its revocation: %d", res.status)
+	}
+
+	other := env.session(env.alice)
+	if _, err := env.a.EndAllSessions(gone, env.alice.Ref()); err != nil {
+		t.Fatalf("every session: %v", err)
+	}
+	if res := env.serve(get("SessionID=" + other)); res.status != 401 {
+		t.Fatalf("a session after every session ended: %d", res.status)
 	}
 }

@@ -237,7 +237,7 @@ func (api *API) userUpdate(c *Call) (Fields, error) {
 	// A new email address takes the account over as surely as a new
 	// password (a reset goes there): both need a session made with the
 	// password, and the current password again.
-	if password != "" || !strings.EqualFold(acct.Email, before.Email) {
+	if password != "" || store.NormalizeLogin(acct.Email) != store.NormalizeLogin(before.Email) {
 		if err := api.requirePasswordSession(c); err != nil {
 			return nil, err
 		}
