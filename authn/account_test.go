@@ -229,6 +229,18 @@ func TestReauthenticate(t *testing.T) {
 	if _, err := env.a.UpdateAccount(ctx, withStatic, rootAcct, "a new password"); err != nil {
 		t.Fatalf("the static key beside a session, for the admin's own account: %v", err)
 	}
+	// Only keyward marks the static key: a session principal edited to look
+	// like one (a key's method, no key ID) proves nothing.
+	forged := env.serve(get("SessionID=" + env.session(env.root))).principal
+	env.clock.Advance(env.a.cfg.Reauth.Window)
+	forged.Method, forged.APIKeyID = MethodAdminKey, 0
+	if rootAcct, err = env.a.Account(ctx, env.root.Ref()); err != nil {
+		t.Fatal(err)
+	}
+	rootAcct.Email = "root3@example.com"
+	if _, err := env.a.UpdateAccount(ctx, forged, rootAcct, ""); !errors.Is(err, ErrReauthenticate) {
+		t.Fatalf("a principal edited to look like the static key's: %v", err)
+	}
 	rootKey, _ := env.key(env.root)
 	withKey := env.serve(get("SessionID=" + env.session(env.root) + "&AdminAPIKey=" + rootKey)).principal
 	env.clock.Advance(time.Hour)

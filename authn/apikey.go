@@ -113,7 +113,7 @@ func (a *Authenticator) principalForKey(ctx context.Context, r *Request, key str
 			return Principal{}, err
 		}
 		acct := read.acct
-		return Principal{Scope: scopes.Admin, AccountID: acct.ID, Username: acct.Username, Method: MethodAdminKey, AuthenticatedAt: now}, nil
+		return Principal{Scope: scopes.Admin, AccountID: acct.ID, Username: acct.Username, Method: MethodAdminKey, AuthenticatedAt: now, staticKey: true}, nil
 	}
 	rec := a.cache.key(h, now)
 	var t cacheTicket

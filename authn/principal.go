@@ -57,6 +57,11 @@ type Principal struct {
 	Method Method
 	// TFA reports whether the login passed a second factor.
 	TFA bool
+	// staticKey: the request came with the static admin key
+	// ([Config].AdminAPIKey), set only where keyward compares it, so that
+	// no principal a host builds or edits carries its proof. (It sits in
+	// the padding after TFA: a Principal is no bigger for it.)
+	staticKey bool
 	// AccountID is the account's ID within its scope.
 	AccountID int64
 	// Username is the account's username when the request was resolved.

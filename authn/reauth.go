@@ -55,11 +55,7 @@ func (a *Authenticator) requireRecentPassword(p Principal) error {
 // taken for a change of the administrator's own account
 // ([Authenticator.UpdateAccount]) and for nothing else.
 func staticKeyBesideSession(p Principal) bool {
-	switch p.Method {
-	case MethodAdminKey:
-		return requirePasswordSession(p) == nil && p.APIKeyID == 0 // stored keys have IDs
-	}
-	return false
+	return p.staticKey && requirePasswordSession(p) == nil
 }
 
 // Reauthenticate makes sure p has proven its password recently, for a
