@@ -115,6 +115,30 @@ func TestLockoutIsNoWeapon(t *testing.T) {
 // Failures from many addresses past the account's limit: every address,
 // the owner's included, must answer a captcha, even with DisableCaptcha,
 // and the owner who does gets in. Nobody gets a 429 for the account alone.
+// The limits of one address stay hard where a captcha can be asked: an
+// address that answers every captcha right is still refused (429) after
+// its attempts at the account, the right password included, while the
+// owner elsewhere signs in.
+func TestAddressLimitsStayHardWithCaptcha(t *testing.T) {
+	t.Parallel()
+	onThrottledApps(t, func(t *testing.T, ta *testApp) {
+		const ip = "192.0.2.77"
+		login := func(password string) envelope {
+			id, answer := ta.solveCaptcha(ip)
+			return ta.send(from(ip, urlencoded("Command", "User.Login", "Username", "user@example.com", "Password", password, "CaptchaID", id, "Captcha", answer)))
+		}
+		for i := range 6 { // the throttle's default PerUserIP
+			if e := login("guess"); e.status != 200 || e.Code != command.CodeInvalidCredentials {
+				t.Fatalf("attempt %d, captcha answered: HTTP %d, ErrorCode %d %q", i+1, e.status, e.Code, e.Text)
+			}
+		}
+		if e := login(userPassword); e.status != 429 || e.header.Get("Retry-After") == "" {
+			t.Fatalf("past the address's limit, the captcha answered and the password right: HTTP %d, ErrorCode %d", e.status, e.Code)
+		}
+		mustOK(t, ta.userLoginFrom("198.51.100.9", userPassword))
+	})
+}
+
 func TestAccountLimitAsksForCaptcha(t *testing.T) {
 	t.Parallel()
 	onThrottledApps(t, func(t *testing.T, ta *testApp) {
