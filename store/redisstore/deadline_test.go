@@ -6,10 +6,15 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/keyward/keyward/internal/netfault"
+	"github.com/keyward/keyward/internal/testservers"
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/redisstore"
 )
@@ -23,11 +28,11 @@ const (
 	stallHang     = 30 * time.Second
 )
 
-// callStalled makes call, through the stalled proxy, under a deadline of
+// callStalled makes call, through the stalled proxy (or proxies), under a deadline of
 // stallDeadline and returns its error. A call that has not returned
 // stallHang later fails t as hung, once the proxy has dropped its
 // connections: the call returns then, and the store can close.
-func callStalled(t *testing.T, proxy *netfault.Proxy, name string, call func(ctx context.Context) error) error {
+func callStalled(t *testing.T, proxy interface{ Drop() }, name string, call func(ctx context.Context) error) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), stallDeadline)
 	defer cancel()
@@ -107,6 +112,94 @@ func TestStalledRedisAnswersByTheDeadline(t *testing.T) {
 		t.Logf("%s on a stalled Redis: %v", c.name, err)
 		if !isTimeout(err) {
 			t.Errorf("%s on a stalled Redis: %v, want a deadline or timeout error", c.name, err)
+		}
+	}
+}
+
+// proxies puts a netfault proxy in front of every Redis address a client
+// dials, made on first use: a cluster tells its clients the addresses its
+// nodes announce, so the client's dialer, not its seed list, is where to
+// put them. Stall and Drop act on all, those made later included.
+type proxies struct {
+	t       *testing.T
+	mu      sync.Mutex
+	byAddr  map[string]*netfault.Proxy
+	stalled bool
+}
+
+func (ps *proxies) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	ps.mu.Lock()
+	p, ok := ps.byAddr[addr]
+	if !ok {
+		p = netfault.Start(ps.t, addr, nil)
+		p.Stall(ps.stalled)
+		ps.byAddr[addr] = p
+	}
+	ps.mu.Unlock()
+	var d net.Dialer
+	return d.DialContext(ctx, network, p.Addr())
+}
+
+func (ps *proxies) Stall(on bool) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.stalled = on
+	for _, p := range ps.byAddr {
+		p.Stall(on)
+	}
+}
+
+func (ps *proxies) Drop() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, p := range ps.byAddr {
+		p.Drop()
+	}
+}
+
+// A Redis Cluster that stops answering fails the store's calls at their
+// deadline, as a single server does, whichever node a call's slot is on,
+// and the store works again once the cluster answers.
+func TestStalledClusterAnswersByTheDeadline(t *testing.T) {
+	t.Parallel()
+	cluster := target{"cluster", testservers.RedisCluster}
+	direct := cluster.client(t) // for the clean-up, around the proxies
+	opts, err := redisstore.ClusterOptions(cluster.url(t))
+	must(t, err)
+	ps := &proxies{t: t, byAddr: map[string]*netfault.Proxy{}}
+	opts.Dialer = ps.dial
+	opts.ReadTimeout, opts.WriteTimeout = time.Hour, time.Hour // the deadline alone can end a call
+	c := redis.NewClusterClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	prefix := randomPrefix()
+	t.Cleanup(func() { deleteKeys(t, direct, prefix) })
+	s, err := redisstore.New(c, redisstore.Config{KeyPrefix: prefix})
+	must(t, err)
+	ctx := context.Background()
+	must(t, c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() }))
+	sessions := make([]store.Session, 8) // spread over the slots, and so the nodes
+	for i := range sessions {
+		sessions[i] = newSession("cluster-stall-"+strconv.Itoa(i), user(int64(i+1)), time.Now(), time.Hour)
+		must(t, s.CreateSession(ctx, sessions[i]))
+	}
+
+	ps.Stall(true)
+	for i, sess := range sessions {
+		name := "Session " + strconv.Itoa(i)
+		err := callStalled(t, ps, name, func(ctx context.Context) error { _, err := s.Session(ctx, sess.Hash); return err })
+		if !isTimeout(err) {
+			t.Errorf("%s on a stalled cluster: %v, want a deadline or timeout error", name, err)
+		}
+	}
+	err = callStalled(t, ps, "Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, "nonce", time.Minute); return err })
+	if !isTimeout(err) {
+		t.Errorf("Claim on a stalled cluster: %v, want a deadline or timeout error", err)
+	}
+
+	ps.Stall(false) // the client drops the connections whose calls timed out
+	for i, sess := range sessions {
+		if _, err := s.Session(ctx, sess.Hash); err != nil {
+			t.Errorf("session %d once the cluster answers again: %v", i, err)
 		}
 	}
 }
