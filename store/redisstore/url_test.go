@@ -120,3 +120,25 @@ func TestClusterNeverRetries(t *testing.T) {
 		return
 	}
 }
+
+// Open's single-server client honours every call's deadline and never
+// retries, whatever the URL asks for (see redisstore.New for why).
+func TestSingleClientOptions(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"redis://127.0.0.1:6379/0",
+		"redis://127.0.0.1:6379/0?max_retries=3&pool_size=4",
+	} {
+		c, err := redisstore.NewClient(u)
+		must(t, err)
+		single, ok := c.(*redis.Client)
+		if !ok {
+			t.Fatalf("%s makes a %T", u, c)
+		}
+		opts := single.Options()
+		if !opts.ContextTimeoutEnabled || opts.MaxRetries != -1 {
+			t.Errorf("%s: ContextTimeoutEnabled %v, MaxRetries %d", u, opts.ContextTimeoutEnabled, opts.MaxRetries)
+		}
+		must(t, c.Close())
+	}
+}
