@@ -384,11 +384,6 @@ func (d *deadlineProbe) Increment(ctx context.Context, key string, window time.D
 	return d.inner.Increment(ctx, key, window)
 }
 
-func (d *deadlineProbe) Count(ctx context.Context, key string) (int64, time.Time, error) {
-	d.note(ctx, "Count")
-	return d.inner.Count(ctx, key)
-}
-
 func (d *deadlineProbe) Reset(ctx context.Context, key string) error {
 	d.note(ctx, "Reset")
 	return d.inner.Reset(ctx, key)
@@ -475,7 +470,6 @@ func contextMethods(types ...reflect.Type) []string {
 // notCalledByAuthn are the store methods authn never calls, and why; the
 // test fails if one is called, so that the list only ever shrinks.
 var notCalledByAuthn = map[string]string{
-	"Count":      "the throttle reads a counter only by raising it (Increment)",
 	"Generation": "only store.WithAccounts reads generations apart from the accounts, inside the store",
 }
 

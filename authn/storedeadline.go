@@ -150,12 +150,6 @@ func (t timedStore) Increment(ctx context.Context, key string, window time.Durat
 	return t.s.Increment(ctx, key, window)
 }
 
-func (t timedStore) Count(ctx context.Context, key string) (int64, time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, t.d)
-	defer cancel()
-	return t.s.Count(ctx, key)
-}
-
 func (t timedStore) Decrement(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()

@@ -324,3 +324,13 @@ func (p missingPart) TakeChallenge(context.Context, string) (Challenge, error) {
 }
 func (p missingPart) PutToken(context.Context, Token) error          { return p.err }
 func (p missingPart) TakeToken(context.Context, Hash) (Token, error) { return Token{}, p.err }
+
+// Count is the fast part's ([CounterReader]), if it reads counters;
+// otherwise [ErrNotSupported].
+func (c *composite) Count(ctx context.Context, key string) (int64, time.Time, error) {
+	r, ok := c.Fast.(CounterReader)
+	if !ok {
+		return 0, time.Time{}, ErrNotSupported
+	}
+	return r.Count(ctx, key)
+}

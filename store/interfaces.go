@@ -122,9 +122,6 @@ type Counters interface {
 	// now. Concurrent increments are never lost. A window that is not
 	// positive is an error.
 	Increment(ctx context.Context, key string, window time.Duration) (count int64, resetAt time.Time, err error)
-	// Count returns key's count and window end; a counter that does not
-	// exist or whose window has ended is 0 and the zero time, not an error.
-	Count(ctx context.Context, key string) (count int64, resetAt time.Time, err error)
 	// Reset deletes key's counter. An absent counter is not an error.
 	Reset(ctx context.Context, key string) error
 	// Decrement takes back one Increment: it subtracts one from key's
@@ -134,6 +131,16 @@ type Counters interface {
 	// does not move. Concurrent increments and decrements are never
 	// lost.
 	Decrement(ctx context.Context, key string) error
+}
+
+// CounterReader reads a counter without raising it: for a host's own
+// views of its counters, and for the conformance suite. The authenticator
+// never does (its throttle reads a counter only by raising it), so it is
+// no part of [Store]. Every store of this module implements it.
+type CounterReader interface {
+	// Count returns key's count and window end; a counter that does not
+	// exist or whose window has ended is 0 and the zero time, not an error.
+	Count(ctx context.Context, key string) (count int64, resetAt time.Time, err error)
 }
 
 // Store is everything the authenticator needs: the [Durable] records and

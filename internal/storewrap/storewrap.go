@@ -168,10 +168,15 @@ func (s *Store) Increment(ctx context.Context, key string, window time.Duration)
 	return c.n, c.reset, err
 }
 
-// Count is the wrapped store's Count, through the hook.
+// Count is the wrapped store's Count ([store.CounterReader]), through the
+// hook.
 func (s *Store) Count(ctx context.Context, key string) (int64, time.Time, error) {
 	c, err := call(ctx, s, "Count", func() (counted, error) {
-		n, reset, err := s.inner.Count(ctx, key)
+		r, ok := s.inner.(store.CounterReader)
+		if !ok {
+			return counted{}, store.ErrNotSupported
+		}
+		n, reset, err := r.Count(ctx, key)
 		return counted{n, reset}, err
 	})
 	return c.n, c.reset, err

@@ -256,7 +256,8 @@ func newMutant(name string, now func() time.Time) any {
 			store.SessionWriter
 			store.Claims
 			store.Counters
-		}{m, m, m, m}
+			store.CounterReader
+		}{m, m, m, m, m}
 	case "readOnlyAccounts":
 		return struct{ store.Accounts }{m}
 	case "tokensOnly":
