@@ -52,23 +52,9 @@ func TestHostBuiltValues(t *testing.T) {
 		"WithPrincipal": authn.WithPrincipal, "WriteJSONError": authn.WriteJSONError,
 		"PrincipalFrom": authn.PrincipalFrom, "New": authn.New,
 	}
-	var calls int
-	var panics []string
+	calls := 0
 	for _, p := range []authn.Principal{handByHand, onSession} {
-		for _, recv := range receivers {
-			v := reflect.ValueOf(recv)
-			for i := range v.NumMethod() {
-				n, ps := callAll(t, fmt.Sprintf("%T.%s", recv, v.Type().Method(i).Name), v.Method(i), p, id)
-				calls, panics = calls+n, append(panics, ps...)
-			}
-		}
-		for name, f := range funcs {
-			n, ps := callAll(t, name, reflect.ValueOf(f), p, id)
-			calls, panics = calls+n, append(panics, ps...)
-		}
-	}
-	for _, p := range panics {
-		t.Error(p)
+		calls += hostcall.Sweep(t, receivers, funcs, func(typ reflect.Type) []reflect.Value { return hostValues(typ, p, id) }, serve)
 	}
 	t.Logf("%d calls", calls)
 }
@@ -286,15 +272,7 @@ func hostValues(t reflect.Type, p authn.Principal, id authn.Secret) []reflect.Va
 			return []reflect.Value{reflect.Zero(t)}
 		}
 	}
-	out := make([]reflect.Value, len(vals))
-	for i, v := range vals {
-		if v == nil {
-			out[i] = reflect.Zero(t)
-			continue
-		}
-		out[i] = reflect.ValueOf(v).Convert(t)
-	}
-	return out
+	return hostcall.Of(t, vals...)
 }
 
 // callAll calls f with every host-built argument (hostcall.All), serving a

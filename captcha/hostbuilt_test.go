@@ -25,35 +25,23 @@ func TestHostBuiltValues(t *testing.T) {
 	}
 	receivers := []any{made, &captcha.Digits{}, (*captcha.Digits)(nil)}
 	funcs := map[string]any{"New": captcha.New}
-	var calls int
-	var panics []string
-	for _, recv := range receivers {
-		n, p := hostcall.Methods(t, recv, captchaValues, serveCaptcha)
-		calls, panics = calls+n, append(panics, p...)
-	}
-	for name, f := range funcs {
-		n, p := hostcall.All(t, name, reflect.ValueOf(f), captchaValues, func(v any) {
-			if d, ok := v.(*captcha.Digits); ok && d != nil { // what New made: its methods, and its pictures and sounds
-				_, p := hostcall.Methods(t, d, captchaValues, serveCaptcha)
-				panics = append(panics, p...)
-				id, err := d.New(context.Background())
-				if err != nil {
-					t.Error(err)
-				}
-				if msg := hostcall.Call("Handler of "+id, reflect.ValueOf(d.Handler), nil, func(h any) {
-					for _, ext := range []string{".png", ".wav"} {
-						h.(http.Handler).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/captcha/"+id+ext, nil))
-					}
-				}); msg != "" {
-					panics = append(panics, msg)
-				}
+	calls := hostcall.Sweep(t, receivers, funcs, captchaValues, func(v any) {
+		serveCaptcha(v)
+		if d, ok := v.(*captcha.Digits); ok && d != nil { // what New made: its methods, and its pictures and sounds
+			hostcall.Sweep(t, []any{d}, nil, captchaValues, serveCaptcha)
+			id, err := d.New(context.Background())
+			if err != nil {
+				t.Error(err)
 			}
-		})
-		calls, panics = calls+n, append(panics, p...)
-	}
-	for _, p := range panics {
-		t.Error(p)
-	}
+			if msg := hostcall.Call("Handler of "+id, reflect.ValueOf(d.Handler), nil, func(h any) {
+				for _, ext := range []string{".png", ".wav"} {
+					h.(http.Handler).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/captcha/"+id+ext, nil))
+				}
+			}); msg != "" {
+				t.Error(msg)
+			}
+		}
+	})
 	t.Logf("%d calls", calls)
 }
 
@@ -105,9 +93,5 @@ func captchaValues(typ reflect.Type) []reflect.Value {
 	default:
 		return hostcall.Basic(typ)
 	}
-	out := make([]reflect.Value, len(vals))
-	for i, v := range vals {
-		out[i] = reflect.ValueOf(v)
-	}
-	return out
+	return hostcall.Of(typ, vals...)
 }

@@ -35,20 +35,7 @@ func TestHostBuiltValues(t *testing.T) {
 		"Combine": store.Combine, "WithAccounts": store.WithAccounts,
 		"(*AccountRef)(nil).UnmarshalText": (*store.AccountRef)(nil).UnmarshalText,
 	}
-	var calls int
-	var panics []string
-	for _, recv := range receivers {
-		n, p := hostcall.Methods(t, recv, storeValues, useStore(t))
-		calls, panics = calls+n, append(panics, p...)
-	}
-	for name, f := range funcs {
-		n, p := hostcall.All(t, name, reflect.ValueOf(f), storeValues, useStore(t))
-		calls, panics = calls+n, append(panics, p...)
-	}
-	for _, p := range panics {
-		t.Error(p)
-	}
-	t.Logf("%d calls", calls)
+	t.Logf("%d calls", hostcall.Sweep(t, receivers, funcs, storeValues, useStore(t)))
 }
 
 // A zero Memory is an empty store, as NewMemory makes: it counts, keeps
@@ -102,14 +89,11 @@ func useStore(t *testing.T) func(any) {
 	return func(v any) {
 		switch v := v.(type) {
 		case store.Store:
-			_, panics := hostcall.Methods(t, v, storeValues, func(v any) {
+			hostcall.Sweep(t, []any{v}, nil, storeValues, func(v any) {
 				if stop, ok := v.(func()); ok && stop != nil {
 					stop()
 				}
 			})
-			for _, p := range panics {
-				t.Error(p)
-			}
 		case func():
 			if v != nil {
 				v()

@@ -24,24 +24,11 @@ func TestHostBuiltValues(t *testing.T) {
 	}
 	receivers := []any{made, &totp.TOTP{}, (*totp.TOTP)(nil)}
 	funcs := map[string]any{"New": totp.New, "ParseRecoveryCode": totp.ParseRecoveryCode}
-	var calls int
-	var panics []string
-	for _, recv := range receivers {
-		n, p := hostcall.Methods(t, recv, totpValues, func(any) {})
-		calls, panics = calls+n, append(panics, p...)
-	}
-	for name, f := range funcs {
-		n, p := hostcall.All(t, name, reflect.ValueOf(f), totpValues, func(v any) {
-			if tp, ok := v.(*totp.TOTP); ok { // what New made: its methods too
-				_, p := hostcall.Methods(t, tp, totpValues, func(any) {})
-				panics = append(panics, p...)
-			}
-		})
-		calls, panics = calls+n, append(panics, p...)
-	}
-	for _, p := range panics {
-		t.Error(p)
-	}
+	calls := hostcall.Sweep(t, receivers, funcs, totpValues, func(v any) {
+		if tp, ok := v.(*totp.TOTP); ok { // what New made: its methods too
+			hostcall.Sweep(t, []any{tp}, nil, totpValues, func(any) {})
+		}
+	})
 	t.Logf("%d calls", calls)
 }
 
@@ -81,9 +68,5 @@ func totpValues(typ reflect.Type) []reflect.Value {
 	default:
 		return hostcall.Basic(typ)
 	}
-	out := make([]reflect.Value, len(vals))
-	for i, v := range vals {
-		out[i] = reflect.ValueOf(v)
-	}
-	return out
+	return hostcall.Of(typ, vals...)
 }

@@ -216,11 +216,7 @@ func hostValues(t *testing.T, typ reflect.Type) []reflect.Value {
 			return []reflect.Value{reflect.Zero(typ)}
 		}
 	}
-	out := make([]reflect.Value, len(vals))
-	for i, v := range vals {
-		out[i] = reflect.ValueOf(v)
-	}
-	return out
+	return hostcall.Of(typ, vals...)
 }
 
 // callAll calls f with every host-built argument (hostcall.All), serving

@@ -21,20 +21,7 @@ func TestHostBuiltValues(t *testing.T) {
 	params := form.Of(form.Param{Name: "a", Value: "1"}, form.Param{Name: "A", Value: "2"})
 	receivers := []any{&params, &form.Params{}, (*form.Params)(nil), &form.Error{}, (*form.Error)(nil), form.ErrBodyTooLarge}
 	funcs := map[string]any{"Of": form.Of, "Read": form.Read}
-	var calls int
-	var panics []string
-	for _, recv := range receivers {
-		n, p := hostcall.Methods(t, recv, formValues, func(any) {})
-		calls, panics = calls+n, append(panics, p...)
-	}
-	for name, f := range funcs {
-		n, p := hostcall.All(t, name, reflect.ValueOf(f), formValues, func(any) {})
-		calls, panics = calls+n, append(panics, p...)
-	}
-	for _, p := range panics {
-		t.Error(p)
-	}
-	t.Logf("%d calls", calls)
+	t.Logf("%d calls", hostcall.Sweep(t, receivers, funcs, formValues, func(any) {}))
 }
 
 // Read refuses a nil request, and reads a request built by hand without
@@ -70,9 +57,5 @@ func formValues(typ reflect.Type) []reflect.Value {
 	default:
 		return hostcall.Basic(typ)
 	}
-	out := make([]reflect.Value, len(vals))
-	for i, v := range vals {
-		out[i] = reflect.ValueOf(v)
-	}
-	return out
+	return hostcall.Of(typ, vals...)
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +107,28 @@ func Methods(t testing.TB, recv any, values func(reflect.Type) []reflect.Value, 
 	return calls, panics
 }
 
+// Sweep calls every exported method of each receiver and each function
+// of funcs (by name, in the order of their names) with every argument
+// values offers (see All), hands what each call returns to use, and fails
+// t for each call that panicked. It returns how many calls it made.
+func Sweep(t testing.TB, receivers []any, funcs map[string]any, values func(reflect.Type) []reflect.Value, use func(any)) int {
+	t.Helper()
+	calls := 0
+	var panics []string
+	for _, recv := range receivers {
+		n, p := Methods(t, recv, values, use)
+		calls, panics = calls+n, append(panics, p...)
+	}
+	for _, name := range slices.Sorted(maps.Keys(funcs)) {
+		n, p := All(t, name, reflect.ValueOf(funcs[name]), values, use)
+		calls, panics = calls+n, append(panics, p...)
+	}
+	for _, p := range panics {
+		t.Error(p)
+	}
+	return calls
+}
+
 // Basic returns values of typ that any host can build, the first the most
 // ordinary: contexts (one cancelled), requests (and nil), a response
 // recorder, times, errors (and nil), and for any other string, number,
@@ -130,14 +154,7 @@ func Basic(typ reflect.Type) []reflect.Value {
 		vals = []any{errors.New("a host's error"), nil}
 	}
 	if vals != nil {
-		out := make([]reflect.Value, len(vals))
-		for i, v := range vals {
-			out[i] = reflect.Zero(typ)
-			if v != nil {
-				out[i] = reflect.ValueOf(v)
-			}
-		}
-		return out
+		return Of(typ, vals...)
 	}
 	zero := reflect.Zero(typ)
 	switch typ.Kind() {
@@ -160,4 +177,22 @@ func Basic(typ reflect.Type) []reflect.Value {
 		return []reflect.Value{zero}
 	}
 	return nil
+}
+
+// Of returns vals as arguments of type typ, for a package's own value
+// lists: nil as typ's zero value, a value of another type converted.
+func Of(typ reflect.Type, vals ...any) []reflect.Value {
+	out := make([]reflect.Value, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			out[i] = reflect.Zero(typ)
+			continue
+		}
+		rv := reflect.ValueOf(v)
+		if rv.Type() != typ && rv.Type().ConvertibleTo(typ) {
+			rv = rv.Convert(typ)
+		}
+		out[i] = rv
+	}
+	return out
 }

@@ -54,3 +54,39 @@ func TestBasic(t *testing.T) {
 		t.Errorf("requests: %v", vals)
 	}
 }
+
+// errorRecorder is a testing.TB that keeps what Error is given.
+type errorRecorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *errorRecorder) Helper() {}
+func (r *errorRecorder) Error(args ...any) {
+	for _, a := range args {
+		r.errs = append(r.errs, a.(string))
+	}
+}
+
+// Sweep fails its test once for each call that panicked, receivers' and
+// functions' alike, and counts every call.
+func TestSweepFailsOnPanics(t *testing.T) {
+	rec := &errorRecorder{TB: t}
+	fragileFunc := func(r *http.Request) string { return r.Method }
+	calls := Sweep(rec, []any{fragile{}}, map[string]any{"fragileFunc": fragileFunc}, Basic, func(any) {})
+	if len(rec.errs) != 2 || !strings.HasPrefix(rec.errs[0], "hostcall.fragile.Len(") || !strings.HasPrefix(rec.errs[1], "fragileFunc(") {
+		t.Fatalf("errors %q", rec.errs)
+	}
+	if want := 3 + (3 + 3 + 2 + 2 + 2 + 2 + 1) + 3; calls != want {
+		t.Fatalf("%d calls, want %d", calls, want)
+	}
+}
+
+// Of gives nil as the type's zero value and converts the rest.
+func TestOf(t *testing.T) {
+	type name string
+	got := Of(reflect.TypeFor[name](), "x", nil)
+	if got[0].Type() != reflect.TypeFor[name]() || got[0].String() != "x" || !got[1].IsZero() || got[1].Type() != reflect.TypeFor[name]() {
+		t.Fatalf("Of = %v", got)
+	}
+}

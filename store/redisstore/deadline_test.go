@@ -2,10 +2,8 @@ package redisstore_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -18,45 +16,6 @@ import (
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/redisstore"
 )
-
-// stallDeadline is the deadline of the calls made to a stalled Redis, and
-// stallHang how long after it one may take to return before the test
-// calls it hung: far beyond any busy machine's delay, so that only a call
-// that ignores its deadline fails the test, never a slow one.
-const (
-	stallDeadline = 300 * time.Millisecond
-	stallHang     = 30 * time.Second
-)
-
-// callStalled makes call, through the stalled proxy (or proxies), under a deadline of
-// stallDeadline and returns its error. A call that has not returned
-// stallHang later fails t as hung, once the proxy has dropped its
-// connections: the call returns then, and the store can close.
-func callStalled(t *testing.T, proxy interface{ Drop() }, name string, call func(ctx context.Context) error) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), stallDeadline)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- call(ctx) }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(stallDeadline + stallHang):
-		proxy.Drop()
-		<-done
-		t.Fatalf("%s on a stalled Redis hung: no answer %v past its deadline", name, stallHang)
-		return nil
-	}
-}
-
-// isTimeout reports whether err is, or wraps, a deadline or timeout
-// error: the context's own, or the i/o timeout go-redis's connection
-// reports once the context's deadline is set on it.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.As(err, &ne) && ne.Timeout()
-}
 
 func TestStalledRedisAnswersByTheDeadline(t *testing.T) {
 	t.Parallel()
@@ -108,9 +67,9 @@ func TestStalledRedisAnswersByTheDeadline(t *testing.T) {
 		}},
 	}
 	for _, c := range calls {
-		err := callStalled(t, proxy, c.name, c.call)
+		err := netfault.CallStalled(t, proxy.Drop, c.name, c.call)
 		t.Logf("%s on a stalled Redis: %v", c.name, err)
-		if !isTimeout(err) {
+		if !netfault.IsTimeout(err) {
 			t.Errorf("%s on a stalled Redis: %v, want a deadline or timeout error", c.name, err)
 		}
 	}
@@ -186,13 +145,13 @@ func TestStalledClusterAnswersByTheDeadline(t *testing.T) {
 	ps.Stall(true)
 	for i, sess := range sessions {
 		name := "Session " + strconv.Itoa(i)
-		err := callStalled(t, ps, name, func(ctx context.Context) error { _, err := s.Session(ctx, sess.Hash); return err })
-		if !isTimeout(err) {
+		err := netfault.CallStalled(t, ps.Drop, name, func(ctx context.Context) error { _, err := s.Session(ctx, sess.Hash); return err })
+		if !netfault.IsTimeout(err) {
 			t.Errorf("%s on a stalled cluster: %v, want a deadline or timeout error", name, err)
 		}
 	}
-	err = callStalled(t, ps, "Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, "nonce", time.Minute); return err })
-	if !isTimeout(err) {
+	err = netfault.CallStalled(t, ps.Drop, "Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, "nonce", time.Minute); return err })
+	if !netfault.IsTimeout(err) {
 		t.Errorf("Claim on a stalled cluster: %v, want a deadline or timeout error", err)
 	}
 

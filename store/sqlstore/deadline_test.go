@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,45 +16,6 @@ import (
 	"github.com/keyward/keyward/store"
 	"github.com/keyward/keyward/store/sqlstore"
 )
-
-// stallDeadline is the deadline of the calls made to a stalled database,
-// and stallHang how long after it one may take to return before the test
-// calls it hung: far beyond any busy machine's delay, so that only a call
-// that ignores its deadline fails the test, never a slow one.
-const (
-	stallDeadline = 300 * time.Millisecond
-	stallHang     = 30 * time.Second
-)
-
-// callStalled makes call, through the stalled proxy, under a deadline of
-// stallDeadline and returns its error. A call that has not returned
-// stallHang later fails t as hung, once the proxy has dropped its
-// connections: the call returns then, and the store can close.
-func callStalled(t *testing.T, proxy *netfault.Proxy, name string, call func(ctx context.Context) error) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), stallDeadline)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- call(ctx) }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(stallDeadline + stallHang):
-		proxy.Drop()
-		<-done
-		t.Fatalf("%s on a stalled database hung: no answer %v past its deadline", name, stallHang)
-		return nil
-	}
-}
-
-// isTimeout reports whether err is, or wraps, a deadline or timeout
-// error: the context's own, or the i/o timeout a client sets on its
-// connection when the context ends.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.As(err, &ne) && ne.Timeout()
-}
 
 // stalledPostgres returns a store opened by OpenPostgres, through a proxy
 // that the test stalls, on a schema of the test's own, with an account
@@ -110,9 +70,9 @@ func TestStalledPostgresAnswersByTheDeadline(t *testing.T) {
 		{"Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, "nonce", time.Minute); return err }},
 	}
 	for _, c := range calls {
-		err := callStalled(t, proxy, c.name, c.call)
+		err := netfault.CallStalled(t, proxy.Drop, c.name, c.call)
 		t.Logf("%s on a stalled database: %v", c.name, err)
-		if !isTimeout(err) {
+		if !netfault.IsTimeout(err) {
 			t.Errorf("%s on a stalled database: %v, want a deadline or timeout error", c.name, err)
 		}
 	}
