@@ -64,9 +64,11 @@ func (a *Authenticator) Invalidate(ctx context.Context, ref store.AccountRef) er
 // invalidate is Invalidate for keyward's own changes, called once a
 // change was written, or may have been (a write whose answer was lost):
 // the word goes out whatever the change's outcome, within ctx (see
-// [Authenticator.afterward]). Failing to send it
-// fails nothing: it is an event, and it is sent again in the background a
-// few times, within the time MaxAge lets a cache keep it anyway.
+// [Authenticator.afterward]). Failing to send it fails nothing: it is an
+// event, and the word is sent again in the background a few times, within
+// the time MaxAge lets a cache keep it anyway. A ctx already done (the
+// change's own call used the time up) sends it in the background at once,
+// on a deadline of its own, and reports nothing failed.
 func (a *Authenticator) invalidate(ctx context.Context, ref store.AccountRef) {
 	a.cache.invalidated(ref)
 	var err error
