@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward/authn"
 	"github.com/keyward/keyward/authn/command"
+	"github.com/keyward/keyward/internal/serve"
 	"github.com/keyward/keyward/store"
 )
 
@@ -206,31 +206,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "Log in:\n  curl %s/api.php -F Command=User.Login -F Username=user@example.com -F 'Password=...' -F DisableCaptcha=true\n", url)
 
-	srv := &http.Server{
-		Handler:           app.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	fmt.Fprintln(stdout, "shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.Run(ctx, ln, app.Handler(), func() { fmt.Fprintln(stdout, "shutting down") })
 }
 
 // storeName describes the store for the banner, without credentials.

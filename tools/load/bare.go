@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"time"
+
+	"github.com/keyward/keyward/internal/serve"
 )
 
 // The bare server is what the rps mode measures the example against: a
@@ -62,31 +62,7 @@ func runBare(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "load bare serving http://%s/api.php (net/http alone, no authentication)\n", ln.Addr())
-	// The example's server settings, so that only the handler differs.
-	srv := &http.Server{
-		Handler:           bareHandler(lists),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.Run(ctx, ln, bareHandler(lists), nil) // as the example serves: only the handler differs
 }
 
 // bareHandler answers Command=Lists.Get at /api.php with the lists, and
